@@ -1,0 +1,119 @@
+//! Operator actions: create tenants, mint and revoke API keys, suspend a
+//! tenant. Used by the example CLI and by hosts with their own admin tooling;
+//! none of this is reachable over the public API.
+
+use crate::FaceGate;
+use crate::api_key::ApiKey;
+use crate::clock;
+use crate::domain::{ApiKeyRecord, KeyEnvironment, Tenant, TenantStatus};
+use crate::ids::{ApiKeyId, TenantId};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("tenant {0} not found")]
+    TenantNotFound(TenantId),
+    #[error("API key {0} not found or already revoked")]
+    KeyNotFound(ApiKeyId),
+    #[error(
+        "not a valid FaceGate API key: expected fg_live_ or fg_test_ followed by 16 to 128 letters and digits"
+    )]
+    MalformedKey,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A freshly minted key: the record as stored, and the secret, shown once.
+#[derive(Debug)]
+pub struct MintedKey {
+    pub record: ApiKeyRecord,
+    pub key: ApiKey,
+}
+
+impl FaceGate {
+    pub async fn create_tenant(&self, name: &str) -> Result<Tenant, AdminError> {
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            name: name.to_owned(),
+            status: TenantStatus::Active,
+            created_at: clock::now(),
+        };
+        self.store().insert_tenant(&tenant).await?;
+        tracing::info!(tenant = %tenant.id, name, "tenant created");
+        Ok(tenant)
+    }
+
+    pub async fn set_tenant_status(
+        &self,
+        tenant: &TenantId,
+        status: TenantStatus,
+    ) -> Result<(), AdminError> {
+        if self.store().set_tenant_status(tenant, status).await? {
+            tracing::info!(%tenant, ?status, "tenant status set");
+            Ok(())
+        } else {
+            Err(AdminError::TenantNotFound(tenant.clone()))
+        }
+    }
+
+    /// Mints a new random key for the tenant. The secret is in the result and nowhere else.
+    pub async fn mint_api_key(
+        &self,
+        tenant: &TenantId,
+        environment: KeyEnvironment,
+    ) -> Result<MintedKey, AdminError> {
+        self.store()
+            .tenant(tenant)
+            .await?
+            .ok_or_else(|| AdminError::TenantNotFound(tenant.clone()))?;
+        let key = ApiKey::generate(environment);
+        let record = self.store_key(tenant, &key).await?;
+        Ok(MintedKey { record, key })
+    }
+
+    pub async fn revoke_api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> Result<(), AdminError> {
+        if self
+            .store()
+            .revoke_api_key(tenant, id, clock::now())
+            .await?
+        {
+            tracing::info!(%tenant, key = %id, "API key revoked");
+            Ok(())
+        } else {
+            Err(AdminError::KeyNotFound(id.clone()))
+        }
+    }
+
+    /// Makes sure `key` works: if no tenant has it, creates a tenant called
+    /// `tenant_name` holding exactly this key. Returns the key's tenant. This is
+    /// what `FACEGATE_BOOTSTRAP_API_KEY` uses so scripts can drive a fresh demo.
+    pub async fn ensure_api_key(
+        &self,
+        key: &str,
+        tenant_name: &str,
+    ) -> Result<TenantId, AdminError> {
+        let key = ApiKey::parse(key).ok_or(AdminError::MalformedKey)?;
+        let existing = self.store().api_keys_by_prefix(key.lookup_prefix()).await?;
+        if let Some(record) = existing.iter().find(|record| key.matches(&record.hash)) {
+            return Ok(record.tenant_id.clone());
+        }
+        let tenant = self.create_tenant(tenant_name).await?;
+        self.store_key(&tenant.id, &key).await?;
+        Ok(tenant.id)
+    }
+
+    async fn store_key(&self, tenant: &TenantId, key: &ApiKey) -> Result<ApiKeyRecord, AdminError> {
+        let record = ApiKeyRecord {
+            id: ApiKeyId::generate(),
+            tenant_id: tenant.clone(),
+            environment: key.environment(),
+            prefix: key.lookup_prefix().to_owned(),
+            hash: key.hash(),
+            created_at: clock::now(),
+            revoked_at: None,
+        };
+        self.store().insert_api_key(&record).await?;
+        tracing::info!(%tenant, key = %record.id, prefix = %record.prefix, "API key stored");
+        Ok(record)
+    }
+}

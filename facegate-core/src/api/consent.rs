@@ -1,0 +1,129 @@
+//! Biometric consent: `GET /v1/consent/versions`, `POST /v1/consent`,
+//! `DELETE /v1/consent/:id`.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::{FaceGate, wire};
+use crate::clock;
+use crate::domain::{ConsentRecord, Tenant};
+use crate::error::ApiError;
+use crate::ids::{ConsentId, UserId};
+use crate::providers::consent::ConsentVersion;
+
+#[derive(Serialize)]
+struct ConsentVersionsResponse {
+    versions: Vec<ConsentVersion>,
+}
+
+#[derive(Deserialize)]
+struct RecordConsentRequest {
+    consent_version: String,
+    consent_text_hash: String,
+    user_id: Option<UserId>,
+}
+
+#[derive(Serialize)]
+struct RecordConsentResponse {
+    consent_id: ConsentId,
+    #[serde(serialize_with = "wire::serialize_timestamp")]
+    consented_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct RevokeConsentResponse {
+    revoked: bool,
+    #[serde(serialize_with = "wire::serialize_timestamp")]
+    revoked_at: DateTime<Utc>,
+    user_deleted: bool,
+}
+
+impl FaceGate {
+    pub(super) fn consent_versions(&self) -> Response<Bytes> {
+        wire::json_response(
+            StatusCode::OK,
+            &ConsentVersionsResponse {
+                versions: self.inner.consent.versions(),
+            },
+        )
+    }
+
+    pub(super) async fn record_consent(
+        &self,
+        tenant: &Tenant,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: RecordConsentRequest = wire::parse_json(body)?;
+        let version = self
+            .inner
+            .consent
+            .version(&request.consent_version)
+            .ok_or(ApiError::UnknownConsentVersion)?;
+        if !request
+            .consent_text_hash
+            .eq_ignore_ascii_case(&version.consent_text_hash)
+        {
+            return Err(ApiError::ConsentHashMismatch);
+        }
+        if let Some(user_id) = &request.user_id {
+            self.inner
+                .store
+                .user(&tenant.id, user_id)
+                .await?
+                .ok_or(ApiError::UserNotFound)?;
+        }
+        let record = ConsentRecord {
+            id: ConsentId::generate(),
+            tenant_id: tenant.id.clone(),
+            user_id: request.user_id,
+            consent_version: version.consent_version,
+            consent_text_hash: version.consent_text_hash,
+            consented_at: clock::now(),
+            revoked_at: None,
+        };
+        self.inner.store.insert_consent(&record).await?;
+        Ok(wire::json_response(
+            StatusCode::CREATED,
+            &RecordConsentResponse {
+                consent_id: record.id,
+                consented_at: record.consented_at,
+            },
+        ))
+    }
+
+    /// Revokes the consent and deletes the linked user with all face data.
+    /// Repeating the call is harmless: it reports the first revocation.
+    pub(super) async fn revoke_consent(
+        &self,
+        tenant: &Tenant,
+        id: &ConsentId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let record = self
+            .inner
+            .store
+            .consent(&tenant.id, id)
+            .await?
+            .ok_or(ApiError::ConsentNotFound)?;
+        if let (Some(user_id), None) = (&record.user_id, record.revoked_at) {
+            self.forget_faces(tenant, user_id).await?;
+        }
+        let now = clock::now();
+        let revocation = self
+            .inner
+            .store
+            .revoke_consent(&tenant.id, id, now)
+            .await?
+            .ok_or(ApiError::ConsentNotFound)?;
+        tracing::info!(tenant = %tenant.id, consent = %id, user_deleted = revocation.user_deleted, "consent revoked");
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &RevokeConsentResponse {
+                revoked: true,
+                revoked_at: revocation.record.revoked_at.unwrap_or(now),
+                user_deleted: revocation.user_deleted,
+            },
+        ))
+    }
+}

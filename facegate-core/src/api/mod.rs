@@ -1,0 +1,264 @@
+//! The framework-neutral REST API: `http::Request` in, `http::Response` out.
+//! Adapters (`facegate-axum`, `facegate-actix`) only translate to and from
+//! their framework's types; every rule lives here.
+
+mod consent;
+mod health;
+mod routes;
+mod users;
+mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, Request, Response, header};
+use http_body::Body;
+
+use crate::api_key::ApiKey;
+use crate::clock;
+use crate::domain::{AuditEvent, Tenant, TenantStatus};
+use crate::error::ApiError;
+use crate::providers::consent::{ConsentRegistry, StaticConsentRegistry};
+use crate::providers::face::FaceProvider;
+use crate::store::Store;
+use routes::Route;
+
+/// Request body limits. Image routes need room for a base64 photo; everything
+/// else is small JSON, and a small limit keeps abuse cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// Routes that carry images (enroll, match, detect-attributes…). Default 6 MB.
+    pub image_routes: usize,
+    /// Every other route. Default 64 KB.
+    pub other_routes: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            image_routes: 6 * 1024 * 1024,
+            other_routes: 64 * 1024,
+        }
+    }
+}
+
+/// The FaceGate service. Cheap to clone; build it once with [`FaceGate::builder`]
+/// and hand it to an adapter.
+#[derive(Clone)]
+pub struct FaceGate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    consent: Arc<dyn ConsentRegistry>,
+    face: Option<Arc<dyn FaceProvider>>,
+    limits: BodyLimits,
+    started: Instant,
+}
+
+/// Configures a [`FaceGate`]; only the store is required.
+pub struct FaceGateBuilder {
+    store: Arc<dyn Store>,
+    consent: Arc<dyn ConsentRegistry>,
+    face: Option<Arc<dyn FaceProvider>>,
+    limits: BodyLimits,
+}
+
+impl FaceGateBuilder {
+    /// The consent texts clients may record consent for. Without one, no
+    /// consent can be recorded (and so nobody can be enrolled).
+    pub fn consent_registry(mut self, registry: impl ConsentRegistry) -> Self {
+        self.consent = Arc::new(registry);
+        self
+    }
+
+    pub fn face_provider(mut self, provider: impl FaceProvider) -> Self {
+        self.face = Some(Arc::new(provider));
+        self
+    }
+
+    pub fn body_limits(mut self, limits: BodyLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn build(self) -> FaceGate {
+        FaceGate {
+            inner: Arc::new(Inner {
+                store: self.store,
+                consent: self.consent,
+                face: self.face,
+                limits: self.limits,
+                started: Instant::now(),
+            }),
+        }
+    }
+}
+
+/// What the audit trail learns about a request as it is handled.
+struct AuditDraft {
+    tenant: Option<Tenant>,
+    route: Option<Route>,
+    error_code: Option<&'static str>,
+}
+
+impl FaceGate {
+    pub fn builder(store: impl Store) -> FaceGateBuilder {
+        Self::builder_with_store(Arc::new(store))
+    }
+
+    /// Like [`FaceGate::builder`], for a store the host keeps a handle to.
+    pub fn builder_with_store(store: Arc<dyn Store>) -> FaceGateBuilder {
+        FaceGateBuilder {
+            store,
+            consent: Arc::new(StaticConsentRegistry::new()),
+            face: None,
+            limits: BodyLimits::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Serves one request. Never fails: every error becomes its JSON response,
+    /// and every request leaves an audit event.
+    #[tracing::instrument(name = "facegate", skip_all, fields(method = %request.method(), path = request.uri().path()))]
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Bytes>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let mut audit = AuditDraft {
+            tenant: None,
+            route: None,
+            error_code: None,
+        };
+        let response = match self.dispatch(&parts, body, &mut audit).await {
+            Ok(response) => response,
+            Err(err) => {
+                if let ApiError::Internal(detail) = &err {
+                    tracing::error!(%detail, "request failed");
+                }
+                audit.error_code = Some(err.code());
+                wire::error_response(&err)
+            }
+        };
+        self.record_audit(&parts, audit, response.status().as_u16(), started)
+            .await;
+        response
+    }
+
+    async fn dispatch<B>(
+        &self,
+        parts: &Parts,
+        body: B,
+        audit: &mut AuditDraft,
+    ) -> Result<Response<Bytes>, ApiError>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let route = Route::resolve(&parts.method, parts.uri.path())?;
+        audit.route = Some(route.clone());
+        // The one route that needs no API key (load balancers call it).
+        if route == Route::Health {
+            return Ok(self.health().await);
+        }
+
+        let tenant = self.authenticate(&parts.headers).await?;
+        audit.tenant = Some(tenant.clone());
+        let limit = if route.carries_images() {
+            self.inner.limits.image_routes
+        } else {
+            self.inner.limits.other_routes
+        };
+        let body = wire::read_body(&parts.headers, body, limit).await?;
+        let query = parts.uri.query();
+
+        match route {
+            Route::Health => Ok(self.health().await),
+            Route::ConsentVersions => Ok(self.consent_versions()),
+            Route::RecordConsent => self.record_consent(&tenant, &body).await,
+            Route::RevokeConsent(id) => self.revoke_consent(&tenant, &id).await,
+            Route::ListUsers => self.list_users(&tenant, query).await,
+            Route::GetUser(id) => self.get_user(&tenant, &id).await,
+            Route::DeleteUser(id) => self.delete_user(&tenant, &id, query).await,
+            Route::SetUserStatus(id) => self.set_user_status(&tenant, &id, &body).await,
+        }
+    }
+
+    /// Resolves the tenant from `Authorization: Bearer fg_…` or `x-api-key`.
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+            .ok_or(ApiError::MissingApiKey)?;
+        let key = ApiKey::parse(presented).ok_or(ApiError::InvalidApiKey)?;
+        let candidates = self
+            .inner
+            .store
+            .api_keys_by_prefix(key.lookup_prefix())
+            .await?;
+        let record = candidates
+            .iter()
+            .find(|record| key.matches(&record.hash))
+            .ok_or(ApiError::InvalidApiKey)?;
+        let tenant = self
+            .inner
+            .store
+            .tenant(&record.tenant_id)
+            .await?
+            .ok_or(ApiError::InvalidApiKey)?;
+        match tenant.status {
+            TenantStatus::Active => Ok(tenant),
+            TenantStatus::Suspended => Err(ApiError::TenantSuspended),
+        }
+    }
+
+    async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, started: Instant) {
+        let header = |name: &str, max: usize| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(max).collect::<String>())
+        };
+        let event = AuditEvent {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            tenant_id: audit.tenant.map(|t| t.id),
+            method: parts.method.to_string(),
+            route: audit
+                .route
+                .as_ref()
+                .map_or("(unmatched)", Route::template)
+                .to_owned(),
+            resource_id: audit
+                .route
+                .as_ref()
+                .and_then(Route::resource_id)
+                .map(str::to_owned),
+            status,
+            error_code: audit.error_code.map(str::to_owned),
+            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            user_agent: header("user-agent", 512),
+            device_id: header("x-device-id", 128),
+            created_at: clock::now(),
+        };
+        // A lost audit line must not turn a served request into an error.
+        if let Err(err) = self.inner.store.record_audit(&event).await {
+            tracing::warn!(%err, route = %event.route, "could not record audit event");
+        }
+    }
+}
+
+/// How long the health check waits for the database before calling it down.
+const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(2);

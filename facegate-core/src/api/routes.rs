@@ -1,0 +1,120 @@
+//! The route table: every path the core serves, matched on method and path
+//! segments. Adapters forward everything under `/v1` here, so a route exists in
+//! both frameworks the moment it exists in this file.
+
+use http::Method;
+
+use crate::error::ApiError;
+use crate::ids::{ConsentId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    Health,
+    ConsentVersions,
+    RecordConsent,
+    RevokeConsent(ConsentId),
+    ListUsers,
+    GetUser(UserId),
+    DeleteUser(UserId),
+    SetUserStatus(UserId),
+}
+
+/// Methods tried when telling a 405 from a 404.
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+impl Route {
+    pub(crate) fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let Some(route) = Self::matching(method, &segments) {
+            return Ok(route);
+        }
+        if METHODS
+            .iter()
+            .any(|other| Self::matching(other, &segments).is_some())
+        {
+            Err(ApiError::MethodNotAllowed)
+        } else {
+            Err(ApiError::RouteNotFound)
+        }
+    }
+
+    fn matching(method: &Method, segments: &[&str]) -> Option<Route> {
+        use Route::*;
+        let route = match (method.as_str(), segments) {
+            ("GET", ["v1", "health"]) => Health,
+            ("GET", ["v1", "consent", "versions"]) => ConsentVersions,
+            ("POST", ["v1", "consent"]) => RecordConsent,
+            ("DELETE", ["v1", "consent", id]) => RevokeConsent(ConsentId::from_string(*id)),
+            ("GET", ["v1", "users"]) => ListUsers,
+            ("GET", ["v1", "users", id]) => GetUser(UserId::from_string(*id)),
+            ("DELETE", ["v1", "users", id]) => DeleteUser(UserId::from_string(*id)),
+            ("PATCH", ["v1", "users", id, "status"]) => SetUserStatus(UserId::from_string(*id)),
+            _ => return None,
+        };
+        Some(route)
+    }
+
+    /// The path template, as recorded on the audit trail.
+    pub(crate) fn template(&self) -> &'static str {
+        use Route::*;
+        match self {
+            Health => "/v1/health",
+            ConsentVersions => "/v1/consent/versions",
+            RecordConsent => "/v1/consent",
+            RevokeConsent(_) => "/v1/consent/:id",
+            ListUsers => "/v1/users",
+            GetUser(_) | DeleteUser(_) => "/v1/users/:id",
+            SetUserStatus(_) => "/v1/users/:id/status",
+        }
+    }
+
+    /// The id in the path, if any, as recorded on the audit trail.
+    pub(crate) fn resource_id(&self) -> Option<&str> {
+        use Route::*;
+        match self {
+            RevokeConsent(id) => Some(id.as_str()),
+            GetUser(id) | DeleteUser(id) | SetUserStatus(id) => Some(id.as_str()),
+            Health | ConsentVersions | RecordConsent | ListUsers => None,
+        }
+    }
+
+    /// Routes whose body carries images get the larger body limit.
+    pub(crate) fn carries_images(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_paths_and_tells_405_from_404() {
+        assert_eq!(
+            Route::resolve(&Method::GET, "/v1/users/user_1").unwrap(),
+            Route::GetUser(UserId::from_string("user_1"))
+        );
+        assert_eq!(
+            Route::resolve(&Method::PATCH, "/v1/users/user_1/status").unwrap(),
+            Route::SetUserStatus(UserId::from_string("user_1"))
+        );
+        assert!(matches!(
+            Route::resolve(&Method::POST, "/v1/users/user_1"),
+            Err(ApiError::MethodNotAllowed)
+        ));
+        assert!(matches!(
+            Route::resolve(&Method::GET, "/v1/nope"),
+            Err(ApiError::RouteNotFound)
+        ));
+        assert!(matches!(
+            Route::resolve(&Method::GET, "/v1/users/a/b/c"),
+            Err(ApiError::RouteNotFound)
+        ));
+    }
+}

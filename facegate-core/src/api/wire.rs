@@ -1,0 +1,145 @@
+//! Reading requests and writing responses: body limits, JSON and query parsing
+//! with field-level error details, and the JSON response helper.
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldIssue};
+
+/// Reads the whole body, refusing more than `limit` bytes (a declared
+/// `Content-Length` over the limit is refused before reading anything).
+pub(crate) async fn read_body<B>(
+    headers: &HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<Bytes, ApiError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Err(err) => Err(ApiError::MalformedJson(format!(
+            "could not read request body: {err}"
+        ))),
+    }
+}
+
+/// Parses a JSON body into `T`. Syntax errors are `INVALID_JSON`; a well-formed
+/// body of the wrong shape is `VALIDATION_FAILED` with the offending field's path.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedJson(
+            "the request body is empty".to_owned(),
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::Validation(vec![FieldIssue::new(&path, without_position(&inner))])
+            }
+            _ => ApiError::MalformedJson(inner.to_string()),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|err| ApiError::MalformedJson(err.to_string()))?;
+    Ok(value)
+}
+
+/// Parses the query string into `T`.
+pub(crate) fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|err| ApiError::Validation(vec![FieldIssue::new("query", err.to_string())]))
+}
+
+/// serde_json appends "at line 1 column 7" to data errors; the path says more.
+fn without_position(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Bytes> {
+    let bytes = serde_json::to_vec(body).expect("response types serialise to JSON");
+    let mut response = Response::new(Bytes::from(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub(crate) fn error_response(err: &ApiError) -> Response<Bytes> {
+    json_response(err.status(), &err.body())
+}
+
+/// Timestamps on the wire: RFC 3339 in UTC with milliseconds, as in the spec
+/// (`2026-05-01T12:00:00.000Z`).
+pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `serde(serialize_with)` form of [`timestamp`].
+pub(crate) fn serialize_timestamp<S: serde::Serializer>(
+    at: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&timestamp(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        status: String,
+        count: Option<u32>,
+    }
+
+    #[test]
+    fn tells_malformed_json_from_wrong_shape() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"status\": "),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"  "),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"{\"status\":\"a\"} trailing"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        match parse_json::<Body>(br#"{"status":"a","count":"many"}"#) {
+            Err(ApiError::Validation(issues)) => {
+                assert_eq!(issues[0].path, vec!["count".to_owned()]);
+                assert!(!issues[0].message.contains("line"));
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+}

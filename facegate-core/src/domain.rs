@@ -1,0 +1,178 @@
+//! Domain types: what FaceGate stores and reasons about, independent of any
+//! framework or database. Wire shapes (JSON bodies) live in `api`; these are
+//! the records behind them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{ApiKeyId, ConsentId, FaceId, SessionId, TenantId, UserId};
+
+/// A customer of the FaceGate deployment. Every other record belongs to exactly one tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub status: TenantStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    Active,
+    /// Every API call with the tenant's keys is refused with 403.
+    Suspended,
+}
+
+/// Whether a key is for production (`fg_live_…`) or development (`fg_test_…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyEnvironment {
+    Live,
+    Test,
+}
+
+/// A stored API key. The secret itself is never stored: only its SHA-256 and a
+/// short lookup prefix (see [`crate::api_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub tenant_id: TenantId,
+    pub environment: KeyEnvironment,
+    /// The first characters of the key (`fg_test_AbCd1234`), indexed for lookup and
+    /// safe to show in dashboards and logs.
+    pub prefix: String,
+    /// SHA-256 of the whole key.
+    pub hash: [u8; 32],
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An enrolled person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    pub metadata: Value,
+    pub status: UserStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    /// Set by the tenant; the user is never matched nor issued a token.
+    Suspended,
+    /// Set by lockout rules; like suspended, but expected to be lifted.
+    Locked,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Suspended => "suspended",
+            UserStatus::Locked => "locked",
+        }
+    }
+}
+
+/// One enrolled face of a user: the provider's handle to it and, for engines
+/// that search their own index, the template (embedding) itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceEnrollment {
+    pub id: FaceId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    /// Which face engine holds this face (`local`, `rekognition`).
+    pub provider: String,
+    /// The provider's own id (a Rekognition FaceId); equal to `id` for the local engine.
+    pub provider_face_id: String,
+    pub angle: String,
+    /// Detection confidence at enrollment, 0–100.
+    pub confidence: f32,
+    pub enrolled_with_glasses: bool,
+    /// Serialised embedding for engines that keep their own index; `None` for
+    /// server-side collections.
+    pub template: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A recorded biometric consent, validated against the host's [`crate::ConsentRegistry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub id: ConsentId,
+    pub tenant_id: TenantId,
+    /// The user this consent belongs to, once linked. Revoking the consent
+    /// deletes that user and all their face data.
+    pub user_id: Option<UserId>,
+    pub consent_version: String,
+    pub consent_text_hash: String,
+    pub consented_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An authenticated session created by a successful verify.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: SessionId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub device_id: String,
+    pub confidence: f32,
+    pub risk_score: f32,
+    pub created_at: DateTime<Utc>,
+    pub last_verified_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The three tenant policies of the spec; each tenant has at most one of each type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "policy_type", content = "config", rename_all = "snake_case")]
+pub enum Policy {
+    Rotation {
+        rotation_days: u32,
+        grace_period_days: u32,
+        notify_before_days: u32,
+    },
+    Risk {
+        block_threshold: f32,
+        step_up_threshold: f32,
+        max_failed_attempts: u32,
+        lockout_duration_minutes: u32,
+    },
+    Continuous {
+        re_verify_interval_minutes: u32,
+        confidence_decay_rate: f32,
+        min_confidence: f32,
+    },
+}
+
+/// One line of the audit trail: every API request leaves one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: String,
+    /// `None` when the request never got as far as a valid key.
+    pub tenant_id: Option<TenantId>,
+    pub method: String,
+    /// The route template (`/v1/users/:id`), not the raw path, so ids do not
+    /// leak into aggregate queries.
+    pub route: String,
+    /// The subject of the request (a user or consent id), when the route has one.
+    pub resource_id: Option<String>,
+    pub status: u16,
+    /// The error code, for failed requests.
+    pub error_code: Option<String>,
+    pub latency_ms: u32,
+    pub user_agent: Option<String>,
+    pub device_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,77 @@
+//! Typed identifiers. Each is a string with a readable prefix (`user_…`) around
+//! a UUIDv7, so ids sort by creation time and never get mixed up in code.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $style:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh, time-ordered id.
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, uuid::Uuid::now_v7().$style()))
+            }
+
+            /// Wraps an id read back from storage or a request path. No
+            /// validation: an id that does not exist is simply not found.
+            pub fn from_string(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// `ten_…`
+    TenantId,
+    "ten_",
+    simple
+);
+prefixed_id!(
+    /// `key_…`
+    ApiKeyId,
+    "key_",
+    simple
+);
+prefixed_id!(
+    /// `user_…`
+    UserId,
+    "user_",
+    simple
+);
+prefixed_id!(
+    /// `face_…`
+    FaceId,
+    "face_",
+    simple
+);
+prefixed_id!(
+    /// `sess_…`
+    SessionId,
+    "sess_",
+    simple
+);
+prefixed_id!(
+    /// A plain UUID, as the spec's `consent_id` is typed `uuid`.
+    ConsentId,
+    "",
+    hyphenated
+);

@@ -1,0 +1,30 @@
+//! FaceGate core: domain types, provider traits, and one framework-neutral
+//! implementation of the FaceGate REST API over `http` types.
+//!
+//! ```text
+//! domain     records: tenants, keys, users, faces, consent, sessions, audit
+//! providers  what a host plugs in: face engine, consent registry, risk, sessions
+//! store      the storage trait (implemented by facegate-store-seaorm)
+//! api        FaceGate::handle: http::Request in, http::Response out
+//! admin      tenants and API keys, for operators and CLIs
+//! ```
+#![forbid(unsafe_code)]
+
+mod admin;
+mod api;
+pub mod api_key;
+pub mod clock;
+pub mod domain;
+mod error;
+pub mod ids;
+pub mod providers;
+pub mod store;
+
+pub use admin::{AdminError, MintedKey};
+pub use api::{BodyLimits, FaceGate, FaceGateBuilder};
+pub use error::{ApiError, FieldIssue};
+pub use providers::consent::{ConsentRegistry, ConsentVersion, StaticConsentRegistry};
+pub use providers::face::FaceProvider;
+pub use providers::risk::RiskPolicy;
+pub use providers::session::SessionProvider;
+pub use store::{Store, StoreError};

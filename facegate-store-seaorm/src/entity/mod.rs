@@ -1,0 +1,9 @@
+//! SeaORM entities, one module per table. Rows carry ids as text (`user_…`),
+//! timestamps as `timestamptz`, JSON as `jsonb` on PostgreSQL.
+
+pub mod api_key;
+pub mod audit_event;
+pub mod consent;
+pub mod face_enrollment;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,433 @@
+//! SeaORM implementation of FaceGate's [`Store`]: SQLite embedded by default
+//! (a file, or in memory for tests), PostgreSQL at scale. Migrations run on
+//! connect.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), facegate_core::StoreError> {
+//! let store = facegate_store_seaorm::SeaOrmStore::connect("sqlite://./facegate.db").await?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod convert;
+pub mod entity;
+pub mod migration;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use facegate_core::domain::{
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Tenant, TenantStatus, User, UserStatus,
+};
+use facegate_core::ids::{ApiKeyId, ConsentId, TenantId, UserId};
+use facegate_core::store::{ConsentRevocation, Store, StoreError, UserPage, UserSummary};
+
+use entity::{api_key, audit_event, consent, face_enrollment, tenant, user};
+use migration::Migrator;
+
+/// A FaceGate store on a SeaORM connection.
+#[derive(Debug, Clone)]
+pub struct SeaOrmStore {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmStore {
+    /// Connects and brings the schema up to date.
+    ///
+    /// `url` is `sqlite://path/to/file.db` (created if missing), `sqlite::memory:`,
+    /// or `postgres://user:password@host/database`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(with_sqlite_create_mode(url));
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10));
+        if url.starts_with("sqlite:") {
+            // SQLite serialises writers anyway. One connection that never idles
+            // out also keeps an in-memory database alive for the store's lifetime.
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None::<Duration>)
+                .max_lifetime(None::<Duration>)
+                .map_sqlx_sqlite_opts(|opts| opts.busy_timeout(Duration::from_secs(5)));
+        }
+        let db = Database::connect(options).await.map_err(store_error)?;
+        Self::from_connection(db).await
+    }
+
+    /// Uses a connection the host already has, migrating it first.
+    pub async fn from_connection(db: DatabaseConnection) -> Result<Self, StoreError> {
+        Migrator::up(&db, None).await.map_err(store_error)?;
+        Ok(Self { db })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// `sqlite://facegate.db` should create the file on first start, as a user expects.
+fn with_sqlite_create_mode(url: &str) -> String {
+    let is_file = url.starts_with("sqlite:") && !url.contains(":memory:");
+    if is_file && !url.contains("mode=") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+fn store_error(err: DbErr) -> StoreError {
+    if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
+        return StoreError::Conflict(detail);
+    }
+    match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => StoreError::Unavailable(err.to_string()),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// Deletes a user's faces and row and unlinks their consent records, inside
+/// the caller's transaction. Returns false when the tenant has no such user.
+async fn delete_user_rows(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: &UserId,
+) -> Result<bool, DbErr> {
+    face_enrollment::Entity::delete_many()
+        .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+        .filter(face_enrollment::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    consent::Entity::update_many()
+        .col_expr(consent::Column::UserId, Expr::value(None::<String>))
+        .filter(consent::Column::TenantId.eq(tenant.as_str()))
+        .filter(consent::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    let deleted = user::Entity::delete_many()
+        .filter(user::Column::TenantId.eq(tenant.as_str()))
+        .filter(user::Column::Id.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+#[async_trait]
+impl Store for SeaOrmStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(store_error)
+    }
+
+    async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        tenant::Entity::insert(convert::tenant_row(tenant).into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let row = tenant::Entity::find_by_id(id.as_str())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        row.map(convert::tenant).transpose()
+    }
+
+    async fn set_tenant_status(
+        &self,
+        id: &TenantId,
+        status: TenantStatus,
+    ) -> Result<bool, StoreError> {
+        let updated = tenant::Entity::update_many()
+            .col_expr(
+                tenant::Column::Status,
+                Expr::value(convert::tenant_status_str(status)),
+            )
+            .filter(tenant::Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(updated.rows_affected > 0)
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        api_key::Entity::insert(convert::api_key_row(key).into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        api_key::Entity::find()
+            .filter(api_key::Column::Prefix.eq(prefix))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(convert::api_key)
+            .collect()
+    }
+
+    async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        api_key::Entity::find()
+            .filter(api_key::Column::TenantId.eq(tenant.as_str()))
+            .order_by_asc(api_key::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(convert::api_key)
+            .collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let updated = api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, Expr::value(at))
+            .filter(api_key::Column::TenantId.eq(tenant.as_str()))
+            .filter(api_key::Column::Id.eq(id.as_str()))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(updated.rows_affected > 0)
+    }
+
+    async fn insert_user(&self, user: &User, faces: &[FaceEnrollment]) -> Result<(), StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        user::Entity::insert(convert::user_row(user).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+        if !faces.is_empty() {
+            face_enrollment::Entity::insert_many(
+                faces
+                    .iter()
+                    .map(|face| convert::face_row(face).into_active_model()),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+        }
+        txn.commit().await.map_err(store_error)
+    }
+
+    async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
+        let row = user::Entity::find_by_id(id.as_str())
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        row.map(convert::user).transpose()
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        page: &UserPage,
+    ) -> Result<Vec<UserSummary>, StoreError> {
+        let mut query = user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .order_by_asc(user::Column::Id)
+            .limit(u64::from(page.limit));
+        if let Some(after) = &page.after {
+            query = query.filter(user::Column::Id.gt(after.as_str()));
+        }
+        let rows = query.all(&self.db).await.map_err(store_error)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let counts: Vec<(String, i64)> = face_enrollment::Entity::find()
+            .select_only()
+            .column(face_enrollment::Column::UserId)
+            .column_as(Expr::col(face_enrollment::Column::Id).count(), "face_count")
+            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .filter(face_enrollment::Column::UserId.is_in(rows.iter().map(|row| row.id.clone())))
+            .group_by(face_enrollment::Column::UserId)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        let count_of = |id: &str| {
+            counts
+                .iter()
+                .find(|(user_id, _)| user_id == id)
+                .map_or(0, |(_, count)| *count as u32)
+        };
+
+        rows.into_iter()
+            .map(|row| {
+                let face_count = count_of(&row.id);
+                Ok(UserSummary {
+                    user: convert::user(row)?,
+                    face_count,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_user_status(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        status: UserStatus,
+    ) -> Result<Option<User>, StoreError> {
+        let updated = user::Entity::update_many()
+            .col_expr(user::Column::Status, Expr::value(status.as_str()))
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        if updated.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.user(tenant, id).await
+    }
+
+    async fn faces_of_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Vec<FaceEnrollment>, StoreError> {
+        face_enrollment::Entity::find()
+            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .filter(face_enrollment::Column::UserId.eq(id.as_str()))
+            .order_by_asc(face_enrollment::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(convert::face)
+            .collect()
+    }
+
+    async fn faces_of_tenant(&self, tenant: &TenantId) -> Result<Vec<FaceEnrollment>, StoreError> {
+        face_enrollment::Entity::find()
+            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .order_by_asc(face_enrollment::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(convert::face)
+            .collect()
+    }
+
+    async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let deleted = delete_user_rows(&txn, tenant, id)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(deleted)
+    }
+
+    async fn insert_consent(&self, record: &ConsentRecord) -> Result<(), StoreError> {
+        consent::Entity::insert(convert::consent_row(record).into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn consent(
+        &self,
+        tenant: &TenantId,
+        id: &ConsentId,
+    ) -> Result<Option<ConsentRecord>, StoreError> {
+        let row = consent::Entity::find_by_id(id.as_str())
+            .filter(consent::Column::TenantId.eq(tenant.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(convert::consent))
+    }
+
+    async fn revoke_consent(
+        &self,
+        tenant: &TenantId,
+        id: &ConsentId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ConsentRevocation>, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let Some(row) = consent::Entity::find_by_id(id.as_str())
+            .filter(consent::Column::TenantId.eq(tenant.as_str()))
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        if row.revoked_at.is_some() {
+            return Ok(Some(ConsentRevocation {
+                record: convert::consent(row),
+                user_deleted: false,
+            }));
+        }
+        let user_deleted = match &row.user_id {
+            Some(user_id) => delete_user_rows(&txn, tenant, &UserId::from_string(user_id))
+                .await
+                .map_err(store_error)?,
+            None => false,
+        };
+        let mut revoked = row.into_active_model();
+        revoked.revoked_at = Set(Some(at));
+        revoked.user_id = Set(None);
+        let revoked = consent::Entity::update(revoked)
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(Some(ConsentRevocation {
+            record: convert::consent(revoked),
+            user_deleted,
+        }))
+    }
+
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        audit_event::Entity::insert(convert::audit_row(event).into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::TenantId.eq(tenant.as_str()))
+            .order_by_desc(audit_event::Column::Id)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(convert::audit)
+            .collect())
+    }
+}

@@ -1,0 +1,14 @@
+//! Schema migrations. Each migration is a frozen snapshot: never edit one that
+//! has shipped; add the next instead.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,79 @@
+//! Test support: a fresh, migrated store per test.
+//!
+//! With `FACEGATE_TEST_DATABASE_URL` set to a PostgreSQL URL, each call creates
+//! a new database on that server (so tests run in parallel without sharing
+//! rows); otherwise it is an in-memory SQLite database.
+
+use sea_orm::{ConnectionTrait, Database};
+
+use crate::SeaOrmStore;
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const DATABASE_URL_VAR: &str = "FACEGATE_TEST_DATABASE_URL";
+
+pub async fn test_store() -> SeaOrmStore {
+    match std::env::var(DATABASE_URL_VAR) {
+        Ok(url) if !url.is_empty() => fresh_postgres_database(&url).await,
+        _ => SeaOrmStore::connect("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite store"),
+    }
+}
+
+/// Which backend [`test_store`] uses, for test output.
+pub fn backend_name() -> &'static str {
+    match std::env::var(DATABASE_URL_VAR) {
+        Ok(url) if !url.is_empty() => "postgres",
+        _ => "sqlite",
+    }
+}
+
+async fn fresh_postgres_database(server_url: &str) -> SeaOrmStore {
+    let name = format!("facegate_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(server_url)
+        .await
+        .unwrap_or_else(|err| panic!("{DATABASE_URL_VAR}={server_url}: cannot connect: {err}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    SeaOrmStore::connect(&replace_database(server_url, &name))
+        .await
+        .expect("connect to the fresh test database")
+}
+
+/// `postgres://u:p@host:5432/db?x=y` with `db` replaced by `name`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |at| at + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            super::replace_database(
+                "postgres://u:p@localhost:5432/postgres?sslmode=disable",
+                "t1"
+            ),
+            "postgres://u:p@localhost:5432/t1?sslmode=disable"
+        );
+        assert_eq!(
+            super::replace_database("postgres://localhost", "t1"),
+            "postgres://localhost/t1"
+        );
+    }
+}

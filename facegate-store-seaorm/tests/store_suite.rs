@@ -1,0 +1,396 @@
+//! The store contract, run on SQLite by default and on PostgreSQL when
+//! `FACEGATE_TEST_DATABASE_URL` is set (CI runs both).
+
+use chrono::Utc;
+use facegate_core::clock;
+use facegate_core::domain::{
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Tenant, TenantStatus,
+    User, UserStatus,
+};
+use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, TenantId, UserId};
+use facegate_core::store::{Store, StoreError, UserPage};
+use facegate_store_seaorm::testing::test_store;
+use serde_json::json;
+
+async fn tenant(store: &impl Store) -> TenantId {
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: "acme".into(),
+        status: TenantStatus::Active,
+        created_at: clock::now(),
+    };
+    store.insert_tenant(&tenant).await.unwrap();
+    tenant.id
+}
+
+fn user(tenant: &TenantId, name: &str) -> User {
+    User {
+        id: UserId::generate(),
+        tenant_id: tenant.clone(),
+        name: name.into(),
+        role: "guard".into(),
+        email: Some(format!("{name}@example.com")),
+        phone: None,
+        external_id: Some("ext-1".into()),
+        metadata: json!({ "badge": 7, "tags": ["night"] }),
+        status: UserStatus::Active,
+        created_at: clock::now(),
+    }
+}
+
+fn face(user: &User) -> FaceEnrollment {
+    let id = FaceId::generate();
+    FaceEnrollment {
+        provider_face_id: id.to_string(),
+        id,
+        tenant_id: user.tenant_id.clone(),
+        user_id: user.id.clone(),
+        provider: "local".into(),
+        angle: "front".into(),
+        confidence: 99.5,
+        enrolled_with_glasses: true,
+        template: Some(vec![1, 2, 3, 255]),
+        created_at: clock::now(),
+    }
+}
+
+fn consent(tenant: &TenantId, user: Option<&User>) -> ConsentRecord {
+    ConsentRecord {
+        id: ConsentId::generate(),
+        tenant_id: tenant.clone(),
+        user_id: user.map(|u| u.id.clone()),
+        consent_version: "v1".into(),
+        consent_text_hash: "ab".repeat(32),
+        consented_at: clock::now(),
+        revoked_at: None,
+    }
+}
+
+#[tokio::test]
+async fn tenants_round_trip_and_change_status() {
+    let store = test_store().await;
+    store.ping().await.unwrap();
+    let id = tenant(&store).await;
+    let stored = store.tenant(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status, TenantStatus::Active);
+    assert!(
+        store
+            .set_tenant_status(&id, TenantStatus::Suspended)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.tenant(&id).await.unwrap().unwrap().status,
+        TenantStatus::Suspended
+    );
+    assert!(
+        !store
+            .set_tenant_status(&TenantId::generate(), TenantStatus::Active)
+            .await
+            .unwrap()
+    );
+    assert!(store.tenant(&TenantId::generate()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn api_keys_are_found_by_prefix_until_revoked() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let record = ApiKeyRecord {
+        id: ApiKeyId::generate(),
+        tenant_id: tenant.clone(),
+        environment: KeyEnvironment::Test,
+        prefix: format!("fg_test_{}", &uuid_hex()[..8]),
+        hash: [7; 32],
+        created_at: clock::now(),
+        revoked_at: None,
+    };
+    store.insert_api_key(&record).await.unwrap();
+    assert_eq!(
+        store.api_keys_by_prefix(&record.prefix).await.unwrap(),
+        vec![record.clone()]
+    );
+    // Revoking is tenant-scoped.
+    assert!(
+        !store
+            .revoke_api_key(&TenantId::generate(), &record.id, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_api_key(&tenant, &record.id, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_api_key(&tenant, &record.id, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .api_keys_by_prefix(&record.prefix)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store.api_keys(&tenant).await.unwrap()[0]
+            .revoked_at
+            .is_some()
+    );
+}
+
+fn uuid_hex() -> String {
+    UserId::generate().as_str()[5..].to_owned()
+}
+
+#[tokio::test]
+async fn users_and_faces_round_trip_within_their_tenant_only() {
+    let store = test_store().await;
+    let tenant_a = tenant(&store).await;
+    let tenant_b = tenant(&store).await;
+    let ada = user(&tenant_a, "ada");
+    let ada_face = face(&ada);
+    store.insert_user(&ada, std::slice::from_ref(&ada_face)).await.unwrap();
+
+    assert_eq!(
+        store.user(&tenant_a, &ada.id).await.unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(store.user(&tenant_b, &ada.id).await.unwrap(), None);
+    assert_eq!(
+        store.faces_of_user(&tenant_a, &ada.id).await.unwrap(),
+        vec![ada_face.clone()]
+    );
+    assert!(
+        store
+            .faces_of_user(&tenant_b, &ada.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.faces_of_tenant(&tenant_a).await.unwrap().len(), 1);
+    assert!(store.faces_of_tenant(&tenant_b).await.unwrap().is_empty());
+
+    let locked = store
+        .set_user_status(&tenant_a, &ada.id, UserStatus::Locked)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(locked.status, UserStatus::Locked);
+    assert!(
+        store
+            .set_user_status(&tenant_b, &ada.id, UserStatus::Active)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn inserting_a_user_is_all_or_nothing() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let first = user(&tenant, "first");
+    let taken = face(&first);
+    store.insert_user(&first, std::slice::from_ref(&taken)).await.unwrap();
+
+    // The second user's face reuses an existing face id: the whole insert fails.
+    let second = user(&tenant, "second");
+    let mut clash = face(&second);
+    clash.id = taken.id.clone();
+    let err = store
+        .insert_user(&second, &[face(&second), clash])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.user(&tenant, &second.id).await.unwrap(), None);
+    assert!(
+        store
+            .faces_of_user(&tenant, &second.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn users_page_in_creation_order_with_face_counts() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let other = tenant_with_one_user(&store).await;
+    let mut ids = Vec::new();
+    for (i, faces) in [2usize, 0, 1].into_iter().enumerate() {
+        let u = user(&tenant, &format!("u{i}"));
+        let faces: Vec<_> = (0..faces).map(|_| face(&u)).collect();
+        store.insert_user(&u, &faces).await.unwrap();
+        ids.push(u.id);
+    }
+    let first = store
+        .list_users(
+            &tenant,
+            &UserPage {
+                after: None,
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|s| (&s.user.id, s.face_count))
+            .collect::<Vec<_>>(),
+        vec![(&ids[0], 2), (&ids[1], 0)]
+    );
+    let rest = store
+        .list_users(
+            &tenant,
+            &UserPage {
+                after: Some(ids[1].clone()),
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter()
+            .map(|s| (&s.user.id, s.face_count))
+            .collect::<Vec<_>>(),
+        vec![(&ids[2], 1)]
+    );
+    assert_eq!(
+        store
+            .list_users(
+                &other,
+                &UserPage {
+                    after: None,
+                    limit: 10
+                }
+            )
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn tenant_with_one_user(store: &impl Store) -> TenantId {
+    let t = tenant(store).await;
+    let u = user(&t, "other");
+    store.insert_user(&u, &[face(&u)]).await.unwrap();
+    t
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_every_face_and_unlinks_consent() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let ada = user(&tenant, "ada");
+    store
+        .insert_user(&ada, &[face(&ada), face(&ada)])
+        .await
+        .unwrap();
+    let record = consent(&tenant, Some(&ada));
+    store.insert_consent(&record).await.unwrap();
+
+    assert!(
+        !store
+            .delete_user(&TenantId::generate(), &ada.id)
+            .await
+            .unwrap()
+    );
+    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert!(!store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert_eq!(store.user(&tenant, &ada.id).await.unwrap(), None);
+    assert!(store.faces_of_tenant(&tenant).await.unwrap().is_empty());
+    let kept = store.consent(&tenant, &record.id).await.unwrap().unwrap();
+    assert_eq!(kept.user_id, None);
+}
+
+#[tokio::test]
+async fn revoking_consent_deletes_the_linked_user_once() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let ada = user(&tenant, "ada");
+    store.insert_user(&ada, &[face(&ada)]).await.unwrap();
+    let record = consent(&tenant, Some(&ada));
+    store.insert_consent(&record).await.unwrap();
+    assert_eq!(
+        store.consent(&tenant, &record.id).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        store
+            .consent(&TenantId::generate(), &record.id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let at = clock::now();
+    let first = store
+        .revoke_consent(&tenant, &record.id, at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.user_deleted);
+    assert_eq!(first.record.revoked_at, Some(at));
+    assert_eq!(store.user(&tenant, &ada.id).await.unwrap(), None);
+    assert!(store.faces_of_tenant(&tenant).await.unwrap().is_empty());
+
+    let again = store
+        .revoke_consent(&tenant, &record.id, clock::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!again.user_deleted);
+    assert_eq!(again.record.revoked_at, Some(at));
+    assert!(
+        store
+            .revoke_consent(&TenantId::generate(), &record.id, at)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn audit_events_come_back_newest_first_per_tenant() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    for (i, status) in [200u16, 404].into_iter().enumerate() {
+        store
+            .record_audit(&AuditEvent {
+                id: uuid_hex(),
+                tenant_id: Some(tenant.clone()),
+                method: "GET".into(),
+                route: "/v1/users/:id".into(),
+                resource_id: Some(format!("user_{i}")),
+                status,
+                error_code: (status == 404).then(|| "USER_NOT_FOUND".into()),
+                latency_ms: 3,
+                user_agent: Some("curl/8".into()),
+                device_id: None,
+                created_at: clock::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let events = store.audit_events(&tenant, 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.status).collect::<Vec<_>>(),
+        vec![404, 200]
+    );
+    assert_eq!(events[0].error_code.as_deref(), Some("USER_NOT_FOUND"));
+    assert!(
+        store
+            .audit_events(&TenantId::generate(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
