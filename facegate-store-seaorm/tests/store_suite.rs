@@ -154,7 +154,10 @@ async fn users_and_faces_round_trip_within_their_tenant_only() {
     let tenant_b = tenant(&store).await;
     let ada = user(&tenant_a, "ada");
     let ada_face = face(&ada);
-    store.insert_user(&ada, std::slice::from_ref(&ada_face)).await.unwrap();
+    store
+        .insert_user(&ada, std::slice::from_ref(&ada_face))
+        .await
+        .unwrap();
 
     assert_eq!(
         store.user(&tenant_a, &ada.id).await.unwrap(),
@@ -196,7 +199,10 @@ async fn inserting_a_user_is_all_or_nothing() {
     let tenant = tenant(&store).await;
     let first = user(&tenant, "first");
     let taken = face(&first);
-    store.insert_user(&first, std::slice::from_ref(&taken)).await.unwrap();
+    store
+        .insert_user(&first, std::slice::from_ref(&taken))
+        .await
+        .unwrap();
 
     // The second user's face reuses an existing face id: the whole insert fails.
     let second = user(&tenant, "second");

@@ -1,0 +1,11 @@
+//! HTTP-level tests of the FaceGate API mounted in axum: every endpoint's
+//! success path and each documented error. One binary, one module per area.
+
+mod support;
+
+mod audit;
+mod auth;
+mod consent;
+mod health;
+mod requests;
+mod users;
