@@ -1,1 +1,55 @@
-fn main() {}
+//! An existing axum service that adds face login by mounting FaceGate.
+//!
+//! ```text
+//! cargo run -p facegate-examples --bin axum-app
+//! FACEGATE_ADDR=0.0.0.0:3000 FACEGATE_DATABASE_URL=postgres://… cargo run -p facegate-examples --bin axum-app
+//! ```
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use facegate_examples::{Settings, build_facegate, init_tracing};
+use serde_json::{Value, json};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    init_tracing();
+    let settings = Settings::from_env();
+    let facegate = build_facegate(&settings).await?;
+    if let Some(key) = &settings.bootstrap_api_key {
+        let tenant = facegate.ensure_api_key(key, "dev").await?;
+        tracing::info!(%tenant, "bootstrap API key is ready");
+    }
+
+    // The host's own routes, untouched by FaceGate…
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/api/profile", get(profile))
+        // …and the FaceGate API beside them.
+        .merge(facegate_axum::router(facegate));
+
+    let listener = tokio::net::TcpListener::bind(&settings.addr)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", settings.addr))?;
+    tracing::info!(
+        "example service on http://{} (FaceGate API under /v1, database {})",
+        listener.local_addr()?,
+        settings.database_for_logs()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    Ok(())
+}
+
+async fn home() -> &'static str {
+    "Example service. The FaceGate API is mounted under /v1 (try GET /v1/health).\n"
+}
+
+/// The host's own API. The FaceGate guard layer will protect it once
+/// verification tokens exist; until then it is a public route like any other.
+async fn profile() -> Json<Value> {
+    Json(json!({ "service": "example", "profile": { "plan": "free" } }))
+}

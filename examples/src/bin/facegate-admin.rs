@@ -1,0 +1,111 @@
+//! Operator commands for a FaceGate database: tenants and API keys.
+//!
+//! ```text
+//! cargo run -p facegate-examples --bin facegate-admin -- tenant create "Acme Inc"
+//! cargo run -p facegate-examples --bin facegate-admin -- key mint ten_… --live
+//! cargo run -p facegate-examples --bin facegate-admin -- key list ten_…
+//! cargo run -p facegate-examples --bin facegate-admin -- key revoke ten_… key_…
+//! cargo run -p facegate-examples --bin facegate-admin -- tenant suspend ten_…
+//! ```
+//! Uses the same `FACEGATE_DATABASE_URL` as the example apps.
+
+use std::process::ExitCode;
+
+use facegate_core::domain::{KeyEnvironment, TenantStatus};
+use facegate_core::ids::{ApiKeyId, TenantId};
+use facegate_core::{FaceGate, MintedKey};
+use facegate_examples::{Settings, build_facegate};
+
+const USAGE: &str = "usage:
+  facegate-admin tenant create <name> [--live]   create a tenant and its first key
+  facegate-admin tenant suspend <tenant_id>      refuse every call of the tenant (403)
+  facegate-admin tenant activate <tenant_id>
+  facegate-admin key mint <tenant_id> [--live]   new fg_test_ key (fg_live_ with --live)
+  facegate-admin key list <tenant_id>
+  facegate-admin key revoke <tenant_id> <key_id>";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let settings = Settings::from_env();
+    let facegate = match build_facegate(&settings).await {
+        Ok(facegate) => facegate,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&facegate, &args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+    let environment = |flags: &[&str]| match flags {
+        ["--live"] => Ok(KeyEnvironment::Live),
+        [] => Ok(KeyEnvironment::Test),
+        _ => Err(USAGE),
+    };
+    match args {
+        ["tenant", "create", name, flags @ ..] => {
+            let tenant = facegate.create_tenant(name).await?;
+            println!("tenant {}", tenant.id);
+            let minted = facegate
+                .mint_api_key(&tenant.id, environment(flags)?)
+                .await?;
+            print_key(&minted);
+        }
+        ["tenant", "suspend", tenant] => {
+            facegate
+                .set_tenant_status(&TenantId::from_string(*tenant), TenantStatus::Suspended)
+                .await?;
+            println!("tenant {tenant} suspended");
+        }
+        ["tenant", "activate", tenant] => {
+            facegate
+                .set_tenant_status(&TenantId::from_string(*tenant), TenantStatus::Active)
+                .await?;
+            println!("tenant {tenant} active");
+        }
+        ["key", "mint", tenant, flags @ ..] => {
+            let minted = facegate
+                .mint_api_key(&TenantId::from_string(*tenant), environment(flags)?)
+                .await?;
+            print_key(&minted);
+        }
+        ["key", "list", tenant] => {
+            for key in facegate
+                .store()
+                .api_keys(&TenantId::from_string(*tenant))
+                .await?
+            {
+                let state = key
+                    .revoked_at
+                    .map_or("active".to_owned(), |at| format!("revoked {at}"));
+                println!("{}  {}…  {state}", key.id, key.prefix);
+            }
+        }
+        ["key", "revoke", tenant, key] => {
+            facegate
+                .revoke_api_key(
+                    &TenantId::from_string(*tenant),
+                    &ApiKeyId::from_string(*key),
+                )
+                .await?;
+            println!("key {key} revoked");
+        }
+        _ => return Err(USAGE.into()),
+    }
+    Ok(())
+}
+
+fn print_key(minted: &MintedKey) {
+    println!("key {}", minted.record.id);
+    println!("{}", minted.key.expose_secret());
+    eprintln!("(the key is shown only this once; FaceGate stores only its hash)");
+}

@@ -1,0 +1,96 @@
+//! Shared set-up for the example hosts: configuration from the environment,
+//! the store, and the consent text they register.
+
+use facegate_core::{FaceGate, StaticConsentRegistry};
+use facegate_store_seaorm::SeaOrmStore;
+
+/// The consent text the examples publish as version `v1`. A real host shows
+/// its own, reviewed by its lawyers.
+pub const CONSENT_V1: &str = "I agree that this service stores a mathematical template of my face \
+and uses it to sign me in. I can withdraw this consent at any time, which deletes my face data.";
+
+/// Settings read from the environment, with the defaults the README promises.
+pub struct Settings {
+    /// `FACEGATE_ADDR`, default `127.0.0.1:8080`.
+    pub addr: String,
+    /// `FACEGATE_DATABASE_URL`, default `sqlite://./facegate.db`.
+    pub database_url: String,
+    /// `FACEGATE_BOOTSTRAP_API_KEY`: a `fg_test_…` key to create on start if absent.
+    pub bootstrap_api_key: Option<String>,
+}
+
+impl Settings {
+    /// The database URL with any password masked, for logs.
+    pub fn database_for_logs(&self) -> String {
+        let url = &self.database_url;
+        let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
+            return url.clone();
+        };
+        match (url[scheme_end..].find('@'), url[scheme_end..].find(':')) {
+            (Some(at), Some(colon)) if colon < at => format!(
+                "{}:***{}",
+                &url[..scheme_end + colon],
+                &url[scheme_end + at..]
+            ),
+            _ => url.clone(),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            addr: var("FACEGATE_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: var("FACEGATE_DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://./facegate.db".into()),
+            bootstrap_api_key: var("FACEGATE_BOOTSTRAP_API_KEY"),
+        }
+    }
+}
+
+/// Connects the store (migrating it) and builds the FaceGate service.
+pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std::error::Error>> {
+    let store = SeaOrmStore::connect(&settings.database_url)
+        .await
+        .map_err(|err| format!("cannot open {}: {err}", settings.database_for_logs()))?;
+    Ok(FaceGate::builder(store)
+        .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_V1))
+        .build())
+}
+
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    fn settings(url: &str) -> Settings {
+        Settings {
+            addr: String::new(),
+            database_url: url.into(),
+            bootstrap_api_key: None,
+        }
+    }
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(
+            settings("postgres://app:s3cret@db:5432/facegate").database_for_logs(),
+            "postgres://app:***@db:5432/facegate"
+        );
+        assert_eq!(
+            settings("sqlite://./facegate.db").database_for_logs(),
+            "sqlite://./facegate.db"
+        );
+        assert_eq!(
+            settings("postgres://db:5432/facegate").database_for_logs(),
+            "postgres://db:5432/facegate"
+        );
+    }
+}
