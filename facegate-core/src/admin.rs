@@ -5,7 +5,7 @@
 use crate::FaceGate;
 use crate::api_key::ApiKey;
 use crate::clock;
-use crate::domain::{ApiKeyRecord, KeyEnvironment, Tenant, TenantStatus};
+use crate::domain::{ApiKeyRecord, KeyEnvironment, Tenant, TenantSettings, TenantStatus};
 use crate::ids::{ApiKeyId, TenantId};
 use crate::store::StoreError;
 
@@ -36,6 +36,7 @@ impl FaceGate {
             id: TenantId::generate(),
             name: name.to_owned(),
             status: TenantStatus::Active,
+            settings: TenantSettings::default(),
             created_at: clock::now(),
         };
         self.store().insert_tenant(&tenant).await?;
@@ -50,6 +51,19 @@ impl FaceGate {
     ) -> Result<(), AdminError> {
         if self.store().set_tenant_status(tenant, status).await? {
             tracing::info!(%tenant, ?status, "tenant status set");
+            Ok(())
+        } else {
+            Err(AdminError::TenantNotFound(tenant.clone()))
+        }
+    }
+
+    pub async fn set_tenant_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<(), AdminError> {
+        if self.store().set_tenant_settings(tenant, settings).await? {
+            tracing::info!(%tenant, ?settings, "tenant settings set");
             Ok(())
         } else {
             Err(AdminError::TenantNotFound(tenant.clone()))

@@ -14,7 +14,41 @@ pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub status: TenantStatus,
+    pub settings: TenantSettings,
     pub created_at: DateTime<Utc>,
+}
+
+/// Per-tenant face rules, set by the operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    /// Match confidence (0–100) a face needs to count as an enrolled person.
+    pub match_threshold: f32,
+    /// Refuse to enroll a face that already matches an enrolled user (409
+    /// `USER_ALREADY_ENROLLED`, FACEIO's `FACE_DUPLICATION`).
+    pub prevent_duplicates: bool,
+    /// Refuse to enroll anyone estimated younger than this plus
+    /// [`TenantSettings::MINOR_AGE_MARGIN`] (403 `MINORS_NOT_ALLOWED`).
+    pub minimum_age: Option<u8>,
+}
+
+impl TenantSettings {
+    /// The default match threshold: the engines calibrate confidence so that
+    /// 90 sits at their measured decision point.
+    pub const DEFAULT_MATCH_THRESHOLD: f32 = 90.0;
+    /// Age estimates err by several years; an adult who looks young may be
+    /// refused, a minor should not pass.
+    pub const MINOR_AGE_MARGIN: f32 = 5.0;
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            match_threshold: Self::DEFAULT_MATCH_THRESHOLD,
+            prevent_duplicates: true,
+            minimum_age: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Tenant, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Tenant, TenantSettings, TenantStatus,
+    User, UserStatus,
 };
 use crate::ids::{ApiKeyId, ConsentId, TenantId, UserId};
 
@@ -63,6 +64,12 @@ pub trait Store: Send + Sync + 'static {
         id: &TenantId,
         status: TenantStatus,
     ) -> Result<bool, StoreError>;
+    /// Returns false when the tenant does not exist.
+    async fn set_tenant_settings(
+        &self,
+        id: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<bool, StoreError>;
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
     /// Active (unrevoked) keys whose lookup prefix is `prefix`.
     async fn api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>, StoreError>;
@@ -76,8 +83,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     // Users and their faces.
-    /// Inserts a user together with its first enrollments, atomically.
-    async fn insert_user(&self, user: &User, faces: &[FaceEnrollment]) -> Result<(), StoreError>;
+    /// Inserts a user together with its first enrollments, atomically. With
+    /// `consent`, links that consent record to the new user in the same
+    /// transaction; if it is revoked or already linked, nothing is written
+    /// and the result is [`StoreError::Conflict`].
+    async fn insert_user(
+        &self,
+        user: &User,
+        faces: &[FaceEnrollment],
+        consent: Option<&ConsentId>,
+    ) -> Result<(), StoreError>;
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
     async fn list_users(
         &self,
@@ -96,6 +111,14 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         id: &UserId,
     ) -> Result<Vec<FaceEnrollment>, StoreError>;
+    /// Replaces all of a user's faces with `faces` in one transaction and
+    /// returns the ones removed; `None` when the tenant has no such user.
+    async fn replace_faces(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        faces: &[FaceEnrollment],
+    ) -> Result<Option<Vec<FaceEnrollment>>, StoreError>;
     /// Every face of the tenant, for engines that rebuild their index on start.
     async fn faces_of_tenant(&self, tenant: &TenantId) -> Result<Vec<FaceEnrollment>, StoreError>;
     /// Deletes a user and all their face data in one transaction; linked consent

@@ -3,8 +3,8 @@
 //! than guessed at.
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Tenant, TenantStatus,
-    User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Tenant,
+    TenantSettings, TenantStatus, User, UserStatus,
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, TenantId, UserId};
 use facegate_core::store::StoreError;
@@ -22,11 +22,16 @@ pub(crate) fn tenant_status_str(status: TenantStatus) -> &'static str {
     }
 }
 
+pub(crate) fn tenant_settings_json(settings: &TenantSettings) -> String {
+    serde_json::to_string(settings).expect("settings serialise to JSON")
+}
+
 pub(crate) fn tenant_row(tenant: &Tenant) -> tenant::Model {
     tenant::Model {
         id: tenant.id.to_string(),
         name: tenant.name.clone(),
         status: tenant_status_str(tenant.status).to_owned(),
+        settings: tenant_settings_json(&tenant.settings),
         created_at: tenant.created_at,
     }
 }
@@ -37,10 +42,13 @@ pub(crate) fn tenant(row: tenant::Model) -> Result<Tenant, StoreError> {
         "suspended" => TenantStatus::Suspended,
         _ => return Err(corrupt("tenants", &row.id, "status")),
     };
+    let settings = serde_json::from_str(&row.settings)
+        .map_err(|_| corrupt("tenants", &row.id, "settings document"))?;
     Ok(Tenant {
         id: TenantId::from_string(row.id),
         name: row.name,
         status,
+        settings,
         created_at: row.created_at,
     })
 }

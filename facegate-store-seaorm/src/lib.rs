@@ -99,6 +99,20 @@ fn store_error(err: DbErr) -> StoreError {
     }
 }
 
+async fn insert_faces(txn: &impl ConnectionTrait, faces: &[FaceEnrollment]) -> Result<(), DbErr> {
+    if faces.is_empty() {
+        return Ok(());
+    }
+    face_enrollment::Entity::insert_many(
+        faces
+            .iter()
+            .map(|face| convert::face_row(face).into_active_model()),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
 /// Deletes a user's faces and row and unlinks their consent records, inside
 /// the caller's transaction. Returns false when the tenant has no such user.
 async fn delete_user_rows(
@@ -164,6 +178,23 @@ impl Store for SeaOrmStore {
         Ok(updated.rows_affected > 0)
     }
 
+    async fn set_tenant_settings(
+        &self,
+        id: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<bool, StoreError> {
+        let updated = tenant::Entity::update_many()
+            .col_expr(
+                tenant::Column::Settings,
+                Expr::value(convert::tenant_settings_json(settings)),
+            )
+            .filter(tenant::Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(updated.rows_affected > 0)
+    }
+
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
         api_key::Entity::insert(convert::api_key_row(key).into_active_model())
             .exec_without_returning(&self.db)
@@ -213,23 +244,69 @@ impl Store for SeaOrmStore {
         Ok(updated.rows_affected > 0)
     }
 
-    async fn insert_user(&self, user: &User, faces: &[FaceEnrollment]) -> Result<(), StoreError> {
+    async fn insert_user(
+        &self,
+        user: &User,
+        faces: &[FaceEnrollment],
+        consent: Option<&ConsentId>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         user::Entity::insert(convert::user_row(user).into_active_model())
             .exec_without_returning(&txn)
             .await
             .map_err(store_error)?;
-        if !faces.is_empty() {
-            face_enrollment::Entity::insert_many(
-                faces
-                    .iter()
-                    .map(|face| convert::face_row(face).into_active_model()),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(store_error)?;
+        insert_faces(&txn, faces).await.map_err(store_error)?;
+        if let Some(consent) = consent {
+            let linked = consent::Entity::update_many()
+                .col_expr(consent::Column::UserId, Expr::value(user.id.as_str()))
+                .filter(consent::Column::TenantId.eq(user.tenant_id.as_str()))
+                .filter(consent::Column::Id.eq(consent.as_str()))
+                .filter(consent::Column::RevokedAt.is_null())
+                .filter(consent::Column::UserId.is_null())
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            if linked.rows_affected == 0 {
+                // Dropping the transaction rolls the user back.
+                return Err(StoreError::Conflict(format!(
+                    "consent {consent} is revoked or already linked to a user"
+                )));
+            }
         }
         txn.commit().await.map_err(store_error)
+    }
+
+    async fn replace_faces(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        faces: &[FaceEnrollment],
+    ) -> Result<Option<Vec<FaceEnrollment>>, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let exists = user::Entity::find_by_id(user.as_str())
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let old = face_enrollment::Entity::find()
+            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .filter(face_enrollment::Column::UserId.eq(user.as_str()))
+            .all(&txn)
+            .await
+            .map_err(store_error)?;
+        face_enrollment::Entity::delete_many()
+            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .filter(face_enrollment::Column::UserId.eq(user.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        insert_faces(&txn, faces).await.map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        old.into_iter().map(convert::face).collect::<Result<_, _>>().map(Some)
     }
 
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {

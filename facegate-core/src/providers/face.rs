@@ -4,12 +4,15 @@
 //! server-side collection (AWS Rekognition's IndexFaces / SearchFacesByImage /
 //! DeleteFaces, with liveness sessions run by the browser against AWS).
 
+use std::any::Any;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::FaceEnrollment;
-use crate::ids::{TenantId, UserId};
+use crate::ids::{FaceId, TenantId, UserId};
 
 /// An image as sent by a client: base64 JPEG or PNG, possibly with a `data:` prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +28,8 @@ pub enum FaceError {
     ManyFaces,
     #[error("liveness session not found")]
     UnknownLivenessSession,
+    #[error("this face engine does not support {0}")]
+    Unsupported(&'static str),
     /// Too much work queued; the caller should retry after a moment.
     #[error("face engine busy")]
     Busy,
@@ -38,7 +43,11 @@ pub struct DetectedFace {
     pub bounding_box: BoundingBox,
     /// Detection confidence, 0–100.
     pub confidence: f32,
-    /// Engine-specific attributes (pose, eyes open, sharpness, age range, anti-spoof score…).
+    /// Estimated age in years, when the engine estimates it (used by the minors rule).
+    pub estimated_age: Option<f32>,
+    /// Everything else the engine estimates (landmarks, pose, eyes open,
+    /// sharpness, brightness, gender, anti-spoof score…), as returned by
+    /// `POST /v1/detect-attributes`.
     pub attributes: Value,
 }
 
@@ -51,12 +60,32 @@ pub struct BoundingBox {
     pub height: f32,
 }
 
+/// The single face of a client image, analysed once and then used for both
+/// the duplicate search and indexing, so an enrollment costs one inference.
+#[derive(Clone)]
+pub struct FaceProbe {
+    pub face: DetectedFace,
+    /// `front`, `left`, `right`, `up` or `down`: how the face is turned.
+    pub angle: String,
+    /// The engine's own data for this face (an embedding, or the image bytes
+    /// for a server-side collection), opaque to the core.
+    pub data: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for FaceProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaceProbe")
+            .field("face", &self.face)
+            .field("angle", &self.angle)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What an engine hands back for a newly indexed face; the caller stores it
 /// as a [`FaceEnrollment`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexedFace {
     pub provider_face_id: String,
-    pub confidence: f32,
     /// The embedding, for engines that search their own index.
     pub template: Option<Vec<u8>>,
 }
@@ -109,36 +138,41 @@ pub trait FaceProvider: Send + Sync + 'static {
     /// Every face in the image with its attributes.
     async fn detect(&self, image: &ImageInput) -> Result<Vec<DetectedFace>, FaceError>;
 
-    /// Indexes the single face in `image` for `user`.
+    /// Analyses the one face of `image` ([`FaceError::NoFace`] or
+    /// [`FaceError::ManyFaces`] otherwise) for [`Self::search`] and [`Self::index`].
+    async fn probe(&self, image: &ImageInput) -> Result<FaceProbe, FaceError>;
+
+    /// The tenant's best match for the probe, if its confidence (0–100) reaches `threshold`.
+    async fn search(
+        &self,
+        tenant: &TenantId,
+        probe: &FaceProbe,
+        threshold: f32,
+    ) -> Result<Option<FaceMatch>, FaceError>;
+
+    /// Adds the probe's face to the tenant's collection as `face_id` of `user`.
     async fn index(
         &self,
         tenant: &TenantId,
         user: &UserId,
-        image: &ImageInput,
+        face_id: &FaceId,
+        probe: &FaceProbe,
     ) -> Result<IndexedFace, FaceError>;
 
-    /// The best match for the single face in `image`, if above `threshold` (0–100).
-    async fn search(
-        &self,
-        tenant: &TenantId,
-        image: &ImageInput,
-        threshold: f32,
-    ) -> Result<Option<FaceMatch>, FaceError>;
-
     /// Removes faces from the engine; unknown ids are not an error.
-    async fn delete(
-        &self,
-        tenant: &TenantId,
-        provider_face_ids: &[String],
-    ) -> Result<(), FaceError>;
+    async fn delete(&self, tenant: &TenantId, provider_face_ids: &[String]) -> Result<(), FaceError>;
 
     /// Starts a liveness ceremony.
-    async fn start_liveness(&self, tenant: &TenantId) -> Result<LivenessStart, FaceError>;
+    async fn start_liveness(&self, _tenant: &TenantId) -> Result<LivenessStart, FaceError> {
+        Err(FaceError::Unsupported("liveness"))
+    }
 
     /// The outcome of a finished liveness ceremony.
     async fn finish_liveness(
         &self,
-        tenant: &TenantId,
-        session_id: &str,
-    ) -> Result<LivenessOutcome, FaceError>;
+        _tenant: &TenantId,
+        _session_id: &str,
+    ) -> Result<LivenessOutcome, FaceError> {
+        Err(FaceError::Unsupported("liveness"))
+    }
 }

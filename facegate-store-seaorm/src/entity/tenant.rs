@@ -7,6 +7,9 @@ pub struct Model {
     pub id: String,
     pub name: String,
     pub status: String,
+    /// `TenantSettings` as JSON.
+    #[sea_orm(column_type = "Text")]
+    pub settings: String,
     pub created_at: DateTimeUtc,
 }
 

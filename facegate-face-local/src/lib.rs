@@ -1,0 +1,402 @@
+//! FaceGate's default face engine: everything on the host's CPU, in pure Rust
+//! (ONNX models run by `tract`), no cloud and no native toolchain.
+//!
+//! ```text
+//! decode (JPEG/PNG, limits) → detect → 68 landmarks → similarity alignment to
+//! 112×112 → 512-d embedding (L2-normalised) → per-tenant 1:N index
+//! ```
+//!
+//! Inference runs on a bounded pool off the async executor: `workers`
+//! inferences at once, `queue` more waiting, and beyond that the engine answers
+//! [`FaceError::Busy`] (503 with `Retry-After`) instead of queueing without end.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), facegate_face_local::ModelError> {
+//! let engine = facegate_face_local::LocalFaceEngine::load(Default::default())?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod align;
+pub mod calibration;
+pub mod config;
+pub mod image_input;
+pub mod index;
+pub mod models;
+pub mod preprocess;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use facegate_core::domain::FaceEnrollment;
+use facegate_core::ids::{FaceId, TenantId, UserId};
+use facegate_core::providers::face::{
+    BoundingBox, DetectedFace, FaceError, FaceMatch, FaceProbe, FaceProvider, ImageInput,
+    IndexedFace,
+};
+use image::RgbImage;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+pub use config::{EngineConfig, ModelSet, default_model_dir};
+pub use models::ModelError;
+
+use index::{Entry, FaceIndex};
+use models::{Detection, EMBEDDING_DIMS, Models};
+use preprocess::Rect;
+
+/// The local engine. Cheap to clone; clones share models, index and pool.
+#[derive(Clone)]
+pub struct LocalFaceEngine {
+    inner: Arc<Engine>,
+    /// Requests admitted (running or waiting).
+    admission: Arc<Semaphore>,
+    /// Requests running.
+    running: Arc<Semaphore>,
+}
+
+struct Engine {
+    models: Models,
+    config: EngineConfig,
+    indexes: RwLock<HashMap<TenantId, FaceIndex>>,
+}
+
+/// The probe's engine data: the face's embedding.
+struct Embedding(Vec<f32>);
+
+/// Stored templates start with this tag so a future model's embeddings are
+/// never compared with this one's.
+const TEMPLATE_TAG: &[u8; 4] = b"fgl1";
+
+impl LocalFaceEngine {
+    /// Loads and optimises every model (checking their pinned hashes).
+    pub fn load(config: EngineConfig) -> Result<Self, ModelError> {
+        let models = Models::load(&config)?;
+        let workers = config.workers.max(1);
+        Ok(Self {
+            admission: Arc::new(Semaphore::new(workers + config.queue)),
+            running: Arc::new(Semaphore::new(workers)),
+            inner: Arc::new(Engine {
+                models,
+                config,
+                indexes: RwLock::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Runs `job` on the blocking pool, within the engine's concurrency bounds.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Engine) -> Result<T, FaceError> + Send + 'static,
+    ) -> Result<T, FaceError> {
+        let _admitted = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| FaceError::Busy)?;
+        let _running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| FaceError::Busy)?;
+        let engine = self.inner.clone();
+        tokio::task::spawn_blocking(move || job(&engine))
+            .await
+            .map_err(|err| FaceError::Engine(format!("inference task failed: {err}")))?
+    }
+
+    /// Faces indexed for the tenant (for tests and metrics).
+    pub fn indexed_faces(&self, tenant: &TenantId) -> usize {
+        self.inner.read_index(|indexes| indexes.get(tenant).map_or(0, FaceIndex::len))
+    }
+}
+
+impl Engine {
+    fn read_index<T>(&self, f: impl FnOnce(&HashMap<TenantId, FaceIndex>) -> T) -> T {
+        f(&self.indexes.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn write_index<T>(&self, f: impl FnOnce(&mut HashMap<TenantId, FaceIndex>) -> T) -> T {
+        f(&mut self
+            .indexes
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// The one face large enough to count, or why there is not exactly one.
+    fn single_face(&self, image: &RgbImage) -> Result<Detection, FaceError> {
+        let detections = self.models.detect(image).map_err(engine_error)?;
+        let mut large = detections
+            .iter()
+            .filter(|d| d.rect.w.min(d.rect.h) >= self.config.min_face_px);
+        match (large.next(), large.next()) {
+            (Some(face), None) => Ok(*face),
+            (Some(_), Some(_)) => Err(FaceError::ManyFaces),
+            (None, _) => Err(FaceError::NoFace),
+        }
+    }
+
+    fn probe(&self, image: &RgbImage) -> Result<FaceProbe, FaceError> {
+        let face = self.single_face(image)?;
+        let landmarks = self.models.landmarks(image, face.rect).map_err(engine_error)?;
+        let aligned = self
+            .models
+            .aligned(image, &landmarks)
+            .ok_or(FaceError::NoFace)?;
+        let embedding = self.models.embed(&aligned).map_err(engine_error)?;
+        let age = self.models.age(image, face.rect).map_err(engine_error)?;
+        Ok(FaceProbe {
+            face: DetectedFace {
+                bounding_box: bounding_box(face.rect),
+                confidence: face.score * 100.0,
+                estimated_age: Some(age),
+                attributes: json!({ "age": round1(age) }),
+            },
+            angle: angle_from_landmarks(&landmarks).to_owned(),
+            data: Arc::new(Embedding(embedding)),
+        })
+    }
+
+    fn detect_all(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, FaceError> {
+        let detections = self.models.detect(image).map_err(engine_error)?;
+        detections
+            .into_iter()
+            .map(|face| self.attributes(image, face).map_err(engine_error))
+            .collect()
+    }
+
+    /// Every attribute the engine estimates for one face.
+    fn attributes(&self, image: &RgbImage, face: Detection) -> Result<DetectedFace, ModelError> {
+        let models = &self.models;
+        let landmarks = models.landmarks(image, face.rect)?;
+        let pose = models.pose(image, face.rect)?;
+        let eyes = models.eyes_open(image, &landmarks)?;
+        let age = models.age(image, face.rect)?;
+        let gender = models.gender(image, face.rect)?;
+        let anti_spoof = models.anti_spoof(image, face.rect)?;
+        let (sharpness, brightness) = models
+            .aligned(image, &landmarks)
+            .map_or((0.0, 0.0), |aligned| image_quality(&aligned));
+        Ok(DetectedFace {
+            bounding_box: bounding_box(face.rect),
+            confidence: round1(face.score * 100.0),
+            estimated_age: Some(age),
+            attributes: json!({
+                "landmarks": landmarks.iter().map(|p| [round1(p[0]), round1(p[1])]).collect::<Vec<_>>(),
+                "pose": { "yaw": round1(pose.yaw), "pitch": round1(pose.pitch), "roll": round1(pose.roll) },
+                "eyes_open": {
+                    "left": eyes[0] >= 0.5, "right": eyes[1] >= 0.5,
+                    "left_confidence": round1(eyes[0] * 100.0), "right_confidence": round1(eyes[1] * 100.0),
+                },
+                "sharpness": round1(sharpness),
+                "brightness": round1(brightness),
+                "age_range": {
+                    "low": (age - calibration::AGE_MARGIN).max(0.0).round(),
+                    "high": (age + calibration::AGE_MARGIN).round(),
+                },
+                "gender": {
+                    "value": if gender >= 0.5 { "male" } else { "female" },
+                    "confidence": round1((gender - 0.5).abs() * 200.0),
+                },
+                "anti_spoof_score": round1(anti_spoof * 100.0),
+            }),
+        })
+    }
+}
+
+#[async_trait]
+impl FaceProvider for LocalFaceEngine {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn health(&self) -> Result<(), FaceError> {
+        // Models are loaded at construction; a running engine is a healthy one.
+        Ok(())
+    }
+
+    async fn restore(&self, tenant: &TenantId, faces: &[FaceEnrollment]) -> Result<(), FaceError> {
+        let mut index = FaceIndex::new(EMBEDDING_DIMS);
+        for face in faces.iter().filter(|f| f.provider == self.name()) {
+            match face.template.as_deref().and_then(decode_template) {
+                Some(embedding) => index.insert(
+                    Entry {
+                        face_id: face.provider_face_id.clone(),
+                        user_id: face.user_id.to_string(),
+                    },
+                    &embedding,
+                ),
+                None => tracing::warn!(face = %face.id, "stored face has no usable template; skipped"),
+            }
+        }
+        tracing::info!(%tenant, faces = index.len(), "face index restored");
+        self.inner.write_index(|indexes| indexes.insert(tenant.clone(), index));
+        Ok(())
+    }
+
+    async fn detect(&self, image: &ImageInput) -> Result<Vec<DetectedFace>, FaceError> {
+        let image = image.clone();
+        self.run(move |engine| engine.detect_all(&image_input::decode(&image)?))
+            .await
+    }
+
+    async fn probe(&self, image: &ImageInput) -> Result<FaceProbe, FaceError> {
+        let image = image.clone();
+        self.run(move |engine| engine.probe(&image_input::decode(&image)?))
+            .await
+    }
+
+    async fn search(
+        &self,
+        tenant: &TenantId,
+        probe: &FaceProbe,
+        threshold: f32,
+    ) -> Result<Option<FaceMatch>, FaceError> {
+        let query = embedding_of(probe)?;
+        let tenant = tenant.clone();
+        let hit = self
+            .run(move |engine| {
+                Ok(engine.read_index(|indexes| indexes.get(&tenant).and_then(|i| i.best(&query))))
+            })
+            .await?;
+        Ok(hit.and_then(|hit| {
+            let confidence = calibration::confidence(hit.similarity);
+            (confidence >= threshold).then(|| FaceMatch {
+                user_id: UserId::from_string(hit.entry.user_id),
+                provider_face_id: hit.entry.face_id,
+                confidence,
+            })
+        }))
+    }
+
+    async fn index(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        face_id: &FaceId,
+        probe: &FaceProbe,
+    ) -> Result<IndexedFace, FaceError> {
+        let embedding = embedding_of(probe)?;
+        let entry = Entry {
+            face_id: face_id.to_string(),
+            user_id: user.to_string(),
+        };
+        let template = encode_template(&embedding);
+        self.inner.write_index(|indexes| {
+            indexes
+                .entry(tenant.clone())
+                .or_insert_with(|| FaceIndex::new(EMBEDDING_DIMS))
+                .insert(entry, &embedding)
+        });
+        Ok(IndexedFace {
+            provider_face_id: face_id.to_string(),
+            template: Some(template),
+        })
+    }
+
+    async fn delete(&self, tenant: &TenantId, provider_face_ids: &[String]) -> Result<(), FaceError> {
+        self.inner.write_index(|indexes| {
+            if let Some(index) = indexes.get_mut(tenant) {
+                for id in provider_face_ids {
+                    index.remove(id);
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+fn embedding_of(probe: &FaceProbe) -> Result<Vec<f32>, FaceError> {
+    probe
+        .data
+        .downcast_ref::<Embedding>()
+        .map(|e| e.0.clone())
+        .ok_or_else(|| FaceError::Engine("probe was made by another face engine".into()))
+}
+
+fn engine_error(err: ModelError) -> FaceError {
+    FaceError::Engine(err.to_string())
+}
+
+fn encode_template(embedding: &[f32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(4 + embedding.len() * 4);
+    bytes.extend_from_slice(TEMPLATE_TAG);
+    for x in embedding {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes
+}
+
+fn decode_template(bytes: &[u8]) -> Option<Vec<f32>> {
+    let body = bytes.strip_prefix(TEMPLATE_TAG)?;
+    (body.len() == EMBEDDING_DIMS * 4).then(|| {
+        body.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    })
+}
+
+fn bounding_box(rect: Rect) -> BoundingBox {
+    BoundingBox {
+        left: round1(rect.x),
+        top: round1(rect.y),
+        width: round1(rect.w),
+        height: round1(rect.h),
+    }
+}
+
+fn round1(x: f32) -> f32 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Which way the face is turned, from where the nose tip sits between the
+/// eyes (cheaper than the pose model, and enough to label an enrollment).
+fn angle_from_landmarks(landmarks: &[[f32; 2]]) -> &'static str {
+    let eye_mid_x = (landmarks[39][0] + landmarks[42][0]) / 2.0;
+    let eye_span = (landmarks[45][0] - landmarks[36][0]).abs().max(1.0);
+    let offset = (landmarks[30][0] - eye_mid_x) / eye_span;
+    if offset > 0.15 {
+        "right"
+    } else if offset < -0.15 {
+        "left"
+    } else {
+        "front"
+    }
+}
+
+/// Sharpness (variance of the Laplacian, mapped to 0–100) and brightness
+/// (mean luma, 0–100) of an aligned face crop.
+fn image_quality(face: &RgbImage) -> (f32, f32) {
+    let (w, h) = (face.width() as usize, face.height() as usize);
+    let luma: Vec<f32> = face
+        .pixels()
+        .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
+        .collect();
+    let brightness = luma.iter().sum::<f32>() / luma.len() as f32 / 255.0 * 100.0;
+    let mut laplacians = Vec::with_capacity(w * h);
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let at = |dx: isize, dy: isize| luma[(y as isize + dy) as usize * w + (x as isize + dx) as usize];
+            laplacians.push(at(-1, 0) + at(1, 0) + at(0, -1) + at(0, 1) - 4.0 * at(0, 0));
+        }
+    }
+    let mean = laplacians.iter().sum::<f32>() / laplacians.len() as f32;
+    let variance = laplacians.iter().map(|l| (l - mean).powi(2)).sum::<f32>() / laplacians.len() as f32;
+    let sharpness = 100.0 * (1.0 - (-variance / calibration::SHARPNESS_SCALE).exp());
+    (sharpness, brightness)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_round_trip_and_reject_foreign_bytes() {
+        let embedding: Vec<f32> = (0..EMBEDDING_DIMS).map(|i| i as f32 / 1000.0).collect();
+        assert_eq!(decode_template(&encode_template(&embedding)), Some(embedding));
+        assert_eq!(decode_template(b"fgl1short"), None);
+        assert_eq!(decode_template(&[0; 2052]), None);
+    }
+}
