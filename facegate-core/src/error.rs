@@ -46,6 +46,28 @@ pub enum ApiError {
     UnknownConsentVersion,
     #[error("consent_text_hash does not match the registered text of this consent version")]
     ConsentHashMismatch,
+    #[error("Invalid image: {0}")]
+    InvalidImage(String),
+    /// Enroll and match need a face (422).
+    #[error("No face detected in image")]
+    NoFaceDetected,
+    /// Detect-attributes answers 400 for a frame without a face, per the spec.
+    #[error("No face detected in image")]
+    NoFaceInImage,
+    #[error("More than one face in image: send a photo of one person")]
+    ManyFaces,
+    #[error("A consent_id is required: record consent with POST /v1/consent first")]
+    ConsentRequired,
+    #[error("The consent record is unknown, revoked or already used by another user")]
+    ConsentInvalid,
+    #[error("This face is already enrolled")]
+    UserAlreadyEnrolled,
+    #[error("Enrollment of minors is not allowed")]
+    MinorsNotAllowed,
+    #[error("No face engine is configured on this server")]
+    FaceEngineUnavailable,
+    #[error("The face engine is busy; retry shortly")]
+    EngineBusy,
     #[error("User not found")]
     UserNotFound,
     #[error("Consent record not found")]
@@ -75,10 +97,18 @@ impl ApiError {
         use ApiError::*;
         match self {
             MissingApiKey | InvalidApiKey => StatusCode::UNAUTHORIZED,
-            TenantSuspended => StatusCode::FORBIDDEN,
-            MalformedJson(_) | Validation(_) | UnknownConsentVersion | ConsentHashMismatch => {
-                StatusCode::BAD_REQUEST
-            }
+            TenantSuspended | MinorsNotAllowed => StatusCode::FORBIDDEN,
+            MalformedJson(_)
+            | Validation(_)
+            | UnknownConsentVersion
+            | ConsentHashMismatch
+            | InvalidImage(_)
+            | NoFaceInImage
+            | ConsentRequired
+            | ConsentInvalid => StatusCode::BAD_REQUEST,
+            NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
+            UserAlreadyEnrolled => StatusCode::CONFLICT,
+            FaceEngineUnavailable | EngineBusy => StatusCode::SERVICE_UNAVAILABLE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UserNotFound | ConsentNotFound | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -99,6 +129,15 @@ impl ApiError {
             PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             UnknownConsentVersion => "INVALID_CONSENT_VERSION",
             ConsentHashMismatch => "CONSENT_HASH_MISMATCH",
+            InvalidImage(_) => "INVALID_IMAGE_FORMAT",
+            NoFaceDetected | NoFaceInImage => "NO_FACE_DETECTED",
+            ManyFaces => "MANY_FACES",
+            ConsentRequired => "CONSENT_REQUIRED",
+            ConsentInvalid => "INVALID_CONSENT",
+            UserAlreadyEnrolled => "USER_ALREADY_ENROLLED",
+            MinorsNotAllowed => "MINORS_NOT_ALLOWED",
+            FaceEngineUnavailable => "FACE_ENGINE_UNAVAILABLE",
+            EngineBusy => "ENGINE_BUSY",
             UserNotFound => "USER_NOT_FOUND",
             ConsentNotFound => "CONSENT_NOT_FOUND",
             RouteNotFound => "NOT_FOUND",
@@ -106,6 +145,11 @@ impl ApiError {
             Unavailable => "SERVICE_UNAVAILABLE",
             Internal(_) => "INTERNAL_ERROR",
         }
+    }
+
+    /// Seconds a client should wait before retrying, sent as `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        matches!(self, ApiError::EngineBusy).then_some(1)
     }
 
     /// The JSON envelope.

@@ -30,7 +30,8 @@ pub fn confidence(similarity: f32) -> f32 {
         DECISION_CONFIDENCE * similarity / DECISION_COSINE
     } else {
         DECISION_CONFIDENCE
-            + (100.0 - DECISION_CONFIDENCE) * (similarity - DECISION_COSINE) / (1.0 - DECISION_COSINE)
+            + (100.0 - DECISION_CONFIDENCE) * (similarity - DECISION_COSINE)
+                / (1.0 - DECISION_COSINE)
     };
     (c.clamp(0.0, 100.0) * 10.0).round() / 10.0
 }

@@ -56,7 +56,10 @@ fn base64_payload(data: &str) -> Result<Vec<u8>, FaceError> {
             "image is larger than {MAX_IMAGE_BYTES} bytes"
         )));
     }
-    let compact: String = payload.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let compact: String = payload
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
         .map_err(|err| FaceError::InvalidImage(format!("invalid base64: {err}")))
@@ -86,9 +89,17 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_image() {
-        for bad in ["", "not base64 at all!", "aGVsbG8gd29ybGQ=", "data:image/png,rawbytes"] {
+        for bad in [
+            "",
+            "not base64 at all!",
+            "aGVsbG8gd29ybGQ=",
+            "data:image/png,rawbytes",
+        ] {
             assert!(
-                matches!(decode(&ImageInput(bad.into())), Err(FaceError::InvalidImage(_))),
+                matches!(
+                    decode(&ImageInput(bad.into())),
+                    Err(FaceError::InvalidImage(_))
+                ),
                 "{bad:?}"
             );
         }

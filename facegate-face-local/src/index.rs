@@ -59,7 +59,8 @@ impl FaceIndex {
         assert_eq!(embedding.len(), self.dims, "embedding width");
         self.remove(&entry.face_id);
         self.codes.extend(embedding.iter().map(|&x| quantise(x)));
-        self.row_of.insert(entry.face_id.clone(), self.entries.len());
+        self.row_of
+            .insert(entry.face_id.clone(), self.entries.len());
         self.entries.push(entry);
     }
 
@@ -231,7 +232,11 @@ mod tests {
     fn dot_matches_the_plain_sum() {
         let a: Vec<i8> = (0..77).map(|i| (i * 7 % 255) as i8).collect();
         let b: Vec<i8> = (0..77).map(|i| (i * 13 % 255) as i8).collect();
-        let plain: i32 = a.iter().zip(&b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+        let plain: i32 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| i32::from(x) * i32::from(y))
+            .sum();
         assert_eq!(dot(&a, &b), plain);
     }
 }

@@ -57,7 +57,7 @@ pub struct LocalFaceEngine {
 }
 
 struct Engine {
-    models: Models,
+    models: Arc<Models>,
     config: EngineConfig,
     indexes: RwLock<HashMap<TenantId, FaceIndex>>,
 }
@@ -72,9 +72,18 @@ const TEMPLATE_TAG: &[u8; 4] = b"fgl1";
 impl LocalFaceEngine {
     /// Loads and optimises every model (checking their pinned hashes).
     pub fn load(config: EngineConfig) -> Result<Self, ModelError> {
-        let models = Models::load(&config)?;
+        Ok(Self::with_models(Arc::new(Models::load(&config)?), config))
+    }
+
+    /// A second engine on the same loaded models with an empty index, as
+    /// after a restart (loading models takes seconds; tests restart often).
+    pub fn restarted(&self) -> Self {
+        Self::with_models(self.inner.models.clone(), self.inner.config.clone())
+    }
+
+    fn with_models(models: Arc<Models>, config: EngineConfig) -> Self {
         let workers = config.workers.max(1);
-        Ok(Self {
+        Self {
             admission: Arc::new(Semaphore::new(workers + config.queue)),
             running: Arc::new(Semaphore::new(workers)),
             inner: Arc::new(Engine {
@@ -82,7 +91,7 @@ impl LocalFaceEngine {
                 config,
                 indexes: RwLock::new(HashMap::new()),
             }),
-        })
+        }
     }
 
     /// Runs `job` on the blocking pool, within the engine's concurrency bounds.
@@ -109,13 +118,17 @@ impl LocalFaceEngine {
 
     /// Faces indexed for the tenant (for tests and metrics).
     pub fn indexed_faces(&self, tenant: &TenantId) -> usize {
-        self.inner.read_index(|indexes| indexes.get(tenant).map_or(0, FaceIndex::len))
+        self.inner
+            .read_index(|indexes| indexes.get(tenant).map_or(0, FaceIndex::len))
     }
 }
 
 impl Engine {
     fn read_index<T>(&self, f: impl FnOnce(&HashMap<TenantId, FaceIndex>) -> T) -> T {
-        f(&self.indexes.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        f(&self
+            .indexes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     fn write_index<T>(&self, f: impl FnOnce(&mut HashMap<TenantId, FaceIndex>) -> T) -> T {
@@ -140,7 +153,10 @@ impl Engine {
 
     fn probe(&self, image: &RgbImage) -> Result<FaceProbe, FaceError> {
         let face = self.single_face(image)?;
-        let landmarks = self.models.landmarks(image, face.rect).map_err(engine_error)?;
+        let landmarks = self
+            .models
+            .landmarks(image, face.rect)
+            .map_err(engine_error)?;
         let aligned = self
             .models
             .aligned(image, &landmarks)
@@ -228,11 +244,14 @@ impl FaceProvider for LocalFaceEngine {
                     },
                     &embedding,
                 ),
-                None => tracing::warn!(face = %face.id, "stored face has no usable template; skipped"),
+                None => {
+                    tracing::warn!(face = %face.id, "stored face has no usable template; skipped")
+                }
             }
         }
         tracing::info!(%tenant, faces = index.len(), "face index restored");
-        self.inner.write_index(|indexes| indexes.insert(tenant.clone(), index));
+        self.inner
+            .write_index(|indexes| indexes.insert(tenant.clone(), index));
         Ok(())
     }
 
@@ -296,7 +315,11 @@ impl FaceProvider for LocalFaceEngine {
         })
     }
 
-    async fn delete(&self, tenant: &TenantId, provider_face_ids: &[String]) -> Result<(), FaceError> {
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        provider_face_ids: &[String],
+    ) -> Result<(), FaceError> {
         self.inner.write_index(|indexes| {
             if let Some(index) = indexes.get_mut(tenant) {
                 for id in provider_face_ids {
@@ -378,12 +401,15 @@ fn image_quality(face: &RgbImage) -> (f32, f32) {
     let mut laplacians = Vec::with_capacity(w * h);
     for y in 1..h - 1 {
         for x in 1..w - 1 {
-            let at = |dx: isize, dy: isize| luma[(y as isize + dy) as usize * w + (x as isize + dx) as usize];
+            let at = |dx: isize, dy: isize| {
+                luma[(y as isize + dy) as usize * w + (x as isize + dx) as usize]
+            };
             laplacians.push(at(-1, 0) + at(1, 0) + at(0, -1) + at(0, 1) - 4.0 * at(0, 0));
         }
     }
     let mean = laplacians.iter().sum::<f32>() / laplacians.len() as f32;
-    let variance = laplacians.iter().map(|l| (l - mean).powi(2)).sum::<f32>() / laplacians.len() as f32;
+    let variance =
+        laplacians.iter().map(|l| (l - mean).powi(2)).sum::<f32>() / laplacians.len() as f32;
     let sharpness = 100.0 * (1.0 - (-variance / calibration::SHARPNESS_SCALE).exp());
     (sharpness, brightness)
 }
@@ -395,7 +421,10 @@ mod tests {
     #[test]
     fn templates_round_trip_and_reject_foreign_bytes() {
         let embedding: Vec<f32> = (0..EMBEDDING_DIMS).map(|i| i as f32 / 1000.0).collect();
-        assert_eq!(decode_template(&encode_template(&embedding)), Some(embedding));
+        assert_eq!(
+            decode_template(&encode_template(&embedding)),
+            Some(embedding)
+        );
         assert_eq!(decode_template(b"fgl1short"), None);
         assert_eq!(decode_template(&[0; 2052]), None);
     }

@@ -49,7 +49,8 @@ struct Net {
 impl Net {
     fn load(spec: &ModelSpec) -> Result<Self, ModelError> {
         let path = spec.path.display().to_string();
-        let bytes = std::fs::read(&spec.path).map_err(|_| ModelError::Missing { path: path.clone() })?;
+        let bytes =
+            std::fs::read(&spec.path).map_err(|_| ModelError::Missing { path: path.clone() })?;
         let found = hex::encode(Sha256::digest(&bytes));
         if !found.eq_ignore_ascii_case(&spec.sha256) {
             return Err(ModelError::HashMismatch {
@@ -96,7 +97,12 @@ impl Net {
 
     /// Runs the model on `crop` of `image`; returns every output flattened.
     fn run(&self, image: &RgbImage, crop: Rect) -> Result<Vec<Vec<f32>>, ModelError> {
-        let shape = [1, self.input.channel_count(), self.input.height, self.input.width];
+        let shape = [
+            1,
+            self.input.channel_count(),
+            self.input.height,
+            self.input.width,
+        ];
         let tensor = Tensor::from_shape(&shape, &tensor_data(image, crop, &self.input))?;
         let outputs = self.plan.run(tvec!(tensor.into()))?;
         outputs
@@ -188,7 +194,10 @@ impl Models {
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let mut kept: Vec<Detection> = Vec::new();
         for candidate in candidates {
-            if kept.iter().all(|k| k.rect.iou(&candidate.rect) < self.nms_iou) {
+            if kept
+                .iter()
+                .all(|k| k.rect.iou(&candidate.rect) < self.nms_iou)
+            {
                 kept.push(candidate);
             }
         }
@@ -221,7 +230,10 @@ impl Models {
 
     /// L2-normalised identity embedding of an aligned face.
     pub fn embed(&self, aligned: &RgbImage) -> Result<Vec<f32>, ModelError> {
-        let mut embedding = self.embedder.run(aligned, Rect::whole(aligned))?.swap_remove(0);
+        let mut embedding = self
+            .embedder
+            .run(aligned, Rect::whole(aligned))?
+            .swap_remove(0);
         let norm = embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
         if norm <= f32::EPSILON || embedding.len() != EMBEDDING_DIMS {
             return Err(ModelError::Inference("degenerate embedding".into()));
@@ -249,7 +261,11 @@ impl Models {
     }
 
     /// Probability (0–1) that each eye (image-left, image-right) is open.
-    pub fn eyes_open(&self, image: &RgbImage, landmarks: &[[f32; 2]]) -> Result<[f32; 2], ModelError> {
+    pub fn eyes_open(
+        &self,
+        image: &RgbImage,
+        landmarks: &[[f32; 2]],
+    ) -> Result<[f32; 2], ModelError> {
         let mut open = [0.0; 2];
         for (side, (corners, lids)) in [((36, 39), [37, 38, 40, 41]), ((42, 45), [43, 44, 46, 47])]
             .into_iter()
@@ -258,7 +274,8 @@ impl Models {
             let (cx, cy) = lids.iter().fold((0.0, 0.0), |(x, y), &i| {
                 (x + landmarks[i][0] / 4.0, y + landmarks[i][1] / 4.0)
             });
-            let size = (landmarks[corners.1][0] - landmarks[corners.0][0]).abs() * self.eye_crop_scale;
+            let size =
+                (landmarks[corners.1][0] - landmarks[corners.0][0]).abs() * self.eye_crop_scale;
             let crop = Rect {
                 x: cx - size / 2.0,
                 y: cy - size / 2.0,
@@ -276,7 +293,12 @@ impl Models {
         let outputs = self.pose.run(image, crop)?;
         let angle = |name: &str| -> Result<f32, ModelError> {
             let bins = softmax(&outputs[self.pose.output(&outputs, name)?]);
-            Ok(bins.iter().enumerate().map(|(i, p)| p * i as f32 * 3.0).sum::<f32>() - 99.0)
+            Ok(bins
+                .iter()
+                .enumerate()
+                .map(|(i, p)| p * i as f32 * 3.0)
+                .sum::<f32>()
+                - 99.0)
         };
         Ok(Pose {
             yaw: angle("output")?,
@@ -328,7 +350,8 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
 
 /// SSR-Net's three-stage soft regression, on a 0–1 scale.
 fn ssr_decode(net: &Net, outputs: &[Vec<f32>]) -> Result<f32, ModelError> {
-    let get = |name: &str| -> Result<&Vec<f32>, ModelError> { Ok(&outputs[net.output(outputs, name)?]) };
+    let get =
+        |name: &str| -> Result<&Vec<f32>, ModelError> { Ok(&outputs[net.output(outputs, name)?]) };
     let mut value = 0.0;
     let mut divisor = 1.0;
     for stage in 1..=3 {

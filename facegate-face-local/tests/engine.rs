@@ -44,9 +44,15 @@ async fn similarity_table() {
         let probe = engine.probe(&testdata(name)).await;
         match probe {
             Ok(probe) => {
-                println!("{name}: {:?} age {:?} angle {}", probe.face.bounding_box, probe.face.estimated_age, probe.angle);
+                println!(
+                    "{name}: {:?} age {:?} angle {}",
+                    probe.face.bounding_box, probe.face.estimated_age, probe.angle
+                );
                 let user = UserId::from_string(name);
-                engine.index(&tenant, &user, &FaceId::generate(), &probe).await.unwrap();
+                engine
+                    .index(&tenant, &user, &FaceId::generate(), &probe)
+                    .await
+                    .unwrap();
             }
             Err(err) => println!("{name}: {err}"),
         }
@@ -54,13 +60,23 @@ async fn similarity_table() {
     for name in names {
         if let Ok(probe) = engine.probe(&testdata(name)).await {
             let hit = engine.search(&tenant, &probe, 0.0).await.unwrap();
-            println!("search {name} -> {:?}", hit.map(|h| (h.user_id, h.confidence)));
+            println!(
+                "search {name} -> {:?}",
+                hit.map(|h| (h.user_id, h.confidence))
+            );
         }
     }
     for i in 1..=6 {
         let name = format!("face-api/sample{i}.jpg");
         let faces = engine.detect(&testdata(&name)).await.unwrap();
-        println!("{name}: {} faces: {:?}", faces.len(), faces.iter().map(|f| (f.bounding_box.width, f.confidence)).collect::<Vec<_>>());
+        println!(
+            "{name}: {} faces: {:?}",
+            faces.len(),
+            faces
+                .iter()
+                .map(|f| (f.bounding_box.width, f.confidence))
+                .collect::<Vec<_>>()
+        );
         match engine.probe(&testdata(&name)).await {
             Err(FaceError::ManyFaces) => println!("  many"),
             other => println!("  probe: {:?}", other.map(|p| p.face.bounding_box)),
@@ -86,20 +102,41 @@ async fn cross_table() {
     }
     for (i, a) in probes.iter().enumerate() {
         let tenant = TenantId::generate();
-        engine.index(&tenant, &UserId::from_string("u"), &FaceId::generate(), a).await.unwrap();
+        engine
+            .index(&tenant, &UserId::from_string("u"), &FaceId::generate(), a)
+            .await
+            .unwrap();
         let mut row = Vec::new();
         for b in &probes {
-            let c = engine.search(&tenant, b, 0.0).await.unwrap().map_or(0.0, |h| h.confidence);
+            let c = engine
+                .search(&tenant, b, 0.0)
+                .await
+                .unwrap()
+                .map_or(0.0, |h| h.confidence);
             row.push(format!("{c:5.1}"));
         }
         println!("{:45} {}", names[i], row.join(" "));
     }
     // every face in the group photos against obama
     let tenant = TenantId::generate();
-    engine.index(&tenant, &UserId::from_string("obama"), &FaceId::generate(), &probes[0]).await.unwrap();
+    engine
+        .index(
+            &tenant,
+            &UserId::from_string("obama"),
+            &FaceId::generate(),
+            &probes[0],
+        )
+        .await
+        .unwrap();
     for i in 1..=6 {
         let name = format!("face-api/sample{i}.jpg");
         let faces = engine.detect(&testdata(&name)).await.unwrap();
-        println!("{name}: anti-spoof {:?}", faces.iter().map(|f| f.attributes["anti_spoof_score"].clone()).collect::<Vec<_>>());
+        println!(
+            "{name}: anti-spoof {:?}",
+            faces
+                .iter()
+                .map(|f| f.attributes["anti_spoof_score"].clone())
+                .collect::<Vec<_>>()
+        );
     }
 }

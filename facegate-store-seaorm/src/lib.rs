@@ -28,7 +28,8 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Tenant, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Tenant, TenantSettings, TenantStatus,
+    User, UserStatus,
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, TenantId, UserId};
 use facegate_core::store::{ConsentRevocation, Store, StoreError, UserPage, UserSummary};
@@ -306,7 +307,10 @@ impl Store for SeaOrmStore {
             .map_err(store_error)?;
         insert_faces(&txn, faces).await.map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
-        old.into_iter().map(convert::face).collect::<Result<_, _>>().map(Some)
+        old.into_iter()
+            .map(convert::face)
+            .collect::<Result<_, _>>()
+            .map(Some)
     }
 
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {

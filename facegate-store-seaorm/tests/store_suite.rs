@@ -4,8 +4,8 @@
 use chrono::Utc;
 use facegate_core::clock;
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Tenant, TenantStatus,
-    User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Tenant,
+    TenantSettings, TenantStatus, User, UserStatus,
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, TenantId, UserId};
 use facegate_core::store::{Store, StoreError, UserPage};
@@ -17,6 +17,7 @@ async fn tenant(store: &impl Store) -> TenantId {
         id: TenantId::generate(),
         name: "acme".into(),
         status: TenantStatus::Active,
+        settings: TenantSettings::default(),
         created_at: clock::now(),
     };
     store.insert_tenant(&tenant).await.unwrap();
@@ -155,7 +156,7 @@ async fn users_and_faces_round_trip_within_their_tenant_only() {
     let ada = user(&tenant_a, "ada");
     let ada_face = face(&ada);
     store
-        .insert_user(&ada, std::slice::from_ref(&ada_face))
+        .insert_user(&ada, std::slice::from_ref(&ada_face), None)
         .await
         .unwrap();
 
@@ -200,7 +201,7 @@ async fn inserting_a_user_is_all_or_nothing() {
     let first = user(&tenant, "first");
     let taken = face(&first);
     store
-        .insert_user(&first, std::slice::from_ref(&taken))
+        .insert_user(&first, std::slice::from_ref(&taken), None)
         .await
         .unwrap();
 
@@ -209,7 +210,7 @@ async fn inserting_a_user_is_all_or_nothing() {
     let mut clash = face(&second);
     clash.id = taken.id.clone();
     let err = store
-        .insert_user(&second, &[face(&second), clash])
+        .insert_user(&second, &[face(&second), clash], None)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -232,7 +233,7 @@ async fn users_page_in_creation_order_with_face_counts() {
     for (i, faces) in [2usize, 0, 1].into_iter().enumerate() {
         let u = user(&tenant, &format!("u{i}"));
         let faces: Vec<_> = (0..faces).map(|_| face(&u)).collect();
-        store.insert_user(&u, &faces).await.unwrap();
+        store.insert_user(&u, &faces, None).await.unwrap();
         ids.push(u.id);
     }
     let first = store
@@ -287,7 +288,7 @@ async fn users_page_in_creation_order_with_face_counts() {
 async fn tenant_with_one_user(store: &impl Store) -> TenantId {
     let t = tenant(store).await;
     let u = user(&t, "other");
-    store.insert_user(&u, &[face(&u)]).await.unwrap();
+    store.insert_user(&u, &[face(&u)], None).await.unwrap();
     t
 }
 
@@ -297,7 +298,7 @@ async fn deleting_a_user_removes_every_face_and_unlinks_consent() {
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
     store
-        .insert_user(&ada, &[face(&ada), face(&ada)])
+        .insert_user(&ada, &[face(&ada), face(&ada)], None)
         .await
         .unwrap();
     let record = consent(&tenant, Some(&ada));
@@ -322,7 +323,7 @@ async fn revoking_consent_deletes_the_linked_user_once() {
     let store = test_store().await;
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
-    store.insert_user(&ada, &[face(&ada)]).await.unwrap();
+    store.insert_user(&ada, &[face(&ada)], None).await.unwrap();
     let record = consent(&tenant, Some(&ada));
     store.insert_consent(&record).await.unwrap();
     assert_eq!(
@@ -398,5 +399,87 @@ async fn audit_events_come_back_newest_first_per_tenant() {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn tenant_settings_round_trip() {
+    let store = test_store().await;
+    let id = tenant(&store).await;
+    assert_eq!(
+        store.tenant(&id).await.unwrap().unwrap().settings,
+        TenantSettings::default()
+    );
+    let strict = TenantSettings {
+        match_threshold: 95.0,
+        prevent_duplicates: false,
+        minimum_age: Some(18),
+    };
+    assert!(store.set_tenant_settings(&id, &strict).await.unwrap());
+    assert_eq!(store.tenant(&id).await.unwrap().unwrap().settings, strict);
+    assert!(
+        !store
+            .set_tenant_settings(&TenantId::generate(), &strict)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn enrolling_links_the_consent_or_writes_nothing() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let record = consent(&tenant, None);
+    store.insert_consent(&record).await.unwrap();
+
+    let ada = user(&tenant, "ada");
+    store
+        .insert_user(&ada, &[face(&ada)], Some(&record.id))
+        .await
+        .unwrap();
+    let linked = store.consent(&tenant, &record.id).await.unwrap().unwrap();
+    assert_eq!(linked.user_id, Some(ada.id.clone()));
+
+    // The same consent cannot enroll a second person: nothing of them is written.
+    let bob = user(&tenant, "bob");
+    let err = store
+        .insert_user(&bob, &[face(&bob)], Some(&record.id))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.user(&tenant, &bob.id).await.unwrap(), None);
+    assert!(
+        store
+            .faces_of_user(&tenant, &bob.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn replacing_faces_swaps_them_in_one_step() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let ada = user(&tenant, "ada");
+    let old = [face(&ada), face(&ada)];
+    store.insert_user(&ada, &old, None).await.unwrap();
+    let new = face(&ada);
+    let removed = store
+        .replace_faces(&tenant, &ada.id, std::slice::from_ref(&new))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(removed.len(), 2);
+    assert_eq!(
+        store.faces_of_user(&tenant, &ada.id).await.unwrap(),
+        vec![new]
+    );
+    assert!(
+        store
+            .replace_faces(&TenantId::generate(), &ada.id, &[])
+            .await
+            .unwrap()
+            .is_none()
     );
 }

@@ -111,7 +111,7 @@ impl TestApp {
             .collect();
         self.facegate
             .store()
-            .insert_user(&user, &faces)
+            .insert_user(&user, &faces, None)
             .await
             .unwrap();
         user

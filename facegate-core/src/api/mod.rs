@@ -3,6 +3,7 @@
 //! their framework's types; every rule lives here.
 
 mod consent;
+mod faces;
 mod health;
 mod routes;
 mod users;
@@ -57,6 +58,7 @@ struct Inner {
     face: Option<Arc<dyn FaceProvider>>,
     limits: BodyLimits,
     started: Instant,
+    warm: faces::WarmIndexes,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -93,6 +95,7 @@ impl FaceGateBuilder {
                 face: self.face,
                 limits: self.limits,
                 started: Instant::now(),
+                warm: faces::WarmIndexes::default(),
             }),
         }
     }
@@ -190,6 +193,10 @@ impl FaceGate {
             Route::GetUser(id) => self.get_user(&tenant, &id).await,
             Route::DeleteUser(id) => self.delete_user(&tenant, &id, query).await,
             Route::SetUserStatus(id) => self.set_user_status(&tenant, &id, &body).await,
+            Route::ReEnroll(id) => self.re_enroll(&tenant, &id, &body).await,
+            Route::Enroll => self.enroll(&tenant, &body).await,
+            Route::Match => self.match_face(&tenant, &body).await,
+            Route::DetectAttributes => self.detect_attributes(&body).await,
         }
     }
 

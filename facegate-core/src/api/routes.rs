@@ -17,6 +17,10 @@ pub(crate) enum Route {
     GetUser(UserId),
     DeleteUser(UserId),
     SetUserStatus(UserId),
+    ReEnroll(UserId),
+    Enroll,
+    Match,
+    DetectAttributes,
 }
 
 /// Methods tried when telling a 405 from a 404.
@@ -55,6 +59,10 @@ impl Route {
             ("GET", ["v1", "users", id]) => GetUser(UserId::from_string(*id)),
             ("DELETE", ["v1", "users", id]) => DeleteUser(UserId::from_string(*id)),
             ("PATCH", ["v1", "users", id, "status"]) => SetUserStatus(UserId::from_string(*id)),
+            ("POST", ["v1", "users", id, "re-enroll"]) => ReEnroll(UserId::from_string(*id)),
+            ("POST", ["v1", "enroll"]) => Enroll,
+            ("POST", ["v1", "match"]) => Match,
+            ("POST", ["v1", "detect-attributes"]) => DetectAttributes,
             _ => return None,
         };
         Some(route)
@@ -71,6 +79,10 @@ impl Route {
             ListUsers => "/v1/users",
             GetUser(_) | DeleteUser(_) => "/v1/users/:id",
             SetUserStatus(_) => "/v1/users/:id/status",
+            ReEnroll(_) => "/v1/users/:id/re-enroll",
+            Enroll => "/v1/enroll",
+            Match => "/v1/match",
+            DetectAttributes => "/v1/detect-attributes",
         }
     }
 
@@ -79,14 +91,18 @@ impl Route {
         use Route::*;
         match self {
             RevokeConsent(id) => Some(id.as_str()),
-            GetUser(id) | DeleteUser(id) | SetUserStatus(id) => Some(id.as_str()),
-            Health | ConsentVersions | RecordConsent | ListUsers => None,
+            GetUser(id) | DeleteUser(id) | SetUserStatus(id) | ReEnroll(id) => Some(id.as_str()),
+            Health | ConsentVersions | RecordConsent | ListUsers | Enroll | Match
+            | DetectAttributes => None,
         }
     }
 
     /// Routes whose body carries images get the larger body limit.
     pub(crate) fn carries_images(&self) -> bool {
-        false
+        matches!(
+            self,
+            Route::Enroll | Route::Match | Route::DetectAttributes | Route::ReEnroll(_)
+        )
     }
 }
 

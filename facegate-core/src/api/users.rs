@@ -227,9 +227,12 @@ impl FaceGate {
 
     /// Removes a user's faces from the face engine, ahead of deleting the rows.
     pub(super) async fn forget_faces(&self, tenant: &Tenant, id: &UserId) -> Result<(), ApiError> {
-        let Some(face) = &self.inner.face else {
+        if self.inner.face.is_none() {
             return Ok(());
-        };
+        }
+        // Waits for the tenant's index to be loaded, so a load in progress
+        // cannot bring the face back after it is removed.
+        let face = self.warm_face_engine(&tenant.id).await?;
         let provider_face_ids: Vec<String> = self
             .inner
             .store

@@ -76,7 +76,13 @@ pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Respon
 }
 
 pub(crate) fn error_response(err: &ApiError) -> Response<Bytes> {
-    json_response(err.status(), &err.body())
+    let mut response = json_response(err.status(), &err.body());
+    if let Some(seconds) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// Timestamps on the wire: RFC 3339 in UTC with milliseconds, as in the spec

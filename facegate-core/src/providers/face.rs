@@ -160,7 +160,11 @@ pub trait FaceProvider: Send + Sync + 'static {
     ) -> Result<IndexedFace, FaceError>;
 
     /// Removes faces from the engine; unknown ids are not an error.
-    async fn delete(&self, tenant: &TenantId, provider_face_ids: &[String]) -> Result<(), FaceError>;
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        provider_face_ids: &[String],
+    ) -> Result<(), FaceError>;
 
     /// Starts a liveness ceremony.
     async fn start_liveness(&self, _tenant: &TenantId) -> Result<LivenessStart, FaceError> {

@@ -21,7 +21,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(Table::alter().table("tenants").drop_column("settings").take())
+            .alter_table(
+                Table::alter()
+                    .table("tenants")
+                    .drop_column("settings")
+                    .take(),
+            )
             .await
     }
 }

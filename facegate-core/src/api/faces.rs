@@ -1,0 +1,440 @@
+//! Face routes: `POST /v1/enroll`, `POST /v1/match`, `POST /v1/detect-attributes`,
+//! `POST /v1/users/:id/re-enroll`.
+//!
+//! Each image is analysed once (a [`FaceProbe`]); the duplicate check, the
+//! minors rule and indexing all use that one analysis. The engine's index and
+//! the store change together: a face is indexed first and removed again if the
+//! store write fails, and old faces leave the engine only once the new ones
+//! are stored.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+
+use super::{FaceGate, wire};
+use crate::clock;
+use crate::domain::{FaceEnrollment, Tenant, TenantSettings, User, UserStatus};
+use crate::error::{ApiError, FieldIssue};
+use crate::ids::{ConsentId, FaceId, TenantId, UserId};
+use crate::providers::face::{DetectedFace, FaceError, FaceProbe, FaceProvider, ImageInput};
+
+/// Largest `metadata` object accepted on a user, serialised.
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+struct EnrollRequest {
+    name: String,
+    role: String,
+    consent_id: Option<ConsentId>,
+    liveness_session_id: Option<String>,
+    face_image: Option<String>,
+    external_id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    #[serde(default)]
+    enrolled_with_glasses: bool,
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct ImageRequest {
+    image: String,
+}
+
+#[derive(Deserialize)]
+struct ReEnrollRequest {
+    face_image: String,
+    #[serde(default)]
+    enrolled_with_glasses: bool,
+}
+
+#[derive(Serialize)]
+struct EnrollmentView {
+    #[serde(rename = "faceId")]
+    face_id: FaceId,
+    angle: String,
+    confidence: f32,
+}
+
+#[derive(Serialize)]
+struct EnrollResponse {
+    user_id: UserId,
+    enrollments: Vec<EnrollmentView>,
+}
+
+/// The user as shown in match and verify responses.
+#[derive(Serialize)]
+pub(super) struct MatchedUser {
+    id: UserId,
+    name: String,
+    role: String,
+    metadata: Value,
+}
+
+#[derive(Serialize)]
+struct MatchResponse {
+    matched: bool,
+    confidence: f32,
+    user: Option<MatchedUser>,
+}
+
+#[derive(Serialize)]
+struct DetectResponse {
+    faces: Vec<DetectedFace>,
+}
+
+impl From<FaceError> for ApiError {
+    fn from(err: FaceError) -> Self {
+        match err {
+            FaceError::InvalidImage(reason) => ApiError::InvalidImage(reason),
+            FaceError::NoFace => ApiError::NoFaceDetected,
+            FaceError::ManyFaces => ApiError::ManyFaces,
+            FaceError::Busy => ApiError::EngineBusy,
+            other => ApiError::Internal(format!("face engine: {other}")),
+        }
+    }
+}
+
+/// Per-tenant "the engine's index holds the store's faces" flags, so an
+/// engine with an in-memory index is filled once, before the tenant's first
+/// face operation, and never concurrently with one.
+#[derive(Default)]
+pub(super) struct WarmIndexes(
+    std::sync::Mutex<std::collections::HashMap<TenantId, Arc<OnceCell<()>>>>,
+);
+
+impl FaceGate {
+    fn face_engine(&self) -> Result<&Arc<dyn FaceProvider>, ApiError> {
+        self.inner
+            .face
+            .as_ref()
+            .ok_or(ApiError::FaceEngineUnavailable)
+    }
+
+    /// The face engine, with the tenant's stored faces loaded into it.
+    pub(super) async fn warm_face_engine(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<&Arc<dyn FaceProvider>, ApiError> {
+        let face = self.face_engine()?;
+        let cell = {
+            let mut warm = self.inner.warm.0.lock().unwrap_or_else(|p| p.into_inner());
+            warm.entry(tenant.clone()).or_default().clone()
+        };
+        cell.get_or_try_init(|| async {
+            let faces = self.inner.store.faces_of_tenant(tenant).await?;
+            face.restore(tenant, &faces).await.map_err(ApiError::from)
+        })
+        .await?;
+        Ok(face)
+    }
+
+    pub(super) async fn enroll(
+        &self,
+        tenant: &Tenant,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: EnrollRequest = wire::parse_json(body)?;
+        validate_profile(&request)?;
+        let consent_id = request
+            .consent_id
+            .clone()
+            .ok_or(ApiError::ConsentRequired)?;
+        let consent = self
+            .inner
+            .store
+            .consent(&tenant.id, &consent_id)
+            .await?
+            .filter(|c| c.revoked_at.is_none() && c.user_id.is_none())
+            .ok_or(ApiError::ConsentInvalid)?;
+        let image = match (&request.face_image, &request.liveness_session_id) {
+            (Some(image), _) => ImageInput(image.clone()),
+            (None, Some(_)) => {
+                return Err(ApiError::Validation(vec![FieldIssue::new(
+                    "liveness_session_id",
+                    "enrollment from a liveness session is not available on this server yet; send face_image",
+                )]));
+            }
+            (None, None) => {
+                return Err(ApiError::Validation(vec![FieldIssue::new(
+                    "face_image",
+                    "one of face_image or liveness_session_id is required",
+                )]));
+            }
+        };
+
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let probe = face.probe(&image).await?;
+        check_minimum_age(&tenant.settings, &probe)?;
+        if tenant.settings.prevent_duplicates
+            && face
+                .search(&tenant.id, &probe, tenant.settings.match_threshold)
+                .await?
+                .is_some()
+        {
+            return Err(ApiError::UserAlreadyEnrolled);
+        }
+
+        let user = User {
+            id: UserId::generate(),
+            tenant_id: tenant.id.clone(),
+            name: request.name,
+            role: request.role,
+            email: request.email,
+            phone: request.phone,
+            external_id: request.external_id,
+            metadata: Value::Object(request.metadata.unwrap_or_default()),
+            status: UserStatus::Active,
+            created_at: clock::now(),
+        };
+        let enrollment = self
+            .index_face(
+                face,
+                tenant,
+                &user.id,
+                &probe,
+                request.enrolled_with_glasses,
+            )
+            .await?;
+        let stored = self
+            .inner
+            .store
+            .insert_user(&user, std::slice::from_ref(&enrollment), Some(&consent.id))
+            .await;
+        if let Err(err) = stored {
+            self.unindex(face, &tenant.id, &enrollment).await;
+            return Err(match err {
+                crate::StoreError::Conflict(_) => ApiError::ConsentInvalid,
+                other => other.into(),
+            });
+        }
+        tracing::info!(tenant = %tenant.id, user = %user.id, "user enrolled");
+        Ok(wire::json_response(
+            StatusCode::CREATED,
+            &EnrollResponse {
+                user_id: user.id,
+                enrollments: vec![enrollment_view(enrollment)],
+            },
+        ))
+    }
+
+    pub(super) async fn match_face(
+        &self,
+        tenant: &Tenant,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: ImageRequest = wire::parse_json(body)?;
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let probe = face.probe(&ImageInput(request.image)).await?;
+        let found = face
+            .search(&tenant.id, &probe, tenant.settings.match_threshold)
+            .await?;
+        // Only an active user is a match; a suspended or locked one is not
+        // handed out, and nobody else is offered in their place.
+        let matched = match found {
+            Some(hit) => self
+                .inner
+                .store
+                .user(&tenant.id, &hit.user_id)
+                .await?
+                .filter(|user| user.status == UserStatus::Active)
+                .map(|user| (user, hit.confidence)),
+            None => None,
+        };
+        let response = match matched {
+            Some((user, confidence)) => MatchResponse {
+                matched: true,
+                confidence,
+                user: Some(MatchedUser::from(user)),
+            },
+            None => MatchResponse {
+                matched: false,
+                confidence: 0.0,
+                user: None,
+            },
+        };
+        Ok(wire::json_response(StatusCode::OK, &response))
+    }
+
+    pub(super) async fn detect_attributes(&self, body: &[u8]) -> Result<Response<Bytes>, ApiError> {
+        let request: ImageRequest = wire::parse_json(body)?;
+        let faces = self
+            .face_engine()?
+            .detect(&ImageInput(request.image))
+            .await?;
+        if faces.is_empty() {
+            return Err(ApiError::NoFaceInImage);
+        }
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &DetectResponse { faces },
+        ))
+    }
+
+    /// Replaces a user's faces: the new face is indexed and stored first; the
+    /// old ones leave the engine only after the store has swapped them.
+    pub(super) async fn re_enroll(
+        &self,
+        tenant: &Tenant,
+        user_id: &UserId,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: ReEnrollRequest = wire::parse_json(body)?;
+        self.inner
+            .store
+            .user(&tenant.id, user_id)
+            .await?
+            .ok_or(ApiError::UserNotFound)?;
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let probe = face.probe(&ImageInput(request.face_image)).await?;
+        check_minimum_age(&tenant.settings, &probe)?;
+        if let Some(hit) = face
+            .search(&tenant.id, &probe, tenant.settings.match_threshold)
+            .await?
+            && hit.user_id != *user_id
+        {
+            return Err(ApiError::UserAlreadyEnrolled);
+        }
+        let enrollment = self
+            .index_face(face, tenant, user_id, &probe, request.enrolled_with_glasses)
+            .await?;
+        let replaced = self
+            .inner
+            .store
+            .replace_faces(&tenant.id, user_id, std::slice::from_ref(&enrollment))
+            .await;
+        let old = match replaced {
+            Ok(Some(old)) => old,
+            Ok(None) => {
+                self.unindex(face, &tenant.id, &enrollment).await;
+                return Err(ApiError::UserNotFound);
+            }
+            Err(err) => {
+                self.unindex(face, &tenant.id, &enrollment).await;
+                return Err(err.into());
+            }
+        };
+        let old_ids: Vec<String> = old
+            .into_iter()
+            .filter(|f| f.provider == face.name())
+            .map(|f| f.provider_face_id)
+            .collect();
+        if let Err(err) = face.delete(&tenant.id, &old_ids).await {
+            tracing::error!(tenant = %tenant.id, user = %user_id, %err, "old faces could not be removed from the engine");
+        }
+        tracing::info!(tenant = %tenant.id, user = %user_id, "user re-enrolled");
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &EnrollResponse {
+                user_id: user_id.clone(),
+                enrollments: vec![enrollment_view(enrollment)],
+            },
+        ))
+    }
+
+    async fn index_face(
+        &self,
+        face: &Arc<dyn FaceProvider>,
+        tenant: &Tenant,
+        user: &UserId,
+        probe: &FaceProbe,
+        enrolled_with_glasses: bool,
+    ) -> Result<FaceEnrollment, ApiError> {
+        let id = FaceId::generate();
+        let indexed = face.index(&tenant.id, user, &id, probe).await?;
+        Ok(FaceEnrollment {
+            id,
+            tenant_id: tenant.id.clone(),
+            user_id: user.clone(),
+            provider: face.name().to_owned(),
+            provider_face_id: indexed.provider_face_id,
+            angle: probe.angle.clone(),
+            confidence: probe.face.confidence,
+            enrolled_with_glasses,
+            template: indexed.template,
+            created_at: clock::now(),
+        })
+    }
+
+    /// Takes back a face indexed for a write that then failed.
+    async fn unindex(
+        &self,
+        face: &Arc<dyn FaceProvider>,
+        tenant: &TenantId,
+        enrollment: &FaceEnrollment,
+    ) {
+        if let Err(err) = face
+            .delete(tenant, std::slice::from_ref(&enrollment.provider_face_id))
+            .await
+        {
+            tracing::error!(%tenant, face = %enrollment.id, %err, "could not undo indexing");
+        }
+    }
+}
+
+impl From<User> for MatchedUser {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            name: user.name,
+            role: user.role,
+            metadata: user.metadata,
+        }
+    }
+}
+
+fn enrollment_view(enrollment: FaceEnrollment) -> EnrollmentView {
+    EnrollmentView {
+        face_id: enrollment.id,
+        angle: enrollment.angle,
+        confidence: enrollment.confidence,
+    }
+}
+
+fn check_minimum_age(settings: &TenantSettings, probe: &FaceProbe) -> Result<(), ApiError> {
+    match (settings.minimum_age, probe.face.estimated_age) {
+        (Some(minimum), Some(age))
+            if age < f32::from(minimum) + TenantSettings::MINOR_AGE_MARGIN =>
+        {
+            Err(ApiError::MinorsNotAllowed)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_profile(request: &EnrollRequest) -> Result<(), ApiError> {
+    let mut issues = Vec::new();
+    let mut text = |field: &str, value: Option<&str>, max: usize, required: bool| match value {
+        Some(v) if v.trim().is_empty() && required => {
+            issues.push(FieldIssue::new(field, "must not be empty"))
+        }
+        Some(v) if v.chars().count() > max => issues.push(FieldIssue::new(
+            field,
+            format!("must be at most {max} characters"),
+        )),
+        _ => {}
+    };
+    text("name", Some(&request.name), 200, true);
+    text("role", Some(&request.role), 64, true);
+    text("email", request.email.as_deref(), 320, false);
+    text("phone", request.phone.as_deref(), 32, false);
+    text("external_id", request.external_id.as_deref(), 256, false);
+    if let Some(metadata) = &request.metadata {
+        let size = serde_json::to_vec(metadata).map_or(usize::MAX, |b| b.len());
+        if size > MAX_METADATA_BYTES {
+            issues.push(FieldIssue::new(
+                "metadata",
+                format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+            ));
+        }
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(issues))
+    }
+}
