@@ -161,7 +161,12 @@ impl ModelSet {
             pose: spec(
                 "fr_pose.onnx",
                 "72d032ec941b7153bf8d3f2c03a4c165453cc7e63d479041ec7c6ef087e5839d",
-                InputSpec::imagenet(224, 224),
+                // The reference code feeds B,G,R here (an RGBA→"BGR2RGB"
+                // swap); yaw only flips sign on mirrored faces this way.
+                InputSpec {
+                    channels: Channels::Bgr,
+                    ..InputSpec::imagenet(224, 224)
+                },
                 1.5,
             ),
         }

@@ -178,15 +178,30 @@ impl Models {
 
     /// Faces in the image, strongest first, boxes squared on their height.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>, ModelError> {
-        let outputs = self.detector.run(image, Rect::whole(image))?;
-        let (scores, boxes) = (&outputs[0], &outputs[1]);
+        // Pad (never stretch) the image to the detector's aspect ratio: a
+        // squeezed face is a face the detector may miss.
+        let input = self.detector.input;
         let (w, h) = (image.width() as f32, image.height() as f32);
+        let aspect = input.width as f32 / input.height as f32;
+        let canvas = Rect {
+            x: 0.0,
+            y: 0.0,
+            w: w.max(h * aspect),
+            h: h.max(w / aspect),
+        };
+        let outputs = self.detector.run(image, canvas)?;
+        let (scores, boxes) = (&outputs[0], &outputs[1]);
         let mut candidates: Vec<Detection> = scores
             .chunks_exact(2)
             .zip(boxes.chunks_exact(4))
             .filter(|(s, _)| s[1] >= self.detection_threshold)
             .map(|(s, b)| Detection {
-                rect: Rect::from_corners(b[0] * w, b[1] * h, b[2] * w, b[3] * h),
+                rect: Rect::from_corners(
+                    b[0] * canvas.w,
+                    b[1] * canvas.h,
+                    (b[2] * canvas.w).min(w),
+                    (b[3] * canvas.h).min(h),
+                ),
                 score: s[1],
             })
             .filter(|d| d.rect.w > 0.0 && d.rect.h > 0.0)
@@ -289,7 +304,7 @@ impl Models {
     }
 
     pub fn pose(&self, image: &RgbImage, face: Rect) -> Result<Pose, ModelError> {
-        let crop = face.scaled_clipped(self.pose_crop_scale, image.width(), image.height());
+        let crop = face.scaled(self.pose_crop_scale);
         let outputs = self.pose.run(image, crop)?;
         let angle = |name: &str| -> Result<f32, ModelError> {
             let bins = softmax(&outputs[self.pose.output(&outputs, name)?]);

@@ -80,30 +80,35 @@ impl Rect {
         Rect::from_corners(l.max(0.0), t.max(0.0), r, b)
     }
 
-    /// This box grown by `scale` about its centre and clipped to the image.
-    pub fn scaled_clipped(&self, scale: f32, width: u32, height: u32) -> Rect {
+    /// This box grown by `scale` about its centre; whatever falls outside
+    /// the image is padded black, keeping the face centred.
+    pub fn scaled(&self, scale: f32) -> Rect {
         let (cx, cy) = self.center();
         let (w, h) = (self.w * scale, self.h * scale);
-        Rect::from_corners(
-            (cx - w / 2.0).max(0.0),
-            (cy - h / 2.0).max(0.0),
-            (cx + w / 2.0).min(width as f32),
-            (cy + h / 2.0).min(height as f32),
-        )
+        Rect {
+            x: cx - w / 2.0,
+            y: cy - h / 2.0,
+            w,
+            h,
+        }
     }
 }
 
 /// Resamples `crop` of `image` to the model's input size and normalises it.
+/// Outside the image is black (so a crop larger than the image letterboxes it).
 pub fn tensor_data(image: &RgbImage, crop: Rect, spec: &InputSpec) -> Vec<f32> {
     let (out_w, out_h) = (spec.width, spec.height);
     let plane = spec.plane_len();
     let mut data = vec![0.0f32; plane * spec.channel_count()];
     let (sx, sy) = (crop.w / out_w as f32, crop.h / out_h as f32);
-    let (max_x, max_y) = (image.width() as i64 - 1, image.height() as i64 - 1);
+    let (width, height) = (image.width() as i64, image.height() as i64);
     let raw = image.as_raw();
     let stride = image.width() as usize * 3;
     let texel = |x: i64, y: i64| {
-        let i = y.clamp(0, max_y) as usize * stride + x.clamp(0, max_x) as usize * 3;
+        if x < 0 || y < 0 || x >= width || y >= height {
+            return [0.0; 3];
+        }
+        let i = y as usize * stride + x as usize * 3;
         [raw[i] as f32, raw[i + 1] as f32, raw[i + 2] as f32]
     };
     for oy in 0..out_h {
@@ -175,8 +180,8 @@ mod tests {
         let crop = face.scaled_within(2.7, 100, 80);
         assert!(crop.x >= 0.0 && crop.y >= 0.0);
         assert!(crop.x + crop.w <= 99.0 && crop.y + crop.h <= 79.0);
-        let clipped = face.scaled_clipped(1.5, 100, 80);
-        assert_eq!((clipped.x, clipped.y), (0.0, 0.0));
+        let padded = face.scaled(1.5);
+        assert_eq!((padded.x, padded.w), (-5.0, 60.0));
         assert!((face.iou(&face) - 1.0).abs() < 1e-6);
     }
 }

@@ -1,4 +1,4 @@
-//! The engine on real photos (fetched by scripts/fetch-models and
+//! The engine on real photos (models from scripts/fetch-models, photos from
 //! scripts/fetch-testdata).
 
 use std::path::PathBuf;
@@ -6,18 +6,47 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use facegate_core::ids::{FaceId, TenantId, UserId};
-use facegate_core::providers::face::{FaceError, FaceProvider, ImageInput};
-use facegate_face_local::{EngineConfig, LocalFaceEngine};
+use facegate_core::providers::face::{FaceError, FaceProbe, FaceProvider, ImageInput};
+use facegate_face_local::{EngineConfig, LocalFaceEngine, ModelError, ModelSet, default_model_dir};
 
-fn testdata(path: &str) -> ImageInput {
+const THRESHOLD: f32 = facegate_core::domain::TenantSettings::DEFAULT_MATCH_THRESHOLD;
+const OBAMAS: [&str; 5] = [
+    "face_recognition/obama.jpg",
+    "face_recognition/obama2.jpg",
+    "face_recognition/obama3.jpg",
+    "face_recognition/obama_partial_face.jpg",
+    "face_recognition/obama_partial_face2.jpg",
+];
+const OTHERS: [&str; 2] = ["face_recognition/biden.jpg", "skimage/astronaut.png"];
+
+fn testdata_bytes(path: &str) -> Vec<u8> {
     let dir = std::env::var_os("FACEGATE_TESTDATA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/facegate/testdata")
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/facegate/testdata")
         });
-    let bytes = std::fs::read(dir.join(path))
-        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"));
+    std::fs::read(dir.join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"))
+}
+
+fn encode(bytes: &[u8]) -> ImageInput {
     ImageInput(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn photo(path: &str) -> ImageInput {
+    encode(&testdata_bytes(path))
+}
+
+fn png(image: &image::RgbImage) -> ImageInput {
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    encode(&bytes)
 }
 
 fn engine() -> &'static LocalFaceEngine {
@@ -27,116 +56,175 @@ fn engine() -> &'static LocalFaceEngine {
     })
 }
 
-#[tokio::test]
-async fn similarity_table() {
-    let engine = engine();
-    let names = [
-        "face_recognition/obama.jpg",
-        "face_recognition/obama2.jpg",
-        "face_recognition/obama3.jpg",
-        "face_recognition/biden.jpg",
-        "face_recognition/obama_partial_face.jpg",
-        "face_recognition/obama_partial_face2.jpg",
-        "skimage/astronaut.png",
-    ];
+async fn probe(path: &str) -> FaceProbe {
+    engine()
+        .probe(&photo(path))
+        .await
+        .unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+/// A tenant whose only enrolled face is `path`.
+async fn enrolled(path: &str) -> TenantId {
     let tenant = TenantId::generate();
-    for name in names {
-        let probe = engine.probe(&testdata(name)).await;
-        match probe {
-            Ok(probe) => {
-                println!(
-                    "{name}: {:?} age {:?} angle {}",
-                    probe.face.bounding_box, probe.face.estimated_age, probe.angle
-                );
-                let user = UserId::from_string(name);
-                engine
-                    .index(&tenant, &user, &FaceId::generate(), &probe)
-                    .await
-                    .unwrap();
-            }
-            Err(err) => println!("{name}: {err}"),
+    engine()
+        .index(
+            &tenant,
+            &UserId::from_string(path),
+            &FaceId::generate(),
+            &probe(path).await,
+        )
+        .await
+        .unwrap();
+    tenant
+}
+
+#[tokio::test]
+async fn every_obama_photo_matches_every_other_and_no_one_else() {
+    for enrolled_photo in OBAMAS {
+        let tenant = enrolled(enrolled_photo).await;
+        for probe_photo in OBAMAS {
+            let hit = engine()
+                .search(&tenant, &probe(probe_photo).await, THRESHOLD)
+                .await
+                .unwrap();
+            let hit = hit.unwrap_or_else(|| panic!("{probe_photo} should match {enrolled_photo}"));
+            assert_eq!(hit.user_id.as_str(), enrolled_photo);
         }
-    }
-    for name in names {
-        if let Ok(probe) = engine.probe(&testdata(name)).await {
-            let hit = engine.search(&tenant, &probe, 0.0).await.unwrap();
-            println!(
-                "search {name} -> {:?}",
-                hit.map(|h| (h.user_id, h.confidence))
+        for stranger in OTHERS {
+            let hit = engine()
+                .search(&tenant, &probe(stranger).await, THRESHOLD)
+                .await
+                .unwrap();
+            assert!(
+                hit.is_none(),
+                "{stranger} matched {enrolled_photo}: {hit:?}"
             );
-        }
-    }
-    for i in 1..=6 {
-        let name = format!("face-api/sample{i}.jpg");
-        let faces = engine.detect(&testdata(&name)).await.unwrap();
-        println!(
-            "{name}: {} faces: {:?}",
-            faces.len(),
-            faces
-                .iter()
-                .map(|f| (f.bounding_box.width, f.confidence))
-                .collect::<Vec<_>>()
-        );
-        match engine.probe(&testdata(&name)).await {
-            Err(FaceError::ManyFaces) => println!("  many"),
-            other => println!("  probe: {:?}", other.map(|p| p.face.bounding_box)),
         }
     }
 }
 
 #[tokio::test]
-async fn cross_table() {
-    let engine = engine();
-    let names = [
-        "face_recognition/obama.jpg",
-        "face_recognition/obama2.jpg",
-        "face_recognition/obama3.jpg",
-        "face_recognition/obama_partial_face.jpg",
-        "face_recognition/obama_partial_face2.jpg",
-        "face_recognition/biden.jpg",
-        "skimage/astronaut.png",
-    ];
-    let mut probes = Vec::new();
-    for name in names {
-        probes.push(engine.probe(&testdata(name)).await.unwrap());
-    }
-    for (i, a) in probes.iter().enumerate() {
-        let tenant = TenantId::generate();
-        engine
-            .index(&tenant, &UserId::from_string("u"), &FaceId::generate(), a)
-            .await
-            .unwrap();
-        let mut row = Vec::new();
-        for b in &probes {
-            let c = engine
-                .search(&tenant, b, 0.0)
-                .await
-                .unwrap()
-                .map_or(0.0, |h| h.confidence);
-            row.push(format!("{c:5.1}"));
-        }
-        println!("{:45} {}", names[i], row.join(" "));
-    }
-    // every face in the group photos against obama
-    let tenant = TenantId::generate();
-    engine
-        .index(
-            &tenant,
-            &UserId::from_string("obama"),
-            &FaceId::generate(),
-            &probes[0],
-        )
-        .await
-        .unwrap();
+async fn no_face_in_the_group_photos_matches_obama() {
+    let tenant = enrolled("face_recognition/obama.jpg").await;
+    let mut checked = 0;
     for i in 1..=6 {
-        let name = format!("face-api/sample{i}.jpg");
-        let faces = engine.detect(&testdata(&name)).await.unwrap();
-        println!(
-            "{name}: anti-spoof {:?}",
-            faces
-                .iter()
-                .map(|f| f.attributes["anti_spoof_score"].clone())
-                .collect::<Vec<_>>()
+        let path = format!("face-api/sample{i}.jpg");
+        let image = image::load_from_memory(&testdata_bytes(&path))
+            .unwrap()
+            .into_rgb8();
+        let faces = engine().detect(&photo(&path)).await.unwrap();
+        assert!(faces.len() >= 3, "{path}: {} faces", faces.len());
+        for face in faces {
+            // Each face on its own: its box with a margin, cut from the photo.
+            let b = face.bounding_box;
+            let (cx, cy, side) = (
+                b.left + b.width / 2.0,
+                b.top + b.height / 2.0,
+                b.height * 1.3,
+            );
+            let x = (cx - side / 2.0).max(0.0) as u32;
+            let y = (cy - side / 2.0).max(0.0) as u32;
+            let w = (side as u32).min(image.width() - x);
+            let h = (side as u32).min(image.height() - y);
+            let crop = image::imageops::crop_imm(&image, x, y, w, h).to_image();
+            let probe = engine()
+                .probe(&png(&crop))
+                .await
+                .unwrap_or_else(|err| panic!("{path} face at {b:?}: {err}"));
+            let hit = engine().search(&tenant, &probe, THRESHOLD).await.unwrap();
+            assert!(hit.is_none(), "{path} face at {b:?} matched Obama: {hit:?}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 22, "every face in the six samples");
+}
+
+#[tokio::test]
+async fn group_photos_are_many_faces_and_blank_images_no_face() {
+    for i in 1..=6 {
+        let result = engine()
+            .probe(&photo(&format!("face-api/sample{i}.jpg")))
+            .await;
+        assert!(
+            matches!(result, Err(FaceError::ManyFaces)),
+            "sample{i}: {result:?}"
         );
     }
+    let blank = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, 90])
+    });
+    assert!(matches!(
+        engine().probe(&png(&blank)).await,
+        Err(FaceError::NoFace)
+    ));
+    assert!(engine().detect(&png(&blank)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn faces_under_the_minimum_size_do_not_count() {
+    let image = image::load_from_memory(&testdata_bytes("face_recognition/obama.jpg")).unwrap();
+    // The face is ~314 px wide in the 910 px photo; at 1/5 it is ~63 px.
+    let small = image
+        .resize(182, 228, image::imageops::FilterType::Triangle)
+        .into_rgb8();
+    assert!(matches!(
+        engine().probe(&png(&small)).await,
+        Err(FaceError::NoFace)
+    ));
+}
+
+#[tokio::test]
+async fn a_mirrored_face_turns_the_other_way() {
+    let image = image::load_from_memory(&testdata_bytes("face_recognition/obama2.jpg"))
+        .unwrap()
+        .into_rgb8();
+    let mirrored = image::imageops::flip_horizontal(&image);
+    let yaw = |faces: Vec<facegate_core::providers::face::DetectedFace>| {
+        faces[0].attributes["pose"]["yaw"].as_f64().unwrap()
+    };
+    let original = yaw(engine().detect(&png(&image)).await.unwrap());
+    let flipped = yaw(engine().detect(&png(&mirrored)).await.unwrap());
+    assert!(
+        original.signum() != flipped.signum(),
+        "yaw {original} vs mirrored {flipped}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_pool_answers_busy_instead_of_queueing() {
+    let config = EngineConfig {
+        workers: 1,
+        queue: 0,
+        ..EngineConfig::default()
+    };
+    let engine = LocalFaceEngine::load(config).unwrap();
+    let image = photo("face_recognition/obama.jpg");
+    let (a, b, c) = tokio::join!(
+        engine.probe(&image),
+        engine.probe(&image),
+        engine.probe(&image)
+    );
+    let results = [a, b, c];
+    let busy = results
+        .iter()
+        .filter(|r| matches!(r, Err(FaceError::Busy)))
+        .count();
+    let served = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!((served, busy), (1, 2), "{results:?}");
+}
+
+#[test]
+fn models_with_the_wrong_hash_or_missing_are_refused_with_the_fix() {
+    let mut set = ModelSet::faceplugin(&default_model_dir());
+    set.detector.sha256 = "00".repeat(32);
+    let err = LocalFaceEngine::load(EngineConfig::new(set)).err().unwrap();
+    assert!(matches!(err, ModelError::HashMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("scripts/fetch-models"));
+
+    let missing = ModelSet::faceplugin(std::path::Path::new("/nonexistent"));
+    let err = LocalFaceEngine::load(EngineConfig::new(missing))
+        .err()
+        .unwrap();
+    assert!(matches!(err, ModelError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("scripts/fetch-models"));
 }

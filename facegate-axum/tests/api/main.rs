@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod auth;
 mod consent;
+mod faces;
 mod health;
 mod requests;
 mod users;

@@ -1,13 +1,19 @@
 //! A tenant with a key and an axum app in front of a fresh store, plus a tiny
 //! client that speaks JSON to it through `tower::ServiceExt::oneshot`.
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
 use axum::Router;
 use axum::body::Body;
+use base64::Engine as _;
 use facegate_axum::FaceGate;
 use facegate_core::StaticConsentRegistry;
 use facegate_core::clock;
 use facegate_core::domain::{FaceEnrollment, KeyEnvironment, User, UserStatus};
 use facegate_core::ids::{FaceId, TenantId, UserId};
+use facegate_face_local::{EngineConfig, LocalFaceEngine};
+use facegate_store_seaorm::SeaOrmStore;
 use facegate_store_seaorm::testing::test_store;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -21,6 +27,38 @@ pub struct TestApp {
     pub facegate: FaceGate,
     pub tenant: TenantId,
     pub key: String,
+    store: SeaOrmStore,
+    engine: Option<LocalFaceEngine>,
+}
+
+fn facegate_on(store: SeaOrmStore, engine: Option<LocalFaceEngine>) -> FaceGate {
+    let builder = FaceGate::builder(store)
+        .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT));
+    match engine {
+        Some(engine) => builder.face_provider(engine).build(),
+        None => builder.build(),
+    }
+}
+
+/// Models load once per test binary; every test gets its own tenants.
+fn shared_engine() -> &'static LocalFaceEngine {
+    static ENGINE: OnceLock<LocalFaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        LocalFaceEngine::load(EngineConfig::default()).unwrap_or_else(|err| panic!("{err}"))
+    })
+}
+
+/// A photo from scripts/fetch-testdata, base64-encoded.
+pub fn photo(path: &str) -> String {
+    let dir = std::env::var_os("FACEGATE_TESTDATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/facegate/testdata")
+        });
+    let bytes = std::fs::read(dir.join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"));
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 pub struct Reply {
@@ -30,16 +68,52 @@ pub struct Reply {
 
 impl TestApp {
     pub async fn new() -> Self {
-        let facegate = FaceGate::builder(test_store().await)
-            .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT))
-            .build();
+        Self::build(test_store().await, None).await
+    }
+
+    /// With the local face engine (models from scripts/fetch-models).
+    pub async fn with_face_engine() -> Self {
+        Self::build(test_store().await, Some(shared_engine().clone())).await
+    }
+
+    async fn build(store: SeaOrmStore, engine: Option<LocalFaceEngine>) -> Self {
+        let facegate = facegate_on(store.clone(), engine.clone());
         let (tenant, key) = new_tenant(&facegate).await;
         Self {
             app: facegate_axum::router(facegate.clone()),
             facegate,
             tenant,
             key,
+            store,
+            engine,
         }
+    }
+
+    /// The same database behind a new process: a new FaceGate and an engine
+    /// with an empty index, as after a restart.
+    pub fn restarted(&self) -> Self {
+        let engine = self.engine.as_ref().map(LocalFaceEngine::restarted);
+        let facegate = facegate_on(self.store.clone(), engine.clone());
+        Self {
+            app: facegate_axum::router(facegate.clone()),
+            facegate,
+            tenant: self.tenant.clone(),
+            key: self.key.clone(),
+            store: self.store.clone(),
+            engine,
+        }
+    }
+
+    /// Records consent to the `v1` text and returns its id.
+    pub async fn consent(&self) -> String {
+        let reply = self
+            .call(
+                "POST",
+                "/v1/consent",
+                Some(json!({ "consent_version": "v1", "consent_text_hash": self.consent_hash() })),
+            )
+            .await;
+        reply.body["consent_id"].as_str().unwrap().to_owned()
     }
 
     /// A second tenant on the same FaceGate, with its own key.
