@@ -1,7 +1,11 @@
 //! Shared set-up for the example hosts: configuration from the environment,
 //! the store, and the consent text they register.
 
+use std::path::Path;
+use std::process::Command;
+
 use facegate_core::{FaceGate, StaticConsentRegistry};
+use facegate_face_local::{EngineConfig, LocalFaceEngine, ModelError};
 use facegate_store_seaorm::SeaOrmStore;
 
 /// The consent text the examples publish as version `v1`. A real host shows
@@ -17,6 +21,8 @@ pub struct Settings {
     pub database_url: String,
     /// `FACEGATE_BOOTSTRAP_API_KEY`: a `fg_test_…` key to create on start if absent.
     pub bootstrap_api_key: Option<String>,
+    /// `FACEGATE_FACE_ENGINE`: `local` (default) or `none`.
+    pub face_engine: String,
 }
 
 impl Settings {
@@ -43,18 +49,43 @@ impl Settings {
             database_url: var("FACEGATE_DATABASE_URL")
                 .unwrap_or_else(|| "sqlite://./facegate.db".into()),
             bootstrap_api_key: var("FACEGATE_BOOTSTRAP_API_KEY"),
+            face_engine: var("FACEGATE_FACE_ENGINE").unwrap_or_else(|| "local".into()),
         }
     }
 }
 
-/// Connects the store (migrating it) and builds the FaceGate service.
+/// Connects the store (migrating it) and builds the FaceGate service with
+/// the face engine the settings name.
 pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std::error::Error>> {
     let store = SeaOrmStore::connect(&settings.database_url)
         .await
         .map_err(|err| format!("cannot open {}: {err}", settings.database_for_logs()))?;
-    Ok(FaceGate::builder(store)
-        .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_V1))
-        .build())
+    let builder = FaceGate::builder(store)
+        .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_V1));
+    Ok(match settings.face_engine.as_str() {
+        "local" => builder.face_provider(load_local_engine()?).build(),
+        "none" => builder.build(),
+        other => {
+            return Err(format!("FACEGATE_FACE_ENGINE={other}: expected local or none").into());
+        }
+    })
+}
+
+/// The local engine; on first start, fetches its models with the project's
+/// own script (showing its progress) and tries again.
+fn load_local_engine() -> Result<LocalFaceEngine, Box<dyn std::error::Error>> {
+    match LocalFaceEngine::load(EngineConfig::default()) {
+        Err(ModelError::Missing { path }) => {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/fetch-models");
+            tracing::info!(%path, "face models not found; fetching them with {}", script.display());
+            let status = Command::new("bash").arg(&script).status()?;
+            if !status.success() {
+                return Err(format!("{} failed ({status})", script.display()).into());
+            }
+            Ok(LocalFaceEngine::load(EngineConfig::default())?)
+        }
+        other => Ok(other?),
+    }
 }
 
 pub fn init_tracing() {
@@ -75,6 +106,7 @@ mod tests {
             addr: String::new(),
             database_url: url.into(),
             bootstrap_api_key: None,
+            face_engine: "none".into(),
         }
     }
 

@@ -166,7 +166,7 @@ impl Engine {
         Ok(FaceProbe {
             face: DetectedFace {
                 bounding_box: bounding_box(face.rect),
-                confidence: face.score * 100.0,
+                confidence: round1(face.score * 100.0),
                 estimated_age: Some(age),
                 attributes: json!({ "age": round1(age) }),
             },

@@ -20,6 +20,8 @@ const USAGE: &str = "usage:
   facegate-admin tenant create <name> [--live]   create a tenant and its first key
   facegate-admin tenant suspend <tenant_id>      refuse every call of the tenant (403)
   facegate-admin tenant activate <tenant_id>
+  facegate-admin tenant settings <tenant_id> [--threshold N] [--allow-duplicates | --prevent-duplicates]
+                                             [--minimum-age N | --no-minimum-age]
   facegate-admin key mint <tenant_id> [--live]   new fg_test_ key (fg_live_ with --live)
   facegate-admin key list <tenant_id>
   facegate-admin key revoke <tenant_id> <key_id>";
@@ -28,7 +30,11 @@ const USAGE: &str = "usage:
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let settings = Settings::from_env();
+    // Operator commands touch only the database: no face engine to load.
+    let settings = Settings {
+        face_engine: "none".into(),
+        ..Settings::from_env()
+    };
     let facegate = match build_facegate(&settings).await {
         Ok(facegate) => facegate,
         Err(err) => {
@@ -71,6 +77,31 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                 .set_tenant_status(&TenantId::from_string(*tenant), TenantStatus::Active)
                 .await?;
             println!("tenant {tenant} active");
+        }
+        ["tenant", "settings", tenant, flags @ ..] => {
+            let tenant = TenantId::from_string(*tenant);
+            let mut settings = facegate
+                .store()
+                .tenant(&tenant)
+                .await?
+                .ok_or_else(|| format!("tenant {tenant} not found"))?
+                .settings;
+            let mut flags = flags.iter();
+            while let Some(flag) = flags.next() {
+                let mut number = || -> Result<f32, Box<dyn std::error::Error>> {
+                    Ok(flags.next().ok_or(USAGE)?.parse::<f32>()?)
+                };
+                match *flag {
+                    "--threshold" => settings.match_threshold = number()?.clamp(0.0, 100.0),
+                    "--minimum-age" => settings.minimum_age = Some(number()? as u8),
+                    "--no-minimum-age" => settings.minimum_age = None,
+                    "--allow-duplicates" => settings.prevent_duplicates = false,
+                    "--prevent-duplicates" => settings.prevent_duplicates = true,
+                    _ => return Err(USAGE.into()),
+                }
+            }
+            facegate.set_tenant_settings(&tenant, &settings).await?;
+            println!("{}", serde_json::to_string_pretty(&settings)?);
         }
         ["key", "mint", tenant, flags @ ..] => {
             let minted = facegate
