@@ -146,14 +146,8 @@ async fn revoking_linked_consent_deletes_the_user_and_faces() {
 async fn revoking_unlinked_consent_deletes_nobody() {
     let app = TestApp::new().await;
     let bystander = app.seed_user(&app.tenant, "Bob", 1).await;
-    let recorded = app
-        .call(
-            "POST",
-            "/v1/consent",
-            Some(json!({ "consent_version": "v1", "consent_text_hash": app.consent_hash() })),
-        )
-        .await;
-    let id = recorded.body["consent_id"].as_str().unwrap();
+    let consent = app.consent().await;
+    let id = consent.as_str();
     let revoked = app.call("DELETE", &format!("/v1/consent/{id}"), None).await;
     assert_eq!(revoked.body["user_deleted"], false);
     assert_eq!(
@@ -177,14 +171,8 @@ async fn unknown_or_foreign_consent_is_404() {
         404,
         "CONSENT_NOT_FOUND",
     );
-    let recorded = app
-        .call(
-            "POST",
-            "/v1/consent",
-            Some(json!({ "consent_version": "v1", "consent_text_hash": app.consent_hash() })),
-        )
-        .await;
-    let id = recorded.body["consent_id"].as_str().unwrap();
+    let consent = app.consent().await;
+    let id = consent.as_str();
     let (_, other_key) = app.other_tenant().await;
     let reply = app
         .call_as(&other_key, "DELETE", &format!("/v1/consent/{id}"), None)

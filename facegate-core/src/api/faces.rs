@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
+use super::users::EnrollmentView;
 use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{FaceEnrollment, Tenant, TenantSettings, User, UserStatus};
@@ -50,14 +51,6 @@ struct ReEnrollRequest {
     face_image: String,
     #[serde(default)]
     enrolled_with_glasses: bool,
-}
-
-#[derive(Serialize)]
-struct EnrollmentView {
-    #[serde(rename = "faceId")]
-    face_id: FaceId,
-    angle: String,
-    confidence: f32,
 }
 
 #[derive(Serialize)]
@@ -217,7 +210,7 @@ impl FaceGate {
             StatusCode::CREATED,
             &EnrollResponse {
                 user_id: user.id,
-                enrollments: vec![enrollment_view(enrollment)],
+                enrollments: vec![EnrollmentView::from(enrollment)],
             },
         ))
     }
@@ -331,7 +324,7 @@ impl FaceGate {
             StatusCode::OK,
             &EnrollResponse {
                 user_id: user_id.clone(),
-                enrollments: vec![enrollment_view(enrollment)],
+                enrollments: vec![EnrollmentView::from(enrollment)],
             },
         ))
     }
@@ -384,14 +377,6 @@ impl From<User> for MatchedUser {
             role: user.role,
             metadata: user.metadata,
         }
-    }
-}
-
-fn enrollment_view(enrollment: FaceEnrollment) -> EnrollmentView {
-    EnrollmentView {
-        face_id: enrollment.id,
-        angle: enrollment.angle,
-        confidence: enrollment.confidence,
     }
 }
 

@@ -50,8 +50,10 @@ impl UserView {
     }
 }
 
+/// An enrollment as shown by the API (`faceId`, `angle`, `confidence`, plus
+/// when and how it was taken).
 #[derive(Serialize)]
-struct EnrollmentView {
+pub(super) struct EnrollmentView {
     #[serde(rename = "faceId")]
     face_id: FaceId,
     angle: String,
