@@ -4,6 +4,7 @@
 use http::StatusCode;
 use serde::Serialize;
 
+use crate::providers::face::FaceError;
 use crate::store::StoreError;
 
 /// One problem with a request body or query, in the spirit of the spec's
@@ -88,6 +89,18 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Unavailable(_) => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FaceError> for ApiError {
+    fn from(err: FaceError) -> Self {
+        match err {
+            FaceError::InvalidImage(reason) => ApiError::InvalidImage(reason),
+            FaceError::NoFace => ApiError::NoFaceDetected,
+            FaceError::ManyFaces => ApiError::ManyFaces,
+            FaceError::Busy => ApiError::EngineBusy,
+            other => ApiError::Internal(format!("face engine: {other}")),
         }
     }
 }

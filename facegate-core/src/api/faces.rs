@@ -21,7 +21,7 @@ use crate::clock;
 use crate::domain::{FaceEnrollment, Tenant, TenantSettings, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{ConsentId, FaceId, TenantId, UserId};
-use crate::providers::face::{DetectedFace, FaceError, FaceProbe, FaceProvider, ImageInput};
+use crate::providers::face::{DetectedFace, FaceProbe, FaceProvider, ImageInput};
 
 /// Largest `metadata` object accepted on a user, serialised.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -78,18 +78,6 @@ struct MatchResponse {
 #[derive(Serialize)]
 struct DetectResponse {
     faces: Vec<DetectedFace>,
-}
-
-impl From<FaceError> for ApiError {
-    fn from(err: FaceError) -> Self {
-        match err {
-            FaceError::InvalidImage(reason) => ApiError::InvalidImage(reason),
-            FaceError::NoFace => ApiError::NoFaceDetected,
-            FaceError::ManyFaces => ApiError::ManyFaces,
-            FaceError::Busy => ApiError::EngineBusy,
-            other => ApiError::Internal(format!("face engine: {other}")),
-        }
-    }
 }
 
 /// Per-tenant "the engine's index holds the store's faces" flags, so an
