@@ -21,11 +21,13 @@ use axum::routing::any;
 
 pub use facegate_core::FaceGate;
 
-/// The FaceGate REST API as a router to `.merge()` (or `.nest()`) into the host's app.
+/// The FaceGate REST API (under `/v1`, plus `/.well-known/jwks.json`) as a
+/// router to `.merge()` (or `.nest()`) into the host's app.
 pub fn router(facegate: FaceGate) -> Router {
     Router::new()
         .route("/v1", any(serve))
         .route("/v1/{*path}", any(serve))
+        .route("/.well-known/jwks.json", any(serve))
         .with_state(facegate)
 }
 

@@ -210,3 +210,30 @@ pub struct AuditEvent {
     pub device_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+/// A key FaceGate signs its JWTs with. Generated once and kept by the store
+/// (or supplied by the host); retired keys keep verifying until the tokens
+/// they signed have expired.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// The JWT `kid`.
+    pub kid: String,
+    /// Ed25519 private key, PKCS#8 DER.
+    pub private_key: Vec<u8>,
+    /// Ed25519 public key, 32 bytes.
+    pub public_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    /// When a newer key took over signing.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    // The private key never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}

@@ -6,7 +6,8 @@
 //! providers  what a host plugs in: face engine, consent registry, risk, sessions
 //! store      the storage trait (implemented by facegate-store-seaorm)
 //! api        FaceGate::handle: http::Request in, http::Response out
-//! admin      tenants and API keys, for operators and CLIs
+//! token      the JWTs FaceGate signs, and the key ring behind them
+//! admin      tenants, API keys and signing keys, for operators and CLIs
 //! ```
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ mod error;
 pub mod ids;
 pub mod providers;
 pub mod store;
+pub mod token;
 
 pub use admin::{AdminError, MintedKey};
 pub use api::{BodyLimits, FaceGate, FaceGateBuilder};

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Tenant, TenantSettings, TenantStatus,
-    User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, SigningKeyRecord, Tenant,
+    TenantSettings, TenantStatus, User, UserStatus,
 };
 use crate::ids::{ApiKeyId, ConsentId, TenantId, UserId};
 
@@ -141,6 +141,13 @@ pub trait Store: Send + Sync + 'static {
         id: &ConsentId,
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentRevocation>, StoreError>;
+
+    // Token signing keys.
+    /// Every signing key, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Adds `key` as the signing key and retires every other unretired key
+    /// at `key.created_at`, in one transaction.
+    async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 
     // Audit trail.
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;

@@ -3,13 +3,13 @@
 //! than guessed at.
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Tenant,
-    TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, SigningKeyRecord,
+    Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, TenantId, UserId};
 use facegate_core::store::StoreError;
 
-use crate::entity::{api_key, audit_event, consent, face_enrollment, tenant, user};
+use crate::entity::{api_key, audit_event, consent, face_enrollment, signing_key, tenant, user};
 
 fn corrupt(table: &str, id: &str, what: &str) -> StoreError {
     StoreError::Backend(format!("{table} row {id} has an invalid {what}"))
@@ -207,5 +207,25 @@ pub(crate) fn audit(row: audit_event::Model) -> AuditEvent {
         user_agent: row.user_agent,
         device_id: row.device_id,
         created_at: row.created_at,
+    }
+}
+
+pub(crate) fn signing_key_row(key: &SigningKeyRecord) -> signing_key::Model {
+    signing_key::Model {
+        kid: key.kid.clone(),
+        private_key: key.private_key.clone(),
+        public_key: key.public_key.clone(),
+        created_at: key.created_at,
+        retired_at: key.retired_at,
+    }
+}
+
+pub(crate) fn signing_key(row: signing_key::Model) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: row.kid,
+        private_key: row.private_key,
+        public_key: row.public_key,
+        created_at: row.created_at,
+        retired_at: row.retired_at,
     }
 }

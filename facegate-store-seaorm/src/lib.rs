@@ -28,13 +28,13 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Tenant, TenantSettings, TenantStatus,
-    User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, SigningKeyRecord, Tenant,
+    TenantSettings, TenantStatus, User, UserStatus,
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, TenantId, UserId};
 use facegate_core::store::{ConsentRevocation, Store, StoreError, UserPage, UserSummary};
 
-use entity::{api_key, audit_event, consent, face_enrollment, tenant, user};
+use entity::{api_key, audit_event, consent, face_enrollment, signing_key, tenant, user};
 use migration::Migrator;
 
 /// A FaceGate store on a SeaORM connection.
@@ -485,6 +485,33 @@ impl Store for SeaOrmStore {
             record: convert::consent(revoked),
             user_deleted,
         }))
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        Ok(signing_key::Entity::find()
+            .order_by_asc(signing_key::Column::CreatedAt)
+            .order_by_asc(signing_key::Column::Kid)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(convert::signing_key)
+            .collect())
+    }
+
+    async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::RetiredAt, Expr::value(key.created_at))
+            .filter(signing_key::Column::RetiredAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        signing_key::Entity::insert(convert::signing_key_row(key).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)
     }
 
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {

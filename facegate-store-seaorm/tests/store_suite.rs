@@ -483,3 +483,20 @@ async fn replacing_faces_swaps_them_in_one_step() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn rotating_signing_keys_retires_the_previous_one() {
+    let store = test_store().await;
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    let first = facegate_core::token::generate_signing_key(clock::now());
+    store.rotate_signing_key(&first).await.unwrap();
+    let second = facegate_core::token::generate_signing_key(clock::now());
+    store.rotate_signing_key(&second).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    let stored_first = keys.iter().find(|k| k.kid == first.kid).unwrap();
+    assert_eq!(stored_first.retired_at, Some(second.created_at));
+    assert_eq!(stored_first.private_key, first.private_key);
+    let stored_second = keys.iter().find(|k| k.kid == second.kid).unwrap();
+    assert_eq!(stored_second.retired_at, None);
+}

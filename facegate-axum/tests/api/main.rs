@@ -9,4 +9,5 @@ mod consent;
 mod faces;
 mod health;
 mod requests;
+mod tokens;
 mod users;

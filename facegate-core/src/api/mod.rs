@@ -5,6 +5,7 @@
 mod consent;
 mod faces;
 mod health;
+mod keys;
 mod routes;
 mod users;
 mod wire;
@@ -24,6 +25,7 @@ use crate::error::ApiError;
 use crate::providers::consent::{ConsentRegistry, StaticConsentRegistry};
 use crate::providers::face::FaceProvider;
 use crate::store::Store;
+use crate::token::{KeyRing, TokenConfig};
 use routes::Route;
 
 /// Request body limits. Image routes need room for a base64 photo; everything
@@ -59,6 +61,9 @@ struct Inner {
     limits: BodyLimits,
     started: Instant,
     warm: faces::WarmIndexes,
+    tokens: TokenConfig,
+    /// Loaded from the store on first use, replaced on rotation.
+    keys: tokio::sync::RwLock<Option<Arc<KeyRing>>>,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -67,6 +72,7 @@ pub struct FaceGateBuilder {
     consent: Arc<dyn ConsentRegistry>,
     face: Option<Arc<dyn FaceProvider>>,
     limits: BodyLimits,
+    tokens: TokenConfig,
 }
 
 impl FaceGateBuilder {
@@ -87,6 +93,12 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Issuer, audience and lifetime of the tokens FaceGate signs.
+    pub fn tokens(mut self, tokens: TokenConfig) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
     pub fn build(self) -> FaceGate {
         FaceGate {
             inner: Arc::new(Inner {
@@ -96,6 +108,8 @@ impl FaceGateBuilder {
                 limits: self.limits,
                 started: Instant::now(),
                 warm: faces::WarmIndexes::default(),
+                tokens: self.tokens,
+                keys: tokio::sync::RwLock::new(None),
             }),
         }
     }
@@ -120,6 +134,7 @@ impl FaceGate {
             consent: Arc::new(StaticConsentRegistry::new()),
             face: None,
             limits: BodyLimits::default(),
+            tokens: TokenConfig::default(),
         }
     }
 
@@ -169,9 +184,12 @@ impl FaceGate {
     {
         let route = Route::resolve(&parts.method, parts.uri.path())?;
         audit.route = Some(route.clone());
-        // The one route that needs no API key (load balancers call it).
-        if route == Route::Health {
-            return Ok(self.health().await);
+        // Routes that need no API key: probes, and the keys other services
+        // verify FaceGate tokens with.
+        match route {
+            Route::Health => return Ok(self.health().await),
+            Route::Jwks => return self.jwks().await,
+            _ => {}
         }
 
         let tenant = self.authenticate(&parts.headers).await?;
@@ -186,6 +204,7 @@ impl FaceGate {
 
         match route {
             Route::Health => Ok(self.health().await),
+            Route::Jwks => self.jwks().await,
             Route::ConsentVersions => Ok(self.consent_versions()),
             Route::RecordConsent => self.record_consent(&tenant, &body).await,
             Route::RevokeConsent(id) => self.revoke_consent(&tenant, &id).await,

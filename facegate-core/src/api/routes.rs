@@ -10,6 +10,7 @@ use crate::ids::{ConsentId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
     Health,
+    Jwks,
     ConsentVersions,
     RecordConsent,
     RevokeConsent(ConsentId),
@@ -52,6 +53,7 @@ impl Route {
         use Route::*;
         let route = match (method.as_str(), segments) {
             ("GET", ["v1", "health"]) => Health,
+            ("GET", [".well-known", "jwks.json"]) => Jwks,
             ("GET", ["v1", "consent", "versions"]) => ConsentVersions,
             ("POST", ["v1", "consent"]) => RecordConsent,
             ("DELETE", ["v1", "consent", id]) => RevokeConsent(ConsentId::from_string(*id)),
@@ -73,6 +75,7 @@ impl Route {
         use Route::*;
         match self {
             Health => "/v1/health",
+            Jwks => "/.well-known/jwks.json",
             ConsentVersions => "/v1/consent/versions",
             RecordConsent => "/v1/consent",
             RevokeConsent(_) => "/v1/consent/:id",
@@ -92,7 +95,7 @@ impl Route {
         match self {
             RevokeConsent(id) => Some(id.as_str()),
             GetUser(id) | DeleteUser(id) | SetUserStatus(id) | ReEnroll(id) => Some(id.as_str()),
-            Health | ConsentVersions | RecordConsent | ListUsers | Enroll | Match
+            Health | Jwks | ConsentVersions | RecordConsent | ListUsers | Enroll | Match
             | DetectAttributes => None,
         }
     }

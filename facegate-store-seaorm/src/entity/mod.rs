@@ -5,5 +5,6 @@ pub mod api_key;
 pub mod audit_event;
 pub mod consent;
 pub mod face_enrollment;
+pub mod signing_key;
 pub mod tenant;
 pub mod user;

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_tenant_settings;
+mod m20261122_000003_signing_keys;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_tenant_settings::Migration),
+            Box::new(m20261122_000003_signing_keys::Migration),
         ]
     }
 }

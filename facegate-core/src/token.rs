@@ -1,0 +1,341 @@
+//! FaceGate's JWTs: EdDSA (Ed25519) with a `kid`, signed by the newest key of
+//! a key ring the store keeps, verified with the algorithm pinned.
+//!
+//! Other services verify them with the public keys at
+//! `GET /.well-known/jwks.json`. After a rotation the retired key keeps
+//! verifying for one token lifetime, so tokens it signed stay valid until
+//! they expire.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::domain::SigningKeyRecord;
+
+/// Issuer, audience and lifetime of the tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConfig {
+    /// `iss`, default `facegate`.
+    pub issuer: String,
+    /// `aud`, default `facegate`; set it to your service's name.
+    pub audience: String,
+    /// From `iat` to `exp`, default 15 minutes.
+    pub lifetime: Duration,
+    /// Clock skew tolerated on `exp` and `nbf`, default 30 seconds.
+    pub leeway: Duration,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "facegate".into(),
+            audience: "facegate".into(),
+            lifetime: Duration::from_secs(15 * 60),
+            leeway: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The claims of a FaceGate verification token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The tenant id.
+    pub tid: String,
+    /// The session id.
+    pub sid: String,
+    pub role: String,
+    pub name: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// Match confidence, 0–100.
+    pub confidence: f32,
+    /// The `x-device-fingerprint` the token is bound to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dfp: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("token expired")]
+    Expired,
+    #[error("no signing key is available")]
+    NoSigningKey,
+    #[error("stored signing key {0} is unusable")]
+    BadKey(String),
+}
+
+/// The keys in use: one to sign with, every key still trusted to verify.
+pub struct KeyRing {
+    signing: Option<(String, EncodingKey)>,
+    verifying: HashMap<String, (DecodingKey, [u8; 32])>,
+    config: TokenConfig,
+}
+
+impl KeyRing {
+    /// Builds the ring from stored keys: the newest unretired key signs;
+    /// retired keys verify until one token lifetime after their retirement.
+    pub fn new(
+        records: &[SigningKeyRecord],
+        config: TokenConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TokenError> {
+        let lifetime = chrono::Duration::from_std(config.lifetime).unwrap_or(chrono::Duration::MAX);
+        let mut signing = None;
+        let mut verifying = HashMap::new();
+        for record in records {
+            let public = <[u8; 32]>::try_from(record.public_key.as_slice())
+                .map_err(|_| TokenError::BadKey(record.kid.clone()))?;
+            match record.retired_at {
+                None => {
+                    signing = Some((
+                        record.kid.clone(),
+                        EncodingKey::from_ed_der(&record.private_key),
+                    ))
+                }
+                Some(retired) if retired + lifetime < now => continue,
+                Some(_) => {}
+            }
+            verifying.insert(
+                record.kid.clone(),
+                (DecodingKey::from_ed_der(&public), public),
+            );
+        }
+        Ok(Self {
+            signing,
+            verifying,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &TokenConfig {
+        &self.config
+    }
+
+    /// Signs `claims` with the current key.
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        let (kid, key) = self.signing.as_ref().ok_or(TokenError::NoSigningKey)?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(&header, claims, key)
+            .map_err(|err| TokenError::Invalid(err.to_string()))
+    }
+
+    /// Checks signature (EdDSA only, by `kid`), `exp`/`nbf` with leeway, `iss` and `aud`.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|err| TokenError::Invalid(err.to_string()))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
+        let (key, _) = self
+            .verifying
+            .get(&kid)
+            .ok_or_else(|| TokenError::Invalid(format!("unknown kid {kid}")))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = self.config.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid(err.to_string()),
+            })
+    }
+
+    /// The public keys as a JWK set.
+    pub fn jwks(&self) -> Value {
+        let mut keys: Vec<(&String, &[u8; 32])> = self
+            .verifying
+            .iter()
+            .map(|(kid, (_, pk))| (kid, pk))
+            .collect();
+        keys.sort();
+        json!({
+            "keys": keys.into_iter().map(|(kid, public)| json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": "EdDSA",
+                "use": "sig",
+                "kid": kid,
+                "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public),
+            })).collect::<Vec<_>>()
+        })
+    }
+}
+
+/// A fresh Ed25519 key, ready to store.
+pub fn generate_signing_key(now: DateTime<Utc>) -> SigningKeyRecord {
+    let mut seed = [0u8; 32];
+    rand::rng().fill_bytes(&mut seed);
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let private_key = key
+        .to_pkcs8_der()
+        .expect("an Ed25519 key always encodes as PKCS#8")
+        .as_bytes()
+        .to_vec();
+    SigningKeyRecord {
+        kid: format!("key-{}", uuid::Uuid::now_v7().simple()),
+        private_key,
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        created_at: now,
+        retired_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock;
+
+    fn claims(config: &TokenConfig, now: i64) -> Claims {
+        Claims {
+            iss: config.issuer.clone(),
+            aud: config.audience.clone(),
+            sub: "user_1".into(),
+            tid: "ten_1".into(),
+            sid: "sess_1".into(),
+            role: "guard".into(),
+            name: "Ada".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 900,
+            jti: "jti-1".into(),
+            confidence: 97.5,
+            dfp: None,
+        }
+    }
+
+    fn ring(records: &[SigningKeyRecord]) -> KeyRing {
+        KeyRing::new(records, TokenConfig::default(), clock::now()).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn signed_tokens_verify_and_carry_their_claims() {
+        let ring = ring(&[generate_signing_key(clock::now())]);
+        let claims = claims(ring.config(), Utc::now().timestamp());
+        let token = ring.sign(&claims).unwrap();
+        assert_eq!(ring.verify(&token).unwrap(), claims);
+    }
+
+    #[test]
+    fn tampered_expired_and_misaddressed_tokens_are_refused() {
+        let ring = ring(&[generate_signing_key(clock::now())]);
+        let now = Utc::now().timestamp();
+        let token = ring.sign(&claims(ring.config(), now)).unwrap();
+
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut forged = claims(ring.config(), now);
+        forged.role = "admin".into();
+        parts[1] = b64(&serde_json::to_vec(&forged).unwrap());
+        assert!(matches!(
+            ring.verify(&parts.join(".")),
+            Err(TokenError::Invalid(_))
+        ));
+
+        let mut expired = claims(ring.config(), now - 3600);
+        expired.exp = now - 60;
+        assert_eq!(
+            ring.verify(&ring.sign(&expired).unwrap()),
+            Err(TokenError::Expired)
+        );
+
+        let mut elsewhere = claims(ring.config(), now);
+        elsewhere.aud = "another-service".into();
+        assert!(ring.verify(&ring.sign(&elsewhere).unwrap()).is_err());
+        let mut foreign = claims(ring.config(), now);
+        foreign.iss = "someone-else".into();
+        assert!(ring.verify(&ring.sign(&foreign).unwrap()).is_err());
+
+        let stranger = self::ring(&[generate_signing_key(clock::now())]);
+        let theirs = stranger.sign(&claims(stranger.config(), now)).unwrap();
+        assert!(ring.verify(&theirs).is_err(), "a key outside the ring");
+    }
+
+    #[test]
+    fn algorithm_confusion_is_refused() {
+        let key = generate_signing_key(clock::now());
+        let ring = ring(std::slice::from_ref(&key));
+        let claims = claims(ring.config(), Utc::now().timestamp());
+        let payload = b64(&serde_json::to_vec(&claims).unwrap());
+
+        let none = format!(
+            "{}.{payload}.",
+            b64(format!(r#"{{"alg":"none","kid":"{}"}}"#, key.kid).as_bytes())
+        );
+        assert!(matches!(ring.verify(&none), Err(TokenError::Invalid(_))));
+
+        // HS256 "signed" with the public key, the classic confusion attack.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid.clone());
+        let hs = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.public_key))
+            .unwrap();
+        assert!(matches!(ring.verify(&hs), Err(TokenError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_retired_key_verifies_for_one_token_lifetime() {
+        let now = clock::now();
+        let mut old = generate_signing_key(now - chrono::Duration::hours(1));
+        let new = generate_signing_key(now);
+        let before = ring(std::slice::from_ref(&old));
+        let token = before
+            .sign(&claims(before.config(), Utc::now().timestamp()))
+            .unwrap();
+
+        old.retired_at = Some(now - chrono::Duration::minutes(5));
+        let after = ring(&[old.clone(), new.clone()]);
+        assert!(after.verify(&token).is_ok(), "still inside its lifetime");
+        assert_eq!(after.jwks()["keys"].as_array().unwrap().len(), 2);
+        let fresh = after
+            .sign(&claims(after.config(), Utc::now().timestamp()))
+            .unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&fresh).unwrap().kid,
+            Some(new.kid.clone())
+        );
+
+        old.retired_at = Some(now - chrono::Duration::minutes(16));
+        let later = ring(&[old, new]);
+        assert!(later.verify(&token).is_err(), "gone after a token lifetime");
+        assert_eq!(later.jwks()["keys"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn jwks_publishes_okp_keys() {
+        let key = generate_signing_key(clock::now());
+        let jwks = ring(std::slice::from_ref(&key)).jwks();
+        let jwk = &jwks["keys"][0];
+        assert_eq!(jwk["kty"], "OKP");
+        assert_eq!(jwk["crv"], "Ed25519");
+        assert_eq!(jwk["kid"], key.kid);
+        assert_eq!(jwk["x"], b64(&key.public_key));
+    }
+}
