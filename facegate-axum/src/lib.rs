@@ -34,3 +34,52 @@ pub fn router(facegate: FaceGate) -> Router {
 async fn serve(State(facegate): State<FaceGate>, request: Request) -> Response {
     facegate.handle(request).await.map(Body::from)
 }
+
+pub use facegate_core::guard::{FaceGateAuthLayer, GuardRejection};
+pub use facegate_core::token::Claims;
+
+/// The verified FaceGate user of a request behind [`FaceGateAuthLayer`].
+///
+/// ```no_run
+/// async fn profile(user: facegate_axum::FaceGateUser) -> String {
+///     format!("hello {}", user.name)
+/// }
+/// ```
+/// Use `Option<FaceGateUser>` on routes that also serve anonymous visitors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceGateUser(pub Claims);
+
+impl std::ops::Deref for FaceGateUser {
+    type Target = Claims;
+
+    fn deref(&self) -> &Claims {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for FaceGateUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Claims>()
+            .cloned()
+            .map(FaceGateUser)
+            .ok_or_else(|| GuardRejection::MissingToken.response())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for FaceGateUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Claims>().cloned().map(FaceGateUser))
+    }
+}

@@ -7,6 +7,7 @@
 //! store      the storage trait (implemented by facegate-store-seaorm)
 //! api        FaceGate::handle: http::Request in, http::Response out
 //! token      the JWTs FaceGate signs, and the key ring behind them
+//! guard      the tower layer that checks those tokens on the host's routes
 //! admin      tenants, API keys and signing keys, for operators and CLIs
 //! ```
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod api_key;
 pub mod clock;
 pub mod domain;
 mod error;
+pub mod guard;
 pub mod ids;
 pub mod providers;
 pub mod store;
@@ -25,6 +27,7 @@ pub mod token;
 pub use admin::{AdminError, MintedKey};
 pub use api::{BodyLimits, FaceGate, FaceGateBuilder};
 pub use error::{ApiError, FieldIssue};
+pub use guard::{FaceGateAuthLayer, GuardRejection};
 pub use providers::consent::{ConsentRegistry, ConsentVersion, StaticConsentRegistry};
 pub use providers::face::FaceProvider;
 pub use providers::risk::RiskPolicy;

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, SigningKeyRecord, Tenant,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Session, SigningKeyRecord, Tenant,
     TenantSettings, TenantStatus, User, UserStatus,
 };
-use crate::ids::{ApiKeyId, ConsentId, TenantId, UserId};
+use crate::ids::{ApiKeyId, ConsentId, SessionId, TenantId, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -141,6 +141,22 @@ pub trait Store: Send + Sync + 'static {
         id: &ConsentId,
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentRevocation>, StoreError>;
+
+    // Sessions.
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    async fn session(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Marks the session revoked (once; a repeat keeps the first time).
+    /// Returns `None` when the tenant has no such session.
+    async fn revoke_session(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError>;
 
     // Token signing keys.
     /// Every signing key, oldest first.

@@ -3,13 +3,15 @@
 //! than guessed at.
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, SigningKeyRecord,
-    Tenant, TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Session,
+    SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
-use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, TenantId, UserId};
+use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, SessionId, TenantId, UserId};
 use facegate_core::store::StoreError;
 
-use crate::entity::{api_key, audit_event, consent, face_enrollment, signing_key, tenant, user};
+use crate::entity::{
+    api_key, audit_event, consent, face_enrollment, session, signing_key, tenant, user,
+};
 
 fn corrupt(table: &str, id: &str, what: &str) -> StoreError {
     StoreError::Backend(format!("{table} row {id} has an invalid {what}"))
@@ -227,5 +229,35 @@ pub(crate) fn signing_key(row: signing_key::Model) -> SigningKeyRecord {
         public_key: row.public_key,
         created_at: row.created_at,
         retired_at: row.retired_at,
+    }
+}
+
+pub(crate) fn session_row(session: &Session) -> session::Model {
+    session::Model {
+        id: session.id.to_string(),
+        tenant_id: session.tenant_id.to_string(),
+        user_id: session.user_id.to_string(),
+        device_id: session.device_id.clone(),
+        confidence: session.confidence,
+        risk_score: session.risk_score,
+        created_at: session.created_at,
+        last_verified_at: session.last_verified_at,
+        expires_at: session.expires_at,
+        revoked_at: session.revoked_at,
+    }
+}
+
+pub(crate) fn session(row: session::Model) -> Session {
+    Session {
+        id: SessionId::from_string(row.id),
+        tenant_id: TenantId::from_string(row.tenant_id),
+        user_id: UserId::from_string(row.user_id),
+        device_id: row.device_id,
+        confidence: row.confidence,
+        risk_score: row.risk_score,
+        created_at: row.created_at,
+        last_verified_at: row.last_verified_at,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
     }
 }

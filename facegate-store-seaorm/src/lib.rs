@@ -28,13 +28,13 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, SigningKeyRecord, Tenant,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Session, SigningKeyRecord, Tenant,
     TenantSettings, TenantStatus, User, UserStatus,
 };
-use facegate_core::ids::{ApiKeyId, ConsentId, TenantId, UserId};
+use facegate_core::ids::{ApiKeyId, ConsentId, SessionId, TenantId, UserId};
 use facegate_core::store::{ConsentRevocation, Store, StoreError, UserPage, UserSummary};
 
-use entity::{api_key, audit_event, consent, face_enrollment, signing_key, tenant, user};
+use entity::{api_key, audit_event, consent, face_enrollment, session, signing_key, tenant, user};
 use migration::Migrator;
 
 /// A FaceGate store on a SeaORM connection.
@@ -114,13 +114,19 @@ async fn insert_faces(txn: &impl ConnectionTrait, faces: &[FaceEnrollment]) -> R
     Ok(())
 }
 
-/// Deletes a user's faces and row and unlinks their consent records, inside
-/// the caller's transaction. Returns false when the tenant has no such user.
+/// Deletes a user's faces, sessions and row and unlinks their consent
+/// records, inside the caller's transaction. Returns false when the tenant
+/// has no such user.
 async fn delete_user_rows(
     txn: &impl ConnectionTrait,
     tenant: &TenantId,
     id: &UserId,
 ) -> Result<bool, DbErr> {
+    session::Entity::delete_many()
+        .filter(session::Column::TenantId.eq(tenant.as_str()))
+        .filter(session::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
     face_enrollment::Entity::delete_many()
         .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
         .filter(face_enrollment::Column::UserId.eq(id.as_str()))
@@ -485,6 +491,44 @@ impl Store for SeaOrmStore {
             record: convert::consent(revoked),
             user_deleted,
         }))
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        session::Entity::insert(convert::session_row(session).into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+    ) -> Result<Option<Session>, StoreError> {
+        let row = session::Entity::find_by_id(id.as_str())
+            .filter(session::Column::TenantId.eq(tenant.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(convert::session))
+    }
+
+    async fn revoke_session(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Session>, StoreError> {
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(at))
+            .filter(session::Column::TenantId.eq(tenant.as_str()))
+            .filter(session::Column::Id.eq(id.as_str()))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        self.session(tenant, id).await
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {

@@ -500,3 +500,62 @@ async fn rotating_signing_keys_retires_the_previous_one() {
     let stored_second = keys.iter().find(|k| k.kid == second.kid).unwrap();
     assert_eq!(stored_second.retired_at, None);
 }
+
+#[tokio::test]
+async fn sessions_are_tenant_scoped_and_revoked_once() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let ada = user(&tenant, "ada");
+    store.insert_user(&ada, &[], None).await.unwrap();
+    let now = clock::now();
+    let session = facegate_core::domain::Session {
+        id: facegate_core::ids::SessionId::generate(),
+        tenant_id: tenant.clone(),
+        user_id: ada.id.clone(),
+        device_id: "dev_1".into(),
+        confidence: 97.0,
+        risk_score: 0.1,
+        created_at: now,
+        last_verified_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        revoked_at: None,
+    };
+    store.insert_session(&session).await.unwrap();
+    assert_eq!(
+        store.session(&tenant, &session.id).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store
+            .session(&TenantId::generate(), &session.id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let at = clock::now();
+    let revoked = store
+        .revoke_session(&tenant, &session.id, at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(at));
+    let again = store
+        .revoke_session(
+            &tenant,
+            &session.id,
+            clock::now() + chrono::Duration::seconds(5),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(at),
+        "the first revocation time stays"
+    );
+
+    // Deleting the user ends their sessions.
+    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert_eq!(store.session(&tenant, &session.id).await.unwrap(), None);
+}

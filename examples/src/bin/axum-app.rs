@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
+use facegate_axum::{FaceGateAuthLayer, FaceGateUser};
 use facegate_examples::{Settings, build_facegate, init_tracing};
 use serde_json::{Value, json};
 
@@ -21,10 +22,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(%tenant, "bootstrap API key is ready");
     }
 
-    // The host's own routes, untouched by FaceGate…
+    // The host's own routes: a public home page and a profile that only a
+    // user signed in with FaceGate reaches…
+    let guarded = Router::new()
+        .route("/api/profile", get(profile))
+        .layer(FaceGateAuthLayer::new(facegate.clone()));
     let app = Router::new()
         .route("/", get(home))
-        .route("/api/profile", get(profile))
+        .merge(guarded)
         // …and the FaceGate API beside them.
         .merge(facegate_axum::router(facegate));
 
@@ -48,8 +53,7 @@ async fn home() -> &'static str {
     "Example service. The FaceGate API is mounted under /v1 (try GET /v1/health).\n"
 }
 
-/// The host's own API. The FaceGate guard layer will protect it once
-/// verification tokens exist; until then it is a public route like any other.
-async fn profile() -> Json<Value> {
-    Json(json!({ "service": "example", "profile": { "plan": "free" } }))
+/// The host's own API, for the verified FaceGate user.
+async fn profile(user: FaceGateUser) -> Json<Value> {
+    Json(json!({ "user_id": user.sub, "name": user.name, "role": user.role }))
 }

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod consent;
 mod faces;
+mod guard;
 mod health;
 mod requests;
 mod tokens;

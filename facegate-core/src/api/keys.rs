@@ -9,8 +9,9 @@ use http::{Response, StatusCode};
 
 use super::{FaceGate, wire};
 use crate::clock;
+use crate::domain::{Session, User};
 use crate::error::ApiError;
-use crate::token::{KeyRing, generate_signing_key};
+use crate::token::{Claims, KeyRing, generate_signing_key};
 
 impl FaceGate {
     /// The current key ring.
@@ -44,6 +45,40 @@ impl FaceGate {
         *slot = Some(Arc::new(self.build_ring(&records)?));
         tracing::info!(kid = %key.kid, "token signing key rotated");
         Ok(key.kid)
+    }
+
+    /// Signs a verification token for `user` in `session`, bound to the
+    /// device fingerprint when one is given. It expires after the configured
+    /// lifetime, and never after the session.
+    pub async fn issue_token(
+        &self,
+        user: &User,
+        session: &Session,
+        device_fingerprint: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let ring = self.key_ring().await?;
+        let config = ring.config();
+        let now = clock::now().timestamp();
+        let lifetime = i64::try_from(config.lifetime.as_secs()).unwrap_or(i64::MAX);
+        let claims = Claims {
+            iss: config.issuer.clone(),
+            aud: config.audience.clone(),
+            sub: user.id.to_string(),
+            tid: session.tenant_id.to_string(),
+            sid: session.id.to_string(),
+            role: user.role.clone(),
+            name: user.name.clone(),
+            iat: now,
+            nbf: now,
+            exp: now
+                .saturating_add(lifetime)
+                .min(session.expires_at.timestamp()),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            confidence: session.confidence,
+            dfp: device_fingerprint.map(str::to_owned),
+        };
+        ring.sign(&claims)
+            .map_err(|err| ApiError::Internal(err.to_string()))
     }
 
     fn build_ring(&self, records: &[crate::domain::SigningKeyRecord]) -> Result<KeyRing, ApiError> {

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod audit_event;
 pub mod consent;
 pub mod face_enrollment;
+pub mod session;
 pub mod signing_key;
 pub mod tenant;
 pub mod user;

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_tenant_settings;
 mod m20261122_000003_signing_keys;
+mod m20261122_000004_sessions;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_tenant_settings::Migration),
             Box::new(m20261122_000003_signing_keys::Migration),
+            Box::new(m20261122_000004_sessions::Migration),
         ]
     }
 }

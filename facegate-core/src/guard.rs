@@ -1,0 +1,243 @@
+//! The guard: a tower layer that lets a request through to the host's own
+//! routes only with a valid FaceGate token, and hands the verified claims to
+//! the handler (as a request extension; the adapters wrap them in extractors).
+//!
+//! ```ignore
+//! let app = Router::new()
+//!     .route("/api/profile", get(profile))
+//!     .layer(FaceGateAuthLayer::new(facegate.clone()));
+//! ```
+//!
+//! Checked, in order: a bearer token (or the configured cookie); signature
+//! with the algorithm pinned to EdDSA and a known `kid`; `exp`/`nbf` with
+//! leeway, `iss`, `aud`; the device binding (`dfp` against the
+//! `x-device-fingerprint` header); the session, which must exist and not be
+//! revoked or expired (read from the store on every request, so a revocation
+//! takes effect at once); and the role, when the layer requires one.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use serde_json::json;
+use tower::{Layer, Service};
+
+use crate::FaceGate;
+use crate::clock;
+use crate::ids::{SessionId, TenantId};
+use crate::token::Claims;
+
+/// Why a request was turned away.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardRejection {
+    #[error("A FaceGate token is required")]
+    MissingToken,
+    #[error("Invalid token: {0}")]
+    InvalidToken(String),
+    #[error("This route needs the role {0}")]
+    WrongRole(String),
+    #[error("Could not check the token right now")]
+    Unavailable,
+}
+
+impl GuardRejection {
+    /// The JSON error response, with the `WWW-Authenticate` header of RFC 6750.
+    pub fn response<B: From<Bytes>>(&self) -> Response<B> {
+        let (status, code, challenge) = match self {
+            GuardRejection::MissingToken => (StatusCode::UNAUTHORIZED, "MISSING_TOKEN", "Bearer"),
+            GuardRejection::InvalidToken(_) => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_TOKEN",
+                r#"Bearer error="invalid_token""#,
+            ),
+            GuardRejection::WrongRole(_) => (
+                StatusCode::FORBIDDEN,
+                "INSUFFICIENT_ROLE",
+                r#"Bearer error="insufficient_scope""#,
+            ),
+            GuardRejection::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "Bearer",
+            ),
+        };
+        let body = json!({ "error": self.to_string(), "code": code }).to_string();
+        let mut response = Response::new(B::from(Bytes::from(body)));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        response
+    }
+}
+
+impl FaceGate {
+    /// Verifies the FaceGate token of a request to a host route; see the
+    /// module docs for what is checked.
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        cookie: Option<&str>,
+        role: Option<&str>,
+    ) -> Result<Claims, GuardRejection> {
+        let token = bearer_token(headers)
+            .or_else(|| cookie.and_then(|name| cookie_value(headers, name)))
+            .ok_or(GuardRejection::MissingToken)?;
+        let ring = self
+            .key_ring()
+            .await
+            .map_err(|_| GuardRejection::Unavailable)?;
+        let claims = ring
+            .verify(token)
+            .map_err(|err| GuardRejection::InvalidToken(err.to_string()))?;
+        if let Some(bound) = &claims.dfp {
+            let presented = headers
+                .get("x-device-fingerprint")
+                .and_then(|v| v.to_str().ok());
+            if presented != Some(bound.as_str()) {
+                return Err(GuardRejection::InvalidToken(
+                    "the token is bound to another device".into(),
+                ));
+            }
+        }
+        let session = self
+            .store()
+            .session(
+                &TenantId::from_string(&claims.tid),
+                &SessionId::from_string(&claims.sid),
+            )
+            .await
+            .map_err(|_| GuardRejection::Unavailable)?
+            .ok_or_else(|| GuardRejection::InvalidToken("unknown session".into()))?;
+        if session.revoked_at.is_some() || session.expires_at <= clock::now() {
+            return Err(GuardRejection::InvalidToken("the session has ended".into()));
+        }
+        if let Some(role) = role
+            && claims.role != role
+        {
+            return Err(GuardRejection::WrongRole(role.to_owned()));
+        }
+        Ok(claims)
+    }
+}
+
+/// `Authorization: Bearer …`, unless it is an API key (those are for the FaceGate API, not for users).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| !token.starts_with("fg_"))
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Guards the routes it wraps; see the module docs.
+#[derive(Clone)]
+pub struct FaceGateAuthLayer {
+    facegate: FaceGate,
+    cookie: Option<String>,
+    role: Option<String>,
+}
+
+impl FaceGateAuthLayer {
+    pub fn new(facegate: FaceGate) -> Self {
+        Self {
+            facegate,
+            cookie: None,
+            role: None,
+        }
+    }
+
+    /// Also accept the token from this cookie (after the `Authorization` header).
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie = Some(name.into());
+        self
+    }
+
+    /// Only tokens with this role pass; others get 403.
+    pub fn require_role(mut self, role: impl Into<String>) -> Self {
+        self.role = Some(role.into());
+        self
+    }
+}
+
+impl<S> Layer<S> for FaceGateAuthLayer {
+    type Service = FaceGateAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FaceGateAuth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`FaceGateAuthLayer`] wraps around the host's routes.
+#[derive(Clone)]
+pub struct FaceGateAuth<S> {
+    inner: S,
+    layer: FaceGateAuthLayer,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for FaceGateAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The clone that was polled ready is the one that serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let verdict = layer
+                .facegate
+                .authorize(
+                    request.headers(),
+                    layer.cookie.as_deref(),
+                    layer.role.as_deref(),
+                )
+                .await;
+            match verdict {
+                Ok(claims) => {
+                    request.extensions_mut().insert(claims);
+                    inner.call(request).await
+                }
+                Err(rejection) => {
+                    tracing::debug!(%rejection, "guard refused a request");
+                    Ok(rejection.response())
+                }
+            }
+        })
+    }
+}
