@@ -63,19 +63,15 @@ impl GuardRejection {
                 "Bearer",
             ),
         };
-        let body = json!({ "error": self.to_string(), "code": code }).to_string();
-        let mut response = Response::new(B::from(Bytes::from(body)));
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+        let mut response = crate::api::wire::json_response(
+            status,
+            &json!({ "error": self.to_string(), "code": code }),
         );
-        headers.insert(
+        response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(challenge),
         );
-        response
+        response.map(B::from)
     }
 }
 

@@ -13,7 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
-mod api;
+pub(crate) mod api;
 pub mod api_key;
 pub mod clock;
 pub mod domain;

@@ -4,7 +4,6 @@
 //!
 //! Single request at a time, on a 640×480 JPEG made from a test photo.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -39,14 +38,9 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
 }
 
 fn test_jpeg() -> Vec<u8> {
-    let dir = std::env::var_os("FACEGATE_TESTDATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/facegate/testdata")
-        });
     let photo =
-        image::open(dir.join("face_recognition/obama.jpg")).expect("run scripts/fetch-testdata");
+        image::open(facegate_face_local::default_testdata_dir().join("face_recognition/obama.jpg"))
+            .expect("run scripts/fetch-testdata");
     let frame = photo
         .resize_to_fill(640, 480, image::imageops::FilterType::Triangle)
         .into_rgb8();

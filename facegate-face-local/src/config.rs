@@ -190,7 +190,18 @@ impl ModelSet {
 /// `$XDG_CACHE_HOME/facegate/models`, else `~/.cache/facegate/models` (the
 /// same rule as `scripts/fetch-models`).
 pub fn default_model_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FACEGATE_MODEL_DIR").filter(|d| !d.is_empty()) {
+    cache_dir("FACEGATE_MODEL_DIR", "models")
+}
+
+/// Where `scripts/fetch-testdata` puts the test photos:
+/// `$FACEGATE_TESTDATA_DIR`, else `$XDG_CACHE_HOME/facegate/testdata`, else
+/// `~/.cache/facegate/testdata`. For tests and benchmarks.
+pub fn default_testdata_dir() -> PathBuf {
+    cache_dir("FACEGATE_TESTDATA_DIR", "testdata")
+}
+
+fn cache_dir(override_var: &str, leaf: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(override_var).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
     let cache = std::env::var_os("XDG_CACHE_HOME")
@@ -198,7 +209,7 @@ pub fn default_model_dir() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
         .unwrap_or_else(|| PathBuf::from(".cache"));
-    cache.join("facegate").join("models")
+    cache.join("facegate").join(leaf)
 }
 
 /// Everything about the engine a host may tune.

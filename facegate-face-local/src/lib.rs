@@ -40,7 +40,7 @@ use image::RgbImage;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-pub use config::{EngineConfig, ModelSet, default_model_dir};
+pub use config::{EngineConfig, ModelSet, default_model_dir, default_testdata_dir};
 pub use models::ModelError;
 
 use index::{Entry, FaceIndex};

@@ -42,6 +42,8 @@ impl From<TractError> for ModelError {
 struct Net {
     plan: Arc<TypedRunnableModel>,
     input: InputSpec,
+    /// The crop around the face box this model is fed (see [`ModelSpec::crop_scale`]).
+    crop_scale: f32,
     /// Output index by name, for models with several outputs.
     outputs: HashMap<String, usize>,
 }
@@ -91,6 +93,7 @@ impl Net {
         Ok(Self {
             plan,
             input,
+            crop_scale: spec.crop_scale,
             outputs,
         })
     }
@@ -144,10 +147,6 @@ pub struct Models {
     gender: Net,
     eye: Net,
     pose: Net,
-    eye_crop_scale: f32,
-    pose_crop_scale: f32,
-    liveness_crop_scale: f32,
-    age_crop_scale: f32,
     detection_threshold: f32,
     nms_iou: f32,
 }
@@ -167,10 +166,6 @@ impl Models {
             gender: Net::load(&set.gender)?,
             eye: Net::load(&set.eye)?,
             pose: Net::load(&set.pose)?,
-            eye_crop_scale: set.eye.crop_scale,
-            pose_crop_scale: set.pose.crop_scale,
-            liveness_crop_scale: set.anti_spoof.crop_scale,
-            age_crop_scale: set.age.crop_scale,
             detection_threshold: config.detection_threshold,
             nms_iou: config.nms_iou,
         })
@@ -259,19 +254,19 @@ impl Models {
 
     /// Probability (0–1) that the face is a live person rather than a photo or screen.
     pub fn anti_spoof(&self, image: &RgbImage, face: Rect) -> Result<f32, ModelError> {
-        let crop = face.scaled_within(self.liveness_crop_scale, image.width(), image.height());
+        let crop = face.scaled_within(self.anti_spoof.crop_scale, image.width(), image.height());
         Ok(softmax(&self.anti_spoof.run(image, crop)?[0])[0])
     }
 
     /// Estimated age in years.
     pub fn age(&self, image: &RgbImage, face: Rect) -> Result<f32, ModelError> {
-        let crop = face.scaled_within(self.age_crop_scale, image.width(), image.height());
+        let crop = face.scaled_within(self.age.crop_scale, image.width(), image.height());
         Ok(ssr_decode(&self.age, &self.age.run(image, crop)?)? * 101.0)
     }
 
     /// SSR-Net gender score, ~1 male and ~0 female.
     pub fn gender(&self, image: &RgbImage, face: Rect) -> Result<f32, ModelError> {
-        let crop = face.scaled_within(self.age_crop_scale, image.width(), image.height());
+        let crop = face.scaled_within(self.gender.crop_scale, image.width(), image.height());
         ssr_decode(&self.gender, &self.gender.run(image, crop)?)
     }
 
@@ -290,7 +285,7 @@ impl Models {
                 (x + landmarks[i][0] / 4.0, y + landmarks[i][1] / 4.0)
             });
             let size =
-                (landmarks[corners.1][0] - landmarks[corners.0][0]).abs() * self.eye_crop_scale;
+                (landmarks[corners.1][0] - landmarks[corners.0][0]).abs() * self.eye.crop_scale;
             let crop = Rect {
                 x: cx - size / 2.0,
                 y: cy - size / 2.0,
@@ -304,7 +299,7 @@ impl Models {
     }
 
     pub fn pose(&self, image: &RgbImage, face: Rect) -> Result<Pose, ModelError> {
-        let crop = face.scaled(self.pose_crop_scale);
+        let crop = face.scaled(self.pose.crop_scale);
         let outputs = self.pose.run(image, crop)?;
         let angle = |name: &str| -> Result<f32, ModelError> {
             let bins = softmax(&outputs[self.pose.output(&outputs, name)?]);

@@ -1,13 +1,14 @@
 //! The engine on real photos (models from scripts/fetch-models, photos from
 //! scripts/fetch-testdata).
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
 use facegate_core::ids::{FaceId, TenantId, UserId};
 use facegate_core::providers::face::{FaceError, FaceProbe, FaceProvider, ImageInput};
-use facegate_face_local::{EngineConfig, LocalFaceEngine, ModelError, ModelSet, default_model_dir};
+use facegate_face_local::{
+    EngineConfig, LocalFaceEngine, ModelError, ModelSet, default_model_dir, default_testdata_dir,
+};
 
 const THRESHOLD: f32 = facegate_core::domain::TenantSettings::DEFAULT_MATCH_THRESHOLD;
 const OBAMAS: [&str; 5] = [
@@ -20,13 +21,7 @@ const OBAMAS: [&str; 5] = [
 const OTHERS: [&str; 2] = ["face_recognition/biden.jpg", "skimage/astronaut.png"];
 
 fn testdata_bytes(path: &str) -> Vec<u8> {
-    let dir = std::env::var_os("FACEGATE_TESTDATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/facegate/testdata")
-        });
-    std::fs::read(dir.join(path))
+    std::fs::read(default_testdata_dir().join(path))
         .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"))
 }
 

@@ -1,7 +1,6 @@
 //! A tenant with a key and an axum app in front of a fresh store, plus a tiny
 //! client that speaks JSON to it through `tower::ServiceExt::oneshot`.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use axum::Router;
@@ -50,13 +49,7 @@ fn shared_engine() -> &'static LocalFaceEngine {
 
 /// A photo from scripts/fetch-testdata, base64-encoded.
 pub fn photo(path: &str) -> String {
-    let dir = std::env::var_os("FACEGATE_TESTDATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/facegate/testdata")
-        });
-    let bytes = std::fs::read(dir.join(path))
+    let bytes = std::fs::read(facegate_face_local::default_testdata_dir().join(path))
         .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"));
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -8,7 +8,7 @@ mod health;
 mod keys;
 mod routes;
 mod users;
-mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
