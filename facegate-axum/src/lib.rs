@@ -35,7 +35,7 @@ async fn serve(State(facegate): State<FaceGate>, request: Request) -> Response {
     facegate.handle(request).await.map(Body::from)
 }
 
-pub use facegate_core::guard::{FaceGateAuthLayer, GuardRejection};
+pub use facegate_core::guard::{FaceGateAuthLayer, GuardConfig, GuardRejection};
 pub use facegate_core::token::Claims;
 
 /// The verified FaceGate user of a request behind [`FaceGateAuthLayer`].
@@ -47,7 +47,7 @@ pub use facegate_core::token::Claims;
 /// ```
 /// Use `Option<FaceGateUser>` on routes that also serve anonymous visitors.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FaceGateUser(pub Claims);
+pub struct FaceGateUser(pub std::sync::Arc<Claims>);
 
 impl std::ops::Deref for FaceGateUser {
     type Target = Claims;
@@ -66,7 +66,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for FaceGateUser {
     ) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<Claims>()
+            .get::<std::sync::Arc<Claims>>()
             .cloned()
             .map(FaceGateUser)
             .ok_or_else(|| GuardRejection::MissingToken.response())
@@ -80,6 +80,10 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for FaceGateUser
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Claims>().cloned().map(FaceGateUser))
+        Ok(parts
+            .extensions
+            .get::<std::sync::Arc<Claims>>()
+            .cloned()
+            .map(FaceGateUser))
     }
 }

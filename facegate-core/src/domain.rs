@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{ApiKeyId, ConsentId, FaceId, SessionId, TenantId, UserId};
+use crate::ids::{ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId};
 
 /// A customer of the FaceGate deployment. Every other record belongs to exactly one tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +30,7 @@ pub struct TenantSettings {
     /// Refuse to enroll anyone estimated younger than this plus
     /// [`TenantSettings::MINOR_AGE_MARGIN`] (403 `MINORS_NOT_ALLOWED`).
     pub minimum_age: Option<u8>,
+    pub liveness: LivenessSettings,
 }
 
 impl TenantSettings {
@@ -47,8 +48,136 @@ impl Default for TenantSettings {
             match_threshold: Self::DEFAULT_MATCH_THRESHOLD,
             prevent_duplicates: true,
             minimum_age: None,
+            liveness: LivenessSettings::default(),
         }
     }
+}
+
+/// How a tenant proves a live person is in front of the camera.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LivenessSettings {
+    pub mode: LivenessMode,
+    /// The actions an active challenge is drawn from (all by default; a
+    /// tenant whose users cannot blink on cue, say, leaves `blink` out).
+    pub actions: Vec<LivenessAction>,
+    /// Liveness confidence (0–100) verify and enroll require.
+    pub min_confidence: f32,
+    /// How long a device or user is locked out after
+    /// [`LivenessSettings::MAX_FAILURES`] failed checks within
+    /// [`LivenessSettings::FAILURE_WINDOW_SECS`].
+    pub lockout_minutes: u32,
+}
+
+impl LivenessSettings {
+    pub const MAX_FAILURES: usize = 5;
+    pub const FAILURE_WINDOW_SECS: i64 = 3 * 60;
+}
+
+impl Default for LivenessSettings {
+    fn default() -> Self {
+        Self {
+            mode: LivenessMode::Active,
+            actions: LivenessAction::ALL.to_vec(),
+            min_confidence: 90.0,
+            lockout_minutes: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessMode {
+    /// A random challenge of head turns and blinks, plus the passive model.
+    Active,
+    /// The passive anti-spoof model on a short burst of frames (kiosks, tests).
+    Passive,
+}
+
+/// One step of an active challenge. Directions are the user's own: on a
+/// camera frame that is not mirrored, `turn_left` moves the nose towards the
+/// right edge of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessAction {
+    TurnLeft,
+    TurnRight,
+    LookUp,
+    LookDown,
+    Blink,
+}
+
+impl LivenessAction {
+    pub const ALL: [LivenessAction; 5] = [
+        LivenessAction::TurnLeft,
+        LivenessAction::TurnRight,
+        LivenessAction::LookUp,
+        LivenessAction::LookDown,
+        LivenessAction::Blink,
+    ];
+}
+
+/// What the client must perform in an active liveness session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivenessChallenge {
+    /// In this order; empty in passive mode.
+    pub actions: Vec<LivenessAction>,
+    /// Echoed with the frames, so an upload answers this challenge and no other.
+    pub nonce: String,
+}
+
+/// The outcome of a liveness check; sub-scores never leave the server.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LivenessOutcome {
+    pub is_live: bool,
+    /// 0–100.
+    pub confidence: f32,
+}
+
+/// A liveness ceremony: started, completed once (frames judged), consumed
+/// once (by verify or enroll).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivenessSession {
+    pub id: LivenessSessionId,
+    pub tenant_id: TenantId,
+    /// The device that started it, for lockouts.
+    pub device_id: String,
+    pub mode: LivenessMode,
+    pub challenge: LivenessChallenge,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Set once the frames are judged.
+    pub completion: Option<LivenessCompletion>,
+    pub consumed_at: Option<DateTime<Utc>>,
+}
+
+impl LivenessSession {
+    /// Sessions live as long as Rekognition's do.
+    pub const LIFETIME_SECS: i64 = 3 * 60;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivenessCompletion {
+    pub outcome: LivenessOutcome,
+    /// The best frame (base64), kept for verify or enroll of a live session
+    /// and dropped when it is consumed or expires.
+    pub reference_image: Option<String>,
+    /// The enrolled user the frames showed, if any: failures count against
+    /// them as well as the device.
+    pub user_id: Option<UserId>,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// A refresh token as stored: only its SHA-256. Each is spent once; a spent
+/// token presented again is a reuse, and ends its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    pub tenant_id: TenantId,
+    pub session_id: SessionId,
+    pub created_at: DateTime<Utc>,
+    pub spent_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +289,9 @@ pub struct Session {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub device_id: String,
+    /// The `x-device-fingerprint` the session was verified with; its tokens
+    /// (refreshed ones too) are bound to it.
+    pub device_fingerprint: Option<String>,
     pub confidence: f32,
     pub risk_score: f32,
     pub created_at: DateTime<Utc>,

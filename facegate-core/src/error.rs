@@ -73,6 +73,39 @@ pub enum ApiError {
     UserNotFound,
     #[error("Consent record not found")]
     ConsentNotFound,
+    #[error("Liveness session not found")]
+    LivenessSessionNotFound,
+    #[error("The liveness session has expired; start a new one")]
+    LivenessSessionExpired,
+    #[error("The liveness session was already used")]
+    LivenessSessionConsumed,
+    #[error("The liveness session has no result yet: upload its frames first")]
+    LivenessNotCompleted,
+    #[error("Frames were already submitted for this liveness session")]
+    LivenessAlreadyCompleted,
+    #[error("Liveness check failed")]
+    LivenessFailed,
+    #[error("Too many failed attempts; retry later")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("The configured face engine does not support {0}")]
+    EngineUnsupported(&'static str),
+    #[error("This user is suspended")]
+    UserSuspended,
+    #[error("This user is locked")]
+    UserLocked,
+    #[error("Invalid verification token")]
+    InvalidVerificationToken,
+    #[error("Invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("This refresh token was already used; the session has been revoked")]
+    RefreshTokenReused,
+    #[error("Session not found")]
+    SessionNotFound,
+    #[error("Session provider `{0}` is not configured on this server")]
+    ProviderNotImplemented(String),
+    /// Details go to the log, not to the client.
+    #[error("The session provider did not answer as expected")]
+    ProviderFailed(String),
     #[error("Not found")]
     RouteNotFound,
     #[error("Method not allowed")]
@@ -100,6 +133,7 @@ impl From<FaceError> for ApiError {
             FaceError::NoFace => ApiError::NoFaceDetected,
             FaceError::ManyFaces => ApiError::ManyFaces,
             FaceError::Busy => ApiError::EngineBusy,
+            FaceError::Unsupported(what) => ApiError::EngineUnsupported(what),
             other => ApiError::Internal(format!("face engine: {other}")),
         }
     }
@@ -109,8 +143,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            MissingApiKey | InvalidApiKey => StatusCode::UNAUTHORIZED,
-            TenantSuspended | MinorsNotAllowed => StatusCode::FORBIDDEN,
+            MissingApiKey
+            | InvalidApiKey
+            | InvalidVerificationToken
+            | InvalidRefreshToken
+            | RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            TenantSuspended | MinorsNotAllowed | LivenessFailed | UserSuspended | UserLocked => {
+                StatusCode::FORBIDDEN
+            }
             MalformedJson(_)
             | Validation(_)
             | UnknownConsentVersion
@@ -118,12 +158,23 @@ impl ApiError {
             | InvalidImage(_)
             | NoFaceInImage
             | ConsentRequired
-            | ConsentInvalid => StatusCode::BAD_REQUEST,
+            | ConsentInvalid
+            | LivenessSessionExpired
+            | LivenessSessionConsumed
+            | LivenessNotCompleted
+            | LivenessAlreadyCompleted => StatusCode::BAD_REQUEST,
+            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EngineUnsupported(_) | ProviderNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
             UserAlreadyEnrolled => StatusCode::CONFLICT,
             FaceEngineUnavailable | EngineBusy => StatusCode::SERVICE_UNAVAILABLE,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            UserNotFound | ConsentNotFound | RouteNotFound => StatusCode::NOT_FOUND,
+            UserNotFound
+            | ConsentNotFound
+            | LivenessSessionNotFound
+            | SessionNotFound
+            | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,6 +204,22 @@ impl ApiError {
             EngineBusy => "ENGINE_BUSY",
             UserNotFound => "USER_NOT_FOUND",
             ConsentNotFound => "CONSENT_NOT_FOUND",
+            LivenessSessionNotFound => "LIVENESS_SESSION_NOT_FOUND",
+            LivenessSessionExpired => "LIVENESS_SESSION_EXPIRED",
+            LivenessSessionConsumed => "LIVENESS_SESSION_CONSUMED",
+            LivenessNotCompleted => "LIVENESS_NOT_COMPLETED",
+            LivenessAlreadyCompleted => "LIVENESS_ALREADY_COMPLETED",
+            LivenessFailed => "LIVENESS_FAILED",
+            TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            EngineUnsupported(_) => "NOT_SUPPORTED_BY_ENGINE",
+            UserSuspended => "USER_SUSPENDED",
+            UserLocked => "USER_LOCKED",
+            InvalidVerificationToken => "INVALID_VERIFICATION_TOKEN",
+            InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            SessionNotFound => "SESSION_NOT_FOUND",
+            ProviderNotImplemented(_) => "PROVIDER_NOT_IMPLEMENTED",
+            ProviderFailed(_) => "PROVIDER_ERROR",
             RouteNotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Unavailable => "SERVICE_UNAVAILABLE",
@@ -162,7 +229,11 @@ impl ApiError {
 
     /// Seconds a client should wait before retrying, sent as `Retry-After`.
     pub fn retry_after(&self) -> Option<u64> {
-        matches!(self, ApiError::EngineBusy).then_some(1)
+        match self {
+            ApiError::EngineBusy => Some(1),
+            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
     }
 
     /// The JSON envelope.

@@ -1,6 +1,7 @@
 //! The guard: a tower layer that lets a request through to the host's own
 //! routes only with a valid FaceGate token, and hands the verified claims to
-//! the handler (as a request extension; the adapters wrap them in extractors).
+//! the handler (as an `Arc<Claims>` request extension; the adapters wrap it
+//! in extractors).
 //!
 //! ```ignore
 //! let app = Router::new()
@@ -12,12 +13,22 @@
 //! with the algorithm pinned to EdDSA and a known `kid`; `exp`/`nbf` with
 //! leeway, `iss`, `aud`; the device binding (`dfp` against the
 //! `x-device-fingerprint` header); the session, which must exist and not be
-//! revoked or expired (read from the store on every request, so a revocation
-//! takes effect at once); and the role, when the layer requires one.
+//! revoked or expired; and the role, when the layer requires one.
+//!
+//! A verified token is cached (see [`GuardConfig`]), so a request with a
+//! known token costs a map lookup instead of a signature check and a
+//! database read. Expiry, device binding and role are still checked on
+//! every request. **Consistency window:** a session revoked through this
+//! `FaceGate` (revoke endpoint, refresh-token reuse) is refused at once; one
+//! revoked through another instance sharing the database is refused within
+//! [`GuardConfig::session_recheck`] (2 seconds by default).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
@@ -75,6 +86,85 @@ impl GuardRejection {
     }
 }
 
+/// How the guard caches verified tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardConfig {
+    /// How long a verified token's session is trusted before the store is
+    /// read again. Zero reads the store on every request. Default 2 s.
+    pub session_recheck: Duration,
+    /// Most tokens kept; when full, the cache starts over. Default 10 000.
+    pub capacity: usize,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            session_recheck: Duration::from_secs(2),
+            capacity: 10_000,
+        }
+    }
+}
+
+/// Verified tokens, by the token itself.
+pub(crate) struct GuardCache {
+    config: GuardConfig,
+    entries: Mutex<HashMap<String, CachedToken>>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    claims: Arc<Claims>,
+    /// When the session was last read from the store.
+    session_checked: Instant,
+}
+
+impl GuardCache {
+    pub(crate) fn new(config: GuardConfig) -> Self {
+        Self {
+            config,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The claims of a token verified within the recheck window.
+    fn fresh(&self, token: &str) -> Option<Arc<Claims>> {
+        let entries = self.entries();
+        let cached = entries.get(token)?;
+        (cached.session_checked.elapsed() < self.config.session_recheck)
+            .then(|| cached.claims.clone())
+    }
+
+    fn insert(&self, token: &str, claims: Arc<Claims>) {
+        if self.config.session_recheck.is_zero() {
+            return;
+        }
+        let mut entries = self.entries();
+        if entries.len() >= self.config.capacity {
+            entries.clear();
+        }
+        entries.insert(
+            token.to_owned(),
+            CachedToken {
+                claims,
+                session_checked: Instant::now(),
+            },
+        );
+    }
+
+    fn remove(&self, token: &str) {
+        self.entries().remove(token);
+    }
+
+    pub(crate) fn forget_session(&self, session: &SessionId) {
+        self.entries()
+            .retain(|_, cached| cached.claims.sid != session.as_str());
+    }
+}
+
 impl FaceGate {
     /// Verifies the FaceGate token of a request to a host route; see the
     /// module docs for what is checked.
@@ -83,17 +173,29 @@ impl FaceGate {
         headers: &HeaderMap,
         cookie: Option<&str>,
         role: Option<&str>,
-    ) -> Result<Claims, GuardRejection> {
+    ) -> Result<Arc<Claims>, GuardRejection> {
         let token = bearer_token(headers)
             .or_else(|| cookie.and_then(|name| cookie_value(headers, name)))
             .ok_or(GuardRejection::MissingToken)?;
-        let ring = self
-            .key_ring()
-            .await
-            .map_err(|_| GuardRejection::Unavailable)?;
-        let claims = ring
-            .verify(token)
-            .map_err(|err| GuardRejection::InvalidToken(err.to_string()))?;
+        let cache = self.guard_cache();
+        let claims = match cache.fresh(token) {
+            Some(claims) => claims,
+            None => match self.verify_token_and_session(token).await {
+                Ok(claims) => {
+                    cache.insert(token, claims.clone());
+                    claims
+                }
+                Err(rejection) => {
+                    cache.remove(token);
+                    return Err(rejection);
+                }
+            },
+        };
+        let leeway = i64::try_from(self.token_config().leeway.as_secs()).unwrap_or(0);
+        if claims.exp + leeway <= clock::now().timestamp() {
+            cache.remove(token);
+            return Err(GuardRejection::InvalidToken("the token has expired".into()));
+        }
         if let Some(bound) = &claims.dfp {
             let presented = headers
                 .get("x-device-fingerprint")
@@ -104,6 +206,28 @@ impl FaceGate {
                 ));
             }
         }
+        if let Some(role) = role
+            && claims.role != role
+        {
+            return Err(GuardRejection::WrongRole(role.to_owned()));
+        }
+        Ok(claims)
+    }
+
+    /// Forgets cached verdicts on a session's tokens (it was just revoked).
+    pub(crate) fn forget_session(&self, session: &SessionId) {
+        self.guard_cache().forget_session(session);
+    }
+
+    /// The uncached checks: signature and registered claims, then the session.
+    async fn verify_token_and_session(&self, token: &str) -> Result<Arc<Claims>, GuardRejection> {
+        let ring = self
+            .key_ring()
+            .await
+            .map_err(|_| GuardRejection::Unavailable)?;
+        let claims = ring
+            .verify(token)
+            .map_err(|err| GuardRejection::InvalidToken(err.to_string()))?;
         let session = self
             .store()
             .session(
@@ -116,12 +240,7 @@ impl FaceGate {
         if session.revoked_at.is_some() || session.expires_at <= clock::now() {
             return Err(GuardRejection::InvalidToken("the session has ended".into()));
         }
-        if let Some(role) = role
-            && claims.role != role
-        {
-            return Err(GuardRejection::WrongRole(role.to_owned()));
-        }
-        Ok(claims)
+        Ok(Arc::new(claims))
     }
 }
 

@@ -75,3 +75,9 @@ prefixed_id!(
     "",
     hyphenated
 );
+prefixed_id!(
+    /// A plain UUID, like the spec's liveness `session_id`.
+    LivenessSessionId,
+    "",
+    hyphenated
+);

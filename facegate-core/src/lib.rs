@@ -7,6 +7,7 @@
 //! store      the storage trait (implemented by facegate-store-seaorm)
 //! api        FaceGate::handle: http::Request in, http::Response out
 //! token      the JWTs FaceGate signs, and the key ring behind them
+//! liveness   challenge, frame judging and lockout rules
 //! guard      the tower layer that checks those tokens on the host's routes
 //! admin      tenants, API keys and signing keys, for operators and CLIs
 //! ```
@@ -20,6 +21,7 @@ pub mod domain;
 mod error;
 pub mod guard;
 pub mod ids;
+pub mod liveness;
 pub mod providers;
 pub mod store;
 pub mod token;

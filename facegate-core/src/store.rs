@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Session, SigningKeyRecord, Tenant,
-    TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, LivenessCompletion, LivenessSession,
+    RefreshTokenRecord, Session, SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User,
+    UserStatus,
 };
-use crate::ids::{ApiKeyId, ConsentId, SessionId, TenantId, UserId};
+use crate::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -48,6 +49,24 @@ pub struct ConsentRevocation {
     pub record: ConsentRecord,
     /// Whether this call deleted the linked user.
     pub user_deleted: bool,
+}
+
+/// Whose liveness failures to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureSubject<'a> {
+    Device(&'a str),
+    User(&'a UserId),
+}
+
+/// What [`Store::rotate_refresh_token`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshRotation {
+    /// The token was unspent: it is spent now and its successor stored.
+    Rotated(Session),
+    /// The token was spent before: its session is revoked now.
+    Reused(SessionId),
+    /// No such token in this tenant.
+    Unknown,
 }
 
 #[async_trait]
@@ -142,8 +161,51 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentRevocation>, StoreError>;
 
+    // Liveness ceremonies.
+    async fn insert_liveness_session(&self, session: &LivenessSession) -> Result<(), StoreError>;
+    async fn liveness_session(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+    ) -> Result<Option<LivenessSession>, StoreError>;
+    /// Records the judgement of a session that has none yet; false when it
+    /// already had one (a concurrent upload won) or does not exist.
+    async fn complete_liveness_session(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+        completion: &LivenessCompletion,
+    ) -> Result<bool, StoreError>;
+    /// Marks a completed session consumed and drops its reference image;
+    /// false when it was consumed already (or is not completed).
+    async fn consume_liveness_session(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// When the subject's failed liveness checks completed, since `since`.
+    async fn liveness_failures(
+        &self,
+        tenant: &TenantId,
+        subject: FailureSubject<'_>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError>;
+    /// Drops the reference images of sessions expired by `now`, and deletes
+    /// sessions that expired before `forget_before`. Returns the rows deleted.
+    async fn prune_liveness_sessions(
+        &self,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     // Sessions.
-    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Inserts a session with its first refresh token, atomically.
+    async fn insert_session(
+        &self,
+        session: &Session,
+        refresh_token: &RefreshTokenRecord,
+    ) -> Result<(), StoreError>;
     async fn session(
         &self,
         tenant: &TenantId,
@@ -157,6 +219,17 @@ pub trait Store: Send + Sync + 'static {
         id: &SessionId,
         at: DateTime<Utc>,
     ) -> Result<Option<Session>, StoreError>;
+
+    /// Spends the refresh token whose hash is `presented` and stores
+    /// `next_hash` as its successor in the same session, in one transaction.
+    /// A token spent before revokes its session at `at` instead.
+    async fn rotate_refresh_token(
+        &self,
+        tenant: &TenantId,
+        presented: &str,
+        next_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RefreshRotation, StoreError>;
 
     // Token signing keys.
     /// Every signing key, oldest first.

@@ -30,6 +30,9 @@ pub struct TokenConfig {
     pub lifetime: Duration,
     /// Clock skew tolerated on `exp` and `nbf`, default 30 seconds.
     pub leeway: Duration,
+    /// How long a verified session lasts, default 12 hours: refresh tokens
+    /// renew the short-lived token within it, never beyond.
+    pub session_lifetime: Duration,
 }
 
 impl Default for TokenConfig {
@@ -39,6 +42,7 @@ impl Default for TokenConfig {
             audience: "facegate".into(),
             lifetime: Duration::from_secs(15 * 60),
             leeway: Duration::from_secs(30),
+            session_lifetime: Duration::from_secs(12 * 60 * 60),
         }
     }
 }

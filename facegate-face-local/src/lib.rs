@@ -33,8 +33,8 @@ use async_trait::async_trait;
 use facegate_core::domain::FaceEnrollment;
 use facegate_core::ids::{FaceId, TenantId, UserId};
 use facegate_core::providers::face::{
-    BoundingBox, DetectedFace, FaceError, FaceMatch, FaceProbe, FaceProvider, ImageInput,
-    IndexedFace,
+    BoundingBox, DetectedFace, FaceError, FaceMatch, FaceProbe, FaceProvider, FrameObservation,
+    ImageInput, IndexedFace, ObservedFace,
 };
 use image::RgbImage;
 use serde_json::json;
@@ -153,6 +153,13 @@ impl Engine {
     }
 
     fn probe(&self, image: &RgbImage) -> Result<FaceProbe, FaceError> {
+        Ok(self.probe_with_landmarks(image)?.0)
+    }
+
+    fn probe_with_landmarks(
+        &self,
+        image: &RgbImage,
+    ) -> Result<(FaceProbe, Detection, Vec<[f32; 2]>), FaceError> {
         let face = self.single_face(image)?;
         let landmarks = self
             .models
@@ -164,7 +171,7 @@ impl Engine {
             .ok_or(FaceError::NoFace)?;
         let embedding = self.models.embed(&aligned).map_err(engine_error)?;
         let age = self.models.age(image, face.rect).map_err(engine_error)?;
-        Ok(FaceProbe {
+        let probe = FaceProbe {
             face: DetectedFace {
                 bounding_box: bounding_box(face.rect),
                 confidence: round1(face.score * 100.0),
@@ -173,7 +180,40 @@ impl Engine {
             },
             angle: angle_from_landmarks(&landmarks).to_owned(),
             data: Arc::new(Embedding(embedding)),
-        })
+        };
+        Ok((probe, face, landmarks))
+    }
+
+    /// Pose, eyes, passive live score and identity of each liveness frame.
+    fn observe(&self, frames: &[RgbImage]) -> Result<Vec<FrameObservation>, FaceError> {
+        let mut first: Option<Vec<f32>> = None;
+        frames
+            .iter()
+            .map(|image| {
+                let (probe, face, landmarks) = match self.probe_with_landmarks(image) {
+                    Ok(found) => found,
+                    Err(FaceError::NoFace | FaceError::ManyFaces) => {
+                        return Ok(FrameObservation::NotOneFace);
+                    }
+                    Err(other) => return Err(other),
+                };
+                let models = &self.models;
+                let pose = models.pose(image, face.rect).map_err(engine_error)?;
+                let eyes = models.eyes_open(image, &landmarks).map_err(engine_error)?;
+                let live_score = models.anti_spoof(image, face.rect).map_err(engine_error)?;
+                let embedding = embedding_of(&probe)?;
+                let reference = first.get_or_insert_with(|| embedding.clone());
+                let cosine: f32 = reference.iter().zip(&embedding).map(|(a, b)| a * b).sum();
+                Ok(FrameObservation::Face(ObservedFace {
+                    yaw: yaw_from_landmarks(&landmarks),
+                    pitch: pose.pitch,
+                    eyes_open: eyes[0].min(eyes[1]),
+                    live_score,
+                    similarity_to_first: calibration::confidence(cosine),
+                    probe,
+                }))
+            })
+            .collect()
     }
 
     fn detect_all(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, FaceError> {
@@ -266,6 +306,21 @@ impl FaceProvider for LocalFaceEngine {
         let image = image.clone();
         self.run(move |engine| engine.probe(&image_input::decode(&image)?))
             .await
+    }
+
+    async fn observe_liveness(
+        &self,
+        frames: &[ImageInput],
+    ) -> Result<Vec<FrameObservation>, FaceError> {
+        let frames = frames.to_vec();
+        self.run(move |engine| {
+            let images = frames
+                .iter()
+                .map(image_input::decode)
+                .collect::<Result<Vec<_>, _>>()?;
+            engine.observe(&images)
+        })
+        .await
     }
 
     async fn search(
@@ -388,6 +443,19 @@ fn angle_from_landmarks(landmarks: &[[f32; 2]]) -> &'static str {
     } else {
         "front"
     }
+}
+
+/// Yaw in degrees from the nose tip's offset between the eyes. Liveness
+/// uses this rather than the pose model's yaw: on the test photos the pose
+/// model reads frontal faces anywhere from −13° to +5° and a mirrored image
+/// does not flip its sign, while the landmark geometry flips exactly (the
+/// nose sits about 0.55 outer-eye spans in front of the eye line).
+fn yaw_from_landmarks(landmarks: &[[f32; 2]]) -> f32 {
+    let eye_mid_x = (landmarks[39][0] + landmarks[42][0]) / 2.0;
+    let eye_span = (landmarks[45][0] - landmarks[36][0]).abs().max(1.0);
+    let offset = (landmarks[30][0] - eye_mid_x) / eye_span;
+    // Nose towards the image's left is a positive yaw, as the pose model has it.
+    -(offset / 0.55).clamp(-1.0, 1.0).asin().to_degrees()
 }
 
 /// Sharpness (variance of the Laplacian, mapped to 0–100) and brightness

@@ -5,7 +5,9 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use facegate_core::ids::{FaceId, TenantId, UserId};
-use facegate_core::providers::face::{FaceError, FaceProbe, FaceProvider, ImageInput};
+use facegate_core::providers::face::{
+    FaceError, FaceProbe, FaceProvider, FrameObservation, ImageInput,
+};
 use facegate_face_local::{
     EngineConfig, LocalFaceEngine, ModelError, ModelSet, default_model_dir, default_testdata_dir,
 };
@@ -222,4 +224,49 @@ fn models_with_the_wrong_hash_or_missing_are_refused_with_the_fix() {
         .unwrap();
     assert!(matches!(err, ModelError::Missing { .. }), "{err}");
     assert!(err.to_string().contains("scripts/fetch-models"));
+}
+
+/// What liveness challenges are judged on, as the models report it for the
+/// test photos (the axum tests build their challenge frames from these).
+#[tokio::test]
+async fn liveness_observations_follow_head_pose_and_identity() {
+    let obama2 = image::open(default_testdata_dir().join("face_recognition/obama2.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let frames = vec![
+        photo("face_recognition/obama.jpg"),
+        png(&image::imageops::flip_horizontal(&obama2)),
+        photo("face_recognition/obama2.jpg"),
+        photo("face_recognition/obama3.jpg"),
+        photo("face-api/sample1.jpg"),
+    ];
+    let observed: Vec<_> = engine()
+        .observe_liveness(&frames)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| match o {
+            FrameObservation::Face(face) => Some(face),
+            FrameObservation::NotOneFace => None,
+        })
+        .collect();
+    let [Some(front), Some(left), Some(right), Some(up), group] = &observed[..] else {
+        panic!("one face expected in each Obama photo");
+    };
+    assert!(group.is_none(), "a group photo is not one face");
+    assert!(front.yaw.abs() < 5.0, "frontal: {}", front.yaw);
+    // The mirror image flips the yaw.
+    assert!(right.yaw - front.yaw > 10.0, "turned right: {}", right.yaw);
+    assert!(left.yaw - front.yaw < -10.0, "mirrored: {}", left.yaw);
+    assert!((left.yaw + right.yaw).abs() < 2.0);
+    assert!(up.pitch - front.pitch > 10.0, "looking up: {}", up.pitch);
+    for face in [front, left, right, up] {
+        assert!(
+            face.similarity_to_first >= THRESHOLD,
+            "{}",
+            face.similarity_to_first
+        );
+        assert!(face.eyes_open > 0.5);
+        assert!(face.live_score > 0.5);
+    }
 }

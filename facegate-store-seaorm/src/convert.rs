@@ -3,14 +3,18 @@
 //! than guessed at.
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Session,
-    SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, LivenessChallenge,
+    LivenessCompletion, LivenessMode, LivenessOutcome, LivenessSession, RefreshTokenRecord,
+    Session, SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
-use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, SessionId, TenantId, UserId};
+use facegate_core::ids::{
+    ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
+};
 use facegate_core::store::StoreError;
 
 use crate::entity::{
-    api_key, audit_event, consent, face_enrollment, session, signing_key, tenant, user,
+    api_key, audit_event, consent, face_enrollment, liveness_session, refresh_token, session,
+    signing_key, tenant, user,
 };
 
 fn corrupt(table: &str, id: &str, what: &str) -> StoreError {
@@ -238,6 +242,7 @@ pub(crate) fn session_row(session: &Session) -> session::Model {
         tenant_id: session.tenant_id.to_string(),
         user_id: session.user_id.to_string(),
         device_id: session.device_id.clone(),
+        device_fingerprint: session.device_fingerprint.clone(),
         confidence: session.confidence,
         risk_score: session.risk_score,
         created_at: session.created_at,
@@ -253,11 +258,89 @@ pub(crate) fn session(row: session::Model) -> Session {
         tenant_id: TenantId::from_string(row.tenant_id),
         user_id: UserId::from_string(row.user_id),
         device_id: row.device_id,
+        device_fingerprint: row.device_fingerprint,
         confidence: row.confidence,
         risk_score: row.risk_score,
         created_at: row.created_at,
         last_verified_at: row.last_verified_at,
         expires_at: row.expires_at,
         revoked_at: row.revoked_at,
+    }
+}
+
+pub(crate) fn liveness_mode_str(mode: LivenessMode) -> &'static str {
+    match mode {
+        LivenessMode::Active => "active",
+        LivenessMode::Passive => "passive",
+    }
+}
+
+pub(crate) fn liveness_session_row(session: &LivenessSession) -> liveness_session::Model {
+    let completion = session.completion.as_ref();
+    liveness_session::Model {
+        id: session.id.to_string(),
+        tenant_id: session.tenant_id.to_string(),
+        device_id: session.device_id.clone(),
+        mode: liveness_mode_str(session.mode).to_owned(),
+        actions: serde_json::to_string(&session.challenge.actions)
+            .expect("actions serialise to JSON"),
+        nonce: session.challenge.nonce.clone(),
+        created_at: session.created_at,
+        expires_at: session.expires_at,
+        completed_at: completion.map(|c| c.completed_at),
+        is_live: completion.map(|c| c.outcome.is_live),
+        confidence: completion.map(|c| c.outcome.confidence),
+        reference_image: completion.and_then(|c| c.reference_image.clone()),
+        user_id: completion.and_then(|c| c.user_id.as_ref().map(ToString::to_string)),
+        consumed_at: session.consumed_at,
+    }
+}
+
+pub(crate) fn liveness_session(
+    row: liveness_session::Model,
+) -> Result<LivenessSession, StoreError> {
+    let mode = match row.mode.as_str() {
+        "active" => LivenessMode::Active,
+        "passive" => LivenessMode::Passive,
+        _ => return Err(corrupt("liveness_sessions", &row.id, "mode")),
+    };
+    let actions = serde_json::from_str(&row.actions)
+        .map_err(|_| corrupt("liveness_sessions", &row.id, "challenge"))?;
+    let completion = match (row.completed_at, row.is_live, row.confidence) {
+        (Some(completed_at), Some(is_live), Some(confidence)) => Some(LivenessCompletion {
+            outcome: LivenessOutcome {
+                is_live,
+                confidence,
+            },
+            reference_image: row.reference_image,
+            user_id: row.user_id.map(UserId::from_string),
+            completed_at,
+        }),
+        (None, None, None) => None,
+        _ => return Err(corrupt("liveness_sessions", &row.id, "completion")),
+    };
+    Ok(LivenessSession {
+        id: LivenessSessionId::from_string(row.id),
+        tenant_id: TenantId::from_string(row.tenant_id),
+        device_id: row.device_id,
+        mode,
+        challenge: LivenessChallenge {
+            actions,
+            nonce: row.nonce,
+        },
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        completion,
+        consumed_at: row.consumed_at,
+    })
+}
+
+pub(crate) fn refresh_token_row(token: &RefreshTokenRecord) -> refresh_token::Model {
+    refresh_token::Model {
+        hash: token.hash.clone(),
+        tenant_id: token.tenant_id.to_string(),
+        session_id: token.session_id.to_string(),
+        created_at: token.created_at,
+        spent_at: token.spent_at,
     }
 }

@@ -28,13 +28,19 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Session, SigningKeyRecord, Tenant,
-    TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, LivenessCompletion, LivenessSession,
+    RefreshTokenRecord, Session, SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User,
+    UserStatus,
 };
-use facegate_core::ids::{ApiKeyId, ConsentId, SessionId, TenantId, UserId};
-use facegate_core::store::{ConsentRevocation, Store, StoreError, UserPage, UserSummary};
+use facegate_core::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
+use facegate_core::store::{
+    ConsentRevocation, FailureSubject, RefreshRotation, Store, StoreError, UserPage, UserSummary,
+};
 
-use entity::{api_key, audit_event, consent, face_enrollment, session, signing_key, tenant, user};
+use entity::{
+    api_key, audit_event, consent, face_enrollment, liveness_session, refresh_token, session,
+    signing_key, tenant, user,
+};
 use migration::Migrator;
 
 /// A FaceGate store on a SeaORM connection.
@@ -493,12 +499,144 @@ impl Store for SeaOrmStore {
         }))
     }
 
-    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
-        session::Entity::insert(convert::session_row(session).into_active_model())
-            .exec_without_returning(&self.db)
+    async fn insert_liveness_session(&self, session: &LivenessSession) -> Result<(), StoreError> {
+        liveness_session::Entity::insert(
+            convert::liveness_session_row(session).into_active_model(),
+        )
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn liveness_session(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+    ) -> Result<Option<LivenessSession>, StoreError> {
+        liveness_session::Entity::find_by_id(id.as_str())
+            .filter(liveness_session::Column::TenantId.eq(tenant.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(convert::liveness_session)
+            .transpose()
+    }
+
+    async fn complete_liveness_session(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+        completion: &LivenessCompletion,
+    ) -> Result<bool, StoreError> {
+        use liveness_session::Column;
+        let updated = liveness_session::Entity::update_many()
+            .col_expr(Column::CompletedAt, Expr::value(completion.completed_at))
+            .col_expr(Column::IsLive, Expr::value(completion.outcome.is_live))
+            .col_expr(
+                Column::Confidence,
+                Expr::value(completion.outcome.confidence),
+            )
+            .col_expr(
+                Column::ReferenceImage,
+                Expr::value(completion.reference_image.clone()),
+            )
+            .col_expr(
+                Column::UserId,
+                Expr::value(completion.user_id.as_ref().map(ToString::to_string)),
+            )
+            .filter(Column::TenantId.eq(tenant.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .filter(Column::CompletedAt.is_null())
+            .exec(&self.db)
             .await
             .map_err(store_error)?;
-        Ok(())
+        Ok(updated.rows_affected == 1)
+    }
+
+    async fn consume_liveness_session(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        use liveness_session::Column;
+        let updated = liveness_session::Entity::update_many()
+            .col_expr(Column::ConsumedAt, Expr::value(at))
+            .col_expr(Column::ReferenceImage, Expr::value(None::<String>))
+            .filter(Column::TenantId.eq(tenant.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .filter(Column::CompletedAt.is_not_null())
+            .filter(Column::ConsumedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(updated.rows_affected == 1)
+    }
+
+    async fn liveness_failures(
+        &self,
+        tenant: &TenantId,
+        subject: FailureSubject<'_>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        use liveness_session::Column;
+        let query = liveness_session::Entity::find()
+            .select_only()
+            .column(Column::CompletedAt)
+            .filter(Column::TenantId.eq(tenant.as_str()))
+            .filter(Column::IsLive.eq(false))
+            .filter(Column::CompletedAt.gte(since));
+        let query = match subject {
+            FailureSubject::Device(device) => query.filter(Column::DeviceId.eq(device)),
+            FailureSubject::User(user) => query.filter(Column::UserId.eq(user.as_str())),
+        };
+        let times: Vec<Option<DateTime<Utc>>> = query
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(times.into_iter().flatten().collect())
+    }
+
+    async fn prune_liveness_sessions(
+        &self,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use liveness_session::Column;
+        liveness_session::Entity::update_many()
+            .col_expr(Column::ReferenceImage, Expr::value(None::<String>))
+            .filter(Column::ExpiresAt.lte(now))
+            .filter(Column::ReferenceImage.is_not_null())
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        let deleted = liveness_session::Entity::delete_many()
+            .filter(Column::ExpiresAt.lt(forget_before))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected)
+    }
+
+    async fn insert_session(
+        &self,
+        session: &Session,
+        refresh_token: &RefreshTokenRecord,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        session::Entity::insert(convert::session_row(session).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+        refresh_token::Entity::insert(
+            convert::refresh_token_row(refresh_token).into_active_model(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)
     }
 
     async fn session(
@@ -529,6 +667,65 @@ impl Store for SeaOrmStore {
             .await
             .map_err(store_error)?;
         self.session(tenant, id).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        tenant: &TenantId,
+        presented: &str,
+        next_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RefreshRotation, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let Some(row) = refresh_token::Entity::find_by_id(presented)
+            .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(RefreshRotation::Unknown);
+        };
+        let session_id = SessionId::from_string(&row.session_id);
+        // Spend the token only if nobody else has: two concurrent refreshes
+        // with one token are a reuse, whichever commits second.
+        let spent = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::SpentAt, Expr::value(at))
+            .filter(refresh_token::Column::Hash.eq(presented))
+            .filter(refresh_token::Column::SpentAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if spent.rows_affected == 0 {
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(at))
+                .filter(session::Column::TenantId.eq(tenant.as_str()))
+                .filter(session::Column::Id.eq(session_id.as_str()))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            txn.commit().await.map_err(store_error)?;
+            return Ok(RefreshRotation::Reused(session_id));
+        }
+        let next = RefreshTokenRecord {
+            hash: next_hash.to_owned(),
+            tenant_id: tenant.clone(),
+            session_id: session_id.clone(),
+            created_at: at,
+            spent_at: None,
+        };
+        refresh_token::Entity::insert(convert::refresh_token_row(&next).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+        let session = session::Entity::find_by_id(session_id.as_str())
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .map(convert::session)
+            .ok_or_else(|| StoreError::Backend("refresh token without a session".into()))?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(RefreshRotation::Rotated(session))
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {

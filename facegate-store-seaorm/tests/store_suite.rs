@@ -4,11 +4,15 @@
 use chrono::Utc;
 use facegate_core::clock;
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, Tenant,
-    TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, LivenessAction,
+    LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome, LivenessSession,
+    LivenessSettings, RefreshTokenRecord, Session, Tenant, TenantSettings, TenantStatus, User,
+    UserStatus,
 };
-use facegate_core::ids::{ApiKeyId, ConsentId, FaceId, TenantId, UserId};
-use facegate_core::store::{Store, StoreError, UserPage};
+use facegate_core::ids::{
+    ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
+};
+use facegate_core::store::{FailureSubject, RefreshRotation, Store, StoreError, UserPage};
 use facegate_store_seaorm::testing::test_store;
 use serde_json::json;
 
@@ -414,6 +418,12 @@ async fn tenant_settings_round_trip() {
         match_threshold: 95.0,
         prevent_duplicates: false,
         minimum_age: Some(18),
+        liveness: LivenessSettings {
+            mode: LivenessMode::Passive,
+            actions: vec![LivenessAction::Blink],
+            min_confidence: 95.0,
+            lockout_minutes: 5,
+        },
     };
     assert!(store.set_tenant_settings(&id, &strict).await.unwrap());
     assert_eq!(store.tenant(&id).await.unwrap().unwrap().settings, strict);
@@ -507,20 +517,8 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
     store.insert_user(&ada, &[], None).await.unwrap();
-    let now = clock::now();
-    let session = facegate_core::domain::Session {
-        id: facegate_core::ids::SessionId::generate(),
-        tenant_id: tenant.clone(),
-        user_id: ada.id.clone(),
-        device_id: "dev_1".into(),
-        confidence: 97.0,
-        risk_score: 0.1,
-        created_at: now,
-        last_verified_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        revoked_at: None,
-    };
-    store.insert_session(&session).await.unwrap();
+    let (session, refresh) = session_of(&ada);
+    store.insert_session(&session, &refresh).await.unwrap();
     assert_eq!(
         store.session(&tenant, &session.id).await.unwrap(),
         Some(session.clone())
@@ -558,4 +556,262 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
     // Deleting the user ends their sessions.
     assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
     assert_eq!(store.session(&tenant, &session.id).await.unwrap(), None);
+}
+
+fn session_of(user: &User) -> (Session, RefreshTokenRecord) {
+    let now = clock::now();
+    let session = Session {
+        id: SessionId::generate(),
+        tenant_id: user.tenant_id.clone(),
+        user_id: user.id.clone(),
+        device_id: "dev_1".into(),
+        device_fingerprint: Some("ab".repeat(32)),
+        confidence: 97.0,
+        risk_score: 0.1,
+        created_at: now,
+        last_verified_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        revoked_at: None,
+    };
+    let refresh = RefreshTokenRecord {
+        hash: format!("hash-{}", session.id),
+        tenant_id: user.tenant_id.clone(),
+        session_id: session.id.clone(),
+        created_at: now,
+        spent_at: None,
+    };
+    (session, refresh)
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_once_and_reuse_revokes_the_session() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let ada = user(&tenant, "ada");
+    store.insert_user(&ada, &[], None).await.unwrap();
+    let (session, first) = session_of(&ada);
+    store.insert_session(&session, &first).await.unwrap();
+
+    let at = clock::now();
+    let rotated = store
+        .rotate_refresh_token(&tenant, &first.hash, "second", at)
+        .await
+        .unwrap();
+    assert_eq!(rotated, RefreshRotation::Rotated(session.clone()));
+    assert_eq!(
+        store
+            .rotate_refresh_token(&TenantId::generate(), "second", "third", at)
+            .await
+            .unwrap(),
+        RefreshRotation::Unknown,
+        "another tenant's key cannot spend it"
+    );
+    let rotated_again = store
+        .rotate_refresh_token(&tenant, "second", "third", at)
+        .await
+        .unwrap();
+    assert!(matches!(rotated_again, RefreshRotation::Rotated(_)));
+
+    // The first token again: a copy is in someone else's hands.
+    let reused = store
+        .rotate_refresh_token(&tenant, &first.hash, "fourth", at)
+        .await
+        .unwrap();
+    assert_eq!(reused, RefreshRotation::Reused(session.id.clone()));
+    let revoked = store.session(&tenant, &session.id).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(at));
+    assert_eq!(
+        store
+            .rotate_refresh_token(&tenant, "fourth", "fifth", at)
+            .await
+            .unwrap(),
+        RefreshRotation::Unknown,
+        "the reuse stored no successor"
+    );
+
+    // Deleting the user takes the tokens with the session.
+    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert_eq!(
+        store
+            .rotate_refresh_token(&tenant, "third", "sixth", at)
+            .await
+            .unwrap(),
+        RefreshRotation::Unknown
+    );
+}
+
+fn liveness_session(tenant: &TenantId, device: &str) -> LivenessSession {
+    let now = clock::now();
+    LivenessSession {
+        id: LivenessSessionId::generate(),
+        tenant_id: tenant.clone(),
+        device_id: device.into(),
+        mode: LivenessMode::Active,
+        challenge: LivenessChallenge {
+            actions: vec![LivenessAction::TurnLeft, LivenessAction::Blink],
+            nonce: "00ff".into(),
+        },
+        created_at: now,
+        expires_at: now + chrono::Duration::minutes(3),
+        completion: None,
+        consumed_at: None,
+    }
+}
+
+#[tokio::test]
+async fn liveness_sessions_complete_once_and_are_consumed_once() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let session = liveness_session(&tenant, "dev_a");
+    store.insert_liveness_session(&session).await.unwrap();
+    assert_eq!(
+        store.liveness_session(&tenant, &session.id).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store
+            .liveness_session(&TenantId::generate(), &session.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !store
+            .consume_liveness_session(&tenant, &session.id, clock::now())
+            .await
+            .unwrap(),
+        "not completed yet"
+    );
+
+    let completion = LivenessCompletion {
+        outcome: LivenessOutcome {
+            is_live: true,
+            confidence: 97.5,
+        },
+        reference_image: Some("aGVsbG8=".into()),
+        user_id: None,
+        completed_at: clock::now(),
+    };
+    assert!(
+        store
+            .complete_liveness_session(&tenant, &session.id, &completion)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete_liveness_session(&tenant, &session.id, &completion)
+            .await
+            .unwrap(),
+        "a second upload loses"
+    );
+    let completed = store
+        .liveness_session(&tenant, &session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(completed.completion, Some(completion));
+
+    let at = clock::now();
+    assert!(
+        store
+            .consume_liveness_session(&tenant, &session.id, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .consume_liveness_session(&tenant, &session.id, at)
+            .await
+            .unwrap()
+    );
+    let consumed = store
+        .liveness_session(&tenant, &session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(consumed.consumed_at, Some(at));
+    assert_eq!(
+        consumed.completion.unwrap().reference_image,
+        None,
+        "the face image is dropped once used"
+    );
+}
+
+#[tokio::test]
+async fn failures_are_counted_by_device_and_by_user_and_old_sessions_pruned() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let ada = UserId::generate();
+    let now = clock::now();
+    let failed = |user: Option<UserId>| LivenessCompletion {
+        outcome: LivenessOutcome {
+            is_live: false,
+            confidence: 0.0,
+        },
+        reference_image: None,
+        user_id: user,
+        completed_at: now,
+    };
+    for (device, completion) in [
+        ("dev_a", failed(None)),
+        ("dev_a", failed(Some(ada.clone()))),
+        ("dev_b", failed(Some(ada.clone()))),
+        (
+            "dev_a",
+            LivenessCompletion {
+                outcome: LivenessOutcome {
+                    is_live: true,
+                    confidence: 99.0,
+                },
+                reference_image: Some("aW1n".into()),
+                user_id: None,
+                completed_at: now,
+            },
+        ),
+    ] {
+        let session = liveness_session(&tenant, device);
+        store.insert_liveness_session(&session).await.unwrap();
+        store
+            .complete_liveness_session(&tenant, &session.id, &completion)
+            .await
+            .unwrap();
+    }
+    let since = now - chrono::Duration::minutes(1);
+    let count = |subject| {
+        let store = &store;
+        let tenant = &tenant;
+        async move {
+            store
+                .liveness_failures(tenant, subject, since)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count(FailureSubject::Device("dev_a")).await, 2);
+    assert_eq!(count(FailureSubject::Device("dev_b")).await, 1);
+    assert_eq!(count(FailureSubject::User(&ada)).await, 2);
+    assert_eq!(
+        store
+            .liveness_failures(
+                &tenant,
+                FailureSubject::Device("dev_a"),
+                now + chrono::Duration::seconds(1)
+            )
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Expired: images dropped at once, rows kept for lockouts until forgotten.
+    let later = now + chrono::Duration::minutes(10);
+    assert_eq!(store.prune_liveness_sessions(later, now).await.unwrap(), 0);
+    assert_eq!(count(FailureSubject::Device("dev_a")).await, 2);
+    assert_eq!(
+        store.prune_liveness_sessions(later, later).await.unwrap(),
+        4
+    );
+    assert_eq!(count(FailureSubject::Device("dev_a")).await, 0);
 }

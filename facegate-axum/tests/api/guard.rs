@@ -4,9 +4,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use base64::Engine as _;
-use facegate_axum::{FaceGateAuthLayer, FaceGateUser};
+use facegate_axum::{FaceGate, FaceGateAuthLayer, FaceGateUser};
 use facegate_core::clock;
-use facegate_core::domain::{Session, User};
+use facegate_core::domain::{RefreshTokenRecord, Session, User};
+use facegate_core::guard::GuardConfig;
 use facegate_core::ids::SessionId;
 use facegate_core::token::Claims;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -19,15 +20,19 @@ const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6
 /// A host app: `/api/profile` behind the guard, `/api/admin` needing the
 /// `admin` role, `/hello` open to all but greeting signed-in users by name.
 fn host(app: &TestApp) -> Router {
+    host_on(&app.facegate)
+}
+
+fn host_on(facegate: &FaceGate) -> Router {
     let guarded = Router::new()
         .route(
             "/api/profile",
             get(|user: FaceGateUser| async move { user.name.clone() }),
         )
-        .layer(FaceGateAuthLayer::new(app.facegate.clone()).cookie("fg_token"));
+        .layer(FaceGateAuthLayer::new(facegate.clone()).cookie("fg_token"));
     let admin = Router::new()
         .route("/api/admin", get(|| async { "admin area" }))
-        .layer(FaceGateAuthLayer::new(app.facegate.clone()).require_role("admin"));
+        .layer(FaceGateAuthLayer::new(facegate.clone()).require_role("admin"));
     let open = Router::new().route(
         "/hello",
         get(|user: Option<FaceGateUser>| async move {
@@ -50,6 +55,7 @@ async fn signed_in(
         tenant_id: app.tenant.clone(),
         user_id: user.id.clone(),
         device_id: "dev_test".into(),
+        device_fingerprint: fingerprint.map(str::to_owned),
         confidence: 98.5,
         risk_score: 0.05,
         created_at: now,
@@ -57,7 +63,18 @@ async fn signed_in(
         expires_at: now + chrono::Duration::hours(1),
         revoked_at: None,
     };
-    app.facegate.store().insert_session(&session).await.unwrap();
+    let refresh = RefreshTokenRecord {
+        hash: format!("unused-{}", session.id),
+        tenant_id: app.tenant.clone(),
+        session_id: session.id.clone(),
+        created_at: now,
+        spent_at: None,
+    };
+    app.facegate
+        .store()
+        .insert_session(&session, &refresh)
+        .await
+        .unwrap();
     let token = app
         .facegate
         .issue_token(&user, &session, fingerprint)
@@ -71,11 +88,19 @@ async fn get_with(
     path: &str,
     headers: &[(&str, String)],
 ) -> (u16, String, Option<String>) {
+    get_from(host(app), path, headers).await
+}
+
+async fn get_from(
+    host: Router,
+    path: &str,
+    headers: &[(&str, String)],
+) -> (u16, String, Option<String>) {
     let mut builder = request("GET", path);
     for (name, value) in headers {
         builder = builder.header(*name, value);
     }
-    let response = tower::ServiceExt::oneshot(host(app), builder.body(Body::empty()).unwrap())
+    let response = tower::ServiceExt::oneshot(host, builder.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status().as_u16();
@@ -141,19 +166,54 @@ async fn the_token_may_come_from_the_configured_cookie() {
 }
 
 #[tokio::test]
-async fn a_revoked_session_is_refused_at_once() {
+async fn a_session_revoked_through_the_api_is_refused_at_once() {
     let app = TestApp::new().await;
     let (_, session, token) = signed_in(&app, "guard", None).await;
+    // Twice: the second request is served from the guard's cache.
+    for _ in 0..2 {
+        assert_eq!(
+            get_with(&app, "/api/profile", &[bearer(&token)]).await.0,
+            200
+        );
+    }
+    let revoked = app
+        .call("POST", &format!("/v1/session/{}/revoke", session.id), None)
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
     assert_eq!(
-        get_with(&app, "/api/profile", &[bearer(&token)]).await.0,
+        revoked.body,
+        json!({ "revoked": true, "session_id": session.id })
+    );
+    assert_invalid_token(get_with(&app, "/api/profile", &[bearer(&token)]).await);
+}
+
+#[tokio::test]
+async fn a_revocation_by_another_instance_is_seen_by_an_uncached_guard_at_once() {
+    let app = TestApp::new().await;
+    let (_, session, token) = signed_in(&app, "guard", None).await;
+    let uncached = host_on(
+        &FaceGate::builder_with_store(app.facegate.store().clone())
+            .guard(GuardConfig {
+                session_recheck: std::time::Duration::ZERO,
+                ..GuardConfig::default()
+            })
+            .build(),
+    );
+    assert_eq!(
+        get_from(uncached.clone(), "/api/profile", &[bearer(&token)])
+            .await
+            .0,
         200
     );
-    app.facegate
-        .store()
-        .revoke_session(&app.tenant, &session.id, clock::now())
-        .await
-        .unwrap();
-    assert_invalid_token(get_with(&app, "/api/profile", &[bearer(&token)]).await);
+    // Another instance on the same database revokes the session.
+    let other = app.restarted();
+    let revoked = other
+        .call("POST", &format!("/v1/session/{}/revoke", session.id), None)
+        .await;
+    assert_eq!(revoked.status, 200);
+    // An instance that rechecks every request refuses at once; one with
+    // the default cache within `session_recheck` (not asserted: timing).
+    assert_invalid_token(get_from(uncached, "/api/profile", &[bearer(&token)]).await);
 }
 
 #[tokio::test]

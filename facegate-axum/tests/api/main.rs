@@ -9,6 +9,7 @@ mod consent;
 mod faces;
 mod guard;
 mod health;
+mod liveness;
 mod requests;
 mod tokens;
 mod users;

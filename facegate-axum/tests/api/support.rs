@@ -9,7 +9,7 @@ use base64::Engine as _;
 use facegate_axum::FaceGate;
 use facegate_core::StaticConsentRegistry;
 use facegate_core::clock;
-use facegate_core::domain::{FaceEnrollment, KeyEnvironment, User, UserStatus};
+use facegate_core::domain::{FaceEnrollment, KeyEnvironment, TenantSettings, User, UserStatus};
 use facegate_core::ids::{FaceId, TenantId, UserId};
 use facegate_face_local::{EngineConfig, LocalFaceEngine};
 use facegate_store_seaorm::SeaOrmStore;
@@ -49,13 +49,44 @@ fn shared_engine() -> &'static LocalFaceEngine {
 
 /// A photo from scripts/fetch-testdata, base64-encoded.
 pub fn photo(path: &str) -> String {
-    let bytes = std::fs::read(facegate_face_local::default_testdata_dir().join(path))
-        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"));
+    base64::engine::general_purpose::STANDARD.encode(photo_bytes(path))
+}
+
+fn photo_bytes(path: &str) -> Vec<u8> {
+    std::fs::read(facegate_face_local::default_testdata_dir().join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"))
+}
+
+/// The photo mirrored left to right (mirroring flips the yaw the engine
+/// reports: a face turned right becomes one turned left).
+pub fn mirrored_photo(path: &str, quality: u8) -> String {
+    let image = image::load_from_memory(&photo_bytes(path))
+        .unwrap()
+        .to_rgb8();
+    jpeg(&image::imageops::flip_horizontal(&image), quality)
+}
+
+/// The photo re-encoded at `quality`: other bytes, so not a replayed frame.
+pub fn reencoded_photo(path: &str, quality: u8) -> String {
+    jpeg(
+        &image::load_from_memory(&photo_bytes(path))
+            .unwrap()
+            .to_rgb8(),
+        quality,
+    )
+}
+
+fn jpeg(image: &image::RgbImage, quality: u8) -> String {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode_image(image)
+        .unwrap();
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 pub struct Reply {
     pub status: StatusCode,
+    pub headers: http::HeaderMap,
     pub body: Value,
 }
 
@@ -119,6 +150,39 @@ impl TestApp {
         self.call_as(&self.key, method, path, body).await
     }
 
+    /// Sends a request with this tenant's key and extra headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder =
+            request(method, path).header("authorization", format!("Bearer {}", self.key));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder.body(json_body(body)).unwrap()).await
+    }
+
+    /// Changes this tenant's settings.
+    pub async fn settings(&self, change: impl FnOnce(&mut TenantSettings)) {
+        let mut settings = self
+            .facegate
+            .store()
+            .tenant(&self.tenant)
+            .await
+            .unwrap()
+            .unwrap()
+            .settings;
+        change(&mut settings);
+        self.facegate
+            .set_tenant_settings(&self.tenant, &settings)
+            .await
+            .unwrap();
+    }
+
     /// Sends a request with another key.
     pub async fn call_as(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
         let request = request(method, path)
@@ -135,6 +199,7 @@ impl TestApp {
     pub async fn send_to(app: Router, request: Request<Body>) -> Reply {
         let response = app.oneshot(request).await.unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             panic!(
@@ -142,7 +207,11 @@ impl TestApp {
                 String::from_utf8_lossy(&bytes)
             )
         });
-        Reply { status, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Stores a user with `faces` enrollments directly (enroll comes with the face engine).

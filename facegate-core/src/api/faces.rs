@@ -20,7 +20,7 @@ use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{FaceEnrollment, Tenant, TenantSettings, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
-use crate::ids::{ConsentId, FaceId, TenantId, UserId};
+use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::providers::face::{DetectedFace, FaceProbe, FaceProvider, ImageInput};
 
 /// Largest `metadata` object accepted on a user, serialised.
@@ -31,7 +31,7 @@ struct EnrollRequest {
     name: String,
     role: String,
     consent_id: Option<ConsentId>,
-    liveness_session_id: Option<String>,
+    liveness_session_id: Option<LivenessSessionId>,
     face_image: Option<String>,
     external_id: Option<String>,
     email: Option<String>,
@@ -89,7 +89,7 @@ pub(super) struct WarmIndexes(
 );
 
 impl FaceGate {
-    fn face_engine(&self) -> Result<&Arc<dyn FaceProvider>, ApiError> {
+    pub(super) fn face_engine(&self) -> Result<&Arc<dyn FaceProvider>, ApiError> {
         self.inner
             .face
             .as_ref()
@@ -132,12 +132,15 @@ impl FaceGate {
             .await?
             .filter(|c| c.revoked_at.is_none() && c.user_id.is_none())
             .ok_or(ApiError::ConsentInvalid)?;
-        let image = match (&request.face_image, &request.liveness_session_id) {
-            (Some(image), _) => ImageInput(image.clone()),
-            (None, Some(_)) => {
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let probe = match (&request.face_image, &request.liveness_session_id) {
+            (Some(image), None) => face.probe(&ImageInput(image.clone())).await?,
+            // The live session's reference frame, spent by this enrollment.
+            (None, Some(session)) => self.take_live_session(tenant, session).await?.1,
+            (Some(_), Some(_)) => {
                 return Err(ApiError::Validation(vec![FieldIssue::new(
                     "liveness_session_id",
-                    "enrollment from a liveness session is not available on this server yet; send face_image",
+                    "send either liveness_session_id or face_image, not both",
                 )]));
             }
             (None, None) => {
@@ -147,9 +150,6 @@ impl FaceGate {
                 )]));
             }
         };
-
-        let face = self.warm_face_engine(&tenant.id).await?;
-        let probe = face.probe(&image).await?;
         check_minimum_age(&tenant.settings, &probe)?;
         if tenant.settings.prevent_duplicates
             && face

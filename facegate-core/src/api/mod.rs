@@ -6,10 +6,14 @@ mod consent;
 mod faces;
 mod health;
 mod keys;
+mod liveness;
 mod routes;
+mod sessions;
 mod users;
+mod verify;
 pub(crate) mod wire;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,8 @@ use crate::domain::{AuditEvent, Tenant, TenantStatus};
 use crate::error::ApiError;
 use crate::providers::consent::{ConsentRegistry, StaticConsentRegistry};
 use crate::providers::face::FaceProvider;
+use crate::providers::risk::{DefaultRiskPolicy, RiskPolicy};
+use crate::providers::session::SessionProvider;
 use crate::store::Store;
 use crate::token::{KeyRing, TokenConfig};
 use routes::Route;
@@ -64,6 +70,11 @@ struct Inner {
     tokens: TokenConfig,
     /// Loaded from the store on first use, replaced on rotation.
     keys: tokio::sync::RwLock<Option<Arc<KeyRing>>>,
+    risk: Arc<dyn RiskPolicy>,
+    /// By the `provider` name clients send; `jwt` is built in.
+    session_providers: HashMap<&'static str, Arc<dyn SessionProvider>>,
+    /// Tokens the guard has verified recently.
+    guard_cache: crate::guard::GuardCache,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -73,6 +84,9 @@ pub struct FaceGateBuilder {
     face: Option<Arc<dyn FaceProvider>>,
     limits: BodyLimits,
     tokens: TokenConfig,
+    risk: Arc<dyn RiskPolicy>,
+    session_providers: HashMap<&'static str, Arc<dyn SessionProvider>>,
+    guard: crate::guard::GuardConfig,
 }
 
 impl FaceGateBuilder {
@@ -99,6 +113,26 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Scores verify attempts; [`DefaultRiskPolicy`] otherwise.
+    pub fn risk_policy(mut self, policy: impl RiskPolicy) -> Self {
+        self.risk = Arc::new(policy);
+        self
+    }
+
+    /// Lets `POST /v1/session` create sessions of this provider (Supabase,
+    /// Firebase, Auth0…); unregistered providers answer 501.
+    pub fn session_provider(mut self, provider: impl SessionProvider) -> Self {
+        self.session_providers
+            .insert(provider.name(), Arc::new(provider));
+        self
+    }
+
+    /// How the guard caches verified tokens; see [`crate::guard`].
+    pub fn guard(mut self, guard: crate::guard::GuardConfig) -> Self {
+        self.guard = guard;
+        self
+    }
+
     pub fn build(self) -> FaceGate {
         FaceGate {
             inner: Arc::new(Inner {
@@ -110,6 +144,9 @@ impl FaceGateBuilder {
                 warm: faces::WarmIndexes::default(),
                 tokens: self.tokens,
                 keys: tokio::sync::RwLock::new(None),
+                risk: self.risk,
+                session_providers: self.session_providers,
+                guard_cache: crate::guard::GuardCache::new(self.guard),
             }),
         }
     }
@@ -135,11 +172,22 @@ impl FaceGate {
             face: None,
             limits: BodyLimits::default(),
             tokens: TokenConfig::default(),
+            risk: Arc::new(DefaultRiskPolicy),
+            session_providers: HashMap::new(),
+            guard: crate::guard::GuardConfig::default(),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    pub(crate) fn token_config(&self) -> &TokenConfig {
+        &self.inner.tokens
+    }
+
+    pub(crate) fn guard_cache(&self) -> &crate::guard::GuardCache {
+        &self.inner.guard_cache
     }
 
     /// Serves one request. Never fails: every error becomes its JSON response,
@@ -160,8 +208,12 @@ impl FaceGate {
         let response = match self.dispatch(&parts, body, &mut audit).await {
             Ok(response) => response,
             Err(err) => {
-                if let ApiError::Internal(detail) = &err {
-                    tracing::error!(%detail, "request failed");
+                match &err {
+                    ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
+                    ApiError::ProviderFailed(detail) => {
+                        tracing::warn!(%detail, "session provider failed")
+                    }
+                    _ => {}
                 }
                 audit.error_code = Some(err.code());
                 wire::error_response(&err)
@@ -216,6 +268,14 @@ impl FaceGate {
             Route::Enroll => self.enroll(&tenant, &body).await,
             Route::Match => self.match_face(&tenant, &body).await,
             Route::DetectAttributes => self.detect_attributes(&body).await,
+            Route::StartLiveness => self.start_liveness(&tenant, &parts.headers).await,
+            Route::LivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
+            Route::LivenessResult(id) => self.liveness_result(&tenant, &id).await,
+            Route::Verify => self.verify(&tenant, &parts.headers, &body).await,
+            Route::CreateSession => self.create_session(&tenant, &body).await,
+            Route::RefreshSession => self.refresh_session(&tenant, &parts.headers, &body).await,
+            Route::RevokeSession(id) => self.revoke_session(&tenant, &id).await,
+            Route::SessionRiskScore(id) => self.session_risk_score(&tenant, &id).await,
         }
     }
 

@@ -5,7 +5,7 @@
 use http::Method;
 
 use crate::error::ApiError;
-use crate::ids::{ConsentId, UserId};
+use crate::ids::{ConsentId, LivenessSessionId, SessionId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -22,6 +22,14 @@ pub(crate) enum Route {
     Enroll,
     Match,
     DetectAttributes,
+    StartLiveness,
+    LivenessFrames(LivenessSessionId),
+    LivenessResult(LivenessSessionId),
+    Verify,
+    CreateSession,
+    RefreshSession,
+    RevokeSession(SessionId),
+    SessionRiskScore(SessionId),
 }
 
 /// Methods tried when telling a 405 from a 404.
@@ -65,6 +73,20 @@ impl Route {
             ("POST", ["v1", "enroll"]) => Enroll,
             ("POST", ["v1", "match"]) => Match,
             ("POST", ["v1", "detect-attributes"]) => DetectAttributes,
+            ("POST", ["v1", "liveness", "session"]) => StartLiveness,
+            ("POST", ["v1", "liveness", "session", id, "frames"]) => {
+                LivenessFrames(LivenessSessionId::from_string(*id))
+            }
+            ("GET", ["v1", "liveness", "result", id]) => {
+                LivenessResult(LivenessSessionId::from_string(*id))
+            }
+            ("POST", ["v1", "verify"]) => Verify,
+            ("POST", ["v1", "session"]) => CreateSession,
+            ("POST", ["v1", "session", "refresh"]) => RefreshSession,
+            ("POST", ["v1", "session", id, "revoke"]) => RevokeSession(SessionId::from_string(*id)),
+            ("GET", ["v1", "sessions", id, "risk-score"]) => {
+                SessionRiskScore(SessionId::from_string(*id))
+            }
             _ => return None,
         };
         Some(route)
@@ -86,6 +108,14 @@ impl Route {
             Enroll => "/v1/enroll",
             Match => "/v1/match",
             DetectAttributes => "/v1/detect-attributes",
+            StartLiveness => "/v1/liveness/session",
+            LivenessFrames(_) => "/v1/liveness/session/:id/frames",
+            LivenessResult(_) => "/v1/liveness/result/:sessionId",
+            Verify => "/v1/verify",
+            CreateSession => "/v1/session",
+            RefreshSession => "/v1/session/refresh",
+            RevokeSession(_) => "/v1/session/:id/revoke",
+            SessionRiskScore(_) => "/v1/sessions/:id/risk-score",
         }
     }
 
@@ -95,8 +125,10 @@ impl Route {
         match self {
             RevokeConsent(id) => Some(id.as_str()),
             GetUser(id) | DeleteUser(id) | SetUserStatus(id) | ReEnroll(id) => Some(id.as_str()),
+            LivenessFrames(id) | LivenessResult(id) => Some(id.as_str()),
+            RevokeSession(id) | SessionRiskScore(id) => Some(id.as_str()),
             Health | Jwks | ConsentVersions | RecordConsent | ListUsers | Enroll | Match
-            | DetectAttributes => None,
+            | DetectAttributes | StartLiveness | Verify | CreateSession | RefreshSession => None,
         }
     }
 
@@ -104,7 +136,11 @@ impl Route {
     pub(crate) fn carries_images(&self) -> bool {
         matches!(
             self,
-            Route::Enroll | Route::Match | Route::DetectAttributes | Route::ReEnroll(_)
+            Route::Enroll
+                | Route::Match
+                | Route::DetectAttributes
+                | Route::ReEnroll(_)
+                | Route::LivenessFrames(_)
         )
     }
 }

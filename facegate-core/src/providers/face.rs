@@ -26,8 +26,6 @@ pub enum FaceError {
     NoFace,
     #[error("more than one face in image")]
     ManyFaces,
-    #[error("liveness session not found")]
-    UnknownLivenessSession,
     #[error("this face engine does not support {0}")]
     Unsupported(&'static str),
     /// Too much work queued; the caller should retry after a moment.
@@ -99,22 +97,32 @@ pub struct FaceMatch {
     pub confidence: f32,
 }
 
-/// A liveness ceremony as started by the engine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LivenessStart {
-    pub session_id: String,
-    /// Temporary credentials for a browser-side liveness widget (Rekognition); `None` locally.
-    pub credentials: Option<Value>,
-    pub region: Option<String>,
-    /// The challenge the client must perform, for engines that set one.
-    pub challenge: Option<Value>,
+/// What an engine sees in one liveness frame. The core judges the challenge
+/// from these measurements (see `facegate_core::liveness`).
+#[derive(Debug, Clone)]
+pub enum FrameObservation {
+    /// Exactly one face, measured.
+    Face(ObservedFace),
+    /// No face, or more than one.
+    NotOneFace,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LivenessOutcome {
-    pub is_live: bool,
-    /// 0–100.
-    pub confidence: f32,
+#[derive(Debug, Clone)]
+pub struct ObservedFace {
+    /// Head yaw in degrees; positive when the nose points to the image's left
+    /// (the user turning to their right on an unmirrored frame).
+    pub yaw: f32,
+    /// Head pitch in degrees; positive looking up.
+    pub pitch: f32,
+    /// Probability that the eyes are open, 0–1 (the more closed eye of the two).
+    pub eyes_open: f32,
+    /// Probability that the face is a live person rather than a photo or
+    /// screen, 0–1, from a single-frame (passive) model.
+    pub live_score: f32,
+    /// Calibrated similarity (0–100) to the face of the first frame.
+    pub similarity_to_first: f32,
+    /// The face, ready for [`FaceProvider::search`].
+    pub probe: FaceProbe,
 }
 
 #[async_trait]
@@ -166,17 +174,12 @@ pub trait FaceProvider: Send + Sync + 'static {
         provider_face_ids: &[String],
     ) -> Result<(), FaceError>;
 
-    /// Starts a liveness ceremony.
-    async fn start_liveness(&self, _tenant: &TenantId) -> Result<LivenessStart, FaceError> {
-        Err(FaceError::Unsupported("liveness"))
-    }
-
-    /// The outcome of a finished liveness ceremony.
-    async fn finish_liveness(
+    /// Measures each liveness frame, in order, for engines that judge
+    /// uploaded frames themselves (the local engine).
+    async fn observe_liveness(
         &self,
-        _tenant: &TenantId,
-        _session_id: &str,
-    ) -> Result<LivenessOutcome, FaceError> {
-        Err(FaceError::Unsupported("liveness"))
+        _frames: &[ImageInput],
+    ) -> Result<Vec<FrameObservation>, FaceError> {
+        Err(FaceError::Unsupported("liveness frames"))
     }
 }

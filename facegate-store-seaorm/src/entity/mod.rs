@@ -5,6 +5,8 @@ pub mod api_key;
 pub mod audit_event;
 pub mod consent;
 pub mod face_enrollment;
+pub mod liveness_session;
+pub mod refresh_token;
 pub mod session;
 pub mod signing_key;
 pub mod tenant;

@@ -8,6 +8,7 @@ pub struct Model {
     pub tenant_id: String,
     pub user_id: String,
     pub device_id: String,
+    pub device_fingerprint: Option<String>,
     pub confidence: f32,
     pub risk_score: f32,
     pub created_at: DateTimeUtc,

@@ -7,6 +7,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_tenant_settings;
 mod m20261122_000003_signing_keys;
 mod m20261122_000004_sessions;
+mod m20261122_000005_liveness_and_refresh;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_tenant_settings::Migration),
             Box::new(m20261122_000003_signing_keys::Migration),
             Box::new(m20261122_000004_sessions::Migration),
+            Box::new(m20261122_000005_liveness_and_refresh::Migration),
         ]
     }
 }

@@ -1,0 +1,462 @@
+//! Liveness ceremonies: `POST /v1/liveness/session` (start),
+//! `POST /v1/liveness/session/:id/frames` (finish: our local addition, the
+//! client uploads what its camera captured while the user performed the
+//! challenge), `GET /v1/liveness/result/:id`.
+//!
+//! A session is judged once and consumed once (by verify or enroll), and
+//! lives three minutes. Failed checks count against the device that started
+//! the session and the enrolled user the frames showed; five within three
+//! minutes lock both out for the tenant's lockout time.
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use http::{HeaderMap, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{FaceGate, wire};
+use crate::clock;
+use crate::domain::{
+    LivenessChallenge, LivenessCompletion, LivenessMode, LivenessSession, LivenessSettings, Tenant,
+};
+use crate::error::{ApiError, FieldIssue};
+use crate::ids::{LivenessSessionId, TenantId};
+use crate::liveness::{self, JudgedFrame};
+use crate::providers::face::{FaceProbe, FrameObservation, ImageInput};
+use crate::store::FailureSubject;
+
+/// How long liveness sessions are kept (for lockout counting) after expiry.
+const FORGET_SESSIONS_AFTER_HOURS: i64 = 24;
+
+#[derive(Serialize)]
+struct StartResponse {
+    session_id: LivenessSessionId,
+    /// AWS temporary credentials with the Rekognition engine; `null` locally.
+    credentials: Option<()>,
+    region: Option<()>,
+    challenge: ChallengeView,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct ChallengeView {
+    mode: LivenessMode,
+    #[serde(flatten)]
+    challenge: LivenessChallenge,
+    min_frames: usize,
+    max_frames: usize,
+}
+
+#[derive(Deserialize)]
+struct FramesRequest {
+    nonce: String,
+    frames: Vec<Frame>,
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    /// Base64 JPEG or PNG, as the camera saw it (not mirrored).
+    image: String,
+    /// Client clock, milliseconds.
+    timestamp_ms: i64,
+}
+
+#[derive(Serialize)]
+struct OutcomeResponse {
+    session_id: LivenessSessionId,
+    is_live: bool,
+    confidence: f32,
+}
+
+#[derive(Serialize)]
+struct ResultResponse {
+    is_live: bool,
+    confidence: f32,
+}
+
+/// The device behind a request, from `x-device-id` and `x-device-fingerprint`.
+pub(super) struct Device {
+    pub id: String,
+    /// Lower-case hex SHA-256 sent by the client, bound into tokens.
+    pub fingerprint: Option<String>,
+    /// Whether the client identified the device at all; an unidentified
+    /// device gets a fresh id each time, so it cannot be locked out (its
+    /// users still can).
+    pub identified: bool,
+}
+
+impl Device {
+    pub(super) fn from_headers(headers: &HeaderMap, tenant: &TenantId) -> Result<Self, ApiError> {
+        let header = |name: &str| -> Result<Option<String>, ApiError> {
+            headers
+                .get(name)
+                .map(|v| {
+                    v.to_str().map(|s| s.trim().to_owned()).map_err(|_| {
+                        ApiError::Validation(vec![FieldIssue::new(name, "must be ASCII")])
+                    })
+                })
+                .transpose()
+        };
+        let fingerprint = header("x-device-fingerprint")?;
+        if let Some(fp) = &fingerprint
+            && (fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "x-device-fingerprint",
+                "must be a hex SHA-256 (64 characters)",
+            )]));
+        }
+        let fingerprint = fingerprint.map(|fp| fp.to_ascii_lowercase());
+        let explicit = header("x-device-id")?;
+        if let Some(id) = &explicit
+            && (id.is_empty()
+                || id.len() > 128
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b)))
+        {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "x-device-id",
+                "must be 1–128 characters of letters, digits, `_`, `-`, `.` or `:`",
+            )]));
+        }
+        let identified = explicit.is_some() || fingerprint.is_some();
+        let id = match (explicit, &fingerprint) {
+            (Some(id), _) => id,
+            (None, Some(fp)) => {
+                let digest = Sha256::digest(format!("{tenant}:{fp}"));
+                format!("dev_{}", &hex::encode(digest)[..32])
+            }
+            (None, None) => format!("dev_{}", uuid::Uuid::new_v4().simple()),
+        };
+        Ok(Device {
+            id,
+            fingerprint,
+            identified,
+        })
+    }
+}
+
+impl FaceGate {
+    pub(super) async fn start_liveness(
+        &self,
+        tenant: &Tenant,
+        headers: &HeaderMap,
+    ) -> Result<Response<Bytes>, ApiError> {
+        self.face_engine()?;
+        let device = Device::from_headers(headers, &tenant.id)?;
+        let settings = &tenant.settings.liveness;
+        let now = clock::now();
+        self.ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
+            .await?;
+        self.prune_liveness_sessions(now).await;
+        let session = LivenessSession {
+            id: LivenessSessionId::generate(),
+            tenant_id: tenant.id.clone(),
+            device_id: device.id,
+            mode: settings.mode,
+            challenge: liveness::new_challenge(settings),
+            created_at: now,
+            expires_at: now + Duration::seconds(LivenessSession::LIFETIME_SECS),
+            completion: None,
+            consumed_at: None,
+        };
+        self.inner.store.insert_liveness_session(&session).await?;
+        let limits = liveness::frame_limits(session.mode);
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &StartResponse {
+                session_id: session.id,
+                credentials: None,
+                region: None,
+                challenge: ChallengeView {
+                    mode: session.mode,
+                    challenge: session.challenge,
+                    min_frames: *limits.start(),
+                    max_frames: *limits.end(),
+                },
+                expires_at: session.expires_at,
+            },
+        ))
+    }
+
+    pub(super) async fn submit_liveness_frames(
+        &self,
+        tenant: &Tenant,
+        id: &LivenessSessionId,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: FramesRequest = wire::parse_json(body)?;
+        let session = self.liveness_session(tenant, id).await?;
+        let now = clock::now();
+        if session.completion.is_some() {
+            return Err(ApiError::LivenessAlreadyCompleted);
+        }
+        if session.expires_at <= now {
+            return Err(ApiError::LivenessSessionExpired);
+        }
+        validate_frames(&session, &request)?;
+        self.ensure_not_locked(tenant, FailureSubject::Device(&session.device_id), now)
+            .await?;
+
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let images: Vec<ImageInput> = request
+            .frames
+            .iter()
+            .map(|f| ImageInput(f.image.clone()))
+            .collect();
+        let observations = face.observe_liveness(&images).await?;
+        if observations.len() != images.len() {
+            return Err(ApiError::Internal(
+                "the face engine did not observe every frame".into(),
+            ));
+        }
+        let frames: Vec<JudgedFrame<'_>> = request
+            .frames
+            .iter()
+            .zip(&observations)
+            .map(|(frame, observation)| JudgedFrame {
+                timestamp_ms: frame.timestamp_ms,
+                digest: Sha256::digest(frame.image.as_bytes()).into(),
+                observation,
+            })
+            .collect();
+        let settings = &tenant.settings;
+        let verdict = liveness::judge(
+            session.mode,
+            &session.challenge,
+            &frames,
+            settings.match_threshold,
+            settings.liveness.min_confidence,
+        );
+
+        // A failure counts against whoever the frames showed, too.
+        let user_id = match (verdict.outcome.is_live, first_probe(&observations)) {
+            (false, Some(probe)) => face
+                .search(&tenant.id, probe, settings.match_threshold)
+                .await?
+                .map(|hit| hit.user_id),
+            _ => None,
+        };
+        if let Some(failure) = verdict.failure {
+            tracing::info!(tenant = %tenant.id, session = %id, ?failure, user = ?user_id, "liveness check failed");
+        }
+        let completion = LivenessCompletion {
+            outcome: verdict.outcome,
+            reference_image: verdict
+                .outcome
+                .is_live
+                .then(|| request.frames[verdict.reference_frame].image.clone()),
+            user_id,
+            completed_at: clock::now(),
+        };
+        if !self
+            .inner
+            .store
+            .complete_liveness_session(&tenant.id, id, &completion)
+            .await?
+        {
+            return Err(ApiError::LivenessAlreadyCompleted);
+        }
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &OutcomeResponse {
+                session_id: id.clone(),
+                is_live: verdict.outcome.is_live,
+                confidence: verdict.outcome.confidence,
+            },
+        ))
+    }
+
+    pub(super) async fn liveness_result(
+        &self,
+        tenant: &Tenant,
+        id: &LivenessSessionId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let session = self.liveness_session(tenant, id).await?;
+        match session.completion {
+            Some(completion) => Ok(wire::json_response(
+                StatusCode::OK,
+                &ResultResponse {
+                    is_live: completion.outcome.is_live,
+                    confidence: completion.outcome.confidence,
+                },
+            )),
+            None if session.expires_at <= clock::now() => Err(ApiError::LivenessSessionExpired),
+            None => Err(ApiError::LivenessNotCompleted),
+        }
+    }
+
+    /// Spends a live session for verify or enroll: the probe of its
+    /// reference frame, or why it cannot be used. The session is consumed
+    /// only once the probe succeeded, so a busy engine does not burn it;
+    /// a failed session is consumed as it is refused.
+    pub(super) async fn take_live_session(
+        &self,
+        tenant: &Tenant,
+        id: &LivenessSessionId,
+    ) -> Result<(LivenessSession, FaceProbe), ApiError> {
+        let session = self.liveness_session(tenant, id).await?;
+        let now = clock::now();
+        if session.consumed_at.is_some() {
+            return Err(ApiError::LivenessSessionConsumed);
+        }
+        if session.expires_at <= now {
+            return Err(ApiError::LivenessSessionExpired);
+        }
+        let Some(completion) = &session.completion else {
+            return Err(ApiError::LivenessNotCompleted);
+        };
+        let live = completion.outcome.is_live
+            && completion.outcome.confidence >= tenant.settings.liveness.min_confidence;
+        let image = match (&completion.reference_image, live) {
+            (Some(image), true) => image.clone(),
+            _ => {
+                self.consume(tenant, id, now).await?;
+                return Err(ApiError::LivenessFailed);
+            }
+        };
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let probe = face.probe(&ImageInput(image)).await?;
+        self.consume(tenant, id, now).await?;
+        Ok((session, probe))
+    }
+
+    async fn consume(
+        &self,
+        tenant: &Tenant,
+        id: &LivenessSessionId,
+        at: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        if self
+            .inner
+            .store
+            .consume_liveness_session(&tenant.id, id, at)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ApiError::LivenessSessionConsumed)
+        }
+    }
+
+    async fn liveness_session(
+        &self,
+        tenant: &Tenant,
+        id: &LivenessSessionId,
+    ) -> Result<LivenessSession, ApiError> {
+        self.inner
+            .store
+            .liveness_session(&tenant.id, id)
+            .await?
+            .ok_or(ApiError::LivenessSessionNotFound)
+    }
+
+    /// 429 with `Retry-After` while the subject is locked out.
+    pub(super) async fn ensure_not_locked(
+        &self,
+        tenant: &Tenant,
+        subject: FailureSubject<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let minutes = tenant.settings.liveness.lockout_minutes;
+        let failures = self
+            .inner
+            .store
+            .liveness_failures(
+                &tenant.id,
+                subject,
+                now - liveness::lockout_lookback(minutes),
+            )
+            .await?;
+        match liveness::lockout_until(&failures, minutes, now) {
+            Some(until) => Err(ApiError::TooManyAttempts {
+                retry_after_secs: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Recent failed checks of a subject, for risk scoring.
+    pub(super) async fn recent_liveness_failures(
+        &self,
+        tenant: &Tenant,
+        subject: FailureSubject<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<u32, ApiError> {
+        let since = now - Duration::seconds(LivenessSettings::FAILURE_WINDOW_SECS);
+        let failures = self
+            .inner
+            .store
+            .liveness_failures(&tenant.id, subject, since)
+            .await?;
+        Ok(u32::try_from(failures.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Drops reference images of expired sessions at once, and the sessions
+    /// themselves a day later. Best effort: a failure here must not fail a login.
+    async fn prune_liveness_sessions(&self, now: DateTime<Utc>) {
+        let forget_before = now - Duration::hours(FORGET_SESSIONS_AFTER_HOURS);
+        if let Err(err) = self
+            .inner
+            .store
+            .prune_liveness_sessions(now, forget_before)
+            .await
+        {
+            tracing::warn!(%err, "could not prune liveness sessions");
+        }
+    }
+}
+
+fn first_probe(observations: &[FrameObservation]) -> Option<&FaceProbe> {
+    observations.iter().find_map(|o| match o {
+        FrameObservation::Face(face) => Some(&face.probe),
+        FrameObservation::NotOneFace => None,
+    })
+}
+
+/// Shape rules: the nonce of this challenge, a frame count the mode allows,
+/// client timestamps in order. (Whether the timing is plausible for a
+/// camera is the judge's call, and a failed check.)
+fn validate_frames(session: &LivenessSession, request: &FramesRequest) -> Result<(), ApiError> {
+    let mut issues = Vec::new();
+    let nonce_matches: bool =
+        subtle::ConstantTimeEq::ct_eq(request.nonce.as_bytes(), session.challenge.nonce.as_bytes())
+            .into();
+    if !nonce_matches {
+        issues.push(FieldIssue::new(
+            "nonce",
+            "does not match this session's challenge",
+        ));
+    }
+    let limits = liveness::frame_limits(session.mode);
+    if !limits.contains(&request.frames.len()) {
+        issues.push(FieldIssue::new(
+            "frames",
+            format!(
+                "{} mode takes {} to {} frames",
+                match session.mode {
+                    LivenessMode::Active => "active",
+                    LivenessMode::Passive => "passive",
+                },
+                limits.start(),
+                limits.end()
+            ),
+        ));
+    }
+    if request
+        .frames
+        .windows(2)
+        .any(|pair| pair[1].timestamp_ms <= pair[0].timestamp_ms)
+    {
+        issues.push(FieldIssue::new(
+            "frames",
+            "timestamp_ms must increase from frame to frame",
+        ));
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(issues))
+    }
+}

@@ -1,0 +1,340 @@
+//! Sessions after verify: `POST /v1/session` (exchange a verification token
+//! for a provider session), `POST /v1/session/refresh` (our addition: spend a
+//! refresh token for a new token pair), `POST /v1/session/:id/revoke`,
+//! `GET /v1/sessions/:id/risk-score`.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, Response, StatusCode};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::faces::MatchedUser;
+use super::{FaceGate, wire};
+use crate::clock;
+use crate::domain::{RefreshTokenRecord, Session, Tenant, User, UserStatus};
+use crate::error::ApiError;
+use crate::ids::SessionId;
+use crate::providers::session::{SessionProviderError, VerifiedIdentity};
+use crate::store::RefreshRotation;
+use crate::token::Claims;
+
+/// Refresh tokens read `fgr_` + 43 characters (256 random bits).
+const REFRESH_PREFIX: &str = "fgr_";
+
+#[derive(Deserialize)]
+struct CreateSessionRequest {
+    verification_token: String,
+    #[serde(default)]
+    provider: Provider,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Provider {
+    #[default]
+    Jwt,
+    Supabase,
+    Auth0,
+    Firebase,
+}
+
+impl Provider {
+    fn name(self) -> &'static str {
+        match self {
+            Provider::Jwt => "jwt",
+            Provider::Supabase => "supabase",
+            Provider::Auth0 => "auth0",
+            Provider::Firebase => "firebase",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CreateSessionResponse {
+    token: String,
+    refresh_token: String,
+    expires_in: u64,
+    user: MatchedUser,
+    provider_session: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Serialize)]
+struct RefreshResponse {
+    verification_token: String,
+    refresh_token: String,
+    expires_in: u64,
+    session_id: SessionId,
+}
+
+#[derive(Serialize)]
+struct RevokeResponse {
+    revoked: bool,
+    session_id: SessionId,
+}
+
+#[derive(Serialize)]
+struct RiskScoreResponse {
+    session_id: SessionId,
+    risk_score: f32,
+    confidence: f32,
+    last_verified_at: DateTime<Utc>,
+}
+
+/// A fresh refresh token; the store only ever sees its hash.
+pub(super) fn new_refresh_token() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!(
+        "{REFRESH_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    )
+}
+
+/// What the store keeps of a session's first refresh token.
+pub(super) fn refresh_record(
+    token: &str,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: hash_refresh_token(token),
+        tenant_id: session.tenant_id.clone(),
+        session_id: session.id.clone(),
+        created_at: now,
+        spent_at: None,
+    }
+}
+
+fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl FaceGate {
+    pub(super) async fn create_session(
+        &self,
+        tenant: &Tenant,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: CreateSessionRequest = wire::parse_json(body)?;
+        let (claims, session, user) = self
+            .verified_token(tenant, &request.verification_token)
+            .await?;
+        let created = match request.provider {
+            Provider::Jwt => {
+                let token = self
+                    .issue_token(&user, &session, claims.dfp.as_deref())
+                    .await?;
+                CreateSessionResponse {
+                    token,
+                    // The refresh token came with verify.
+                    refresh_token: String::new(),
+                    expires_in: self.seconds_until_token_expiry(&session),
+                    user: MatchedUser::from(user),
+                    provider_session: None,
+                }
+            }
+            other => {
+                let provider = self
+                    .inner
+                    .session_providers
+                    .get(other.name())
+                    .ok_or_else(|| ApiError::ProviderNotImplemented(other.name().to_owned()))?;
+                let identity = VerifiedIdentity {
+                    tenant_id: tenant.id.clone(),
+                    user_id: user.id.clone(),
+                    session_id: session.id.clone(),
+                    name: user.name.clone(),
+                    role: user.role.clone(),
+                    email: user.email.clone(),
+                    external_id: user.external_id.clone(),
+                    verification_token: request.verification_token.clone(),
+                };
+                let created =
+                    provider
+                        .create_session(&identity)
+                        .await
+                        .map_err(|err| match err {
+                            SessionProviderError::Config(detail) => {
+                                ApiError::Internal(format!("{} provider: {detail}", other.name()))
+                            }
+                            SessionProviderError::Upstream(detail) => {
+                                ApiError::ProviderFailed(detail)
+                            }
+                        })?;
+                CreateSessionResponse {
+                    token: created.token,
+                    refresh_token: created.refresh_token,
+                    expires_in: created.expires_in,
+                    user: MatchedUser::from(user),
+                    provider_session: created.provider_session,
+                }
+            }
+        };
+        tracing::info!(tenant = %tenant.id, session = %session.id, provider = request.provider.name(), "session created");
+        Ok(wire::json_response(StatusCode::OK, &created))
+    }
+
+    /// The claims, session and user behind a verification token that is
+    /// valid, of this tenant, of a live session and an active user.
+    async fn verified_token(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+    ) -> Result<(Claims, Session, User), ApiError> {
+        let claims = self
+            .key_ring()
+            .await?
+            .verify(token)
+            .map_err(|_| ApiError::InvalidVerificationToken)?;
+        if claims.tid != tenant.id.as_str() {
+            return Err(ApiError::InvalidVerificationToken);
+        }
+        let session = self
+            .inner
+            .store
+            .session(&tenant.id, &SessionId::from_string(&claims.sid))
+            .await?
+            .filter(|s| s.revoked_at.is_none() && s.expires_at > clock::now())
+            .ok_or(ApiError::InvalidVerificationToken)?;
+        let user = self.active_user(tenant, &session).await?;
+        Ok((claims, session, user))
+    }
+
+    async fn active_user(&self, tenant: &Tenant, session: &Session) -> Result<User, ApiError> {
+        let user = self
+            .inner
+            .store
+            .user(&tenant.id, &session.user_id)
+            .await?
+            .ok_or(ApiError::InvalidVerificationToken)?;
+        match user.status {
+            UserStatus::Active => Ok(user),
+            UserStatus::Suspended => Err(ApiError::UserSuspended),
+            UserStatus::Locked => Err(ApiError::UserLocked),
+        }
+    }
+
+    fn seconds_until_token_expiry(&self, session: &Session) -> u64 {
+        let until_session_end = (session.expires_at - clock::now()).num_seconds().max(0);
+        self.inner
+            .tokens
+            .lifetime
+            .as_secs()
+            .min(u64::try_from(until_session_end).unwrap_or(0))
+    }
+
+    /// Spends a refresh token: a new verification token and refresh token
+    /// for the same session. A token spent before ends the session (someone
+    /// else holds a copy).
+    pub(super) async fn refresh_session(
+        &self,
+        tenant: &Tenant,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: RefreshRequest = wire::parse_json(body)?;
+        if !request.refresh_token.starts_with(REFRESH_PREFIX) {
+            return Err(ApiError::InvalidRefreshToken);
+        }
+        let now = clock::now();
+        let next_token = new_refresh_token();
+        let rotation = self
+            .inner
+            .store
+            .rotate_refresh_token(
+                &tenant.id,
+                &hash_refresh_token(&request.refresh_token),
+                &hash_refresh_token(&next_token),
+                now,
+            )
+            .await?;
+        let session = match rotation {
+            RefreshRotation::Rotated(session) => session,
+            RefreshRotation::Unknown => return Err(ApiError::InvalidRefreshToken),
+            RefreshRotation::Reused(session) => {
+                self.forget_session(&session);
+                tracing::warn!(tenant = %tenant.id, %session, "refresh token reused; session revoked");
+                return Err(ApiError::RefreshTokenReused);
+            }
+        };
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(ApiError::InvalidRefreshToken);
+        }
+        // A session bound to a device refreshes only from that device.
+        if let Some(bound) = &session.device_fingerprint {
+            let presented = headers
+                .get("x-device-fingerprint")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_ascii_lowercase);
+            if presented.as_deref() != Some(bound.as_str()) {
+                return Err(ApiError::InvalidRefreshToken);
+            }
+        }
+        let user = self.active_user(tenant, &session).await?;
+        let token = self
+            .issue_token(&user, &session, session.device_fingerprint.as_deref())
+            .await?;
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &RefreshResponse {
+                verification_token: token,
+                refresh_token: next_token,
+                expires_in: self.seconds_until_token_expiry(&session),
+                session_id: session.id,
+            },
+        ))
+    }
+
+    pub(super) async fn revoke_session(
+        &self,
+        tenant: &Tenant,
+        id: &SessionId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let session = self
+            .inner
+            .store
+            .revoke_session(&tenant.id, id, clock::now())
+            .await?
+            .ok_or(ApiError::SessionNotFound)?;
+        self.forget_session(&session.id);
+        tracing::info!(tenant = %tenant.id, session = %session.id, "session revoked");
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &RevokeResponse {
+                revoked: true,
+                session_id: session.id,
+            },
+        ))
+    }
+
+    pub(super) async fn session_risk_score(
+        &self,
+        tenant: &Tenant,
+        id: &SessionId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let session = self
+            .inner
+            .store
+            .session(&tenant.id, id)
+            .await?
+            .ok_or(ApiError::SessionNotFound)?;
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &RiskScoreResponse {
+                session_id: session.id,
+                risk_score: session.risk_score,
+                confidence: session.confidence,
+                last_verified_at: session.last_verified_at,
+            },
+        ))
+    }
+}

@@ -1,0 +1,162 @@
+//! `POST /v1/verify`: a live session's face, searched in the tenant's
+//! collection; on a match, a session with a signed token and a refresh token.
+
+use bytes::Bytes;
+use chrono::Duration;
+use http::{HeaderMap, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::faces::MatchedUser;
+use super::liveness::Device;
+use super::sessions::{new_refresh_token, refresh_record};
+use super::{FaceGate, wire};
+use crate::clock;
+use crate::domain::{Session, Tenant, UserStatus};
+use crate::error::ApiError;
+use crate::ids::{LivenessSessionId, SessionId};
+use crate::providers::risk::{RiskAssessment, RiskContext};
+use crate::store::FailureSubject;
+
+/// A match this close to the threshold suggests the enrolled face has drifted
+/// (age, new glasses): verify asks for a re-enrollment.
+const RE_ENROLL_MARGIN: f32 = 5.0;
+
+#[derive(Deserialize)]
+struct VerifyRequest {
+    liveness_session_id: LivenessSessionId,
+}
+
+#[derive(Serialize)]
+struct VerifyResponse {
+    matched: bool,
+    confidence: f32,
+    verification_token: Option<String>,
+    refresh_token: Option<String>,
+    session_id: Option<SessionId>,
+    device_id: String,
+    user: Option<MatchedUser>,
+    risk: Option<RiskAssessment>,
+    re_enrollment_required: bool,
+}
+
+impl FaceGate {
+    pub(super) async fn verify(
+        &self,
+        tenant: &Tenant,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: VerifyRequest = wire::parse_json(body)?;
+        let device = Device::from_headers(headers, &tenant.id)?;
+        let now = clock::now();
+        self.ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
+            .await?;
+        let (liveness, probe) = self
+            .take_live_session(tenant, &request.liveness_session_id)
+            .await?;
+        // Without an id from the client, the device that ran the ceremony.
+        let device_id = if device.identified {
+            device.id.clone()
+        } else {
+            liveness.device_id.clone()
+        };
+
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let threshold = tenant.settings.match_threshold;
+        let Some(hit) = face.search(&tenant.id, &probe, threshold).await? else {
+            return Ok(no_match(device_id));
+        };
+        let Some(user) = self.inner.store.user(&tenant.id, &hit.user_id).await? else {
+            // The index knew a face the store has since deleted.
+            return Ok(no_match(device_id));
+        };
+        match user.status {
+            UserStatus::Active => {}
+            UserStatus::Suspended => return Err(ApiError::UserSuspended),
+            UserStatus::Locked => return Err(ApiError::UserLocked),
+        }
+        self.ensure_not_locked(tenant, FailureSubject::User(&user.id), now)
+            .await?;
+
+        let recent_failures = self
+            .recent_liveness_failures(tenant, FailureSubject::Device(&device_id), now)
+            .await?
+            + self
+                .recent_liveness_failures(tenant, FailureSubject::User(&user.id), now)
+                .await?;
+        let risk = self
+            .inner
+            .risk
+            .assess(&RiskContext {
+                tenant_id: tenant.id.clone(),
+                user_id: Some(user.id.clone()),
+                device_id: device_id.clone(),
+                device_identified: device.identified,
+                user_agent: headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                confidence: hit.confidence,
+                match_threshold: threshold,
+                recent_failures,
+            })
+            .await;
+
+        let lifetime =
+            Duration::from_std(self.inner.tokens.session_lifetime).unwrap_or(Duration::hours(12));
+        let session = Session {
+            id: SessionId::generate(),
+            tenant_id: tenant.id.clone(),
+            user_id: user.id.clone(),
+            device_id: device_id.clone(),
+            device_fingerprint: device.fingerprint.clone(),
+            confidence: hit.confidence,
+            risk_score: risk.score,
+            created_at: now,
+            last_verified_at: now,
+            expires_at: now + lifetime,
+            revoked_at: None,
+        };
+        let refresh_token = new_refresh_token();
+        self.inner
+            .store
+            .insert_session(&session, &refresh_record(&refresh_token, &session, now))
+            .await?;
+        let token = self
+            .issue_token(&user, &session, device.fingerprint.as_deref())
+            .await?;
+        tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, risk = risk.score, "verified");
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &VerifyResponse {
+                matched: true,
+                confidence: hit.confidence,
+                verification_token: Some(token),
+                refresh_token: Some(refresh_token),
+                session_id: Some(session.id),
+                device_id,
+                user: Some(MatchedUser::from(user)),
+                risk: Some(risk),
+                re_enrollment_required: hit.confidence < threshold + RE_ENROLL_MARGIN,
+            },
+        ))
+    }
+}
+
+/// 200 `matched: false`: a live person nobody enrolled.
+fn no_match(device_id: String) -> Response<Bytes> {
+    wire::json_response(
+        StatusCode::OK,
+        &VerifyResponse {
+            matched: false,
+            confidence: 0.0,
+            verification_token: None,
+            refresh_token: None,
+            session_id: None,
+            device_id,
+            user: None,
+            risk: None,
+            re_enrollment_required: false,
+        },
+    )
+}

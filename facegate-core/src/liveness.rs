@@ -1,0 +1,442 @@
+//! Liveness rules, engine-neutral: which challenge to set, how to judge the
+//! frames a client sent back (from the engine's per-frame measurements), and
+//! when repeated failures lock a device or user out.
+//!
+//! Confidence (0–100) is the evidence of a live person:
+//!
+//! | mode    | every check passes               | challenge not performed | a hard check fails |
+//! |---------|----------------------------------|-------------------------|--------------------|
+//! | active  | 50 + 50 × mean live score        | 50 × mean live score    | 0                  |
+//! | passive | 100 × mean live score            | –                       | 0                  |
+//!
+//! Hard checks: exactly one face in every frame, the same person in every
+//! frame, no frame the passive model calls a spoof, plausible timing, and no
+//! two identical frames (a still image replayed). The session is live when
+//! every check passes and the confidence reaches the tenant's minimum.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+use crate::domain::{
+    LivenessAction, LivenessChallenge, LivenessMode, LivenessOutcome, LivenessSettings,
+};
+use crate::providers::face::{FrameObservation, ObservedFace};
+
+/// A head turn or nod counts when the pose moves this far from the first frame.
+pub const TURN_DEGREES: f32 = 10.0;
+/// A frame is a blink when the eyes-open probability drops below this.
+pub const EYES_CLOSED_BELOW: f32 = 0.5;
+/// A frame whose passive live score is below this fails the session outright.
+pub const SPOOF_FRAME_BELOW: f32 = 0.5;
+
+/// Frames accepted per upload, by mode.
+pub fn frame_limits(mode: LivenessMode) -> std::ops::RangeInclusive<usize> {
+    match mode {
+        LivenessMode::Active => 3..=30,
+        LivenessMode::Passive => 3..=10,
+    }
+}
+
+/// Consecutive frames closer than this cannot come from a camera (> 50 fps).
+const MIN_FRAME_GAP_MS: i64 = 20;
+/// A passive burst is short; an active challenge needs time to perform.
+fn max_span_ms(mode: LivenessMode) -> i64 {
+    match mode {
+        LivenessMode::Active => 60_000,
+        LivenessMode::Passive => 10_000,
+    }
+}
+
+/// A fresh challenge: 2–3 actions drawn from `settings.actions`, never the
+/// same action twice in a row, and a nonce. Passive sessions get no actions.
+pub fn new_challenge(settings: &LivenessSettings) -> LivenessChallenge {
+    let mut rng = rand::rng();
+    let mut actions = Vec::new();
+    if settings.mode == LivenessMode::Active && !settings.actions.is_empty() {
+        let count = rng.random_range(2..=3);
+        while actions.len() < count {
+            let candidates: Vec<LivenessAction> = settings
+                .actions
+                .iter()
+                .copied()
+                .filter(|a| actions.last() != Some(a))
+                .collect();
+            match candidates.choose(&mut rng) {
+                Some(action) => actions.push(*action),
+                // Only one action allowed and it was just used.
+                None => break,
+            }
+        }
+    }
+    let mut nonce = [0u8; 16];
+    rng.fill(&mut nonce);
+    LivenessChallenge {
+        actions,
+        nonce: hex::encode(nonce),
+    }
+}
+
+/// Why a session was not live; logged, never sent to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    NotOneFace,
+    DifferentPeople,
+    SpoofFrame,
+    ImplausibleTiming,
+    RepeatedFrame,
+    ChallengeNotPerformed,
+    LowConfidence,
+}
+
+/// The judgement of one upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub outcome: LivenessOutcome,
+    pub failure: Option<Failure>,
+    /// The frame to keep as the session's reference image (verify and enroll
+    /// use it): the first frame, where the user looks straight at the camera.
+    pub reference_frame: usize,
+}
+
+/// One uploaded frame as the judge sees it.
+pub struct JudgedFrame<'a> {
+    /// Client clock, milliseconds; only differences matter.
+    pub timestamp_ms: i64,
+    /// A digest of the frame's bytes, to spot a replayed still.
+    pub digest: [u8; 32],
+    pub observation: &'a FrameObservation,
+}
+
+/// Judges an upload. `same_person` is the similarity (0–100) two frames need
+/// to count as the same person: the tenant's match threshold.
+pub fn judge(
+    mode: LivenessMode,
+    challenge: &LivenessChallenge,
+    frames: &[JudgedFrame<'_>],
+    same_person: f32,
+    min_confidence: f32,
+) -> Verdict {
+    let fail = |failure| Verdict {
+        outcome: LivenessOutcome {
+            is_live: false,
+            confidence: 0.0,
+        },
+        failure: Some(failure),
+        reference_frame: 0,
+    };
+    if !timing_is_plausible(mode, frames) {
+        return fail(Failure::ImplausibleTiming);
+    }
+    let mut digests: Vec<[u8; 32]> = frames.iter().map(|f| f.digest).collect();
+    digests.sort_unstable();
+    if digests.windows(2).any(|pair| pair[0] == pair[1]) {
+        return fail(Failure::RepeatedFrame);
+    }
+    let faces: Option<Vec<&ObservedFace>> = frames
+        .iter()
+        .map(|f| match f.observation {
+            FrameObservation::Face(face) => Some(face),
+            FrameObservation::NotOneFace => None,
+        })
+        .collect();
+    let Some(faces) = faces else {
+        return fail(Failure::NotOneFace);
+    };
+    if faces.iter().any(|f| f.similarity_to_first < same_person) {
+        return fail(Failure::DifferentPeople);
+    }
+    if faces.iter().any(|f| f.live_score < SPOOF_FRAME_BELOW) {
+        return fail(Failure::SpoofFrame);
+    }
+    let live_score = faces.iter().map(|f| f.live_score).sum::<f32>() / faces.len() as f32;
+    let (confidence, failure) = match mode {
+        LivenessMode::Passive => (100.0 * live_score, None),
+        LivenessMode::Active if performed_in_order(&challenge.actions, &faces) => {
+            (50.0 + 50.0 * live_score, None)
+        }
+        LivenessMode::Active => (50.0 * live_score, Some(Failure::ChallengeNotPerformed)),
+    };
+    let confidence = (confidence * 10.0).round() / 10.0;
+    let failure = failure.or((confidence < min_confidence).then_some(Failure::LowConfidence));
+    let reference_frame = match mode {
+        LivenessMode::Active => 0,
+        // No pose to start from: the frame the passive model trusts most.
+        LivenessMode::Passive => faces
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.live_score.total_cmp(&b.1.live_score))
+            .map_or(0, |(i, _)| i),
+    };
+    Verdict {
+        outcome: LivenessOutcome {
+            is_live: failure.is_none(),
+            confidence,
+        },
+        failure,
+        reference_frame,
+    }
+}
+
+/// Strictly increasing, camera-like gaps, within the mode's span.
+fn timing_is_plausible(mode: LivenessMode, frames: &[JudgedFrame<'_>]) -> bool {
+    let gaps_ok = frames
+        .windows(2)
+        .all(|pair| pair[1].timestamp_ms - pair[0].timestamp_ms >= MIN_FRAME_GAP_MS);
+    let span = match (frames.first(), frames.last()) {
+        (Some(first), Some(last)) => last.timestamp_ms - first.timestamp_ms,
+        _ => 0,
+    };
+    gaps_ok && span <= max_span_ms(mode)
+}
+
+/// Each action seen after the previous one, measured from the first frame
+/// (where the user faces the camera with open eyes).
+fn performed_in_order(actions: &[LivenessAction], faces: &[&ObservedFace]) -> bool {
+    let Some((baseline, rest)) = faces.split_first() else {
+        return false;
+    };
+    let mut frames = rest.iter();
+    actions.iter().all(|action| {
+        frames.any(|face| {
+            let (yaw, pitch) = (face.yaw - baseline.yaw, face.pitch - baseline.pitch);
+            match action {
+                LivenessAction::TurnLeft => yaw <= -TURN_DEGREES,
+                LivenessAction::TurnRight => yaw >= TURN_DEGREES,
+                LivenessAction::LookUp => pitch >= TURN_DEGREES,
+                LivenessAction::LookDown => pitch <= -TURN_DEGREES,
+                LivenessAction::Blink => {
+                    baseline.eyes_open >= EYES_CLOSED_BELOW && face.eyes_open < EYES_CLOSED_BELOW
+                }
+            }
+        })
+    })
+}
+
+/// When a lockout from these failure times ends, if one is in force at
+/// `now`: [`LivenessSettings::MAX_FAILURES`] failures within
+/// [`LivenessSettings::FAILURE_WINDOW_SECS`] lock for `lockout_minutes`
+/// from the last of them.
+pub fn lockout_until(
+    failures: &[DateTime<Utc>],
+    lockout_minutes: u32,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut times = failures.to_vec();
+    times.sort_unstable();
+    let window = Duration::seconds(LivenessSettings::FAILURE_WINDOW_SECS);
+    times
+        .windows(LivenessSettings::MAX_FAILURES)
+        .filter(|run| run[run.len() - 1] - run[0] <= window)
+        .map(|run| run[run.len() - 1] + Duration::minutes(i64::from(lockout_minutes)))
+        .max()
+        .filter(|until| *until > now)
+}
+
+/// How far back [`lockout_until`] needs failures.
+pub fn lockout_lookback(lockout_minutes: u32) -> Duration {
+    Duration::seconds(LivenessSettings::FAILURE_WINDOW_SECS)
+        + Duration::minutes(i64::from(lockout_minutes))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::providers::face::{BoundingBox, DetectedFace, FaceProbe};
+
+    fn face(yaw: f32, pitch: f32, eyes_open: f32, live: f32) -> FrameObservation {
+        FrameObservation::Face(ObservedFace {
+            yaw,
+            pitch,
+            eyes_open,
+            live_score: live,
+            similarity_to_first: 99.0,
+            probe: FaceProbe {
+                face: DetectedFace {
+                    bounding_box: BoundingBox {
+                        left: 0.0,
+                        top: 0.0,
+                        width: 1.0,
+                        height: 1.0,
+                    },
+                    confidence: 99.0,
+                    estimated_age: None,
+                    attributes: serde_json::Value::Null,
+                },
+                angle: "front".into(),
+                data: Arc::new(()),
+            },
+        })
+    }
+
+    fn frames(observations: &[FrameObservation]) -> Vec<JudgedFrame<'_>> {
+        observations
+            .iter()
+            .enumerate()
+            .map(|(i, observation)| JudgedFrame {
+                timestamp_ms: 1_000 + 400 * i as i64,
+                digest: [i as u8; 32],
+                observation,
+            })
+            .collect()
+    }
+
+    fn challenge(actions: &[LivenessAction]) -> LivenessChallenge {
+        LivenessChallenge {
+            actions: actions.to_vec(),
+            nonce: "n".into(),
+        }
+    }
+
+    use LivenessAction::*;
+
+    #[test]
+    fn actions_must_be_seen_in_order() {
+        let observed = [
+            face(-4.0, -6.0, 1.0, 0.99),
+            face(-16.0, -4.0, 1.0, 0.95), // turned left
+            face(2.0, -5.0, 0.1, 0.97),   // blinked
+            face(-3.0, 12.0, 1.0, 0.96),  // looked up
+        ];
+        let frames = frames(&observed);
+        let judged = |actions: &[LivenessAction]| {
+            judge(
+                LivenessMode::Active,
+                &challenge(actions),
+                &frames,
+                90.0,
+                90.0,
+            )
+        };
+        let live = judged(&[TurnLeft, Blink, LookUp]);
+        assert!(live.outcome.is_live, "{live:?}");
+        assert_eq!(live.outcome.confidence, 98.4);
+        assert_eq!(live.reference_frame, 0);
+        for wrong in [
+            &[LookUp, TurnLeft][..],
+            &[TurnRight, Blink],
+            &[Blink, LookDown],
+        ] {
+            let verdict = judged(wrong);
+            assert_eq!(verdict.failure, Some(Failure::ChallengeNotPerformed));
+            assert!(!verdict.outcome.is_live);
+            assert!(verdict.outcome.confidence < 50.0);
+        }
+    }
+
+    #[test]
+    fn hard_checks_fail_with_zero_confidence() {
+        let mut different = face(0.0, 0.0, 1.0, 0.99);
+        if let FrameObservation::Face(f) = &mut different {
+            f.similarity_to_first = 40.0;
+        }
+        let cases = [
+            (
+                vec![face(0.0, 0.0, 1.0, 0.99), FrameObservation::NotOneFace],
+                Failure::NotOneFace,
+            ),
+            (
+                vec![face(0.0, 0.0, 1.0, 0.99), different],
+                Failure::DifferentPeople,
+            ),
+            (
+                vec![face(0.0, 0.0, 1.0, 0.99), face(0.0, 0.0, 1.0, 0.2)],
+                Failure::SpoofFrame,
+            ),
+        ];
+        for (observed, expected) in cases {
+            let verdict = judge(
+                LivenessMode::Passive,
+                &challenge(&[]),
+                &frames(&observed),
+                90.0,
+                90.0,
+            );
+            assert_eq!(verdict.failure, Some(expected));
+            assert_eq!(verdict.outcome.confidence, 0.0);
+        }
+    }
+
+    #[test]
+    fn replayed_stills_and_impossible_timing_fail() {
+        let observed = [face(0.0, 0.0, 1.0, 0.99), face(0.0, 0.0, 1.0, 0.98)];
+        let mut replayed = frames(&observed);
+        replayed[1].digest = replayed[0].digest;
+        let passive = |frames: &[JudgedFrame<'_>]| {
+            judge(LivenessMode::Passive, &challenge(&[]), frames, 90.0, 90.0).failure
+        };
+        assert_eq!(passive(&replayed), Some(Failure::RepeatedFrame));
+        let mut fast = frames(&observed);
+        fast[1].timestamp_ms = fast[0].timestamp_ms + 5;
+        assert_eq!(passive(&fast), Some(Failure::ImplausibleTiming));
+        let mut backwards = frames(&observed);
+        backwards[1].timestamp_ms = backwards[0].timestamp_ms - 400;
+        assert_eq!(passive(&backwards), Some(Failure::ImplausibleTiming));
+        let mut slow = frames(&observed);
+        slow[1].timestamp_ms = slow[0].timestamp_ms + 11_000;
+        assert_eq!(passive(&slow), Some(Failure::ImplausibleTiming));
+        assert_eq!(passive(&frames(&observed)), None);
+    }
+
+    #[test]
+    fn passive_confidence_is_the_mean_live_score() {
+        let observed = [
+            face(0.0, 0.0, 1.0, 0.80),
+            face(0.0, 0.0, 1.0, 0.96),
+            face(0.0, 0.0, 1.0, 0.90),
+        ];
+        let verdict = judge(
+            LivenessMode::Passive,
+            &challenge(&[]),
+            &frames(&observed),
+            90.0,
+            90.0,
+        );
+        assert_eq!(verdict.outcome.confidence, 88.7);
+        assert_eq!(verdict.failure, Some(Failure::LowConfidence));
+        assert_eq!(verdict.reference_frame, 1);
+    }
+
+    #[test]
+    fn challenges_draw_two_or_three_allowed_actions_without_repeats() {
+        let settings = LivenessSettings {
+            actions: vec![TurnLeft, TurnRight],
+            ..LivenessSettings::default()
+        };
+        for _ in 0..50 {
+            let challenge = new_challenge(&settings);
+            assert!((2..=3).contains(&challenge.actions.len()));
+            assert!(challenge.actions.windows(2).all(|p| p[0] != p[1]));
+            assert!(
+                challenge
+                    .actions
+                    .iter()
+                    .all(|a| settings.actions.contains(a))
+            );
+            assert_eq!(challenge.nonce.len(), 32);
+        }
+        let passive = LivenessSettings {
+            mode: LivenessMode::Passive,
+            ..LivenessSettings::default()
+        };
+        assert!(new_challenge(&passive).actions.is_empty());
+    }
+
+    #[test]
+    fn five_failures_within_three_minutes_lock_for_the_configured_time() {
+        let now = Utc::now();
+        let at = |secs_ago: i64| now - Duration::seconds(secs_ago);
+        let spread = [at(600), at(450), at(300), at(150), at(1)];
+        assert_eq!(lockout_until(&spread, 30, now), None);
+        let burst = [at(170), at(120), at(60), at(30), at(10)];
+        assert_eq!(
+            lockout_until(&burst, 30, now),
+            Some(at(10) + Duration::minutes(30))
+        );
+        let old_burst = [at(2000), at(1990), at(1980), at(1970), at(1960)];
+        assert_eq!(lockout_until(&old_burst, 30, now), None);
+        assert_eq!(lockout_until(&burst[1..], 30, now), None);
+    }
+}

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "liveness_sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub device_id: String,
+    pub mode: String,
+    /// The challenge's actions as a JSON array.
+    #[sea_orm(column_type = "Text")]
+    pub actions: String,
+    pub nonce: String,
+    pub created_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub completed_at: Option<DateTimeUtc>,
+    pub is_live: Option<bool>,
+    pub confidence: Option<f32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub reference_image: Option<String>,
+    pub user_id: Option<String>,
+    pub consumed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
