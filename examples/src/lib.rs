@@ -23,6 +23,9 @@ pub struct Settings {
     pub bootstrap_api_key: Option<String>,
     /// `FACEGATE_FACE_ENGINE`: `local` (default) or `none`.
     pub face_engine: String,
+    /// `FACEGATE_SIGNING_KEY_FILE`: an Ed25519 PKCS#8 PEM to sign tokens
+    /// with; unset, a key is generated once and kept in the database.
+    pub signing_key_file: Option<String>,
 }
 
 impl Settings {
@@ -50,6 +53,7 @@ impl Settings {
                 .unwrap_or_else(|| "sqlite://./facegate.db".into()),
             bootstrap_api_key: var("FACEGATE_BOOTSTRAP_API_KEY"),
             face_engine: var("FACEGATE_FACE_ENGINE").unwrap_or_else(|| "local".into()),
+            signing_key_file: var("FACEGATE_SIGNING_KEY_FILE"),
         }
     }
 }
@@ -60,8 +64,14 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
     let store = SeaOrmStore::connect(&settings.database_url)
         .await
         .map_err(|err| format!("cannot open {}: {err}", settings.database_for_logs()))?;
-    let builder = FaceGate::builder(store)
+    let mut builder = FaceGate::builder(store)
         .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_V1));
+    if let Some(path) = &settings.signing_key_file {
+        let pem = std::fs::read_to_string(path).map_err(|err| format!("{path}: {err}"))?;
+        let key = facegate_core::token::signing_key_from_pem(&pem, facegate_core::clock::now())
+            .map_err(|err| format!("{path}: {err}"))?;
+        builder = builder.signing_keys(key, Vec::new());
+    }
     Ok(match settings.face_engine.as_str() {
         "local" => builder.face_provider(load_local_engine()?).build(),
         "none" => builder.build(),
@@ -107,6 +117,7 @@ mod tests {
             database_url: url.into(),
             bootstrap_api_key: None,
             face_engine: "none".into(),
+            signing_key_file: None,
         }
     }
 

@@ -81,6 +81,8 @@ pub enum TokenError {
     NoSigningKey,
     #[error("stored signing key {0} is unusable")]
     BadKey(String),
+    #[error("not an Ed25519 private key in PKCS#8 PEM: {0}")]
+    BadPem(String),
 }
 
 /// The keys in use: one to sign with, every key still trusted to verify.
@@ -189,6 +191,28 @@ impl KeyRing {
             })).collect::<Vec<_>>()
         })
     }
+}
+
+/// A host-supplied Ed25519 key (PKCS#8 PEM, as `openssl genpkey -algorithm
+/// ed25519` writes it). Its `kid` derives from the public key, so it is the
+/// same on every instance and across restarts.
+pub fn signing_key_from_pem(pem: &str, now: DateTime<Utc>) -> Result<SigningKeyRecord, TokenError> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+        .map_err(|err| TokenError::BadPem(err.to_string()))?;
+    let public = key.verifying_key().to_bytes();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(public);
+    Ok(SigningKeyRecord {
+        kid: format!("pem-{}", hex::encode(&digest[..8])),
+        private_key: key
+            .to_pkcs8_der()
+            .map_err(|err| TokenError::BadPem(err.to_string()))?
+            .as_bytes()
+            .to_vec(),
+        public_key: public.to_vec(),
+        created_at: now,
+        retired_at: None,
+    })
 }
 
 /// A fresh Ed25519 key, ready to store.

@@ -22,6 +22,8 @@ const USAGE: &str = "usage:
   facegate-admin tenant activate <tenant_id>
   facegate-admin tenant settings <tenant_id> [--threshold N] [--allow-duplicates | --prevent-duplicates]
                                              [--minimum-age N | --no-minimum-age]
+                                             [--liveness active|passive] [--liveness-actions turn_left,blink,…]
+                                             [--liveness-min-confidence N] [--lockout-minutes N]
   facegate-admin key mint <tenant_id> [--live]   new fg_test_ key (fg_live_ with --live)
   facegate-admin key list <tenant_id>
   facegate-admin key revoke <tenant_id> <key_id>";
@@ -97,6 +99,22 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                     "--no-minimum-age" => settings.minimum_age = None,
                     "--allow-duplicates" => settings.prevent_duplicates = false,
                     "--prevent-duplicates" => settings.prevent_duplicates = true,
+                    "--liveness" => {
+                        settings.liveness.mode =
+                            serde_json::from_value(flags.next().ok_or(USAGE)?.to_string().into())?
+                    }
+                    "--liveness-actions" => {
+                        settings.liveness.actions = flags
+                            .next()
+                            .ok_or(USAGE)?
+                            .split(',')
+                            .map(|a| serde_json::from_value(a.trim().to_string().into()))
+                            .collect::<Result<_, _>>()?
+                    }
+                    "--liveness-min-confidence" => {
+                        settings.liveness.min_confidence = number()?.clamp(0.0, 100.0)
+                    }
+                    "--lockout-minutes" => settings.liveness.lockout_minutes = number()? as u32,
                     _ => return Err(USAGE.into()),
                 }
             }

@@ -11,5 +11,6 @@ mod guard;
 mod health;
 mod liveness;
 mod requests;
+mod sessions;
 mod tokens;
 mod users;

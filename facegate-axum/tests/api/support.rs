@@ -7,10 +7,10 @@ use axum::Router;
 use axum::body::Body;
 use base64::Engine as _;
 use facegate_axum::FaceGate;
-use facegate_core::StaticConsentRegistry;
 use facegate_core::clock;
 use facegate_core::domain::{FaceEnrollment, KeyEnvironment, TenantSettings, User, UserStatus};
 use facegate_core::ids::{FaceId, TenantId, UserId};
+use facegate_core::{FaceGateBuilder, StaticConsentRegistry};
 use facegate_face_local::{EngineConfig, LocalFaceEngine};
 use facegate_store_seaorm::SeaOrmStore;
 use facegate_store_seaorm::testing::test_store;
@@ -31,11 +31,15 @@ pub struct TestApp {
 }
 
 fn facegate_on(store: SeaOrmStore, engine: Option<LocalFaceEngine>) -> FaceGate {
+    builder_on(store, engine).build()
+}
+
+fn builder_on(store: SeaOrmStore, engine: Option<LocalFaceEngine>) -> FaceGateBuilder {
     let builder = FaceGate::builder(store)
         .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT));
     match engine {
-        Some(engine) => builder.face_provider(engine).build(),
-        None => builder.build(),
+        Some(engine) => builder.face_provider(engine),
+        None => builder,
     }
 }
 
@@ -100,8 +104,26 @@ impl TestApp {
         Self::build(test_store().await, Some(shared_engine().clone())).await
     }
 
+    /// With the local face engine and more configuration (session providers…).
+    pub async fn with_face_engine_and(
+        configure: impl FnOnce(FaceGateBuilder) -> FaceGateBuilder,
+    ) -> Self {
+        let store = test_store().await;
+        let engine = Some(shared_engine().clone());
+        let facegate = configure(builder_on(store.clone(), engine.clone())).build();
+        Self::around(facegate, store, engine).await
+    }
+
     async fn build(store: SeaOrmStore, engine: Option<LocalFaceEngine>) -> Self {
         let facegate = facegate_on(store.clone(), engine.clone());
+        Self::around(facegate, store, engine).await
+    }
+
+    async fn around(
+        facegate: FaceGate,
+        store: SeaOrmStore,
+        engine: Option<LocalFaceEngine>,
+    ) -> Self {
         let (tenant, key) = new_tenant(&facegate).await;
         Self {
             app: facegate_axum::router(facegate.clone()),

@@ -81,3 +81,69 @@ async fn rotation_adds_a_key_and_keeps_the_old_one_verifying() {
     assert!(after.contains(&before[0]) && after.contains(&new_kid));
     assert_eq!(kids(&jwks(&app.restarted()).await).len(), 2);
 }
+
+/// RFC 8410's example Ed25519 key.
+const HOST_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
+-----END PRIVATE KEY-----
+";
+
+#[tokio::test]
+async fn host_supplied_pem_keys_sign_and_a_previous_key_still_verifies() {
+    use facegate_core::token::{generate_signing_key, signing_key_from_pem};
+    let now = facegate_core::clock::now();
+    let current = signing_key_from_pem(HOST_KEY_PEM, now).unwrap();
+    assert_eq!(
+        current.kid,
+        signing_key_from_pem(HOST_KEY_PEM, now).unwrap().kid,
+        "the kid is the same on every instance"
+    );
+    let previous = generate_signing_key(now);
+    let store = facegate_store_seaorm::testing::test_store().await;
+    let facegate = facegate_axum::FaceGate::builder(store)
+        .signing_keys(current.clone(), vec![previous.clone()])
+        .build();
+    let ring = facegate.key_ring().await.unwrap();
+    let published: JwkSet = serde_json::from_value(ring.jwks()).unwrap();
+    let mut published = kids(&published);
+    published.sort();
+    let mut expected = vec![current.kid.clone(), previous.kid.clone()];
+    expected.sort();
+    assert_eq!(published, expected);
+
+    let claims = Claims {
+        iss: "facegate".into(),
+        aud: "facegate".into(),
+        sub: "user_1".into(),
+        tid: "ten_1".into(),
+        sid: "sess_1".into(),
+        role: "guard".into(),
+        name: "Ada".into(),
+        iat: now.timestamp(),
+        nbf: now.timestamp(),
+        exp: now.timestamp() + 600,
+        jti: "j".into(),
+        confidence: 99.0,
+        dfp: None,
+    };
+    let token = ring.sign(&claims).unwrap();
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(current.kid.as_str()));
+    assert!(ring.verify(&token).is_ok());
+    // A token the previous key signed before the change still verifies.
+    let old_ring =
+        facegate_core::token::KeyRing::new(&[previous], ring.config().clone(), now).unwrap();
+    assert!(ring.verify(&old_ring.sign(&claims).unwrap()).is_ok());
+
+    assert!(
+        facegate.rotate_signing_key().await.is_err(),
+        "rotated by configuration"
+    );
+    assert!(
+        signing_key_from_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            now
+        )
+        .is_err()
+    );
+}

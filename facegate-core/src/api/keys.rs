@@ -1,6 +1,6 @@
-//! The signing key ring: loaded from the store on first use (a key is
-//! generated and stored if there is none), replaced on rotation, and
-//! published at `GET /.well-known/jwks.json`.
+//! The signing key ring: the host's configured keys, or else loaded from the
+//! store on first use (a key is generated and stored if there is none),
+//! replaced on rotation, and published at `GET /.well-known/jwks.json`.
 
 use std::sync::Arc;
 
@@ -23,6 +23,11 @@ impl FaceGate {
         if let Some(ring) = slot.as_ref() {
             return Ok(ring.clone());
         }
+        if let Some(configured) = &self.inner.configured_keys {
+            let ring = Arc::new(self.build_ring(configured)?);
+            *slot = Some(ring.clone());
+            return Ok(ring);
+        }
         let mut records = self.inner.store.signing_keys().await?;
         if records.iter().all(|key| key.retired_at.is_some()) {
             let key = generate_signing_key(clock::now());
@@ -38,6 +43,11 @@ impl FaceGate {
     /// Starts signing with a new key; the old one keeps verifying the tokens
     /// it signed until they expire. Returns the new key's `kid`.
     pub async fn rotate_signing_key(&self) -> Result<String, ApiError> {
+        if self.inner.configured_keys.is_some() {
+            return Err(ApiError::Internal(
+                "signing keys come from configuration: rotate them there".into(),
+            ));
+        }
         let mut slot = self.inner.keys.write().await;
         let key = generate_signing_key(clock::now());
         self.inner.store.rotate_signing_key(&key).await?;

@@ -24,7 +24,7 @@ use http_body::Body;
 
 use crate::api_key::ApiKey;
 use crate::clock;
-use crate::domain::{AuditEvent, Tenant, TenantStatus};
+use crate::domain::{AuditEvent, SigningKeyRecord, Tenant, TenantStatus};
 use crate::error::ApiError;
 use crate::providers::consent::{ConsentRegistry, StaticConsentRegistry};
 use crate::providers::face::FaceProvider;
@@ -75,6 +75,8 @@ struct Inner {
     session_providers: HashMap<&'static str, Arc<dyn SessionProvider>>,
     /// Tokens the guard has verified recently.
     guard_cache: crate::guard::GuardCache,
+    /// Host-supplied signing keys; `None` keeps them in the store.
+    configured_keys: Option<Vec<SigningKeyRecord>>,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -87,6 +89,7 @@ pub struct FaceGateBuilder {
     risk: Arc<dyn RiskPolicy>,
     session_providers: HashMap<&'static str, Arc<dyn SessionProvider>>,
     guard: crate::guard::GuardConfig,
+    configured_keys: Option<Vec<SigningKeyRecord>>,
 }
 
 impl FaceGateBuilder {
@@ -110,6 +113,29 @@ impl FaceGateBuilder {
     /// Issuer, audience and lifetime of the tokens FaceGate signs.
     pub fn tokens(mut self, tokens: TokenConfig) -> Self {
         self.tokens = tokens;
+        self
+    }
+
+    /// Signs tokens with host-supplied keys (see
+    /// [`crate::token::signing_key_from_pem`]) instead of keys generated and
+    /// kept in the store: `current` signs, `previous` keys keep verifying for
+    /// one token lifetime after start (a rolling key change). Rotation is then
+    /// the host's, by configuration.
+    pub fn signing_keys(
+        mut self,
+        current: SigningKeyRecord,
+        previous: Vec<SigningKeyRecord>,
+    ) -> Self {
+        let now = crate::clock::now();
+        let mut keys: Vec<SigningKeyRecord> = previous
+            .into_iter()
+            .map(|key| SigningKeyRecord {
+                retired_at: Some(now),
+                ..key
+            })
+            .collect();
+        keys.push(current);
+        self.configured_keys = Some(keys);
         self
     }
 
@@ -147,6 +173,7 @@ impl FaceGateBuilder {
                 risk: self.risk,
                 session_providers: self.session_providers,
                 guard_cache: crate::guard::GuardCache::new(self.guard),
+                configured_keys: self.configured_keys,
             }),
         }
     }
@@ -175,6 +202,7 @@ impl FaceGate {
             risk: Arc::new(DefaultRiskPolicy),
             session_providers: HashMap::new(),
             guard: crate::guard::GuardConfig::default(),
+            configured_keys: None,
         }
     }
 
