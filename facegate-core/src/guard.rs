@@ -37,7 +37,7 @@ use tower::{Layer, Service};
 
 use crate::FaceGate;
 use crate::clock;
-use crate::ids::{SessionId, TenantId};
+use crate::ids::{SessionId, TenantId, UserId};
 use crate::token::Claims;
 
 /// Why a request was turned away.
@@ -162,6 +162,11 @@ impl GuardCache {
     pub(crate) fn forget_session(&self, session: &SessionId) {
         self.entries()
             .retain(|_, cached| cached.claims.sid != session.as_str());
+    }
+
+    pub(crate) fn forget_user(&self, user: &UserId) {
+        self.entries()
+            .retain(|_, cached| cached.claims.sub != user.as_str());
     }
 }
 

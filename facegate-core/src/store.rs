@@ -119,11 +119,14 @@ pub trait Store: Send + Sync + 'static {
         page: &UserPage,
     ) -> Result<Vec<UserSummary>, StoreError>;
     /// Returns the updated user, or `None` when the tenant has no such user.
+    /// Any status but active also revokes the user's open sessions at `at`,
+    /// in the same transaction: a suspended user's tokens stop working.
     async fn set_user_status(
         &self,
         tenant: &TenantId,
         id: &UserId,
         status: UserStatus,
+        at: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError>;
     async fn faces_of_user(
         &self,

@@ -385,17 +385,30 @@ impl Store for SeaOrmStore {
         tenant: &TenantId,
         id: &UserId,
         status: UserStatus,
+        at: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
         let updated = user::Entity::update_many()
             .col_expr(user::Column::Status, Expr::value(status.as_str()))
             .filter(user::Column::TenantId.eq(tenant.as_str()))
             .filter(user::Column::Id.eq(id.as_str()))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(store_error)?;
         if updated.rows_affected == 0 {
             return Ok(None);
         }
+        if status != UserStatus::Active {
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(at))
+                .filter(session::Column::TenantId.eq(tenant.as_str()))
+                .filter(session::Column::UserId.eq(id.as_str()))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+        }
+        txn.commit().await.map_err(store_error)?;
         self.user(tenant, id).await
     }
 

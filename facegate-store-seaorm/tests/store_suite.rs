@@ -184,14 +184,14 @@ async fn users_and_faces_round_trip_within_their_tenant_only() {
     assert!(store.faces_of_tenant(&tenant_b).await.unwrap().is_empty());
 
     let locked = store
-        .set_user_status(&tenant_a, &ada.id, UserStatus::Locked)
+        .set_user_status(&tenant_a, &ada.id, UserStatus::Locked, clock::now())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(locked.status, UserStatus::Locked);
     assert!(
         store
-            .set_user_status(&tenant_b, &ada.id, UserStatus::Active)
+            .set_user_status(&tenant_b, &ada.id, UserStatus::Active, clock::now())
             .await
             .unwrap()
             .is_none()
@@ -552,6 +552,18 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
         Some(at),
         "the first revocation time stays"
     );
+
+    // Locking the user revokes their open sessions with it.
+    let (open, refresh) = session_of(&ada);
+    store.insert_session(&open, &refresh).await.unwrap();
+    let locked_at = clock::now();
+    store
+        .set_user_status(&tenant, &ada.id, UserStatus::Locked, locked_at)
+        .await
+        .unwrap()
+        .unwrap();
+    let ended = store.session(&tenant, &open.id).await.unwrap().unwrap();
+    assert_eq!(ended.revoked_at, Some(locked_at));
 
     // Deleting the user ends their sessions.
     assert!(store.delete_user(&tenant, &ada.id).await.unwrap());

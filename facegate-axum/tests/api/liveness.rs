@@ -501,15 +501,14 @@ async fn a_live_stranger_is_matched_false_and_suspended_users_get_no_token() {
         (UserStatus::Suspended, "USER_SUSPENDED"),
         (UserStatus::Locked, "USER_LOCKED"),
     ] {
-        app.facegate
-            .store()
-            .set_user_status(
-                &app.tenant,
-                &facegate_core::ids::UserId::from_string(&user_id),
-                status,
+        let patched = app
+            .call(
+                "PATCH",
+                &format!("/v1/users/{user_id}/status"),
+                Some(json!({ "status": status })),
             )
-            .await
-            .unwrap();
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.body);
         let session = live_session(&app, &[]).await;
         assert_error(&verify(&app, &session, &[]).await, 403, code);
     }
@@ -568,4 +567,50 @@ async fn five_failures_lock_the_device_and_the_user_they_showed() {
     // The lockout time is the tenant's.
     app.settings(|s| s.liveness.lockout_minutes = 0).await;
     assert_eq!(start(&app, &attacker).await.status, 200);
+}
+
+#[tokio::test]
+async fn enroll_takes_the_reference_frame_of_a_live_session_once() {
+    let app = passive_app().await;
+    let session = live_session(&app, &[]).await;
+    let enroll = |consent_id: String, session: &str| json!({ "name": "Barack", "role": "guard", "consent_id": consent_id, "liveness_session_id": session });
+    let enrolled = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, &session)),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    let user_id = enrolled.body["user_id"].as_str().unwrap();
+
+    // The enrolled face is the one in the session: a photo of it matches.
+    let matched = app
+        .call(
+            "POST",
+            "/v1/match",
+            Some(json!({ "image": photo(OBAMA_UP) })),
+        )
+        .await;
+    assert_eq!(matched.body["user"]["id"], user_id, "{}", matched.body);
+
+    let again = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, &session)),
+        )
+        .await;
+    assert_error(&again, 400, "LIVENESS_SESSION_CONSUMED");
+    let both = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(
+                json!({ "name": "B", "role": "guard", "consent_id": app.consent().await,
+                         "liveness_session_id": session, "face_image": photo(OBAMA) }),
+            ),
+        )
+        .await;
+    assert_error(&both, 400, "VALIDATION_FAILED");
 }

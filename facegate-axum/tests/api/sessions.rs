@@ -267,3 +267,30 @@ async fn a_registered_supabase_provider_mints_a_token_for_the_verified_user() {
     );
     assert_eq!(reply.body["user"]["id"], user_id.as_str());
 }
+
+#[tokio::test]
+async fn suspending_a_user_ends_their_sessions_at_once() {
+    let app = passive_app().await;
+    let user_id = enroll_obama(&app).await;
+    let login = verified(&app).await;
+    let token = login["verification_token"].as_str().unwrap();
+    assert_eq!(profile(&app, token, Some(FINGERPRINT)).await.status, 200);
+    let suspended = app
+        .call(
+            "PATCH",
+            &format!("/v1/users/{user_id}/status"),
+            Some(json!({ "status": "suspended" })),
+        )
+        .await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    assert_error(
+        &profile(&app, token, Some(FINGERPRINT)).await,
+        401,
+        "INVALID_TOKEN",
+    );
+    assert_error(
+        &refresh(&app, &login["refresh_token"]).await,
+        401,
+        "INVALID_REFRESH_TOKEN",
+    );
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{FaceGate, wire};
+use crate::clock;
 use crate::domain::{FaceEnrollment, Tenant, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{FaceId, UserId};
@@ -208,9 +209,13 @@ impl FaceGate {
         let user = self
             .inner
             .store
-            .set_user_status(&tenant.id, id, request.status)
+            .set_user_status(&tenant.id, id, request.status, clock::now())
             .await?
             .ok_or(ApiError::UserNotFound)?;
+        if request.status != UserStatus::Active {
+            // The store revoked their sessions; the guard forgets them too.
+            self.guard_cache().forget_user(id);
+        }
         let face_count = self.inner.store.faces_of_user(&tenant.id, id).await?.len() as u32;
         tracing::info!(tenant = %tenant.id, user = %id, status = request.status.as_str(), "user status set");
         Ok(wire::json_response(
