@@ -197,7 +197,8 @@ impl FaceGate {
             },
         };
         let leeway = i64::try_from(self.token_config().leeway.as_secs()).unwrap_or(0);
-        if claims.exp + leeway <= clock::now().timestamp() {
+        // Whole seconds are all `exp` has; no need for the store's truncated clock.
+        if claims.exp + leeway <= chrono::Utc::now().timestamp() {
             cache.remove(token);
             return Err(GuardRejection::InvalidToken("the token has expired".into()));
         }
@@ -275,8 +276,9 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 #[derive(Clone)]
 pub struct FaceGateAuthLayer {
     facegate: FaceGate,
-    cookie: Option<String>,
-    role: Option<String>,
+    // Shared, not copied, by the per-request clone of the layer.
+    cookie: Option<Arc<str>>,
+    role: Option<Arc<str>>,
 }
 
 impl FaceGateAuthLayer {
@@ -290,13 +292,13 @@ impl FaceGateAuthLayer {
 
     /// Also accept the token from this cookie (after the `Authorization` header).
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
-        self.cookie = Some(name.into());
+        self.cookie = Some(Arc::from(name.into()));
         self
     }
 
     /// Only tokens with this role pass; others get 403.
     pub fn require_role(mut self, role: impl Into<String>) -> Self {
-        self.role = Some(role.into());
+        self.role = Some(Arc::from(role.into()));
         self
     }
 }
