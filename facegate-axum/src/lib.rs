@@ -26,6 +26,8 @@ pub use facegate_core::FaceGate;
 pub fn router(facegate: FaceGate) -> Router {
     Router::new()
         .route("/v1", any(serve))
+        // A catch-all needs at least one character: `/v1/` is its own route.
+        .route("/v1/", any(serve))
         .route("/v1/{*path}", any(serve))
         .route("/.well-known/jwks.json", any(serve))
         .with_state(facegate)

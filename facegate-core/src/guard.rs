@@ -279,6 +279,7 @@ pub struct FaceGateAuthLayer {
     // Shared, not copied, by the per-request clone of the layer.
     cookie: Option<Arc<str>>,
     role: Option<Arc<str>>,
+    optional: bool,
 }
 
 impl FaceGateAuthLayer {
@@ -287,7 +288,28 @@ impl FaceGateAuthLayer {
             facegate,
             cookie: None,
             role: None,
+            optional: false,
         }
+    }
+
+    /// Let requests without a token through, anonymous (handlers see no
+    /// user); a token that is presented must still be valid.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Whether `rejection` is only "no token", on a layer that allows that.
+    pub fn lets_anonymous_through(&self, rejection: &GuardRejection) -> bool {
+        self.optional && *rejection == GuardRejection::MissingToken
+    }
+
+    /// Checks a request's token with this layer's rules; adapters for other
+    /// frameworks call this and translate the outcome.
+    pub async fn check(&self, headers: &HeaderMap) -> Result<Arc<Claims>, GuardRejection> {
+        self.facegate
+            .authorize(headers, self.cookie.as_deref(), self.role.as_deref())
+            .await
     }
 
     /// Also accept the token from this cookie (after the `Authorization` header).
@@ -342,17 +364,12 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         Box::pin(async move {
-            let verdict = layer
-                .facegate
-                .authorize(
-                    request.headers(),
-                    layer.cookie.as_deref(),
-                    layer.role.as_deref(),
-                )
-                .await;
-            match verdict {
+            match layer.check(request.headers()).await {
                 Ok(claims) => {
                     request.extensions_mut().insert(claims);
+                    inner.call(request).await
+                }
+                Err(rejection) if layer.lets_anonymous_through(&rejection) => {
                     inner.call(request).await
                 }
                 Err(rejection) => {

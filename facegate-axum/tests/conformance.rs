@@ -1,0 +1,63 @@
+//! The shared conformance suite (`facegate-conformance`) against the axum
+//! adapter: the API as `router` mounts it, and the guard as a tower layer.
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use facegate_axum::{FaceGate, FaceGateAuthLayer, FaceGateUser};
+use serde_json::json;
+use tower::ServiceExt;
+
+struct AxumApp(Router);
+
+#[async_trait::async_trait(?Send)]
+impl facegate_conformance::Adapter for AxumApp {
+    async fn send(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
+        let response = self
+            .0
+            .clone()
+            .oneshot(request.map(axum::body::Body::from))
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = http_body_util::BodyExt::collect(body)
+            .await
+            .unwrap()
+            .to_bytes();
+        http::Response::from_parts(parts, bytes)
+    }
+}
+
+/// The host app the suite expects (see `facegate_conformance::Adapter`).
+async fn app(facegate: FaceGate) -> AxumApp {
+    let profile = Router::new()
+        .route(
+            "/api/profile",
+            get(|user: FaceGateUser| async move {
+                axum::Json(json!({ "sub": user.sub, "name": user.name }))
+            }),
+        )
+        .layer(FaceGateAuthLayer::new(facegate.clone()).cookie("fg_token"));
+    let admin = Router::new()
+        .route(
+            "/api/admin",
+            get(|| async { axum::Json(json!({ "area": "admin" })) }),
+        )
+        .layer(FaceGateAuthLayer::new(facegate.clone()).require_role("admin"));
+    let hello = Router::new()
+        .route(
+            "/hello",
+            get(|user: Option<FaceGateUser>| async move {
+                axum::Json(json!({ "user": user.map(|u| u.sub.clone()) }))
+            }),
+        )
+        .layer(FaceGateAuthLayer::new(facegate.clone()).optional());
+    AxumApp(
+        facegate_axum::router(facegate)
+            .merge(profile)
+            .merge(admin)
+            .merge(hello),
+    )
+}
+
+facegate_conformance::suite!(tokio::test, app);

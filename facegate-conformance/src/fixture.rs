@@ -1,0 +1,203 @@
+//! A FaceGate on a fresh store with the local engine, a tenant and its key,
+//! behind the adapter under test; and a small JSON client for it.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use facegate_core::domain::{KeyEnvironment, TenantSettings};
+use facegate_core::ids::TenantId;
+use facegate_core::{FaceGate, StaticConsentRegistry};
+use facegate_face_local::{EngineConfig, LocalFaceEngine};
+use http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::Value;
+
+use crate::Adapter;
+
+pub const CONSENT_TEXT: &str = "I agree that my face is used to sign me in.";
+
+pub struct Fixture<A> {
+    pub app: A,
+    pub facegate: FaceGate,
+    pub tenant: TenantId,
+    pub key: String,
+}
+
+/// An answer: status, headers, and the body parsed as JSON (`Null` if empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the error envelope: status, JSON content type, `code`, and a message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert!(
+            self.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "error message missing: {}",
+            self.body
+        );
+        assert_json(self);
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_json(self);
+        &self.body
+    }
+}
+
+#[track_caller]
+fn assert_json(reply: &Reply) {
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "{:?}",
+        reply.headers
+    );
+}
+
+/// Models load once per test binary.
+fn engine() -> &'static LocalFaceEngine {
+    static ENGINE: OnceLock<LocalFaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        LocalFaceEngine::load(EngineConfig::default()).unwrap_or_else(|err| panic!("{err}"))
+    })
+}
+
+impl<A: Adapter> Fixture<A> {
+    pub async fn new<F, Fut>(make: F) -> Self
+    where
+        F: FnOnce(FaceGate) -> Fut,
+        Fut: Future<Output = A>,
+    {
+        let store = facegate_store_seaorm::testing::test_store().await;
+        let facegate = FaceGate::builder(store)
+            .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT))
+            .face_provider(engine().clone())
+            .build();
+        let tenant = facegate.create_tenant("conformance").await.unwrap();
+        let key = facegate
+            .mint_api_key(&tenant.id, KeyEnvironment::Test)
+            .await
+            .unwrap()
+            .key
+            .expose_secret()
+            .to_owned();
+        Self {
+            app: make(facegate.clone()).await,
+            facegate,
+            tenant: tenant.id,
+            key,
+        }
+    }
+
+    /// Sends a request as is.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.app.send(request.body(body.into()).unwrap()).await;
+        let (parts, bytes) = response.into_parts();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "{method} {path} → {}: body is not JSON: {:?}",
+                    parts.status,
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// Sends JSON with this tenant's API key and extra headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let auth = format!("Bearer {}", self.key);
+        let mut all = vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        all.extend_from_slice(headers);
+        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        self.raw(method, path, &all, body).await
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn settings(&self, change: impl FnOnce(&mut TenantSettings)) {
+        let mut settings = self
+            .facegate
+            .store()
+            .tenant(&self.tenant)
+            .await
+            .unwrap()
+            .unwrap()
+            .settings;
+        change(&mut settings);
+        self.facegate
+            .set_tenant_settings(&self.tenant, &settings)
+            .await
+            .unwrap();
+    }
+
+    /// Records consent to the `v1` text and returns its id.
+    pub async fn consent(&self) -> String {
+        let hash = facegate_core::ConsentVersion::new("v1", CONSENT_TEXT).consent_text_hash;
+        let reply = self
+            .call(
+                "POST",
+                "/v1/consent",
+                Some(serde_json::json!({ "consent_version": "v1", "consent_text_hash": hash })),
+            )
+            .await;
+        reply.assert_ok(201)["consent_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// A photo from scripts/fetch-testdata, base64-encoded.
+pub fn photo(path: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(photo_bytes(path))
+}
+
+fn photo_bytes(path: &str) -> Vec<u8> {
+    std::fs::read(facegate_face_local::default_testdata_dir().join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"))
+}

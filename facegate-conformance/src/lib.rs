@@ -1,0 +1,71 @@
+//! One conformance suite for every FaceGate adapter. Each case sends real
+//! HTTP requests through an adapter and checks status, headers and JSON
+//! body; the adapter crates run every case against their own framework in
+//! the same `cargo test`, so a difference between frameworks is a failing
+//! test:
+//!
+//! ```ignore
+//! // facegate-axum/tests/conformance.rs
+//! async fn app(facegate: FaceGate) -> AxumApp { … }
+//! facegate_conformance::suite!(tokio::test, app);
+//! ```
+//!
+//! An adapter under test serves the FaceGate API plus three host routes the
+//! guard cases use (see [`Adapter`]). New routes of the core get their
+//! cases here, once, and both frameworks are held to them.
+#![forbid(unsafe_code)]
+
+pub mod cases;
+mod fixture;
+
+pub use fixture::{Fixture, Reply};
+
+use bytes::Bytes;
+
+/// An app under test.
+///
+/// Besides FaceGate's API (as the adapter mounts it), it serves:
+/// - `GET /api/profile`, behind the adapter's guard with cookie `fg_token`
+///   accepted, answering `{"sub": …, "name": …}` from the verified user;
+/// - `GET /api/admin`, behind a guard requiring role `admin`, answering
+///   `{"area": "admin"}`;
+/// - `GET /hello`, behind an optional guard (anonymous requests pass), with
+///   the optional user extractor, answering `{"user": <sub or null>}`.
+#[async_trait::async_trait(?Send)]
+pub trait Adapter {
+    async fn send(&self, request: http::Request<Bytes>) -> http::Response<Bytes>;
+}
+
+/// Declares one test per conformance case, run on `$runtime` (the
+/// framework's test attribute) against the app `$make` builds around a
+/// `FaceGate` (an `async fn(FaceGate) -> impl Adapter`).
+#[macro_export]
+macro_rules! suite {
+    ($runtime:path, $make:path) => {
+        $crate::suite!(@cases $runtime, $make,
+            health_is_public,
+            jwks_is_public,
+            unknown_routes_and_methods,
+            api_keys,
+            suspended_tenant,
+            malformed_and_invalid_bodies,
+            body_limits,
+            consent,
+            users,
+            faces,
+            guard_without_token,
+            liveness_verify_and_sessions,
+            liveness_errors,
+            lockout,
+            session_providers,
+        );
+    };
+    (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {
+        $(
+            #[$runtime]
+            async fn $case() {
+                $crate::cases::$case($make).await
+            }
+        )*
+    };
+}
