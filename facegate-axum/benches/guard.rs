@@ -36,8 +36,8 @@ use bytes::Bytes;
 use facegate_axum::{FaceGate, FaceGateAuthLayer, FaceGateUser, GuardConfig};
 use facegate_core::Store as _;
 use facegate_core::clock;
-use facegate_core::domain::{RefreshTokenRecord, Session, User, UserStatus};
-use facegate_core::ids::{SessionId, UserId};
+use facegate_core::domain::{User, UserStatus};
+use facegate_core::ids::UserId;
 use facegate_store_seaorm::SeaOrmStore;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body_util::{BodyExt as _, Empty};
@@ -181,34 +181,11 @@ async fn start_host() -> (SocketAddr, String) {
         created_at: now,
     };
     store.insert_user(&user, &[], None).await.expect("user");
-    let session = Session {
-        id: SessionId::generate(),
-        tenant_id: tenant.id.clone(),
-        user_id: user.id.clone(),
-        device_id: "dev_bench".into(),
-        device_fingerprint: None,
-        confidence: 98.5,
-        risk_score: 0.05,
-        created_at: now,
-        last_verified_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        revoked_at: None,
-    };
-    let refresh = RefreshTokenRecord {
-        hash: format!("unused-{}", session.id),
-        tenant_id: tenant.id.clone(),
-        session_id: session.id.clone(),
-        created_at: now,
-        spent_at: None,
-    };
-    store
-        .insert_session(&session, &refresh)
-        .await
-        .expect("session");
     let token = facegate
-        .issue_token(&user, &session, None)
+        .open_session(&user, "dev_bench", None, 98.5, 0.05)
         .await
-        .expect("token");
+        .expect("session")
+        .verification_token;
 
     let guarded = Router::new()
         .route("/api/profile", get(profile))

@@ -3,8 +3,8 @@
 
 use actix_web::test::{self, TestRequest};
 use facegate_core::clock;
-use facegate_core::domain::{RefreshTokenRecord, Session, User, UserStatus};
-use facegate_core::ids::{SessionId, UserId};
+use facegate_core::domain::{Session, User, UserStatus};
+use facegate_core::ids::UserId;
 use serde_json::json;
 
 use crate::support::{Reply, TestApp, assert_error, host, send};
@@ -25,34 +25,12 @@ async fn signed_in(app: &TestApp, role: &str) -> (User, Session, String) {
     };
     let store = app.facegate.store();
     store.insert_user(&user, &[], None).await.unwrap();
-    let now = clock::now();
-    let session = Session {
-        id: SessionId::generate(),
-        tenant_id: app.tenant.clone(),
-        user_id: user.id.clone(),
-        device_id: "dev_test".into(),
-        device_fingerprint: None,
-        confidence: 98.5,
-        risk_score: 0.05,
-        created_at: now,
-        last_verified_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        revoked_at: None,
-    };
-    let refresh = RefreshTokenRecord {
-        hash: format!("unused-{}", session.id),
-        tenant_id: app.tenant.clone(),
-        session_id: session.id.clone(),
-        created_at: now,
-        spent_at: None,
-    };
-    store.insert_session(&session, &refresh).await.unwrap();
-    let token = app
+    let opened = app
         .facegate
-        .issue_token(&user, &session, None)
+        .open_session(&user, "dev_test", None, 98.5, 0.05)
         .await
         .unwrap();
-    (user, session, token)
+    (user, opened.session, opened.verification_token)
 }
 
 fn get(path: &str, token: Option<&str>) -> TestRequest {

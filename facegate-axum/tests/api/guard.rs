@@ -5,10 +5,8 @@ use axum::body::Body;
 use axum::routing::get;
 use base64::Engine as _;
 use facegate_axum::{FaceGate, FaceGateAuthLayer, FaceGateUser};
-use facegate_core::clock;
-use facegate_core::domain::{RefreshTokenRecord, Session, User};
+use facegate_core::domain::{Session, User};
 use facegate_core::guard::GuardConfig;
-use facegate_core::ids::SessionId;
 use facegate_core::token::Claims;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
@@ -49,38 +47,12 @@ async fn signed_in(
 ) -> (User, Session, String) {
     let mut user = app.seed_user(&app.tenant, "Ada", 1).await;
     user.role = role.to_owned();
-    let now = clock::now();
-    let session = Session {
-        id: SessionId::generate(),
-        tenant_id: app.tenant.clone(),
-        user_id: user.id.clone(),
-        device_id: "dev_test".into(),
-        device_fingerprint: fingerprint.map(str::to_owned),
-        confidence: 98.5,
-        risk_score: 0.05,
-        created_at: now,
-        last_verified_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        revoked_at: None,
-    };
-    let refresh = RefreshTokenRecord {
-        hash: format!("unused-{}", session.id),
-        tenant_id: app.tenant.clone(),
-        session_id: session.id.clone(),
-        created_at: now,
-        spent_at: None,
-    };
-    app.facegate
-        .store()
-        .insert_session(&session, &refresh)
-        .await
-        .unwrap();
-    let token = app
+    let opened = app
         .facegate
-        .issue_token(&user, &session, fingerprint)
+        .open_session(&user, "dev_test", fingerprint, 98.5, 0.05)
         .await
         .unwrap();
-    (user, session, token)
+    (user, opened.session, opened.verification_token)
 }
 
 async fn get_with(

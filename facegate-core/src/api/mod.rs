@@ -9,6 +9,7 @@ mod keys;
 mod liveness;
 mod routes;
 mod sessions;
+pub use sessions::OpenedSession;
 mod users;
 mod verify;
 pub(crate) mod wire;

@@ -90,7 +90,7 @@ struct RiskScoreResponse {
 }
 
 /// A fresh refresh token; the store only ever sees its hash.
-pub(super) fn new_refresh_token() -> String {
+fn new_refresh_token() -> String {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     format!(
@@ -100,11 +100,7 @@ pub(super) fn new_refresh_token() -> String {
 }
 
 /// What the store keeps of a session's first refresh token.
-pub(super) fn refresh_record(
-    token: &str,
-    session: &Session,
-    now: DateTime<Utc>,
-) -> RefreshTokenRecord {
+fn refresh_record(token: &str, session: &Session, now: DateTime<Utc>) -> RefreshTokenRecord {
     RefreshTokenRecord {
         hash: hash_refresh_token(token),
         tenant_id: session.tenant_id.clone(),
@@ -118,7 +114,58 @@ fn hash_refresh_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// A session just opened: the record, its first verification token and its
+/// refresh token (the only copy; the store keeps its hash).
+#[derive(Debug, Clone)]
+pub struct OpenedSession {
+    pub session: Session,
+    pub verification_token: String,
+    pub refresh_token: String,
+}
+
 impl FaceGate {
+    /// Opens a session for a verified user on a device, as verify does
+    /// after a live match: stores it with its first refresh token and signs
+    /// its first token (bound to `device_fingerprint` when given). For hosts
+    /// that establish identity another way (a handoff, an admin console),
+    /// and for tests.
+    pub async fn open_session(
+        &self,
+        user: &User,
+        device_id: &str,
+        device_fingerprint: Option<&str>,
+        confidence: f32,
+        risk_score: f32,
+    ) -> Result<OpenedSession, ApiError> {
+        let now = clock::now();
+        let lifetime = chrono::Duration::from_std(self.inner.tokens.session_lifetime)
+            .unwrap_or(chrono::Duration::hours(12));
+        let session = Session {
+            id: SessionId::generate(),
+            tenant_id: user.tenant_id.clone(),
+            user_id: user.id.clone(),
+            device_id: device_id.to_owned(),
+            device_fingerprint: device_fingerprint.map(str::to_owned),
+            confidence,
+            risk_score,
+            created_at: now,
+            last_verified_at: now,
+            expires_at: now + lifetime,
+            revoked_at: None,
+        };
+        let refresh_token = new_refresh_token();
+        self.inner
+            .store
+            .insert_session(&session, &refresh_record(&refresh_token, &session, now))
+            .await?;
+        let verification_token = self.issue_token(user, &session, device_fingerprint).await?;
+        Ok(OpenedSession {
+            session,
+            verification_token,
+            refresh_token,
+        })
+    }
+
     pub(super) async fn create_session(
         &self,
         tenant: &Tenant,

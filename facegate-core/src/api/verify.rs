@@ -2,16 +2,14 @@
 //! collection; on a match, a session with a signed token and a refresh token.
 
 use bytes::Bytes;
-use chrono::Duration;
 use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::faces::MatchedUser;
 use super::liveness::Device;
-use super::sessions::{new_refresh_token, refresh_record};
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::{Session, Tenant, UserStatus};
+use crate::domain::{Tenant, UserStatus};
 use crate::error::ApiError;
 use crate::ids::{LivenessSessionId, SessionId};
 use crate::providers::risk::{RiskAssessment, RiskContext};
@@ -102,37 +100,24 @@ impl FaceGate {
             })
             .await;
 
-        let lifetime =
-            Duration::from_std(self.inner.tokens.session_lifetime).unwrap_or(Duration::hours(12));
-        let session = Session {
-            id: SessionId::generate(),
-            tenant_id: tenant.id.clone(),
-            user_id: user.id.clone(),
-            device_id: device_id.clone(),
-            device_fingerprint: device.fingerprint.clone(),
-            confidence: hit.confidence,
-            risk_score: risk.score,
-            created_at: now,
-            last_verified_at: now,
-            expires_at: now + lifetime,
-            revoked_at: None,
-        };
-        let refresh_token = new_refresh_token();
-        self.inner
-            .store
-            .insert_session(&session, &refresh_record(&refresh_token, &session, now))
+        let opened = self
+            .open_session(
+                &user,
+                &device_id,
+                device.fingerprint.as_deref(),
+                hit.confidence,
+                risk.score,
+            )
             .await?;
-        let token = self
-            .issue_token(&user, &session, device.fingerprint.as_deref())
-            .await?;
+        let session = opened.session;
         tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, risk = risk.score, "verified");
         Ok(wire::json_response(
             StatusCode::OK,
             &VerifyResponse {
                 matched: true,
                 confidence: hit.confidence,
-                verification_token: Some(token),
-                refresh_token: Some(refresh_token),
+                verification_token: Some(opened.verification_token),
+                refresh_token: Some(opened.refresh_token),
                 session_id: Some(session.id),
                 device_id,
                 user: Some(MatchedUser::from(user)),
