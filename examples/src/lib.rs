@@ -81,6 +81,17 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
     })
 }
 
+/// What the example apps run on start: [`build_facegate`], then the
+/// bootstrap API key, if one is set.
+pub async fn start_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std::error::Error>> {
+    let facegate = build_facegate(settings).await?;
+    if let Some(key) = &settings.bootstrap_api_key {
+        let tenant = facegate.ensure_api_key(key, "dev").await?;
+        tracing::info!(%tenant, "bootstrap API key is ready");
+    }
+    Ok(facegate)
+}
+
 /// The local engine; on first start, fetches its models with the project's
 /// own script (showing its progress) and tries again.
 fn load_local_engine() -> Result<LocalFaceEngine, Box<dyn std::error::Error>> {

@@ -8,18 +8,14 @@
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use facegate_actix::{FaceGateAuth, FaceGateUser};
-use facegate_examples::{Settings, build_facegate, init_tracing};
+use facegate_examples::{Settings, init_tracing, start_facegate};
 use serde_json::json;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
     let settings = Settings::from_env();
-    let facegate = build_facegate(&settings).await?;
-    if let Some(key) = &settings.bootstrap_api_key {
-        let tenant = facegate.ensure_api_key(key, "dev").await?;
-        tracing::info!(%tenant, "bootstrap API key is ready");
-    }
+    let facegate = start_facegate(&settings).await?;
 
     let server = HttpServer::new(move || {
         App::new()

@@ -9,18 +9,14 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 use facegate_axum::{FaceGateAuthLayer, FaceGateUser};
-use facegate_examples::{Settings, build_facegate, init_tracing};
+use facegate_examples::{Settings, init_tracing, start_facegate};
 use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
     let settings = Settings::from_env();
-    let facegate = build_facegate(&settings).await?;
-    if let Some(key) = &settings.bootstrap_api_key {
-        let tenant = facegate.ensure_api_key(key, "dev").await?;
-        tracing::info!(%tenant, "bootstrap API key is ready");
-    }
+    let facegate = start_facegate(&settings).await?;
 
     // The host's own routes: a public home page and a profile that only a
     // user signed in with FaceGate reaches…
