@@ -63,6 +63,21 @@ case!(
 );
 
 case!(
+    /// The browser SDK, public and importable from other origins.
+    sdk_is_public(fx) {
+        let (status, headers, text) = fx.get_text("/v1/sdk/facegate.js").await;
+        assert_eq!(status, 200);
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(header("content-type"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(header("access-control-allow-origin"), Some("*"));
+        assert!(text.contains("export class FaceGateClient"));
+        let (status, _, types) = fx.get_text("/v1/sdk/facegate.d.ts").await;
+        assert_eq!(status, 200);
+        assert!(types.contains("FaceGateClient"));
+    }
+);
+
+case!(
     unknown_routes_and_methods(fx) {
         for path in ["/v1/nothing-here", "/v1", "/v1/", "/v1/users/u/too/deep"] {
             fx.call("GET", path, None).await.assert_error(404, "NOT_FOUND");

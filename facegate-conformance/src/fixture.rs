@@ -103,6 +103,17 @@ impl<A: Adapter> Fixture<A> {
         }
     }
 
+    /// A GET whose answer is not JSON (the SDK module): status, headers, text.
+    pub async fn get_text(&self, path: &str) -> (StatusCode, HeaderMap, String) {
+        let request = Request::builder().uri(path).body(Bytes::new()).unwrap();
+        let (parts, bytes) = self.app.send(request).await.into_parts();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
+    }
+
     /// Sends a request as is.
     pub async fn raw(
         &self,

@@ -45,6 +45,7 @@ macro_rules! suite {
         $crate::suite!(@cases $runtime, $make,
             health_is_public,
             jwks_is_public,
+            sdk_is_public,
             unknown_routes_and_methods,
             api_keys,
             suspended_tenant,

@@ -8,6 +8,7 @@ mod health;
 mod keys;
 mod liveness;
 mod routes;
+mod sdk;
 mod sessions;
 pub use sessions::OpenedSession;
 mod users;
@@ -265,11 +266,12 @@ impl FaceGate {
     {
         let route = Route::resolve(&parts.method, parts.uri.path())?;
         audit.route = Some(route.clone());
-        // Routes that need no API key: probes, and the keys other services
-        // verify FaceGate tokens with.
+        // Routes that need no API key: probes, the keys other services
+        // verify FaceGate tokens with, and the browser SDK.
         match route {
             Route::Health => return Ok(self.health().await),
             Route::Jwks => return self.jwks().await,
+            Route::Sdk(file) => return Ok(sdk::serve(file)),
             _ => {}
         }
 
@@ -286,6 +288,7 @@ impl FaceGate {
         match route {
             Route::Health => Ok(self.health().await),
             Route::Jwks => self.jwks().await,
+            Route::Sdk(file) => Ok(sdk::serve(file)),
             Route::ConsentVersions => Ok(self.consent_versions()),
             Route::RecordConsent => self.record_consent(&tenant, &body).await,
             Route::RevokeConsent(id) => self.revoke_consent(&tenant, &id).await,

@@ -11,6 +11,7 @@ use crate::ids::{ConsentId, LivenessSessionId, SessionId, UserId};
 pub(crate) enum Route {
     Health,
     Jwks,
+    Sdk(super::sdk::SdkFile),
     ConsentVersions,
     RecordConsent,
     RevokeConsent(ConsentId),
@@ -62,6 +63,8 @@ impl Route {
         let route = match (method.as_str(), segments) {
             ("GET", ["v1", "health"]) => Health,
             ("GET", [".well-known", "jwks.json"]) => Jwks,
+            ("GET", ["v1", "sdk", "facegate.js"]) => Sdk(super::sdk::SdkFile::Module),
+            ("GET", ["v1", "sdk", "facegate.d.ts"]) => Sdk(super::sdk::SdkFile::Types),
             ("GET", ["v1", "consent", "versions"]) => ConsentVersions,
             ("POST", ["v1", "consent"]) => RecordConsent,
             ("DELETE", ["v1", "consent", id]) => RevokeConsent(ConsentId::from_string(*id)),
@@ -98,6 +101,8 @@ impl Route {
         match self {
             Health => "/v1/health",
             Jwks => "/.well-known/jwks.json",
+            Sdk(super::sdk::SdkFile::Module) => "/v1/sdk/facegate.js",
+            Sdk(super::sdk::SdkFile::Types) => "/v1/sdk/facegate.d.ts",
             ConsentVersions => "/v1/consent/versions",
             RecordConsent => "/v1/consent",
             RevokeConsent(_) => "/v1/consent/:id",
@@ -127,8 +132,9 @@ impl Route {
             GetUser(id) | DeleteUser(id) | SetUserStatus(id) | ReEnroll(id) => Some(id.as_str()),
             LivenessFrames(id) | LivenessResult(id) => Some(id.as_str()),
             RevokeSession(id) | SessionRiskScore(id) => Some(id.as_str()),
-            Health | Jwks | ConsentVersions | RecordConsent | ListUsers | Enroll | Match
-            | DetectAttributes | StartLiveness | Verify | CreateSession | RefreshSession => None,
+            Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers | Enroll
+            | Match | DetectAttributes | StartLiveness | Verify | CreateSession
+            | RefreshSession => None,
         }
     }
 

@@ -1,0 +1,48 @@
+//! `GET /v1/sdk/facegate.js` (and its `.d.ts`): the browser SDK from
+//! `facegate-web/`, embedded at build time so every adapter serves the very
+//! module this version of the API was tested with. No API key: it is a
+//! public asset, and pages on other origins import it (hence CORS).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+const SDK_JS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../facegate-web/facegate.js"
+));
+const SDK_TYPES: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../facegate-web/facegate.d.ts"
+));
+
+/// Which file of the SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SdkFile {
+    Module,
+    Types,
+}
+
+pub(super) fn serve(file: SdkFile) -> Response<Bytes> {
+    let (body, content_type) = match file {
+        SdkFile::Module => (SDK_JS, "text/javascript; charset=utf-8"),
+        SdkFile::Types => (SDK_TYPES, "application/typescript; charset=utf-8"),
+    };
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The bytes change only with the server's version.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

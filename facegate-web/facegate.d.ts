@@ -1,0 +1,476 @@
+// Types of facegate.js, the browser SDK of the self-hosted FaceGate server
+// (served at /v1/sdk/facegate.js and /v1/sdk/facegate.d.ts).
+
+// ---------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------
+
+export type SessionProviderName = 'supabase' | 'auth0' | 'firebase' | 'jwt';
+
+export interface FaceGateConfig {
+  /** Required. fg_live_… or fg_test_…. */
+  apiKey: string;
+  /**
+   * Where the FaceGate router is mounted; a trailing slash is stripped.
+   * Default: the server that served this module, else the page's origin ('').
+   */
+  baseUrl?: string;
+  /** Face match confidence threshold (0–100). Default 95. */
+  confidenceThreshold?: number;
+  /** Liveness challenge timeout in ms. Default 30000. */
+  challengeTimeout?: number;
+  /** Provider for createSession(); null sends none (the server's default, jwt). */
+  provider?: SessionProviderName | null;
+  /** Provider-specific config, kept client-side. */
+  providerConfig?: Record<string, unknown>;
+  /** Hex SHA-256 (64 characters) sent as x-device-fingerprint: binds issued tokens to this device. */
+  deviceFingerprint?: string | null;
+}
+
+export interface ResolvedFaceGateConfig {
+  readonly apiKey: string;
+  readonly baseUrl: string;
+  readonly confidenceThreshold: number;
+  readonly challengeTimeout: number;
+  readonly provider: SessionProviderName | null;
+  readonly providerConfig: Readonly<Record<string, unknown>>;
+  readonly deviceFingerprint: string | null;
+}
+
+/** The subset of Web Storage the client uses (localStorage by default). */
+export interface DeviceStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** Injectables and retry tuning, mainly for tests. */
+export interface FaceGateClientOptions {
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  /** null: do not persist the device id. */
+  storage?: DeviceStorage | null;
+  /** For the backoff jitter; returns [0, 1). */
+  random?: () => number;
+  /** Wall clock in ms, for HTTP-date Retry-After values. */
+  now?: () => number;
+  /** First retry delay before jitter. Default 250 ms (then ×2 per attempt, ×0.5–1.5 jitter). */
+  backoffMs?: number;
+  /** A longer Retry-After (a lockout) is thrown instead of waited out. Default 10000 ms. */
+  maxRetryWaitMs?: number;
+}
+
+// ---------------------------------------------------------------------------
+// Results (the server's JSON, snake_case)
+// ---------------------------------------------------------------------------
+
+export interface MatchedUser {
+  id: string;
+  name: string;
+  role: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface MatchResult {
+  matched: boolean;
+  /** 0–100. */
+  confidence: number;
+  user: MatchedUser | null;
+}
+
+export type LivenessMode = 'active' | 'passive';
+export type LivenessAction = 'turn_left' | 'turn_right' | 'look_up' | 'look_down' | 'blink';
+
+export interface LivenessChallenge {
+  mode: LivenessMode;
+  /** In this order; empty in passive mode. Directions are the user's own. */
+  actions: LivenessAction[];
+  /** Echo it with the frames. */
+  nonce: string;
+  min_frames: number;
+  max_frames: number;
+}
+
+export interface LivenessSession {
+  session_id: string;
+  /** AWS credentials with the Rekognition engine; null with the local engine. */
+  credentials: Record<string, string> | null;
+  region: string | null;
+  challenge: LivenessChallenge;
+  /** ISO 8601; a session lives 3 minutes. */
+  expires_at: string;
+}
+
+export interface LivenessFrame {
+  /** Base64 JPEG or PNG (a data: URL prefix is stripped), as the camera saw it: not mirrored. */
+  image: string;
+  /** Client clock in ms; must increase by at least 20 ms per frame. */
+  timestamp_ms: number;
+}
+
+export interface UploadFramesParams {
+  nonce: string;
+  frames: LivenessFrame[];
+}
+
+export interface LivenessOutcome {
+  session_id: string;
+  is_live: boolean;
+  /** 0–100. */
+  confidence: number;
+}
+
+export interface RiskAssessment {
+  /** 0 (no risk) to 1. */
+  score: number;
+  level: 'low' | 'medium' | 'high';
+  factors: string[];
+  step_up_required: boolean;
+  step_up_type: string | null;
+}
+
+export interface VerifyParams {
+  livenessSessionId: string;
+}
+
+export interface VerifyResult {
+  matched: boolean;
+  confidence: number;
+  verification_token: string | null;
+  refresh_token: string | null;
+  session_id: string | null;
+  /** Persisted to localStorage ('facegate.device_id') and sent as x-device-id from then on. */
+  device_id: string;
+  user: MatchedUser | null;
+  risk: RiskAssessment | null;
+  re_enrollment_required: boolean;
+}
+
+export interface FaceGateSession {
+  token: string;
+  refresh_token: string;
+  /** Seconds. */
+  expires_in: number;
+  user: MatchedUser;
+  provider_session: Record<string, unknown> | null;
+}
+
+export interface RefreshResult {
+  verification_token: string;
+  refresh_token: string;
+  expires_in: number;
+  session_id: string;
+}
+
+export interface EnrollParams {
+  /** A completed, live liveness session (one of this and image). */
+  livenessSessionId?: string;
+  /** Base64 face image (one of this and livenessSessionId); a data: URL prefix is stripped. */
+  image?: string;
+  name: string;
+  /** Default 'user'. */
+  role?: string;
+  externalId?: string;
+  email?: string;
+  phone?: string;
+  /** From recordConsent(); the server requires it. */
+  consentId?: string;
+  enrolledWithGlasses?: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+export interface Enrollment {
+  faceId: string;
+  angle: string;
+  confidence: number;
+  enrolled_with_glasses: boolean;
+  created_at: string;
+}
+
+export interface EnrollResult {
+  user_id: string;
+  enrollments: Enrollment[];
+}
+
+export interface HealthCheck {
+  status: 'ok' | 'error';
+  latencyMs: number;
+}
+
+export interface HealthStatus {
+  status: 'healthy' | 'degraded' | 'unhealthy';
+  checks: Record<string, HealthCheck>;
+  provider: string | null;
+  version: string;
+  uptime_seconds: number;
+}
+
+export interface RecordConsentParams {
+  consentVersion: string;
+  /** Lower-case hex SHA-256 of the consent text, from consentVersions(). */
+  consentTextHash: string;
+  userId?: string;
+}
+
+export interface ConsentRecord {
+  consent_id: string;
+  consented_at: string;
+}
+
+export interface ConsentVersion {
+  consent_version: string;
+  text: string;
+  consent_text_hash: string;
+}
+
+export interface ConsentVersions {
+  versions: ConsentVersion[];
+}
+
+// ---------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------
+
+export interface FaceGateEventMap {
+  /** After a verify that matched. */
+  verified: VerifyResult;
+  /** After createSession(). */
+  session_created: FaceGateSession;
+  /** runLiveness found the camera ready. */
+  camera_ready: { stream: MediaStream | null };
+  /** Any error a client method or runLiveness throws (once per error). */
+  error: FaceGateError;
+}
+
+export type FaceGateEventType = keyof FaceGateEventMap;
+
+export type FaceGateEvent = {
+  [K in FaceGateEventType]: { type: K; data: FaceGateEventMap[K] };
+}[FaceGateEventType];
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+export declare class FaceGateClient {
+  /** Throws InvalidApiKey (MISSING_API_KEY) without an apiKey. */
+  constructor(config: FaceGateConfig, options?: FaceGateClientOptions);
+
+  /** The resolved configuration, frozen. */
+  readonly config: ResolvedFaceGateConfig;
+
+  /** POST /v1/match. */
+  match(params: { image: string }): Promise<MatchResult>;
+  /** POST /v1/liveness/session. */
+  createLivenessSession(): Promise<LivenessSession>;
+  /** POST /v1/verify; persists device_id, emits `verified` on a match. */
+  verify(params: VerifyParams): Promise<VerifyResult>;
+  /** POST /v1/session (with config.provider when set); emits `session_created`. */
+  createSession(verificationToken: string): Promise<FaceGateSession>;
+  /** POST /v1/enroll. */
+  enroll(params: EnrollParams): Promise<EnrollResult>;
+  /** GET /v1/health; an unhealthy server (503) is returned, not thrown. */
+  health(): Promise<HealthStatus>;
+
+  /** Every event. Returns the unsubscribe function. */
+  on(listener: (event: FaceGateEvent) => void): () => void;
+  /** One type of event. Returns the unsubscribe function. */
+  on<K extends FaceGateEventType>(
+    type: K,
+    handler: (event: { type: K; data: FaceGateEventMap[K] }) => void,
+  ): () => void;
+  /** Emits an event to the subscribers. */
+  emit<K extends FaceGateEventType>(type: K, data: FaceGateEventMap[K]): void;
+
+  /** POST /v1/liveness/session/:id/frames (local engine). */
+  uploadFrames(sessionId: string, params: UploadFramesParams): Promise<LivenessOutcome>;
+  /** POST /v1/session/refresh: a spent token presented again revokes the session. */
+  refresh(refreshToken: string): Promise<RefreshResult>;
+  /** POST /v1/consent. */
+  recordConsent(params: RecordConsentParams): Promise<ConsentRecord>;
+  /** GET /v1/consent/versions. */
+  consentVersions(): Promise<ConsentVersions>;
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+export interface FaceGateErrorOptions {
+  code?: string;
+  retryable?: boolean;
+  status?: number | null;
+  details?: unknown;
+  retryAfter?: number | null;
+  cause?: unknown;
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export declare class FaceGateError extends Error {
+  constructor(message: string, options?: FaceGateErrorOptions);
+  /** The server's SCREAMING_CODE, a FaceGuard camera code, or the SDK's own (NETWORK_ERROR, LIVENESS_TIMEOUT, …). */
+  readonly code: string;
+  /** Whether the same call may succeed later. */
+  readonly retryable: boolean;
+  /** HTTP status, or null when no response was received. */
+  readonly status: number | null;
+  /** The server's `details` (validation issues), or null. */
+  readonly details: ValidationIssue[] | null;
+  /** Seconds from the server's Retry-After, or null. */
+  readonly retryAfter: number | null;
+}
+
+export type CameraErrorCode =
+  | 'camera_permission_denied'
+  | 'camera_unavailable'
+  | 'camera_in_use'
+  | 'camera_constraints'
+  | 'camera_insecure_context'
+  | 'camera_unknown'
+  /** captureFrame() before a <video> is attached and playing. */
+  | 'camera_not_ready'
+  /** Too few distinct frames (a frozen video). */
+  | 'camera_stalled';
+
+export declare class CameraError extends FaceGateError {
+  readonly code: CameraErrorCode;
+}
+export declare class CameraPermissionDenied extends CameraError {
+  constructor(message?: string, options?: FaceGateErrorOptions);
+}
+export declare class CameraUnavailable extends CameraError {
+  constructor(message?: string, options?: FaceGateErrorOptions);
+}
+export declare class LivenessTimeout extends FaceGateError {
+  constructor(message?: string, options?: FaceGateErrorOptions);
+}
+export declare class VerificationFailed extends FaceGateError {
+  constructor(message?: string, options?: FaceGateErrorOptions);
+}
+/** The server answered with an error. */
+export declare class ApiError extends FaceGateError {}
+/** 401 MISSING_API_KEY / INVALID_API_KEY. */
+export declare class InvalidApiKey extends ApiError {}
+/** 403 LIVENESS_FAILED. */
+export declare class LivenessFailed extends ApiError {}
+/** 410. */
+export declare class HandoffExpired extends ApiError {}
+/** fetch failed; always retryable. */
+export declare class NetworkError extends FaceGateError {
+  constructor(message?: string, options?: FaceGateErrorOptions);
+}
+
+/** Maps a getUserMedia failure (a DOMException, by name) to the SDK's camera error. */
+export declare function cameraErrorFrom(error: unknown): CameraError;
+
+// ---------------------------------------------------------------------------
+// Camera
+// ---------------------------------------------------------------------------
+
+export interface CameraDevice {
+  deviceId: string;
+  groupId: string;
+  label: string;
+  /** Inferred from the label. */
+  facing: 'user' | 'environment' | 'unknown';
+}
+
+export interface CapturedFrame {
+  /** Base64 JPEG without a data: prefix, as the camera saw it (not mirrored). */
+  readonly image: string;
+  /** Monotonic client clock, ms. */
+  readonly timestamp_ms: number;
+  readonly width: number;
+  readonly height: number;
+  /** The spec's name: the same JPEG as a data: URL. */
+  readonly imageData: string;
+  /** The spec's name for timestamp_ms. */
+  readonly timestamp: number;
+}
+
+export interface CameraOptions {
+  /** Frames are scaled down to this width. Default 640. */
+  maxWidth?: number;
+  /** JPEG quality 0–1. Default 0.85. */
+  quality?: number;
+  // Injectables for tests:
+  mediaDevices?: MediaDevices | null;
+  isSecureContext?: boolean;
+  document?: Document;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export declare class Camera {
+  constructor(options?: CameraOptions);
+  /** Whether the MediaDevices API is present. */
+  static isAvailable(): boolean;
+  /** Video inputs with inferred facing. */
+  static listDevices(): Promise<CameraDevice[]>;
+  /** Requests permission and starts the stream. Throws CameraPermissionDenied / CameraUnavailable / CameraError. */
+  open(deviceIdOrConstraints?: string | MediaTrackConstraints): Promise<MediaStream>;
+  /** Binds the stream to a <video> (muted, inline) for preview and capture. */
+  attachToVideo(video: HTMLVideoElement): void;
+  /** One JPEG frame; throws CameraError('camera_not_ready') before the video plays. */
+  captureFrame(): CapturedFrame;
+  /** `count` frames at least max(intervalMs, 25) ms apart. */
+  captureFrames(count: number, intervalMs: number): Promise<CapturedFrame[]>;
+  /** Stops the tracks. */
+  close(): void;
+  readonly stream: MediaStream | null;
+  readonly isReady: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// Liveness
+// ---------------------------------------------------------------------------
+
+/** What runLiveness needs of a camera (Camera, or a test double). */
+export interface LivenessCamera {
+  readonly isReady: boolean;
+  readonly stream?: MediaStream | null;
+  captureFrame(): LivenessFrame;
+  captureFrames(count: number, intervalMs: number): Promise<LivenessFrame[]>;
+}
+
+export interface RunLivenessOptions {
+  /** Before capture starts; may be async (e.g. an intro screen), not counted in the timeout. */
+  onChallenge?: (challenge: LivenessChallenge, session: LivenessSession) => void | Promise<void>;
+  /** As each action is prompted; may be async. */
+  onStep?: (action: LivenessAction, index: number) => void | Promise<void>;
+  /** Gap between frames. Default 120 ms (minimum 25). */
+  frameIntervalMs?: number;
+  /** Frames per action at most (within max_frames). Default 10. */
+  framesPerStep?: number;
+  /** Use this session instead of creating one. */
+  session?: LivenessSession;
+  /** Default: client.config.challengeTimeout. */
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface LivenessRunResult {
+  sessionId: string;
+  isLive: boolean;
+  confidence: number;
+}
+
+/**
+ * Creates a liveness session (unless given one), runs its challenge with the
+ * camera, uploads the frames with the nonce. Throws LivenessTimeout after the
+ * timeout; a session that is not live is returned with isLive false.
+ */
+export declare function runLiveness(
+  client: Pick<FaceGateClient, 'createLivenessSession' | 'uploadFrames' | 'config'> & Partial<Pick<FaceGateClient, 'emit'>>,
+  camera: LivenessCamera,
+  options?: RunLivenessOptions,
+): Promise<LivenessRunResult>;
+
+/** How many frames runLiveness captures: a passive burst, or frames per action. */
+export declare function planFrames(
+  challenge: Partial<LivenessChallenge>,
+  framesPerStep?: number,
+): { burst: number; perStep: number };
