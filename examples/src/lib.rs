@@ -26,6 +26,9 @@ pub struct Settings {
     /// `FACEGATE_SIGNING_KEY_FILE`: an Ed25519 PKCS#8 PEM to sign tokens
     /// with; unset, a key is generated once and kept in the database.
     pub signing_key_file: Option<String>,
+    /// `FACEGATE_CORS_ORIGINS`: comma-separated browser origins allowed to
+    /// call the API from other sites (`*` for any); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -54,6 +57,14 @@ impl Settings {
             bootstrap_api_key: var("FACEGATE_BOOTSTRAP_API_KEY"),
             face_engine: var("FACEGATE_FACE_ENGINE").unwrap_or_else(|| "local".into()),
             signing_key_file: var("FACEGATE_SIGNING_KEY_FILE"),
+            cors_origins: var("FACEGATE_CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -65,7 +76,10 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
         .await
         .map_err(|err| format!("cannot open {}: {err}", settings.database_for_logs()))?;
     let mut builder = FaceGate::builder(store)
-        .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_V1));
+        .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_V1))
+        .cors(facegate_core::CorsConfig {
+            allowed_origins: settings.cors_origins.clone(),
+        });
     if let Some(path) = &settings.signing_key_file {
         let pem = std::fs::read_to_string(path).map_err(|err| format!("{path}: {err}"))?;
         let key = facegate_core::token::signing_key_from_pem(&pem, facegate_core::clock::now())
@@ -129,6 +143,7 @@ mod tests {
             bootstrap_api_key: None,
             face_engine: "none".into(),
             signing_key_file: None,
+            cors_origins: Vec::new(),
         }
     }
 

@@ -400,3 +400,79 @@ case!(
             .assert_error(401, "INVALID_VERIFICATION_TOKEN");
     }
 );
+
+/// Browser apps on listed origins may call the API; others get no grant.
+pub async fn cors<A, F, Fut>(make: F)
+where
+    A: Adapter,
+    F: FnOnce(FaceGate) -> Fut,
+    Fut: Future<Output = A>,
+{
+    let app_origin = "https://app.example";
+    let fx = Fixture::configured(make, |builder| {
+        builder.cors(facegate_core::CorsConfig {
+            allowed_origins: vec![app_origin.into()],
+        })
+    })
+    .await;
+    let preflight = [
+        ("origin", app_origin),
+        ("access-control-request-method", "POST"),
+        (
+            "access-control-request-headers",
+            "authorization, content-type",
+        ),
+    ];
+    let granted = fx.raw("OPTIONS", "/v1/verify", &preflight, "").await;
+    assert_eq!(granted.status, 204);
+    assert_eq!(
+        granted.header("access-control-allow-origin"),
+        Some(app_origin)
+    );
+    assert!(
+        granted
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("authorization")
+    );
+    let stranger = [
+        ("origin", "https://evil.example"),
+        ("access-control-request-method", "POST"),
+    ];
+    let refused = fx.raw("OPTIONS", "/v1/verify", &stranger, "").await;
+    assert_eq!(refused.status, 204);
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+
+    // Answers, errors included, carry the grant for the allowed origin.
+    let auth = format!("Bearer {}", fx.key);
+    let listed = fx
+        .raw(
+            "GET",
+            "/v1/users",
+            &[("origin", app_origin), ("authorization", &auth)],
+            "",
+        )
+        .await;
+    listed.assert_ok(200);
+    assert_eq!(
+        listed.header("access-control-allow-origin"),
+        Some(app_origin)
+    );
+    let refused = fx
+        .raw("GET", "/v1/users", &[("origin", app_origin)], "")
+        .await;
+    refused.assert_error(401, "MISSING_API_KEY");
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some(app_origin)
+    );
+    let other = fx
+        .raw(
+            "GET",
+            "/v1/users",
+            &[("origin", "https://evil.example"), ("authorization", &auth)],
+            "",
+        )
+        .await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}

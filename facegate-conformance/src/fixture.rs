@@ -8,7 +8,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use facegate_core::domain::{KeyEnvironment, TenantSettings};
 use facegate_core::ids::TenantId;
-use facegate_core::{FaceGate, StaticConsentRegistry};
+use facegate_core::{FaceGate, FaceGateBuilder, StaticConsentRegistry};
 use facegate_face_local::{EngineConfig, LocalFaceEngine};
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;
@@ -82,11 +82,25 @@ impl<A: Adapter> Fixture<A> {
         F: FnOnce(FaceGate) -> Fut,
         Fut: Future<Output = A>,
     {
+        Self::configured(make, |builder| builder).await
+    }
+
+    /// With more configuration of the FaceGate under test.
+    pub async fn configured<F, Fut>(
+        make: F,
+        configure: impl FnOnce(FaceGateBuilder) -> FaceGateBuilder,
+    ) -> Self
+    where
+        F: FnOnce(FaceGate) -> Fut,
+        Fut: Future<Output = A>,
+    {
         let store = facegate_store_seaorm::testing::test_store().await;
-        let facegate = FaceGate::builder(store)
-            .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT))
-            .face_provider(engine().clone())
-            .build();
+        let facegate = configure(
+            FaceGate::builder(store)
+                .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT))
+                .face_provider(engine().clone()),
+        )
+        .build();
         let tenant = facegate.create_tenant("conformance").await.unwrap();
         let key = facegate
             .mint_api_key(&tenant.id, KeyEnvironment::Test)

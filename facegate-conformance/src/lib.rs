@@ -59,6 +59,7 @@ macro_rules! suite {
             liveness_errors,
             lockout,
             session_providers,
+            cors,
         );
     };
     (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {

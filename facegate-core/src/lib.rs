@@ -27,7 +27,7 @@ pub mod store;
 pub mod token;
 
 pub use admin::{AdminError, MintedKey};
-pub use api::{BodyLimits, FaceGate, FaceGateBuilder, OpenedSession};
+pub use api::{BodyLimits, CorsConfig, FaceGate, FaceGateBuilder, OpenedSession};
 pub use error::{ApiError, FieldIssue};
 pub use guard::{FaceGateAuthLayer, GuardRejection};
 pub use providers::consent::{ConsentRegistry, ConsentVersion, StaticConsentRegistry};

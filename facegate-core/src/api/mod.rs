@@ -3,6 +3,7 @@
 //! their framework's types; every rule lives here.
 
 mod consent;
+mod cors;
 mod faces;
 mod health;
 mod keys;
@@ -10,6 +11,7 @@ mod liveness;
 mod routes;
 mod sdk;
 mod sessions;
+pub use cors::CorsConfig;
 pub use sessions::OpenedSession;
 mod users;
 mod verify;
@@ -79,6 +81,7 @@ struct Inner {
     guard_cache: crate::guard::GuardCache,
     /// Host-supplied signing keys; `None` keeps them in the store.
     configured_keys: Option<Vec<SigningKeyRecord>>,
+    cors: CorsConfig,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -92,6 +95,7 @@ pub struct FaceGateBuilder {
     session_providers: HashMap<&'static str, Arc<dyn SessionProvider>>,
     guard: crate::guard::GuardConfig,
     configured_keys: Option<Vec<SigningKeyRecord>>,
+    cors: CorsConfig,
 }
 
 impl FaceGateBuilder {
@@ -141,6 +145,13 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Lets browser apps on these origins call the API (preflights and
+    /// `Access-Control-*` headers); none by default.
+    pub fn cors(mut self, cors: CorsConfig) -> Self {
+        self.cors = cors;
+        self
+    }
+
     /// Scores verify attempts; [`DefaultRiskPolicy`] otherwise.
     pub fn risk_policy(mut self, policy: impl RiskPolicy) -> Self {
         self.risk = Arc::new(policy);
@@ -176,6 +187,7 @@ impl FaceGateBuilder {
                 session_providers: self.session_providers,
                 guard_cache: crate::guard::GuardCache::new(self.guard),
                 configured_keys: self.configured_keys,
+                cors: self.cors,
             }),
         }
     }
@@ -205,6 +217,7 @@ impl FaceGate {
             session_providers: HashMap::new(),
             guard: crate::guard::GuardConfig::default(),
             configured_keys: None,
+            cors: CorsConfig::default(),
         }
     }
 
@@ -235,7 +248,10 @@ impl FaceGate {
             route: None,
             error_code: None,
         };
-        let response = match self.dispatch(&parts, body, &mut audit).await {
+        if let Some(preflight) = self.inner.cors.preflight(&parts.method, &parts.headers) {
+            return preflight;
+        }
+        let mut response = match self.dispatch(&parts, body, &mut audit).await {
             Ok(response) => response,
             Err(err) => {
                 match &err {
@@ -249,6 +265,7 @@ impl FaceGate {
                 wire::error_response(&err)
             }
         };
+        self.inner.cors.decorate(&parts.headers, &mut response);
         self.record_audit(&parts, audit, response.status().as_u16(), started)
             .await;
         response
