@@ -177,6 +177,7 @@ async fn start_host() -> (SocketAddr, String) {
         phone: None,
         external_id: None,
         metadata: json!({}),
+        payload: None,
         status: UserStatus::Active,
         created_at: now,
     };

@@ -223,8 +223,16 @@ pub struct User {
     pub phone: Option<String>,
     pub external_id: Option<String>,
     pub metadata: Value,
+    /// FACEIO's enrollment payload: any JSON (at most
+    /// [`User::MAX_PAYLOAD_BYTES`]) attached at enrollment and handed back
+    /// by each successful verify.
+    pub payload: Option<Value>,
     pub status: UserStatus,
     pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,6 +43,8 @@ pub enum ApiError {
     Validation(Vec<FieldIssue>),
     #[error("Request body too large: the limit for this route is {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("The enrollment payload must be at most {limit} bytes of JSON")]
+    EnrollmentPayloadTooLarge { limit: usize },
     #[error("Unknown consent version")]
     UnknownConsentVersion,
     #[error("consent_text_hash does not match the registered text of this consent version")]
@@ -169,7 +171,9 @@ impl ApiError {
             NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
             UserAlreadyEnrolled => StatusCode::CONFLICT,
             FaceEngineUnavailable | EngineBusy => StatusCode::SERVICE_UNAVAILABLE,
-            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             UserNotFound
             | ConsentNotFound
             | LivenessSessionNotFound
@@ -190,7 +194,7 @@ impl ApiError {
             TenantSuspended => "TENANT_SUSPENDED",
             MalformedJson(_) => "INVALID_JSON",
             Validation(_) => "VALIDATION_FAILED",
-            PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             UnknownConsentVersion => "INVALID_CONSENT_VERSION",
             ConsentHashMismatch => "CONSENT_HASH_MISMATCH",
             InvalidImage(_) => "INVALID_IMAGE_FORMAT",

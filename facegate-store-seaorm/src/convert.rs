@@ -104,6 +104,7 @@ pub(crate) fn user_row(user: &User) -> user::Model {
         phone: user.phone.clone(),
         external_id: user.external_id.clone(),
         metadata: user.metadata.clone(),
+        payload: user.payload.clone(),
         status: user.status.as_str().to_owned(),
         created_at: user.created_at,
     }
@@ -125,6 +126,7 @@ pub(crate) fn user(row: user::Model) -> Result<User, StoreError> {
         phone: row.phone,
         external_id: row.external_id,
         metadata: row.metadata,
+        payload: row.payload,
         status,
         created_at: row.created_at,
     })

@@ -38,6 +38,7 @@ fn user(tenant: &TenantId, name: &str) -> User {
         phone: None,
         external_id: Some("ext-1".into()),
         metadata: json!({ "badge": 7, "tags": ["night"] }),
+        payload: Some(json!({ "plan": "gold", "seats": [1, 2] })),
         status: UserStatus::Active,
         created_at: clock::now(),
     }

@@ -20,6 +20,7 @@ async fn signed_in(app: &TestApp, role: &str) -> (User, Session, String) {
         phone: None,
         external_id: None,
         metadata: json!({}),
+        payload: None,
         status: UserStatus::Active,
         created_at: clock::now(),
     };

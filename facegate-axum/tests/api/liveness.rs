@@ -614,3 +614,35 @@ async fn enroll_takes_the_reference_frame_of_a_live_session_once() {
         .await;
     assert_error(&both, 400, "VALIDATION_FAILED");
 }
+
+#[tokio::test]
+async fn verify_hands_back_the_enrollment_payload() {
+    let app = passive_app().await;
+    let payload = json!({ "member": 7, "perks": ["lounge"], "note": "FACEIO-style payload" });
+    let enroll = |consent_id: String, payload: Value| {
+        json!({ "name": "Barack", "role": "guard", "consent_id": consent_id,
+                "face_image": photo(OBAMA), "payload": payload })
+    };
+    let too_big = json!("x".repeat(16 * 1024 + 1));
+    let refused = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, too_big)),
+        )
+        .await;
+    assert_error(&refused, 413, "PAYLOAD_TOO_LARGE");
+    let enrolled = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, payload.clone())),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+
+    let session = live_session(&app, &[]).await;
+    let verified = verify(&app, &session, &[]).await;
+    assert_eq!(verified.body["matched"], true, "{}", verified.body);
+    assert_eq!(verified.body["payload"], payload);
+}

@@ -247,6 +247,7 @@ impl TestApp {
             phone: Some("+15550100".into()),
             external_id: None,
             metadata: json!({ "team": "blue" }),
+            payload: None,
             status: UserStatus::Active,
             created_at: clock::now(),
         };

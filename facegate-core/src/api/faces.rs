@@ -39,6 +39,8 @@ struct EnrollRequest {
     #[serde(default)]
     enrolled_with_glasses: bool,
     metadata: Option<Map<String, Value>>,
+    /// FACEIO's enrollment payload.
+    payload: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +123,13 @@ impl FaceGate {
     ) -> Result<Response<Bytes>, ApiError> {
         let request: EnrollRequest = wire::parse_json(body)?;
         validate_profile(&request)?;
+        if request.payload.as_ref().is_some_and(|p| {
+            serde_json::to_vec(p).map_or(usize::MAX, |b| b.len()) > User::MAX_PAYLOAD_BYTES
+        }) {
+            return Err(ApiError::EnrollmentPayloadTooLarge {
+                limit: User::MAX_PAYLOAD_BYTES,
+            });
+        }
         let consent_id = request
             .consent_id
             .clone()
@@ -169,6 +178,7 @@ impl FaceGate {
             phone: request.phone,
             external_id: request.external_id,
             metadata: Value::Object(request.metadata.unwrap_or_default()),
+            payload: request.payload,
             status: UserStatus::Active,
             created_at: clock::now(),
         };

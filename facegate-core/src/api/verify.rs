@@ -35,6 +35,8 @@ struct VerifyResponse {
     user: Option<MatchedUser>,
     risk: Option<RiskAssessment>,
     re_enrollment_required: bool,
+    /// FACEIO's enrollment payload of the matched user (our addition).
+    payload: Option<serde_json::Value>,
 }
 
 impl FaceGate {
@@ -120,6 +122,7 @@ impl FaceGate {
                 refresh_token: Some(opened.refresh_token),
                 session_id: Some(session.id),
                 device_id,
+                payload: user.payload.clone(),
                 user: Some(MatchedUser::from(user)),
                 risk: Some(risk),
                 re_enrollment_required: hit.confidence < threshold + RE_ENROLL_MARGIN,
@@ -142,6 +145,7 @@ fn no_match(device_id: String) -> Response<Bytes> {
             user: None,
             risk: None,
             re_enrollment_required: false,
+            payload: None,
         },
     )
 }

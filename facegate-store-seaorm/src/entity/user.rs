@@ -13,6 +13,8 @@ pub struct Model {
     pub external_id: Option<String>,
     #[sea_orm(column_type = "JsonBinary")]
     pub metadata: Json,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub payload: Option<Json>,
     pub status: String,
     pub created_at: DateTimeUtc,
 }

@@ -8,6 +8,7 @@ mod m20261122_000002_tenant_settings;
 mod m20261122_000003_signing_keys;
 mod m20261122_000004_sessions;
 mod m20261122_000005_liveness_and_refresh;
+mod m20261122_000006_user_payload;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_signing_keys::Migration),
             Box::new(m20261122_000004_sessions::Migration),
             Box::new(m20261122_000005_liveness_and_refresh::Migration),
+            Box::new(m20261122_000006_user_payload::Migration),
         ]
     }
 }
