@@ -185,17 +185,8 @@ impl<A: Adapter> Fixture<A> {
     }
 
     pub async fn settings(&self, change: impl FnOnce(&mut TenantSettings)) {
-        let mut settings = self
-            .facegate
-            .store()
-            .tenant(&self.tenant)
-            .await
-            .unwrap()
-            .unwrap()
-            .settings;
-        change(&mut settings);
         self.facegate
-            .set_tenant_settings(&self.tenant, &settings)
+            .update_tenant_settings(&self.tenant, change)
             .await
             .unwrap();
     }

@@ -70,6 +70,24 @@ impl FaceGate {
         }
     }
 
+    /// Reads the tenant's settings, applies `change`, stores the result and
+    /// returns it.
+    pub async fn update_tenant_settings(
+        &self,
+        tenant: &TenantId,
+        change: impl FnOnce(&mut TenantSettings),
+    ) -> Result<TenantSettings, AdminError> {
+        let mut settings = self
+            .store()
+            .tenant(tenant)
+            .await?
+            .ok_or_else(|| AdminError::TenantNotFound(tenant.clone()))?
+            .settings;
+        change(&mut settings);
+        self.set_tenant_settings(tenant, &settings).await?;
+        Ok(settings)
+    }
+
     /// Mints a new random key for the tenant. The secret is in the result and nowhere else.
     pub async fn mint_api_key(
         &self,

@@ -233,6 +233,13 @@ pub fn lockout_until(
         .filter(|until| *until > now)
 }
 
+/// How many of these failures fall in the current failure window.
+pub fn recent_failures(failures: &[DateTime<Utc>], now: DateTime<Utc>) -> u32 {
+    let since = now - Duration::seconds(LivenessSettings::FAILURE_WINDOW_SECS);
+    let recent = failures.iter().filter(|at| **at >= since).count();
+    u32::try_from(recent).unwrap_or(u32::MAX)
+}
+
 /// How far back [`lockout_until`] needs failures.
 pub fn lockout_lookback(lockout_minutes: u32) -> Duration {
     Duration::seconds(LivenessSettings::FAILURE_WINDOW_SECS)
@@ -438,5 +445,6 @@ mod tests {
         let old_burst = [at(2000), at(1990), at(1980), at(1970), at(1960)];
         assert_eq!(lockout_until(&old_burst, 30, now), None);
         assert_eq!(lockout_until(&burst[1..], 30, now), None);
+        assert_eq!(recent_failures(&spread, now), 2, "only the last three minutes");
     }
 }

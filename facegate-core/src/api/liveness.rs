@@ -16,9 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::{
-    LivenessChallenge, LivenessCompletion, LivenessMode, LivenessSession, LivenessSettings, Tenant,
-};
+use crate::domain::{LivenessChallenge, LivenessCompletion, LivenessMode, LivenessSession, Tenant};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{LivenessSessionId, TenantId};
 use crate::liveness::{self, JudgedFrame};
@@ -352,45 +350,36 @@ impl FaceGate {
             .ok_or(ApiError::LivenessSessionNotFound)
     }
 
-    /// 429 with `Retry-After` while the subject is locked out.
+    /// 429 with `Retry-After` while the subject is locked out; otherwise
+    /// the failure history read to decide it (for risk scoring).
     pub(super) async fn ensure_not_locked(
         &self,
         tenant: &Tenant,
         subject: FailureSubject<'_>,
         now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        let minutes = tenant.settings.liveness.lockout_minutes;
-        let failures = self
-            .inner
-            .store
-            .liveness_failures(
-                &tenant.id,
-                subject,
-                now - liveness::lockout_lookback(minutes),
-            )
-            .await?;
-        match liveness::lockout_until(&failures, minutes, now) {
+    ) -> Result<Vec<DateTime<Utc>>, ApiError> {
+        let failures = self.failure_history(tenant, subject, now).await?;
+        match liveness::lockout_until(&failures, tenant.settings.liveness.lockout_minutes, now) {
             Some(until) => Err(ApiError::TooManyAttempts {
                 retry_after_secs: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1),
             }),
-            None => Ok(()),
+            None => Ok(failures),
         }
     }
 
-    /// Recent failed checks of a subject, for risk scoring.
-    pub(super) async fn recent_liveness_failures(
+    /// The subject's failed checks as far back as a lockout can reach.
+    pub(super) async fn failure_history(
         &self,
         tenant: &Tenant,
         subject: FailureSubject<'_>,
         now: DateTime<Utc>,
-    ) -> Result<u32, ApiError> {
-        let since = now - Duration::seconds(LivenessSettings::FAILURE_WINDOW_SECS);
-        let failures = self
+    ) -> Result<Vec<DateTime<Utc>>, ApiError> {
+        let lookback = liveness::lockout_lookback(tenant.settings.liveness.lockout_minutes);
+        Ok(self
             .inner
             .store
-            .liveness_failures(&tenant.id, subject, since)
-            .await?;
-        Ok(u32::try_from(failures.len()).unwrap_or(u32::MAX))
+            .liveness_failures(&tenant.id, subject, now - lookback)
+            .await?)
     }
 
     /// Drops reference images of expired sessions at once, and the sessions

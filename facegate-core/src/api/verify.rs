@@ -12,6 +12,7 @@ use crate::clock;
 use crate::domain::{Tenant, UserStatus};
 use crate::error::ApiError;
 use crate::ids::{LivenessSessionId, SessionId};
+use crate::liveness;
 use crate::providers::risk::{RiskAssessment, RiskContext};
 use crate::store::FailureSubject;
 
@@ -49,7 +50,8 @@ impl FaceGate {
         let request: VerifyRequest = wire::parse_json(body)?;
         let device = Device::from_headers(headers, &tenant.id)?;
         let now = clock::now();
-        self.ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
+        let mut device_failures = self
+            .ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
             .await?;
         let (liveness, probe) = self
             .take_live_session(tenant, &request.liveness_session_id)
@@ -75,15 +77,17 @@ impl FaceGate {
             UserStatus::Suspended => return Err(ApiError::UserSuspended),
             UserStatus::Locked => return Err(ApiError::UserLocked),
         }
-        self.ensure_not_locked(tenant, FailureSubject::User(&user.id), now)
+        let user_failures = self
+            .ensure_not_locked(tenant, FailureSubject::User(&user.id), now)
             .await?;
-
-        let recent_failures = self
-            .recent_liveness_failures(tenant, FailureSubject::Device(&device_id), now)
-            .await?
-            + self
-                .recent_liveness_failures(tenant, FailureSubject::User(&user.id), now)
+        if device_id != device.id {
+            // The ceremony's device, not the one (made up) for this request.
+            device_failures = self
+                .failure_history(tenant, FailureSubject::Device(&device_id), now)
                 .await?;
+        }
+        let recent_failures = liveness::recent_failures(&device_failures, now)
+            + liveness::recent_failures(&user_failures, now);
         let risk = self
             .inner
             .risk
