@@ -445,6 +445,10 @@ mod tests {
         let old_burst = [at(2000), at(1990), at(1980), at(1970), at(1960)];
         assert_eq!(lockout_until(&old_burst, 30, now), None);
         assert_eq!(lockout_until(&burst[1..], 30, now), None);
-        assert_eq!(recent_failures(&spread, now), 2, "only the last three minutes");
+        assert_eq!(
+            recent_failures(&spread, now),
+            2,
+            "only the last three minutes"
+        );
     }
 }
