@@ -297,6 +297,7 @@ function readPage() {
     state: dialog?.getAttribute('data-state') ?? null,
     dialogVisible: Boolean(dialog && visible(dialog)),
     acceptVisible: all('[data-action="accept"]').some(visible),
+    closeVisible: all('[data-action="close"]').some(visible),
     videoPlaying: all('video').some((video) => video.readyState >= 2 && video.videoWidth > 0 && visible(video)),
     resultStatus: result?.getAttribute('data-status') ?? null,
     resultText: result?.textContent ?? null,
@@ -305,10 +306,12 @@ function readPage() {
 
 /**
  * Clicks `#enroll` (after typing `payload` into `#payload`) or
- * `#authenticate`, accepts the consent screen if it is shown, and waits for
- * `#result` to say ok or error. Screenshots (`<shots>-consent.png`,
- * `<shots>-widget.png` once the camera preview plays, `<shots>-result.png`)
- * go to the artifacts directory.
+ * `#authenticate`, accepts the consent screen if it is shown, closes the
+ * widget's outcome screen, and waits for `#result` to say ok or error.
+ * Screenshots go to the artifacts directory: `<shots>-consent.png`,
+ * `<shots>-widget.png` (the camera preview playing, during the challenge if
+ * it is caught), `<shots>-outcome.png` (the widget's success or error
+ * screen) and `<shots>-result.png` (the page with `#result`).
  * Returns `{ status, body, states, screenshots }`; `body` is `#result`'s JSON.
  */
 export async function runDemo(browser, { operation, payload, shots, timeoutMs = 90_000 }) {
@@ -325,6 +328,8 @@ export async function runDemo(browser, { operation, payload, shots, timeoutMs = 
   };
   const deadline = Date.now() + timeoutMs;
   let accepted = false;
+  let challengeShot = false;
+  let closed = false;
   for (;;) {
     const seen = await page.evaluate(readPage);
     if (seen.state && states[states.length - 1] !== seen.state) states.push(seen.state);
@@ -340,11 +345,21 @@ export async function runDemo(browser, { operation, payload, shots, timeoutMs = 
     }
     if (seen.acceptVisible && !accepted) {
       await shoot('consent');
-      await page.locator('[data-action="accept"]').first().click();
+      await page.locator('[data-action="accept"]').first().click({ timeout: 10_000 });
       accepted = true;
       continue;
     }
-    if (seen.videoPlaying && !screenshots.widget) await shoot('widget');
+    if (seen.videoPlaying && (!screenshots.widget || (seen.state === 'challenge' && !challengeShot))) {
+      await shoot('widget');
+      challengeShot = seen.state === 'challenge';
+    }
+    if ((seen.state === 'success' || seen.state === 'error') && seen.closeVisible && !closed) {
+      await shoot('outcome');
+      // The screen closes itself after a moment: it may be gone already.
+      await page.locator('[data-action="close"]').first().click({ timeout: 2000 }).catch(() => {});
+      closed = true;
+      continue;
+    }
     if (Date.now() > deadline) {
       await shoot('timeout');
       throw new Error(
