@@ -8,8 +8,14 @@
 export type SessionProviderName = 'supabase' | 'auth0' | 'firebase' | 'jwt';
 
 export interface FaceGateConfig {
-  /** Required. fg_live_… or fg_test_…. */
-  apiKey: string;
+  /** Required, unless `demo` is true. fg_live_… or fg_test_…. */
+  apiKey?: string;
+  /**
+   * The server's public demo tenant: no API key, the `/demo/*` routes
+   * (createLivenessSession, uploadFrames, enroll, verify, recordConsent) plus
+   * preflight(). match, createSession and refresh are not available.
+   */
+  demo?: boolean;
   /**
    * Where the FaceGate router is mounted; a trailing slash is stripped.
    * Default: the server that served this module, else the page's origin ('').
@@ -28,7 +34,9 @@ export interface FaceGateConfig {
 }
 
 export interface ResolvedFaceGateConfig {
-  readonly apiKey: string;
+  /** null in demo mode. */
+  readonly apiKey: string | null;
+  readonly demo: boolean;
   readonly baseUrl: string;
   readonly confidenceThreshold: number;
   readonly challengeTimeout: number;
@@ -130,6 +138,8 @@ export interface RiskAssessment {
 
 export interface VerifyParams {
   livenessSessionId: string;
+  /** 4–16 digits, when the server asked for one (PIN_REQUIRED, WRONG_PIN_CODE); the same liveness session is reused. */
+  pin?: string;
 }
 
 export interface VerifyResult {
@@ -143,6 +153,8 @@ export interface VerifyResult {
   user: MatchedUser | null;
   risk: RiskAssessment | null;
   re_enrollment_required: boolean;
+  /** The enrollment payload of the matched user, or null. */
+  payload: unknown;
 }
 
 export interface FaceGateSession {
@@ -176,6 +188,10 @@ export interface EnrollParams {
   consentId?: string;
   enrolledWithGlasses?: boolean;
   metadata?: Record<string, unknown>;
+  /** FACEIO's payload: any JSON up to 16 KB, handed back by verify. */
+  payload?: unknown;
+  /** 4–16 digits: required when the tenant's PIN mode is `always` (400 PIN_REQUIRED otherwise). */
+  pin?: string | number;
 }
 
 export interface Enrollment {
@@ -189,6 +205,22 @@ export interface Enrollment {
 export interface EnrollResult {
   user_id: string;
   enrollments: Enrollment[];
+  /** Age and gender estimated from the enrolled face. */
+  details?: { age: number | null; gender: string | null };
+}
+
+/** GET /demo/preflight. */
+export interface DemoPreflight {
+  /** false (with a 503) when the server has no face engine. */
+  ready: boolean;
+  face_engine: string;
+  liveness: { mode: LivenessMode; actions: LivenessAction[] };
+  pin: { mode: 'off' | 'when_ambiguous' | 'always'; unique: boolean };
+  consent: { consent_version: string; consent_text: string; consent_text_hash: string };
+  /** Demo users are deleted after this many hours. */
+  data_ttl_hours: number;
+  /** Origins allowed to embed the demo page in an iframe (close messages go only to them). */
+  embed_origins: string[];
 }
 
 export interface HealthCheck {
@@ -252,7 +284,7 @@ export type FaceGateEvent = {
 // ---------------------------------------------------------------------------
 
 export declare class FaceGateClient {
-  /** Throws InvalidApiKey (MISSING_API_KEY) without an apiKey. */
+  /** Throws InvalidApiKey (MISSING_API_KEY) without an apiKey (unless demo: true). */
   constructor(config: FaceGateConfig, options?: FaceGateClientOptions);
 
   /** The resolved configuration, frozen. */
@@ -287,8 +319,10 @@ export declare class FaceGateClient {
   refresh(refreshToken: string): Promise<RefreshResult>;
   /** POST /v1/consent. */
   recordConsent(params: RecordConsentParams): Promise<ConsentRecord>;
-  /** GET /v1/consent/versions. */
+  /** GET /v1/consent/versions; in demo mode, the demo tenant's version from preflight(). */
   consentVersions(): Promise<ConsentVersions>;
+  /** GET /demo/preflight (demo mode only; rejects with DEMO_ONLY otherwise). A 503 `ready: false` is returned. */
+  preflight(): Promise<DemoPreflight>;
 }
 
 // ---------------------------------------------------------------------------
@@ -302,6 +336,8 @@ export interface FaceGateErrorOptions {
   details?: unknown;
   retryAfter?: number | null;
   cause?: unknown;
+  /** ApiError only: the server's attempts_remaining. */
+  attemptsRemaining?: number | null;
 }
 
 export interface ValidationIssue {
@@ -311,7 +347,10 @@ export interface ValidationIssue {
 
 export declare class FaceGateError extends Error {
   constructor(message: string, options?: FaceGateErrorOptions);
-  /** The server's SCREAMING_CODE, a FaceGuard camera code, or the SDK's own (NETWORK_ERROR, LIVENESS_TIMEOUT, …). */
+  /**
+   * The server's SCREAMING_CODE, a FaceGuard camera code, or the SDK's own
+   * (NETWORK_ERROR, LIVENESS_TIMEOUT, NOT_AVAILABLE_IN_DEMO, DEMO_ONLY, …).
+   */
   readonly code: string;
   /** Whether the same call may succeed later. */
   readonly retryable: boolean;
@@ -351,7 +390,10 @@ export declare class VerificationFailed extends FaceGateError {
   constructor(message?: string, options?: FaceGateErrorOptions);
 }
 /** The server answered with an error. */
-export declare class ApiError extends FaceGateError {}
+export declare class ApiError extends FaceGateError {
+  /** The server's `attempts_remaining` (WRONG_PIN_CODE: 2, 1, 0), else null. */
+  readonly attemptsRemaining: number | null;
+}
 /** 401 MISSING_API_KEY / INVALID_API_KEY. */
 export declare class InvalidApiKey extends ApiError {}
 /** 403 LIVENESS_FAILED. */

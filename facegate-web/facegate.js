@@ -55,8 +55,16 @@ export class VerificationFailed extends FaceGateError {
   }
 }
 
-/** The server answered with an error; `code` is the server's SCREAMING_CODE. */
-export class ApiError extends FaceGateError {}
+/**
+ * The server answered with an error; `code` is the server's SCREAMING_CODE.
+ * `attemptsRemaining` is the server's `attempts_remaining` (on WRONG_PIN_CODE), else null.
+ */
+export class ApiError extends FaceGateError {
+  constructor(message, options = {}) {
+    super(message, options);
+    this.attemptsRemaining = options.attemptsRemaining ?? null;
+  }
+}
 /** 401 `MISSING_API_KEY` / `INVALID_API_KEY`. */
 export class InvalidApiKey extends ApiError {}
 /** 403 `LIVENESS_FAILED`: the session was not live (and is now used up). */
@@ -84,6 +92,7 @@ function errorFromResponse(status, body, retryAfter) {
     details: envelope.details ?? null,
     retryable: RETRYABLE_STATUSES.has(status),
     retryAfter,
+    attemptsRemaining: Number.isInteger(envelope.attempts_remaining) ? envelope.attempts_remaining : null,
   };
   if (status === 401 && (code === 'MISSING_API_KEY' || code === 'INVALID_API_KEY')) return new InvalidApiKey(message, options);
   if (status === 403 && code === 'LIVENESS_FAILED') return new LivenessFailed(message, options);
@@ -109,6 +118,23 @@ const DEVICE_ID_KEY = 'facegate.device_id';
 const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 const FINGERPRINT_PATTERN = /^[0-9a-fA-F]{64}$/;
 const SDK_PATH = /\/v1\/sdk\/facegate\.js$/;
+
+/** The routes each mode calls: the API (with a key) or the public demo tenant (no key). */
+const API_PATHS = Object.freeze({
+  livenessSession: '/v1/liveness/session',
+  frames: (id) => `/v1/liveness/session/${encodeURIComponent(id)}/frames`,
+  enroll: '/v1/enroll',
+  verify: '/v1/verify',
+  consent: '/v1/consent',
+});
+const DEMO_PATHS = Object.freeze({
+  livenessSession: '/demo/liveness-session',
+  frames: (id) => `/demo/liveness-session/${encodeURIComponent(id)}/frames`,
+  enroll: '/demo/enroll',
+  verify: '/demo/verify',
+  consent: '/demo/consent',
+  preflight: '/demo/preflight',
+});
 
 const realSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -150,14 +176,16 @@ function bareBase64(image) {
 }
 
 function resolveConfig(config) {
-  if (!config || typeof config.apiKey !== 'string' || config.apiKey === '') {
+  const demo = config?.demo === true;
+  if (!demo && (!config || typeof config.apiKey !== 'string' || config.apiKey === '')) {
     throw new InvalidApiKey('FaceGateClient needs an apiKey (fg_live_… or fg_test_…)', { code: 'MISSING_API_KEY' });
   }
   if (config.deviceFingerprint != null && !FINGERPRINT_PATTERN.test(config.deviceFingerprint)) {
     throw new FaceGateError('deviceFingerprint must be a hex SHA-256 (64 characters)', { code: 'INVALID_CONFIG' });
   }
   return Object.freeze({
-    apiKey: config.apiKey,
+    apiKey: demo ? null : config.apiKey,
+    demo,
     baseUrl: String(config.baseUrl ?? defaultBaseUrl()).replace(/\/+$/, ''),
     confidenceThreshold: config.confidenceThreshold ?? 95,
     challengeTimeout: config.challengeTimeout ?? 30000,
@@ -178,13 +206,16 @@ export class FaceGateClient {
   #maxRetryWaitMs;
   #listeners = new Set();
   #reported = new WeakSet();
+  #paths;
 
   /**
-   * @param config  the spec's FaceGateConfig (plus `deviceFingerprint`)
+   * @param config  the spec's FaceGateConfig (plus `deviceFingerprint`), or
+   *                `{ demo: true, baseUrl }` for the server's public demo tenant (no API key)
    * @param options injectables and retry tuning: `{ fetch, sleep, storage, random, now, backoffMs, maxRetryWaitMs }`
    */
   constructor(config, options = {}) {
     this.#config = resolveConfig(config);
+    this.#paths = this.#config.demo ? DEMO_PATHS : API_PATHS;
     // Calling an unbound window.fetch throws "Illegal invocation"; go through globalThis.
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
     this.#sleep = options.sleep ?? realSleep;
@@ -206,17 +237,24 @@ export class FaceGateClient {
 
   /** POST /v1/match: 1:N match of one image, no liveness. */
   match({ image }) {
+    if (this.#config.demo) return this.#notInDemo('match');
     return this.#call('POST', '/v1/match', { image: bareBase64(image) });
   }
 
-  /** POST /v1/liveness/session: a challenge (local engine) or AWS credentials. */
+  /** POST /v1/liveness/session (demo: /demo/liveness-session): a challenge (local engine) or AWS credentials. */
   createLivenessSession() {
-    return this.#call('POST', '/v1/liveness/session');
+    return this.#call('POST', this.#paths.livenessSession);
   }
 
-  /** POST /v1/verify: keeps the server's device id and emits `verified` on a match. */
-  async verify({ livenessSessionId }) {
-    const result = await this.#call('POST', '/v1/verify', { liveness_session_id: livenessSessionId });
+  /**
+   * POST /v1/verify (demo: /demo/verify): keeps the server's device id and
+   * emits `verified` on a match. `pin` when the server asked for one
+   * (PIN_REQUIRED, WRONG_PIN_CODE with `attemptsRemaining`).
+   */
+  async verify({ livenessSessionId, pin }) {
+    const body = { liveness_session_id: livenessSessionId };
+    if (pin !== undefined && pin !== null) body.pin = String(pin);
+    const result = await this.#call('POST', this.#paths.verify, body);
     if (result && typeof result.device_id === 'string') this.#storeDeviceId(result.device_id);
     if (result && result.matched) this.#emit('verified', result);
     return result;
@@ -224,6 +262,7 @@ export class FaceGateClient {
 
   /** POST /v1/session: exchanges a verification token for a (provider) session. */
   async createSession(verificationToken) {
+    if (this.#config.demo) return this.#notInDemo('createSession');
     const body = { verification_token: verificationToken };
     if (this.#config.provider) body.provider = this.#config.provider;
     const session = await this.#call('POST', '/v1/session', body);
@@ -231,9 +270,9 @@ export class FaceGateClient {
     return session;
   }
 
-  /** POST /v1/enroll, from a completed liveness session or an image. */
+  /** POST /v1/enroll (demo: /demo/enroll), from a completed liveness session or an image. */
   enroll(params) {
-    return this.#call('POST', '/v1/enroll', enrollBody(params));
+    return this.#call('POST', this.#paths.enroll, enrollBody(params));
   }
 
   /** GET /v1/health. An `unhealthy` server answers 503 with a status body: returned, not thrown. */
@@ -264,30 +303,60 @@ export class FaceGateClient {
 
   // --- local-engine additions -------------------------------------------
 
-  /** POST /v1/liveness/session/:id/frames: the captured frames, with the challenge's nonce. */
+  /** POST /v1/liveness/session/:id/frames (demo: /demo/liveness-session/:id/frames): the frames, with the challenge's nonce. */
   uploadFrames(sessionId, { nonce, frames }) {
     const body = {
       nonce,
       frames: frames.map((frame) => ({ image: bareBase64(frame.image), timestamp_ms: Math.round(frame.timestamp_ms) })),
     };
-    return this.#call('POST', `/v1/liveness/session/${encodeURIComponent(sessionId)}/frames`, body);
+    return this.#call('POST', this.#paths.frames(sessionId), body);
   }
 
   /** POST /v1/session/refresh: spends a refresh token for a new token pair. */
   refresh(refreshToken) {
+    if (this.#config.demo) return this.#notInDemo('refresh');
     return this.#call('POST', '/v1/session/refresh', { refresh_token: refreshToken });
   }
 
-  /** POST /v1/consent: records the user's biometric consent; its `consent_id` goes to enroll. */
+  /** POST /v1/consent (demo: /demo/consent): records the user's biometric consent; its `consent_id` goes to enroll. */
   recordConsent({ consentVersion, consentTextHash, userId }) {
     const body = { consent_version: consentVersion, consent_text_hash: consentTextHash };
     if (userId != null) body.user_id = userId;
-    return this.#call('POST', '/v1/consent', body);
+    return this.#call('POST', this.#paths.consent, body);
   }
 
-  /** GET /v1/consent/versions: the consent texts (and hashes) to show. */
-  consentVersions() {
-    return this.#call('GET', '/v1/consent/versions');
+  /**
+   * GET /v1/consent/versions: the consent texts (and hashes) to show. In demo
+   * mode, the one version the demo tenant uses, from preflight().
+   */
+  async consentVersions() {
+    if (!this.#config.demo) return this.#call('GET', '/v1/consent/versions');
+    const consent = (await this.preflight()).consent;
+    if (!consent) return { versions: [] };
+    return {
+      versions: [{ consent_version: consent.consent_version, text: consent.consent_text, consent_text_hash: consent.consent_text_hash }],
+    };
+  }
+
+  /**
+   * GET /demo/preflight (demo mode only): whether the demo can run (`ready`;
+   * a server without a face engine answers 503 `ready: false`, returned, not
+   * thrown), its liveness mode, PIN policy, consent text, data lifetime and
+   * the origins allowed to embed it.
+   */
+  preflight() {
+    if (!this.#config.demo) {
+      return Promise.reject(new FaceGateError('preflight() is the demo tenant\'s; construct the client with { demo: true }', { code: 'DEMO_ONLY' }));
+    }
+    const notReady = (status, body) => status === 503 && body !== null && typeof body === 'object' && body.ready === false;
+    return this.#call('GET', this.#paths.preflight, undefined, { accept: notReady });
+  }
+
+  /** A rejected call: the demo tenant has no such route. */
+  #notInDemo(method) {
+    const error = new FaceGateError(`${method}() is not available in demo mode`, { code: 'NOT_AVAILABLE_IN_DEMO' });
+    this.#emit('error', error);
+    return Promise.reject(error);
   }
 
   // --- HTTP -----------------------------------------------------------------
@@ -345,7 +414,8 @@ export class FaceGateClient {
   }
 
   #headers(hasBody) {
-    const headers = { accept: 'application/json', authorization: `Bearer ${this.#config.apiKey}` };
+    const headers = { accept: 'application/json' };
+    if (this.#config.apiKey) headers.authorization = `Bearer ${this.#config.apiKey}`;
     if (hasBody) headers['content-type'] = 'application/json';
     const deviceId = this.#deviceId();
     if (deviceId) headers['x-device-id'] = deviceId;
@@ -425,6 +495,9 @@ function enrollBody(params) {
     phone: params.phone,
     enrolled_with_glasses: params.enrolledWithGlasses,
     metadata: params.metadata,
+    // FACEIO's: any JSON (≤ 16 KB), handed back by verify.
+    payload: params.payload,
+    pin: params.pin === undefined || params.pin === null ? undefined : String(params.pin),
   };
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
