@@ -115,13 +115,22 @@ export async function startServer({ logName = 'server.log', env = {}, readyTimeo
       resolve(exited);
     });
   });
-  // Never leave a server behind, whatever happens to the test process.
+  // Never leave a server behind, whatever happens to the test process (the
+  // test runner stops a file that overruns its timeout with SIGTERM).
   const killOnExit = () => child.kill('SIGKILL');
+  const killOnSignal = (signal) => {
+    child.kill('SIGKILL');
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
   process.once('exit', killOnExit);
+  process.once('SIGINT', killOnSignal);
+  process.once('SIGTERM', killOnSignal);
 
   const logTail = (lines = 40) => output.split('\n').slice(-lines).join('\n');
   const stop = async () => {
     process.removeListener('exit', killOnExit);
+    process.removeListener('SIGINT', killOnSignal);
+    process.removeListener('SIGTERM', killOnSignal);
     if (!exited) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
