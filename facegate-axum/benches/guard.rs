@@ -178,6 +178,7 @@ async fn start_host() -> (SocketAddr, String) {
         external_id: None,
         metadata: json!({}),
         payload: None,
+        pin_hash: None,
         status: UserStatus::Active,
         created_at: now,
     };

@@ -31,6 +31,7 @@ pub struct TenantSettings {
     /// [`TenantSettings::MINOR_AGE_MARGIN`] (403 `MINORS_NOT_ALLOWED`).
     pub minimum_age: Option<u8>,
     pub liveness: LivenessSettings,
+    pub pin: PinSettings,
 }
 
 impl TenantSettings {
@@ -49,8 +50,48 @@ impl Default for TenantSettings {
             prevent_duplicates: true,
             minimum_age: None,
             liveness: LivenessSettings::default(),
+            pin: PinSettings::default(),
         }
     }
+}
+
+/// FACEIO's PIN: a second factor of 4–16 digits chosen at enrollment and
+/// asked at verify when the face alone is not enough.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PinSettings {
+    pub mode: PinMode,
+    /// No two users of the tenant may share a PIN (409 `UNIQUE_PIN_REQUIRED`).
+    pub unique: bool,
+}
+
+impl Default for PinSettings {
+    fn default() -> Self {
+        Self {
+            mode: PinMode::WhenAmbiguous,
+            unique: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinMode {
+    /// PINs are neither taken nor asked.
+    Off,
+    /// Optional at enrollment; asked at verify of a user who has one when
+    /// the match is ambiguous (within [`PinSettings::AMBIGUOUS_MARGIN`] of
+    /// the threshold, where a look-alike could be the one matched).
+    WhenAmbiguous,
+    /// Required at enrollment and asked at every verify.
+    Always,
+}
+
+impl PinSettings {
+    /// Confidence points above the match threshold that still count as ambiguous.
+    pub const AMBIGUOUS_MARGIN: f32 = 5.0;
+    /// Wrong PINs one liveness session allows; the last one spends it.
+    pub const MAX_TRIES: u32 = 3;
 }
 
 /// How a tenant proves a live person is in front of the camera.
@@ -149,6 +190,8 @@ pub struct LivenessSession {
     /// Set once the frames are judged.
     pub completion: Option<LivenessCompletion>,
     pub consumed_at: Option<DateTime<Utc>>,
+    /// Wrong PINs entered at verify of this session.
+    pub pin_failures: u32,
 }
 
 impl LivenessSession {
@@ -227,6 +270,8 @@ pub struct User {
     /// [`User::MAX_PAYLOAD_BYTES`]) attached at enrollment and handed back
     /// by each successful verify.
     pub payload: Option<Value>,
+    /// The user's PIN, hashed (see `facegate_core::pin`); `None` without one.
+    pub pin_hash: Option<String>,
     pub status: UserStatus,
     pub created_at: DateTime<Utc>,
 }

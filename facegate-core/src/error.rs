@@ -89,6 +89,18 @@ pub enum ApiError {
     LivenessFailed,
     #[error("Too many failed attempts; retry later")]
     TooManyAttempts { retry_after_secs: u64 },
+    #[error("Too many requests; retry later")]
+    RateLimited { retry_after_secs: u64 },
+    /// Enroll (400): the tenant requires a PIN and none was sent.
+    #[error("This application requires a PIN: send `pin` (4 to 16 digits)")]
+    PinRequiredAtEnroll,
+    /// Verify (401): the face matched, the PIN must confirm it.
+    #[error("Enter your PIN to confirm who you are")]
+    PinRequired,
+    #[error("Wrong PIN")]
+    WrongPinCode { attempts_remaining: u32 },
+    #[error("This PIN is already taken: choose another")]
+    UniquePinRequired,
     #[error("The configured face engine does not support {0}")]
     EngineUnsupported(&'static str),
     #[error("This user is suspended")]
@@ -149,7 +161,9 @@ impl ApiError {
             | InvalidApiKey
             | InvalidVerificationToken
             | InvalidRefreshToken
-            | RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            | RefreshTokenReused
+            | PinRequired
+            | WrongPinCode { .. } => StatusCode::UNAUTHORIZED,
             TenantSuspended | MinorsNotAllowed | LivenessFailed | UserSuspended | UserLocked => {
                 StatusCode::FORBIDDEN
             }
@@ -164,12 +178,13 @@ impl ApiError {
             | LivenessSessionExpired
             | LivenessSessionConsumed
             | LivenessNotCompleted
-            | LivenessAlreadyCompleted => StatusCode::BAD_REQUEST,
-            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            | LivenessAlreadyCompleted
+            | PinRequiredAtEnroll => StatusCode::BAD_REQUEST,
+            TooManyAttempts { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             EngineUnsupported(_) | ProviderNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
-            UserAlreadyEnrolled => StatusCode::CONFLICT,
+            UserAlreadyEnrolled | UniquePinRequired => StatusCode::CONFLICT,
             FaceEngineUnavailable | EngineBusy => StatusCode::SERVICE_UNAVAILABLE,
             PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -215,6 +230,10 @@ impl ApiError {
             LivenessAlreadyCompleted => "LIVENESS_ALREADY_COMPLETED",
             LivenessFailed => "LIVENESS_FAILED",
             TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            RateLimited { .. } => "RATE_LIMITED",
+            PinRequiredAtEnroll | PinRequired => "PIN_REQUIRED",
+            WrongPinCode { .. } => "WRONG_PIN_CODE",
+            UniquePinRequired => "UNIQUE_PIN_REQUIRED",
             EngineUnsupported(_) => "NOT_SUPPORTED_BY_ENGINE",
             UserSuspended => "USER_SUSPENDED",
             UserLocked => "USER_LOCKED",
@@ -235,7 +254,8 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::EngineBusy => Some(1),
-            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::TooManyAttempts { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -243,8 +263,14 @@ impl ApiError {
     /// The JSON envelope.
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
-        if let ApiError::Validation(issues) = self {
-            body["details"] = serde_json::to_value(issues).unwrap_or_default();
+        match self {
+            ApiError::Validation(issues) => {
+                body["details"] = serde_json::to_value(issues).unwrap_or_default();
+            }
+            ApiError::WrongPinCode { attempts_remaining } => {
+                body["attempts_remaining"] = (*attempts_remaining).into();
+            }
+            _ => {}
         }
         body
     }

@@ -8,6 +8,7 @@
 //! api        FaceGate::handle: http::Request in, http::Response out
 //! token      the JWTs FaceGate signs, and the key ring behind them
 //! liveness   challenge, frame judging and lockout rules
+//! pin        the PINs a tenant may ask for besides the face
 //! guard      the tower layer that checks those tokens on the host's routes
 //! admin      tenants, API keys and signing keys, for operators and CLIs
 //! ```
@@ -22,6 +23,7 @@ mod error;
 pub mod guard;
 pub mod ids;
 pub mod liveness;
+pub mod pin;
 pub mod providers;
 pub mod store;
 pub mod token;

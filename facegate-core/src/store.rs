@@ -146,6 +146,16 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user and all their face data in one transaction; linked consent
     /// records are kept (as evidence) but unlinked. Returns false when absent.
     async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError>;
+    /// Whether a user of the tenant has this PIN hash (the uniqueness option).
+    async fn pin_taken(&self, tenant: &TenantId, pin_hash: &str) -> Result<bool, StoreError>;
+    /// Users of the tenant enrolled before `before`, oldest first, at most
+    /// `limit` (for data that expires, such as the demo's).
+    async fn users_created_before(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<UserId>, StoreError>;
 
     // Consent.
     async fn insert_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError>;
@@ -187,7 +197,18 @@ pub trait Store: Send + Sync + 'static {
         id: &LivenessSessionId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// When the subject's failed liveness checks completed, since `since`.
+    /// Counts one more wrong PIN for `user` against an unconsumed session
+    /// (whose failures then count against that user too) and returns the
+    /// new count; 0 when there is no such session, or it is consumed.
+    async fn record_pin_failure(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+        user: &UserId,
+    ) -> Result<u32, StoreError>;
+    /// When the subject's failed checks completed, since `since`: sessions
+    /// judged not live, and sessions whose PIN tries ran out
+    /// ([`crate::domain::PinSettings::MAX_TRIES`]).
     async fn liveness_failures(
         &self,
         tenant: &TenantId,

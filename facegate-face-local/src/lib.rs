@@ -152,8 +152,13 @@ impl Engine {
         }
     }
 
+    /// One face, analysed for search and indexing, with the gender estimate
+    /// enrollment reports (FACEIO's `details`); liveness frames skip it.
     fn probe(&self, image: &RgbImage) -> Result<FaceProbe, FaceError> {
-        Ok(self.probe_with_landmarks(image)?.0)
+        let (mut probe, face, _) = self.probe_with_landmarks(image)?;
+        let gender = self.models.gender(image, face.rect).map_err(engine_error)?;
+        probe.face.attributes["gender"] = gender_json(gender);
+        Ok(probe)
     }
 
     fn probe_with_landmarks(
@@ -253,10 +258,7 @@ impl Engine {
                     "low": (age - calibration::AGE_MARGIN).max(0.0).round(),
                     "high": (age + calibration::AGE_MARGIN).round(),
                 },
-                "gender": {
-                    "value": if gender >= 0.5 { "male" } else { "female" },
-                    "confidence": round1((gender - 0.5).abs() * 200.0),
-                },
+                "gender": gender_json(gender),
                 "anti_spoof_score": round1(anti_spoof * 100.0),
             }),
         })
@@ -414,6 +416,14 @@ fn decode_template(bytes: &[u8]) -> Option<Vec<f32>> {
         body.chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
+    })
+}
+
+/// The gender model's output (0 female … 1 male) as the API reports it.
+fn gender_json(gender: f32) -> serde_json::Value {
+    json!({
+        "value": if gender >= 0.5 { "male" } else { "female" },
+        "confidence": round1((gender - 0.5).abs() * 200.0),
     })
 }
 

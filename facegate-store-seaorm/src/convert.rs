@@ -105,6 +105,7 @@ pub(crate) fn user_row(user: &User) -> user::Model {
         external_id: user.external_id.clone(),
         metadata: user.metadata.clone(),
         payload: user.payload.clone(),
+        pin_hash: user.pin_hash.clone(),
         status: user.status.as_str().to_owned(),
         created_at: user.created_at,
     }
@@ -127,6 +128,7 @@ pub(crate) fn user(row: user::Model) -> Result<User, StoreError> {
         external_id: row.external_id,
         metadata: row.metadata,
         payload: row.payload,
+        pin_hash: row.pin_hash,
         status,
         created_at: row.created_at,
     })
@@ -295,6 +297,7 @@ pub(crate) fn liveness_session_row(session: &LivenessSession) -> liveness_sessio
         reference_image: completion.and_then(|c| c.reference_image.clone()),
         user_id: completion.and_then(|c| c.user_id.as_ref().map(ToString::to_string)),
         consumed_at: session.consumed_at,
+        pin_failures: i32::try_from(session.pin_failures).unwrap_or(i32::MAX),
     }
 }
 
@@ -334,6 +337,7 @@ pub(crate) fn liveness_session(
         expires_at: row.expires_at,
         completion,
         consumed_at: row.consumed_at,
+        pin_failures: u32::try_from(row.pin_failures).unwrap_or(0),
     })
 }
 

@@ -21,16 +21,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    SqlErr, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
 use facegate_core::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, LivenessCompletion, LivenessSession,
-    RefreshTokenRecord, Session, SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User,
-    UserStatus,
+    PinSettings, RefreshTokenRecord, Session, SigningKeyRecord, Tenant, TenantSettings,
+    TenantStatus, User, UserStatus,
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
 use facegate_core::store::{
@@ -450,6 +450,39 @@ impl Store for SeaOrmStore {
         Ok(deleted)
     }
 
+    async fn pin_taken(&self, tenant: &TenantId, pin_hash: &str) -> Result<bool, StoreError> {
+        let found = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::PinHash.eq(pin_hash))
+            .into_tuple::<String>()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(found.is_some())
+    }
+
+    async fn users_created_before(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<String> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::CreatedAt.lt(before))
+            .order_by_asc(user::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(ids.into_iter().map(UserId::from_string).collect())
+    }
+
     async fn insert_consent(&self, record: &ConsentRecord) -> Result<(), StoreError> {
         consent::Entity::insert(convert::consent_row(record).into_active_model())
             .exec_without_returning(&self.db)
@@ -587,6 +620,39 @@ impl Store for SeaOrmStore {
         Ok(updated.rows_affected == 1)
     }
 
+    async fn record_pin_failure(
+        &self,
+        tenant: &TenantId,
+        id: &LivenessSessionId,
+        user: &UserId,
+    ) -> Result<u32, StoreError> {
+        use liveness_session::Column;
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let updated = liveness_session::Entity::update_many()
+            .col_expr(Column::PinFailures, Expr::col(Column::PinFailures).add(1))
+            .col_expr(Column::UserId, Expr::value(user.as_str()))
+            .filter(Column::TenantId.eq(tenant.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .filter(Column::ConsumedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if updated.rows_affected == 0 {
+            return Ok(0);
+        }
+        let count: Option<i32> = liveness_session::Entity::find()
+            .select_only()
+            .column(Column::PinFailures)
+            .filter(Column::TenantId.eq(tenant.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(count.map_or(0, |n| u32::try_from(n).unwrap_or(0)))
+    }
+
     async fn liveness_failures(
         &self,
         tenant: &TenantId,
@@ -598,7 +664,11 @@ impl Store for SeaOrmStore {
             .select_only()
             .column(Column::CompletedAt)
             .filter(Column::TenantId.eq(tenant.as_str()))
-            .filter(Column::IsLive.eq(false))
+            .filter(
+                Condition::any()
+                    .add(Column::IsLive.eq(false))
+                    .add(Column::PinFailures.gte(PinSettings::MAX_TRIES)),
+            )
             .filter(Column::CompletedAt.gte(since));
         let query = match subject {
             FailureSubject::Device(device) => query.filter(Column::DeviceId.eq(device)),

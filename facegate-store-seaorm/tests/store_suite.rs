@@ -6,8 +6,8 @@ use facegate_core::clock;
 use facegate_core::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, LivenessAction,
     LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome, LivenessSession,
-    LivenessSettings, RefreshTokenRecord, Session, Tenant, TenantSettings, TenantStatus, User,
-    UserStatus,
+    LivenessSettings, PinMode, PinSettings, RefreshTokenRecord, Session, Tenant, TenantSettings,
+    TenantStatus, User, UserStatus,
 };
 use facegate_core::ids::{
     ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
@@ -39,6 +39,7 @@ fn user(tenant: &TenantId, name: &str) -> User {
         external_id: Some("ext-1".into()),
         metadata: json!({ "badge": 7, "tags": ["night"] }),
         payload: Some(json!({ "plan": "gold", "seats": [1, 2] })),
+        pin_hash: None,
         status: UserStatus::Active,
         created_at: clock::now(),
     }
@@ -425,6 +426,10 @@ async fn tenant_settings_round_trip() {
             min_confidence: 95.0,
             lockout_minutes: 5,
         },
+        pin: PinSettings {
+            mode: PinMode::Always,
+            unique: true,
+        },
     };
     assert!(store.set_tenant_settings(&id, &strict).await.unwrap());
     assert_eq!(store.tenant(&id).await.unwrap().unwrap().settings, strict);
@@ -668,6 +673,7 @@ fn liveness_session(tenant: &TenantId, device: &str) -> LivenessSession {
         expires_at: now + chrono::Duration::minutes(3),
         completion: None,
         consumed_at: None,
+        pin_failures: 0,
     }
 }
 
@@ -827,4 +833,128 @@ async fn failures_are_counted_by_device_and_by_user_and_old_sessions_pruned() {
         4
     );
     assert_eq!(count(FailureSubject::Device("dev_a")).await, 0);
+}
+
+#[tokio::test]
+async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let other = self::tenant(&store).await;
+    let mut holder = user(&tenant, "holder");
+    holder.pin_hash = Some("$argon2id$hash-a".into());
+    store.insert_user(&holder, &[], None).await.unwrap();
+    assert_eq!(
+        store
+            .user(&tenant, &holder.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .pin_hash,
+        holder.pin_hash
+    );
+    assert!(store.pin_taken(&tenant, "$argon2id$hash-a").await.unwrap());
+    assert!(!store.pin_taken(&tenant, "$argon2id$hash-b").await.unwrap());
+    assert!(!store.pin_taken(&other, "$argon2id$hash-a").await.unwrap());
+
+    // Wrong PINs count up on an unspent, completed session; three of them
+    // make it a failed check of the device and of the user.
+    let session = liveness_session(&tenant, "dev_pin");
+    store.insert_liveness_session(&session).await.unwrap();
+    let completion = LivenessCompletion {
+        outcome: LivenessOutcome {
+            is_live: true,
+            confidence: 99.0,
+        },
+        reference_image: Some("aGk=".into()),
+        user_id: None,
+        completed_at: clock::now(),
+    };
+    assert!(
+        store
+            .complete_liveness_session(&tenant, &session.id, &completion)
+            .await
+            .unwrap()
+    );
+    let since = clock::now() - chrono::Duration::minutes(5);
+    for expected in 1..=3 {
+        assert_eq!(
+            store
+                .record_pin_failure(&tenant, &session.id, &holder.id)
+                .await
+                .unwrap(),
+            expected
+        );
+        let by_user = store
+            .liveness_failures(&tenant, FailureSubject::User(&holder.id), since)
+            .await
+            .unwrap();
+        assert_eq!(
+            by_user.len(),
+            usize::from(expected == 3),
+            "after {expected}"
+        );
+    }
+    let by_device = store
+        .liveness_failures(&tenant, FailureSubject::Device("dev_pin"), since)
+        .await
+        .unwrap();
+    assert_eq!(by_device.len(), 1);
+    assert_eq!(
+        store
+            .record_pin_failure(&other, &session.id, &holder.id)
+            .await
+            .unwrap(),
+        0,
+        "another tenant's session"
+    );
+    assert!(
+        store
+            .consume_liveness_session(&tenant, &session.id, clock::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .record_pin_failure(&tenant, &session.id, &holder.id)
+            .await
+            .unwrap(),
+        0,
+        "a spent session counts no more"
+    );
+}
+
+#[tokio::test]
+async fn users_created_before_a_time_come_oldest_first() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let now = clock::now();
+    let mut ids = Vec::new();
+    for hours in [30, 26, 1] {
+        let mut u = user(&tenant, "aging");
+        u.created_at = now - chrono::Duration::hours(hours);
+        store.insert_user(&u, &[], None).await.unwrap();
+        ids.push(u.id);
+    }
+    let cutoff = now - chrono::Duration::hours(24);
+    assert_eq!(
+        store
+            .users_created_before(&tenant, cutoff, 10)
+            .await
+            .unwrap(),
+        ids[..2].to_vec()
+    );
+    assert_eq!(
+        store
+            .users_created_before(&tenant, cutoff, 1)
+            .await
+            .unwrap(),
+        ids[..1].to_vec()
+    );
+    assert!(
+        store
+            .users_created_before(&TenantId::generate(), cutoff, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

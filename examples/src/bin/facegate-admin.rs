@@ -24,6 +24,7 @@ const USAGE: &str = "usage:
                                              [--minimum-age N | --no-minimum-age]
                                              [--liveness active|passive] [--liveness-actions turn_left,blink,…]
                                              [--liveness-min-confidence N] [--lockout-minutes N]
+                                             [--pin off|when_ambiguous|always] [--unique-pins | --shared-pins]
   facegate-admin key mint <tenant_id> [--live]   new fg_test_ key (fg_live_ with --live)
   facegate-admin key list <tenant_id>
   facegate-admin key revoke <tenant_id> <key_id>";
@@ -115,6 +116,12 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                         settings.liveness.min_confidence = number()?.clamp(0.0, 100.0)
                     }
                     "--lockout-minutes" => settings.liveness.lockout_minutes = number()? as u32,
+                    "--pin" => {
+                        settings.pin.mode =
+                            serde_json::from_value(flags.next().ok_or(USAGE)?.to_string().into())?
+                    }
+                    "--unique-pins" => settings.pin.unique = true,
+                    "--shared-pins" => settings.pin.unique = false,
                     _ => return Err(USAGE.into()),
                 }
             }

@@ -21,6 +21,7 @@ async fn signed_in(app: &TestApp, role: &str) -> (User, Session, String) {
         external_id: None,
         metadata: json!({}),
         payload: None,
+        pin_hash: None,
         status: UserStatus::Active,
         created_at: clock::now(),
     };

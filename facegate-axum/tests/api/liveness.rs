@@ -451,6 +451,7 @@ async fn verify_refuses_pending_failed_and_expired_sessions() {
         expires_at: now - chrono::Duration::minutes(1),
         completion: None,
         consumed_at: None,
+        pin_failures: 0,
     };
     app.facegate
         .store()

@@ -10,6 +10,7 @@ mod faces;
 mod guard;
 mod health;
 mod liveness;
+mod pin;
 mod requests;
 mod sessions;
 mod tokens;

@@ -239,6 +239,7 @@ impl TestApp {
             external_id: None,
             metadata: json!({ "team": "blue" }),
             payload: None,
+            pin_hash: None,
             status: UserStatus::Active,
             created_at: clock::now(),
         };

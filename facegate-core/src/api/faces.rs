@@ -18,9 +18,10 @@ use tokio::sync::OnceCell;
 use super::users::EnrollmentView;
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::{FaceEnrollment, Tenant, TenantSettings, User, UserStatus};
+use crate::domain::{FaceEnrollment, PinMode, Tenant, TenantSettings, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
+use crate::pin::Pin;
 use crate::providers::face::{DetectedFace, FaceProbe, FaceProvider, ImageInput};
 
 /// Largest `metadata` object accepted on a user, serialised.
@@ -41,6 +42,8 @@ struct EnrollRequest {
     metadata: Option<Map<String, Value>>,
     /// FACEIO's enrollment payload.
     payload: Option<Value>,
+    /// FACEIO's PIN, 4–16 digits (see `TenantSettings::pin`).
+    pin: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +62,27 @@ struct ReEnrollRequest {
 struct EnrollResponse {
     user_id: UserId,
     enrollments: Vec<EnrollmentView>,
+    /// FACEIO's `details`: the engine's age and gender estimates (our addition).
+    details: EnrollmentDetails,
+}
+
+#[derive(Serialize)]
+struct EnrollmentDetails {
+    age: Option<f32>,
+    gender: Option<String>,
+}
+
+impl EnrollmentDetails {
+    fn of(face: &DetectedFace) -> Self {
+        Self {
+            age: face.estimated_age.map(f32::round),
+            gender: face
+                .attributes
+                .pointer("/gender/value")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
 }
 
 /// The user as shown in match and verify responses.
@@ -141,6 +165,9 @@ impl FaceGate {
             .await?
             .filter(|c| c.revoked_at.is_none() && c.user_id.is_none())
             .ok_or(ApiError::ConsentInvalid)?;
+        // Before the live session is spent: a missing or taken PIN is asked
+        // again, and the same ceremony then enrolls.
+        let pin_hash = self.enrollment_pin(tenant, request.pin.as_deref()).await?;
         let face = self.warm_face_engine(&tenant.id).await?;
         let probe = match (&request.face_image, &request.liveness_session_id) {
             (Some(image), None) => face.probe(&ImageInput(image.clone())).await?,
@@ -179,6 +206,7 @@ impl FaceGate {
             external_id: request.external_id,
             metadata: Value::Object(request.metadata.unwrap_or_default()),
             payload: request.payload,
+            pin_hash,
             status: UserStatus::Active,
             created_at: clock::now(),
         };
@@ -209,6 +237,7 @@ impl FaceGate {
             &EnrollResponse {
                 user_id: user.id,
                 enrollments: vec![EnrollmentView::from(enrollment)],
+                details: EnrollmentDetails::of(&probe.face),
             },
         ))
     }
@@ -323,6 +352,7 @@ impl FaceGate {
             &EnrollResponse {
                 user_id: user_id.clone(),
                 enrollments: vec![EnrollmentView::from(enrollment)],
+                details: EnrollmentDetails::of(&probe.face),
             },
         ))
     }
@@ -375,6 +405,33 @@ impl From<User> for MatchedUser {
             role: user.role,
             metadata: user.metadata,
         }
+    }
+}
+
+impl FaceGate {
+    /// The hash of the PIN an enrollment brings, by the tenant's PIN rules.
+    async fn enrollment_pin(
+        &self,
+        tenant: &Tenant,
+        pin: Option<&str>,
+    ) -> Result<Option<String>, ApiError> {
+        let rules = &tenant.settings.pin;
+        let pin = match (rules.mode, pin) {
+            (PinMode::Off, Some(_)) => {
+                return Err(ApiError::Validation(vec![FieldIssue::new(
+                    "pin",
+                    "this application does not use PINs",
+                )]));
+            }
+            (PinMode::Always, None) => return Err(ApiError::PinRequiredAtEnroll),
+            (_, None) => return Ok(None),
+            (_, Some(pin)) => Pin::parse("pin", pin)?,
+        };
+        let hash = pin.hash(&tenant.id).await?;
+        if rules.unique && self.inner.store.pin_taken(&tenant.id, &hash).await? {
+            return Err(ApiError::UniquePinRequired);
+        }
+        Ok(Some(hash))
     }
 }
 

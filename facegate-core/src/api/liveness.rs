@@ -158,6 +158,7 @@ impl FaceGate {
             expires_at: now + Duration::seconds(LivenessSession::LIFETIME_SECS),
             completion: None,
             consumed_at: None,
+            pin_failures: 0,
         };
         self.inner.store.insert_liveness_session(&session).await?;
         let limits = liveness::frame_limits(session.mode);
@@ -289,7 +290,21 @@ impl FaceGate {
     /// reference frame, or why it cannot be used. The session is consumed
     /// only once the probe succeeded, so a busy engine does not burn it;
     /// a failed session is consumed as it is refused.
+    /// The live session's reference face, and the session spent.
     pub(super) async fn take_live_session(
+        &self,
+        tenant: &Tenant,
+        id: &LivenessSessionId,
+    ) -> Result<(LivenessSession, FaceProbe), ApiError> {
+        let live = self.live_probe(tenant, id).await?;
+        self.consume(tenant, id, clock::now()).await?;
+        Ok(live)
+    }
+
+    /// The reference face of a completed, live, unspent session, without
+    /// spending it (a step such as a PIN may still decide). A session that
+    /// is not live is spent here: it can never be used.
+    pub(super) async fn live_probe(
         &self,
         tenant: &Tenant,
         id: &LivenessSessionId,
@@ -316,11 +331,11 @@ impl FaceGate {
         };
         let face = self.warm_face_engine(&tenant.id).await?;
         let probe = face.probe(&ImageInput(image)).await?;
-        self.consume(tenant, id, now).await?;
         Ok((session, probe))
     }
 
-    async fn consume(
+    /// Spends a completed session; only one caller ever succeeds.
+    pub(super) async fn consume(
         &self,
         tenant: &Tenant,
         id: &LivenessSessionId,

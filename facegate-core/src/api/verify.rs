@@ -9,10 +9,11 @@ use super::faces::MatchedUser;
 use super::liveness::Device;
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::{Tenant, UserStatus};
+use crate::domain::{PinMode, PinSettings, Tenant, User, UserStatus};
 use crate::error::ApiError;
 use crate::ids::{LivenessSessionId, SessionId};
 use crate::liveness;
+use crate::pin::{self, Pin};
 use crate::providers::risk::{RiskAssessment, RiskContext};
 use crate::store::FailureSubject;
 
@@ -23,6 +24,8 @@ const RE_ENROLL_MARGIN: f32 = 5.0;
 #[derive(Deserialize)]
 struct VerifyRequest {
     liveness_session_id: LivenessSessionId,
+    /// The matched user's PIN, when an earlier attempt answered `PIN_REQUIRED`.
+    pin: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -53,9 +56,9 @@ impl FaceGate {
         let mut device_failures = self
             .ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
             .await?;
-        let (liveness, probe) = self
-            .take_live_session(tenant, &request.liveness_session_id)
-            .await?;
+        let session_id = &request.liveness_session_id;
+        // Spent below once the outcome is final; a PIN prompt keeps it.
+        let (liveness, probe) = self.live_probe(tenant, session_id).await?;
         // Without an id from the client, the device that ran the ceremony.
         let device_id = if device.identified {
             device.id.clone()
@@ -66,20 +69,32 @@ impl FaceGate {
         let face = self.warm_face_engine(&tenant.id).await?;
         let threshold = tenant.settings.match_threshold;
         let Some(hit) = face.search(&tenant.id, &probe, threshold).await? else {
+            self.consume(tenant, session_id, now).await?;
             return Ok(no_match(device_id));
         };
         let Some(user) = self.inner.store.user(&tenant.id, &hit.user_id).await? else {
             // The index knew a face the store has since deleted.
+            self.consume(tenant, session_id, now).await?;
             return Ok(no_match(device_id));
         };
         match user.status {
             UserStatus::Active => {}
-            UserStatus::Suspended => return Err(ApiError::UserSuspended),
-            UserStatus::Locked => return Err(ApiError::UserLocked),
+            UserStatus::Suspended | UserStatus::Locked => {
+                self.consume(tenant, session_id, now).await?;
+                return Err(match user.status {
+                    UserStatus::Suspended => ApiError::UserSuspended,
+                    _ => ApiError::UserLocked,
+                });
+            }
         }
         let user_failures = self
             .ensure_not_locked(tenant, FailureSubject::User(&user.id), now)
             .await?;
+        if pin_needed(tenant, &user, hit.confidence) {
+            self.check_pin(tenant, session_id, &user, request.pin.as_deref())
+                .await?;
+        }
+        self.consume(tenant, session_id, now).await?;
         if device_id != device.id {
             // The ceremony's device, not the one (made up) for this request.
             device_failures = self
@@ -132,6 +147,63 @@ impl FaceGate {
                 re_enrollment_required: hit.confidence < threshold + RE_ENROLL_MARGIN,
             },
         ))
+    }
+}
+
+/// Whether the matched user must confirm with their PIN: always (by the
+/// tenant's rule) or when the match is close enough to the threshold that a
+/// look-alike could be the one matched. Users enrolled without a PIN (before
+/// the rule was set) are matched on their face alone.
+fn pin_needed(tenant: &Tenant, user: &User, confidence: f32) -> bool {
+    let rules = &tenant.settings.pin;
+    user.pin_hash.is_some()
+        && match rules.mode {
+            PinMode::Off => false,
+            PinMode::Always => true,
+            PinMode::WhenAmbiguous => {
+                confidence < tenant.settings.match_threshold + PinSettings::AMBIGUOUS_MARGIN
+            }
+        }
+}
+
+impl FaceGate {
+    /// 401 `PIN_REQUIRED` without a PIN (the session is kept for the retry),
+    /// 401 `WRONG_PIN_CODE` with the tries left for a wrong one; the last
+    /// wrong try spends the session and counts as a failed check.
+    async fn check_pin(
+        &self,
+        tenant: &Tenant,
+        session_id: &LivenessSessionId,
+        user: &User,
+        presented: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let Some(presented) = presented else {
+            return Err(ApiError::PinRequired);
+        };
+        let hash = Pin::parse("pin", presented)?.hash(&tenant.id).await?;
+        if user
+            .pin_hash
+            .as_deref()
+            .is_some_and(|stored| pin::same_hash(stored, &hash))
+        {
+            return Ok(());
+        }
+        let failures = self
+            .inner
+            .store
+            .record_pin_failure(&tenant.id, session_id, &user.id)
+            .await?;
+        if failures == 0 {
+            // Spent meanwhile by a concurrent request.
+            return Err(ApiError::LivenessSessionConsumed);
+        }
+        let attempts_remaining = PinSettings::MAX_TRIES.saturating_sub(failures);
+        if attempts_remaining == 0 {
+            // Lost to a concurrent request is as good as spent here.
+            let _ = self.consume(tenant, session_id, clock::now()).await;
+        }
+        tracing::info!(tenant = %tenant.id, user = %user.id, attempts_remaining, "wrong PIN");
+        Err(ApiError::WrongPinCode { attempts_remaining })
     }
 }
 

@@ -21,6 +21,7 @@ pub struct Model {
     pub reference_image: Option<String>,
     pub user_id: Option<String>,
     pub consumed_at: Option<DateTimeUtc>,
+    pub pin_failures: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

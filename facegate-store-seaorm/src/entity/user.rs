@@ -15,6 +15,7 @@ pub struct Model {
     pub metadata: Json,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub payload: Option<Json>,
+    pub pin_hash: Option<String>,
     pub status: String,
     pub created_at: DateTimeUtc,
 }

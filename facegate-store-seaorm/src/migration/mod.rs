@@ -9,6 +9,7 @@ mod m20261122_000003_signing_keys;
 mod m20261122_000004_sessions;
 mod m20261122_000005_liveness_and_refresh;
 mod m20261122_000006_user_payload;
+mod m20261122_000007_pins;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_sessions::Migration),
             Box::new(m20261122_000005_liveness_and_refresh::Migration),
             Box::new(m20261122_000006_user_payload::Migration),
+            Box::new(m20261122_000007_pins::Migration),
         ]
     }
 }

@@ -1,0 +1,244 @@
+//! FACEIO's PIN: chosen at enrollment, asked at verify when the tenant
+//! says so, three tries per liveness session.
+
+use facegate_core::domain::{LivenessMode, PinMode};
+use serde_json::{Value, json};
+
+use crate::liveness::{live_session, verify};
+use crate::support::{TestApp, assert_error, photo};
+
+const OBAMA: &str = "face_recognition/obama.jpg";
+const BIDEN: &str = "face_recognition/biden.jpg";
+
+async fn pin_app(mode: PinMode, unique: bool) -> TestApp {
+    let app = TestApp::with_face_engine().await;
+    app.settings(|s| {
+        s.liveness.mode = LivenessMode::Passive;
+        s.pin.mode = mode;
+        s.pin.unique = unique;
+    })
+    .await;
+    app
+}
+
+fn enroll_body(consent_id: String, image: &str, pin: Option<&str>) -> Value {
+    let mut body = json!({ "name": "P", "role": "guard", "consent_id": consent_id,
+                           "face_image": photo(image) });
+    if let Some(pin) = pin {
+        body["pin"] = json!(pin);
+    }
+    body
+}
+
+async fn verify_with_pin(app: &TestApp, session: &str, pin: &str) -> crate::support::Reply {
+    app.call(
+        "POST",
+        "/v1/verify",
+        Some(json!({ "liveness_session_id": session, "pin": pin })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_pin_confirms_the_face_and_three_wrong_ones_spend_the_session() {
+    let app = pin_app(PinMode::Always, false).await;
+    let enrolled = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll_body(app.consent().await, OBAMA, Some("4711"))),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    let user_id = enrolled.body["user_id"].clone();
+    // FACEIO's enrollment details: the engine's age and gender estimates.
+    assert!(enrolled.body["details"]["age"].as_f64().unwrap() > 18.0);
+    assert_eq!(enrolled.body["details"]["gender"], "male");
+
+    // The face matches, the PIN must confirm it; the session survives the prompt.
+    let session = live_session(&app, &[]).await;
+    assert_error(&verify(&app, &session, &[]).await, 401, "PIN_REQUIRED");
+    let wrong = verify_with_pin(&app, &session, "0000").await;
+    assert_error(&wrong, 401, "WRONG_PIN_CODE");
+    assert_eq!(wrong.body["attempts_remaining"], 2);
+    assert_error(
+        &verify_with_pin(&app, &session, "12").await,
+        400,
+        "VALIDATION_FAILED",
+    );
+    let right = verify_with_pin(&app, &session, "4711").await;
+    assert_eq!(right.status, 200, "{}", right.body);
+    assert_eq!(right.body["matched"], true);
+    assert_eq!(right.body["user"]["id"], user_id);
+    assert_error(
+        &verify_with_pin(&app, &session, "4711").await,
+        400,
+        "LIVENESS_SESSION_CONSUMED",
+    );
+
+    // Three wrong PINs: the session is spent, even for the right PIN after.
+    let session = live_session(&app, &[]).await;
+    for remaining in [2, 1, 0] {
+        let wrong = verify_with_pin(&app, &session, "1111").await;
+        assert_error(&wrong, 401, "WRONG_PIN_CODE");
+        assert_eq!(wrong.body["attempts_remaining"], remaining);
+    }
+    assert_error(
+        &verify_with_pin(&app, &session, "4711").await,
+        400,
+        "LIVENESS_SESSION_CONSUMED",
+    );
+}
+
+#[tokio::test]
+async fn enrollment_asks_for_a_pin_without_spending_the_session() {
+    let app = pin_app(PinMode::Always, true).await;
+    let session = live_session(&app, &[]).await;
+    let enroll = |consent_id: String, pin: Option<&str>| {
+        let mut body = json!({ "name": "P", "role": "guard", "consent_id": consent_id,
+                               "liveness_session_id": session });
+        if let Some(pin) = pin {
+            body["pin"] = json!(pin);
+        }
+        body
+    };
+    let missing = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, None)),
+        )
+        .await;
+    assert_error(&missing, 400, "PIN_REQUIRED");
+    for bad in ["123", "12345678901234567", "12a4"] {
+        let refused = app
+            .call(
+                "POST",
+                "/v1/enroll",
+                Some(enroll(app.consent().await, Some(bad))),
+            )
+            .await;
+        assert_error(&refused, 400, "VALIDATION_FAILED");
+    }
+
+    // Another user holds 2024: the uniqueness option refuses it.
+    let first = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll_body(app.consent().await, BIDEN, Some("2024"))),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let taken = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, Some("2024"))),
+        )
+        .await;
+    assert_error(&taken, 409, "UNIQUE_PIN_REQUIRED");
+
+    // The same ceremony still enrolls, with a free PIN.
+    let enrolled = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, Some("2025"))),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    let stored = app
+        .facegate
+        .store()
+        .user(
+            &app.tenant,
+            &facegate_core::ids::UserId::from_string(enrolled.body["user_id"].as_str().unwrap()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = stored.pin_hash.unwrap();
+    assert!(
+        hash.starts_with("$argon2id$") && !hash.contains("2025"),
+        "{hash}"
+    );
+}
+
+#[tokio::test]
+async fn a_clear_match_needs_no_pin_unless_the_tenant_always_asks() {
+    let app = pin_app(PinMode::WhenAmbiguous, false).await;
+    let enrolled = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll_body(app.consent().await, OBAMA, Some("4711"))),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    let session = live_session(&app, &[]).await;
+    let verified = verify(&app, &session, &[]).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert_eq!(verified.body["matched"], true);
+
+    // With the threshold raised to just under this match, it is ambiguous.
+    let confidence = verified.body["confidence"].as_f64().unwrap() as f32;
+    app.settings(|s| s.match_threshold = confidence - 1.0).await;
+    let session = live_session(&app, &[]).await;
+    assert_error(&verify(&app, &session, &[]).await, 401, "PIN_REQUIRED");
+    assert_eq!(verify_with_pin(&app, &session, "4711").await.status, 200);
+
+    // PINs off: one sent at enrollment is refused, none is asked at verify.
+    app.settings(|s| {
+        s.pin.mode = PinMode::Off;
+        s.match_threshold = 90.0;
+    })
+    .await;
+    let refused = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll_body(app.consent().await, BIDEN, Some("1234"))),
+        )
+        .await;
+    assert_error(&refused, 400, "VALIDATION_FAILED");
+    let session = live_session(&app, &[]).await;
+    assert_eq!(verify(&app, &session, &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn three_wrong_pins_count_towards_the_lockout() {
+    let app = pin_app(PinMode::Always, false).await;
+    app.settings(|s| s.liveness.lockout_minutes = 30).await;
+    let enrolled = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll_body(app.consent().await, OBAMA, Some("4711"))),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    // Five sessions spent on wrong PINs lock out the device, and the user
+    // the frames showed (on any device).
+    let device = [("x-device-id", "guessing-phone")];
+    for _ in 0..5 {
+        let session = live_session(&app, &device).await;
+        for _ in 0..3 {
+            assert_error(
+                &verify_with_pin(&app, &session, "0000").await,
+                401,
+                "WRONG_PIN_CODE",
+            );
+        }
+    }
+    let locked = app
+        .call_with("POST", "/v1/liveness/session", None, &device)
+        .await;
+    assert_error(&locked, 429, "TOO_MANY_ATTEMPTS");
+    let elsewhere = live_session(&app, &[("x-device-id", "other-phone")]).await;
+    assert_error(
+        &verify_with_pin(&app, &elsewhere, "4711").await,
+        429,
+        "TOO_MANY_ATTEMPTS",
+    );
+}
