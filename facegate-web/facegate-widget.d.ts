@@ -103,6 +103,12 @@ export interface EnrollParams extends OperationParams {
   consentId?: string;
   /** The user's PIN (4–16 digits), when the host asked for it; otherwise the widget asks if the server requires one. */
   pin?: string;
+  /**
+   * Ask the user to choose a PIN before enrolling, even if the server does not
+   * require one (a tenant in `when_ambiguous` mode asks only users who have a PIN).
+   * Do not use it with a tenant whose PIN mode is `off` (the server refuses a PIN).
+   */
+  askPin?: boolean;
   /** The user's name on the server. Default: the demo's, or 'FaceGate user'. */
   name?: string;
   /** Default 'user'. */

@@ -607,6 +607,8 @@ export class FaceGateWidget {
       consentId = record.consent_id;
     }
     let pin = params.pin == null ? undefined : String(params.pin);
+    // askPin: a PIN chosen up front (a tenant in when_ambiguous mode only asks those who have one).
+    if (pin === undefined && params.askPin) pin = await this.#askPin(op, timeouts, { reason: 'choose' });
     for (let asked = 0; ; ) {
       try {
         const enrolled = await this.#commit(op, timeouts, () => client.enroll({

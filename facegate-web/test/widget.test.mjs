@@ -373,6 +373,14 @@ describe('PIN', () => {
     assert.equal(view.record.pinAsked.length, 0);
   });
 
+  test('enroll({ askPin: true }) asks for a PIN before the server does', async () => {
+    const view = fakeView({ pins: ['5555'] });
+    const { widget, http } = setup({ view });
+    await widget.enroll({ userConsent: true, askPin: true });
+    assert.deepEqual(view.record.pinAsked.map((r) => r.reason), ['choose']);
+    assert.deepEqual(http.of('POST /demo/enroll').map((c) => c.body.pin), ['5555']);
+  });
+
   test('a PIN that is not 4–16 digits is asked again, marked invalid', async () => {
     const view = fakeView({ pins: ['12', 'abcd', '1234'] });
     const { widget, http } = setup({ view, routes: { 'POST /demo/verify': [pinRequired(401), demoRoutes()['POST /demo/verify']] } });
