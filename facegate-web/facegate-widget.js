@@ -572,7 +572,8 @@ export class FaceGateWidget {
       // The outcome stays on screen a moment (the user may dismiss it sooner).
       try {
         if (outcome.result) await op.view.showSuccess();
-        else if (outcome.error.code !== 'CANCELED') await op.view.showError(outcome.error);
+        // The user's own choice (Esc, ×, Decline) needs no error screen.
+        else if (!SILENT_CODES.has(outcome.error.code)) await op.view.showError(outcome.error);
       } catch {
         // a view failing to show the outcome must not change it
       }
@@ -784,6 +785,8 @@ export class FaceGateWidget {
   }
 }
 
+const SILENT_CODES = new Set(['CANCELED', 'TERMS_NOT_ACCEPTED']);
+
 function replyTimeout() {
   return new WidgetError('TIMEOUT', 'The server did not answer in time');
 }
@@ -950,6 +953,7 @@ export class WidgetView {
   #returnFocus = null;
   #closed = false;
   #keydown = (event) => this.#onKeydown(event);
+  #focusin = (event) => this.#onFocusin(event);
 
   constructor({ document, container, operation, locale, strings, onCancel, feedbackMs }) {
     if (!document?.createElement) throw new Error('no DOM to render the widget in');
@@ -982,8 +986,14 @@ export class WidgetView {
     const footer = this.#el('footer', {}, this.#icon('shield', 14), s.brand);
     this.#dialog.append(header, this.#body, this.#status, footer);
     const backdrop = this.#el('div', { class: 'backdrop' }, this.#dialog);
+    // A click beside the dialog neither closes it nor takes the focus out of it.
+    backdrop.addEventListener('mousedown', (event) => {
+      if (event.target === backdrop) event.preventDefault();
+    });
     this.#root.append(style, backdrop);
-    this.#root.addEventListener('keydown', this.#keydown);
+    // On the document, so Esc and Tab work even when a click moved focus out of the dialog.
+    doc.addEventListener('keydown', this.#keydown, true);
+    doc.addEventListener('focusin', this.#focusin, true);
     this.#container.append(this.#host);
     this.setState('loading');
     this.#dialog.focus();
@@ -1050,7 +1060,8 @@ export class WidgetView {
     );
     this.#dialog.setAttribute('aria-describedby', 'fg-consent-lead');
     this.#announce(s.consent.title);
-    accept.focus();
+    // The text first (screen readers read it), not the button that agrees.
+    scroll.focus();
     return this.#wait((resolve) => {
       accept.addEventListener('click', () => resolve(true));
       decline.addEventListener('click', () => resolve(false));
@@ -1118,7 +1129,8 @@ export class WidgetView {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending?.(null);
-    this.#root?.removeEventListener('keydown', this.#keydown);
+    this.#doc.removeEventListener('keydown', this.#keydown, true);
+    this.#doc.removeEventListener('focusin', this.#focusin, true);
     this.#host?.remove();
     try {
       this.#returnFocus?.focus?.();
@@ -1245,6 +1257,12 @@ export class WidgetView {
     this.#onCancel?.();
   }
 
+  /** Focus that leaves the modal dialog (page elements behind it) comes back. */
+  #onFocusin(event) {
+    if (this.#closed || event.target === this.#host) return;
+    this.#focusFirst(true);
+  }
+
   #onKeydown(event) {
     if (event.key === 'Escape') {
       event.preventDefault();
@@ -1261,6 +1279,7 @@ export class WidgetView {
     }
     const first = focusables[0];
     const last = focusables[focusables.length - 1];
+    // activeElement is null when focus is outside the dialog.
     const active = this.#root.activeElement;
     if (event.shiftKey && (active === first || !focusables.includes(active))) {
       event.preventDefault();
@@ -1271,10 +1290,10 @@ export class WidgetView {
     }
   }
 
-  /** Keeps focus inside the dialog when the focused element was replaced. */
-  #focusFirst() {
+  /** Keeps focus inside the dialog when the focused element was replaced (or, `force`, moved out). */
+  #focusFirst(force = false) {
     const active = this.#root?.activeElement;
-    if (active && active !== this.#dialog) return;
+    if (!force && active && active !== this.#dialog) return;
     this.#root?.querySelector('[data-action="cancel"]')?.focus();
   }
 
