@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use facegate_core::{FaceGate, StaticConsentRegistry};
+use facegate_core::domain::LivenessMode;
+use facegate_core::{DemoConfig, FaceGate, StaticConsentRegistry};
 use facegate_face_local::{EngineConfig, LocalFaceEngine, ModelError};
 use facegate_store_seaorm::SeaOrmStore;
 
@@ -27,8 +28,15 @@ pub struct Settings {
     /// with; unset, a key is generated once and kept in the database.
     pub signing_key_file: Option<String>,
     /// `FACEGATE_CORS_ORIGINS`: comma-separated browser origins allowed to
-    /// call the API from other sites (`*` for any); none by default.
+    /// call the API from other sites (`*` for any); none by default. They
+    /// may also embed the demo page in an iframe.
     pub cors_origins: Vec<String>,
+    /// `FACEGATE_DEMO`: `on` (default) serves the try-it page at `/demo`;
+    /// `off` turns it and its keyless routes off.
+    pub demo: bool,
+    /// `FACEGATE_DEMO_LIVENESS`: `active` (default: head turns and blinks)
+    /// or `passive` (hold still; what a fake camera playing a photo can do).
+    pub demo_liveness: String,
 }
 
 impl Settings {
@@ -65,6 +73,8 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            demo: var("FACEGATE_DEMO").is_none_or(|v| v != "off"),
+            demo_liveness: var("FACEGATE_DEMO_LIVENESS").unwrap_or_else(|| "active".into()),
         }
     }
 }
@@ -86,6 +96,9 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
             .map_err(|err| format!("{path}: {err}"))?;
         builder = builder.signing_keys(key, Vec::new());
     }
+    if settings.demo {
+        builder = builder.demo(demo_config(settings)?);
+    }
     Ok(match settings.face_engine.as_str() {
         "local" => builder.face_provider(load_local_engine()?).build(),
         "none" => builder.build(),
@@ -93,6 +106,29 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
             return Err(format!("FACEGATE_FACE_ENGINE={other}: expected local or none").into());
         }
     })
+}
+
+/// The demo tenant: default face rules with the liveness mode asked for.
+fn demo_config(settings: &Settings) -> Result<DemoConfig, Box<dyn std::error::Error>> {
+    let mut demo = DemoConfig {
+        embed_origins: settings
+            .cors_origins
+            .iter()
+            .filter(|origin| *origin != "*")
+            .cloned()
+            .collect(),
+        ..DemoConfig::default()
+    };
+    demo.settings.liveness.mode = match settings.demo_liveness.as_str() {
+        "active" => LivenessMode::Active,
+        "passive" => LivenessMode::Passive,
+        other => {
+            return Err(
+                format!("FACEGATE_DEMO_LIVENESS={other}: expected active or passive").into(),
+            );
+        }
+    };
+    Ok(demo)
 }
 
 /// What the example apps run on start: [`build_facegate`], then the
@@ -144,6 +180,8 @@ mod tests {
             face_engine: "none".into(),
             signing_key_file: None,
             cors_origins: Vec::new(),
+            demo: false,
+            demo_liveness: "active".into(),
         }
     }
 

@@ -59,9 +59,16 @@ pub use facegate_core::guard::{GuardConfig, GuardRejection};
 pub use facegate_core::token::Claims;
 
 /// The resources FaceGate serves, as `facegate_axum::router` does.
-const ROUTES: [&str; 3] = ["/v1", "/v1/{tail:.*}", "/.well-known/jwks.json"];
+const ROUTES: [&str; 5] = [
+    "/v1",
+    "/v1/{tail:.*}",
+    "/demo",
+    "/demo/{tail:.*}",
+    "/.well-known/jwks.json",
+];
 
-/// The FaceGate REST API (under `/v1`, plus `/.well-known/jwks.json`, any
+/// The FaceGate REST API (under `/v1`, plus `/.well-known/jwks.json` and
+/// `/demo`, any
 /// method) for [`App::configure`](actix_web::App::configure) or
 /// [`Scope::configure`](actix_web::Scope::configure).
 ///
@@ -105,6 +112,10 @@ fn to_core_request<B>(request: &HttpRequest, body: B) -> Option<http::Request<B>
         .uri(http::Uri::try_from(uri).ok()?)
         .version(http_version(request.version()));
     *builder.headers_mut()? = to_core_headers(request.headers());
+    if let Some(peer) = request.peer_addr() {
+        // Keys the demo's rate limit.
+        builder = builder.extension(facegate_core::ClientAddr(peer.ip()));
+    }
     builder.body(body).ok()
 }
 

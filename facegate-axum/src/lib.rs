@@ -8,20 +8,25 @@
 //! # }
 //! ```
 //!
-//! The adapter only translates: every path under `/v1` goes to
+//! The adapter only translates: every path under `/v1` (and `/demo`, which
+//! answers 404 unless [`FaceGateBuilder::demo`](facegate_core::FaceGateBuilder::demo)
+//! turned it on) goes to
 //! [`FaceGate::handle`], which owns routing, auth, limits and errors, so the
 //! API behaves the same on every framework.
 #![forbid(unsafe_code)]
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 
 pub use facegate_core::FaceGate;
 
-/// The FaceGate REST API (under `/v1`, plus `/.well-known/jwks.json`) as a
+/// The FaceGate REST API (under `/v1`, plus `/.well-known/jwks.json` and
+/// `/demo`) as a
 /// router to `.merge()` (or `.nest()`) into the host's app.
 pub fn router(facegate: FaceGate) -> Router {
     Router::new()
@@ -30,10 +35,24 @@ pub fn router(facegate: FaceGate) -> Router {
         .route("/v1/", any(serve))
         .route("/v1/{*path}", any(serve))
         .route("/.well-known/jwks.json", any(serve))
+        .route("/demo", any(serve))
+        .route("/demo/", any(serve))
+        .route("/demo/{*path}", any(serve))
         .with_state(facegate)
 }
 
-async fn serve(State(facegate): State<FaceGate>, request: Request) -> Response {
+async fn serve(State(facegate): State<FaceGate>, mut request: Request) -> Response {
+    // Served with `into_make_service_with_connect_info`, the peer address
+    // keys the demo's rate limit.
+    if let Some(ConnectInfo(peer)) = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .copied()
+    {
+        request
+            .extensions_mut()
+            .insert(facegate_core::ClientAddr(peer.ip()));
+    }
     facegate.handle(request).await.map(Body::from)
 }
 

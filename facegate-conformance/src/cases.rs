@@ -74,6 +74,15 @@ case!(
         let (status, _, types) = fx.get_text("/v1/sdk/facegate.d.ts").await;
         assert_eq!(status, 200);
         assert!(types.contains("FaceGateClient"));
+        let (status, headers, widget) = fx.get_text("/v1/sdk/facegate-widget.js").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/javascript; charset=utf-8")
+        );
+        assert!(widget.contains("FaceGateWidget"));
+        let (status, _, _) = fx.get_text("/v1/sdk/facegate-widget.d.ts").await;
+        assert_eq!(status, 200);
     }
 );
 
@@ -400,6 +409,52 @@ case!(
             .assert_error(401, "INVALID_VERIFICATION_TOKEN");
     }
 );
+
+/// The keyless demo: off by default; on, the page, its preflight and
+/// rate-limited ceremony routes on the demo tenant.
+pub async fn demo<A, F, Fut>(make: F)
+where
+    A: Adapter,
+    F: FnOnce(FaceGate) -> Fut,
+    Fut: Future<Output = A>,
+{
+    let fx = Fixture::configured(make, |builder| {
+        let mut demo = facegate_core::DemoConfig {
+            requests_per_minute: 2,
+            ..Default::default()
+        };
+        demo.settings.liveness.mode = LivenessMode::Passive;
+        builder.demo(demo)
+    })
+    .await;
+    for path in ["/demo", "/demo/"] {
+        let (status, headers, page) = fx.get_text(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(page.contains("<html"));
+    }
+    let preflight = fx.raw("GET", "/demo/preflight", &[], "").await;
+    let preflight = preflight.assert_ok(200);
+    assert_eq!(preflight["ready"], true);
+    assert_eq!(preflight["liveness"]["mode"], "passive");
+    for _ in 0..2 {
+        let started = fx.raw("POST", "/demo/liveness-session", &[], "").await;
+        assert_eq!(started.assert_ok(200)["challenge"]["mode"], "passive");
+    }
+    let limited = fx.raw("POST", "/demo/liveness-session", &[], "").await;
+    limited.assert_error(429, "RATE_LIMITED");
+    assert!(limited.header("retry-after").is_some());
+    fx.raw("GET", "/demo/nothing", &[], "")
+        .await
+        .assert_error(404, "NOT_FOUND");
+    // The host's tenant is untouched, and /v1 still wants its key.
+    fx.raw("POST", "/v1/liveness/session", &[], "")
+        .await
+        .assert_error(401, "MISSING_API_KEY");
+}
 
 /// Browser apps on listed origins may call the API; others get no grant.
 pub async fn cors<A, F, Fut>(make: F)

@@ -60,6 +60,7 @@ macro_rules! suite {
             lockout,
             session_providers,
             cors,
+            demo,
         );
     };
     (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {

@@ -29,7 +29,9 @@ pub mod store;
 pub mod token;
 
 pub use admin::{AdminError, MintedKey};
-pub use api::{BodyLimits, CorsConfig, FaceGate, FaceGateBuilder, OpenedSession};
+pub use api::{
+    BodyLimits, ClientAddr, CorsConfig, DemoConfig, FaceGate, FaceGateBuilder, OpenedSession,
+};
 pub use error::{ApiError, FieldIssue};
 pub use guard::{FaceGateAuthLayer, GuardRejection};
 pub use providers::consent::{ConsentRegistry, ConsentVersion, StaticConsentRegistry};

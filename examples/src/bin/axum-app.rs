@@ -37,6 +37,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         settings.database_for_logs()
     );
+    if settings.demo {
+        tracing::info!("try face login at http://{}/demo", listener.local_addr()?);
+    }
+    // With the peer address, the demo rate-limits each client on its own.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             tokio::signal::ctrl_c().await.ok();
@@ -46,7 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn home() -> &'static str {
-    "Example service. The FaceGate API is mounted under /v1 (try GET /v1/health).\n"
+    "Example service. The FaceGate API is mounted under /v1 (try GET /v1/health); \
+     try face login at /demo.\n"
 }
 
 /// The host's own API, for the verified FaceGate user.

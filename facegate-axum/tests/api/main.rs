@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod auth;
 mod consent;
+mod demo;
 mod faces;
 mod guard;
 mod health;

@@ -4,6 +4,7 @@
 
 mod consent;
 mod cors;
+mod demo;
 mod faces;
 mod health;
 mod keys;
@@ -12,6 +13,7 @@ mod routes;
 mod sdk;
 mod sessions;
 pub use cors::CorsConfig;
+pub use demo::{ClientAddr, DemoConfig};
 pub use sessions::OpenedSession;
 mod users;
 mod verify;
@@ -82,6 +84,7 @@ struct Inner {
     /// Host-supplied signing keys; `None` keeps them in the store.
     configured_keys: Option<Vec<SigningKeyRecord>>,
     cors: CorsConfig,
+    demo: Option<demo::Demo>,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -96,6 +99,7 @@ pub struct FaceGateBuilder {
     guard: crate::guard::GuardConfig,
     configured_keys: Option<Vec<SigningKeyRecord>>,
     cors: CorsConfig,
+    demo: Option<DemoConfig>,
 }
 
 impl FaceGateBuilder {
@@ -152,6 +156,14 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Serves the try-it page at `/demo` and its keyless routes, on a
+    /// built-in demo tenant (see [`DemoConfig`]). Off by default: turn it on
+    /// for demos and evaluation, not on a production deployment.
+    pub fn demo(mut self, demo: DemoConfig) -> Self {
+        self.demo = Some(demo);
+        self
+    }
+
     /// Scores verify attempts; [`DefaultRiskPolicy`] otherwise.
     pub fn risk_policy(mut self, policy: impl RiskPolicy) -> Self {
         self.risk = Arc::new(policy);
@@ -188,6 +200,7 @@ impl FaceGateBuilder {
                 guard_cache: crate::guard::GuardCache::new(self.guard),
                 configured_keys: self.configured_keys,
                 cors: self.cors,
+                demo: self.demo.map(demo::Demo::new),
             }),
         }
     }
@@ -218,6 +231,7 @@ impl FaceGate {
             guard: crate::guard::GuardConfig::default(),
             configured_keys: None,
             cors: CorsConfig::default(),
+            demo: None,
         }
     }
 
@@ -289,6 +303,7 @@ impl FaceGate {
             Route::Health => return Ok(self.health().await),
             Route::Jwks => return self.jwks().await,
             Route::Sdk(file) => return Ok(sdk::serve(file)),
+            ref demo if demo.is_demo() => return self.demo(route, parts, body, audit).await,
             _ => {}
         }
 
@@ -325,6 +340,13 @@ impl FaceGate {
             Route::RefreshSession => self.refresh_session(&tenant, &parts.headers, &body).await,
             Route::RevokeSession(id) => self.revoke_session(&tenant, &id).await,
             Route::SessionRiskScore(id) => self.session_risk_score(&tenant, &id).await,
+            Route::DemoPage
+            | Route::DemoPreflight
+            | Route::DemoConsent
+            | Route::DemoStartLiveness
+            | Route::DemoLivenessFrames(_)
+            | Route::DemoEnroll
+            | Route::DemoVerify => Err(ApiError::RouteNotFound),
         }
     }
 

@@ -31,6 +31,13 @@ pub(crate) enum Route {
     RefreshSession,
     RevokeSession(SessionId),
     SessionRiskScore(SessionId),
+    DemoPage,
+    DemoPreflight,
+    DemoConsent,
+    DemoStartLiveness,
+    DemoLivenessFrames(LivenessSessionId),
+    DemoEnroll,
+    DemoVerify,
 }
 
 /// Methods tried when telling a 405 from a 404.
@@ -65,6 +72,8 @@ impl Route {
             ("GET", [".well-known", "jwks.json"]) => Jwks,
             ("GET", ["v1", "sdk", "facegate.js"]) => Sdk(super::sdk::SdkFile::Module),
             ("GET", ["v1", "sdk", "facegate.d.ts"]) => Sdk(super::sdk::SdkFile::Types),
+            ("GET", ["v1", "sdk", "facegate-widget.js"]) => Sdk(super::sdk::SdkFile::Widget),
+            ("GET", ["v1", "sdk", "facegate-widget.d.ts"]) => Sdk(super::sdk::SdkFile::WidgetTypes),
             ("GET", ["v1", "consent", "versions"]) => ConsentVersions,
             ("POST", ["v1", "consent"]) => RecordConsent,
             ("DELETE", ["v1", "consent", id]) => RevokeConsent(ConsentId::from_string(*id)),
@@ -90,6 +99,15 @@ impl Route {
             ("GET", ["v1", "sessions", id, "risk-score"]) => {
                 SessionRiskScore(SessionId::from_string(*id))
             }
+            ("GET", ["demo"] | ["demo", ""]) => DemoPage,
+            ("GET", ["demo", "preflight"]) => DemoPreflight,
+            ("POST", ["demo", "consent"]) => DemoConsent,
+            ("POST", ["demo", "liveness-session"]) => DemoStartLiveness,
+            ("POST", ["demo", "liveness-session", id, "frames"]) => {
+                DemoLivenessFrames(LivenessSessionId::from_string(*id))
+            }
+            ("POST", ["demo", "enroll"]) => DemoEnroll,
+            ("POST", ["demo", "verify"]) => DemoVerify,
             _ => return None,
         };
         Some(route)
@@ -103,6 +121,8 @@ impl Route {
             Jwks => "/.well-known/jwks.json",
             Sdk(super::sdk::SdkFile::Module) => "/v1/sdk/facegate.js",
             Sdk(super::sdk::SdkFile::Types) => "/v1/sdk/facegate.d.ts",
+            Sdk(super::sdk::SdkFile::Widget) => "/v1/sdk/facegate-widget.js",
+            Sdk(super::sdk::SdkFile::WidgetTypes) => "/v1/sdk/facegate-widget.d.ts",
             ConsentVersions => "/v1/consent/versions",
             RecordConsent => "/v1/consent",
             RevokeConsent(_) => "/v1/consent/:id",
@@ -121,6 +141,13 @@ impl Route {
             RefreshSession => "/v1/session/refresh",
             RevokeSession(_) => "/v1/session/:id/revoke",
             SessionRiskScore(_) => "/v1/sessions/:id/risk-score",
+            DemoPage => "/demo",
+            DemoPreflight => "/demo/preflight",
+            DemoConsent => "/demo/consent",
+            DemoStartLiveness => "/demo/liveness-session",
+            DemoLivenessFrames(_) => "/demo/liveness-session/:id/frames",
+            DemoEnroll => "/demo/enroll",
+            DemoVerify => "/demo/verify",
         }
     }
 
@@ -130,11 +157,12 @@ impl Route {
         match self {
             RevokeConsent(id) => Some(id.as_str()),
             GetUser(id) | DeleteUser(id) | SetUserStatus(id) | ReEnroll(id) => Some(id.as_str()),
-            LivenessFrames(id) | LivenessResult(id) => Some(id.as_str()),
+            LivenessFrames(id) | LivenessResult(id) | DemoLivenessFrames(id) => Some(id.as_str()),
             RevokeSession(id) | SessionRiskScore(id) => Some(id.as_str()),
             Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers | Enroll
             | Match | DetectAttributes | StartLiveness | Verify | CreateSession
-            | RefreshSession => None,
+            | RefreshSession | DemoPage | DemoPreflight | DemoConsent | DemoStartLiveness
+            | DemoEnroll | DemoVerify => None,
         }
     }
 
@@ -147,6 +175,23 @@ impl Route {
                 | Route::DetectAttributes
                 | Route::ReEnroll(_)
                 | Route::LivenessFrames(_)
+                | Route::DemoLivenessFrames(_)
+                | Route::DemoEnroll
+        )
+    }
+
+    /// The keyless demo routes (see `api::demo`).
+    pub(crate) fn is_demo(&self) -> bool {
+        use Route::*;
+        matches!(
+            self,
+            DemoPage
+                | DemoPreflight
+                | DemoConsent
+                | DemoStartLiveness
+                | DemoLivenessFrames(_)
+                | DemoEnroll
+                | DemoVerify
         )
     }
 }

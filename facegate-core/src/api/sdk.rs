@@ -1,4 +1,5 @@
-//! `GET /v1/sdk/facegate.js` (and its `.d.ts`): the browser SDK from
+//! `GET /v1/sdk/facegate.js`, `/v1/sdk/facegate-widget.js` (and their
+//! `.d.ts`): the browser SDK and widget from
 //! `facegate-web/`, embedded at build time so every adapter serves the very
 //! module this version of the API was tested with. No API key: it is a
 //! public asset, and pages on other origins import it (hence CORS).
@@ -15,17 +16,31 @@ const SDK_TYPES: &str = include_str!(concat!(
     "/../facegate-web/facegate.d.ts"
 ));
 
+const WIDGET_JS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../facegate-web/facegate-widget.js"
+));
+const WIDGET_TYPES: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../facegate-web/facegate-widget.d.ts"
+));
+
 /// Which file of the SDK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SdkFile {
     Module,
     Types,
+    /// The FACEIO-style widget; it imports `./facegate.js`.
+    Widget,
+    WidgetTypes,
 }
 
 pub(super) fn serve(file: SdkFile) -> Response<Bytes> {
     let (body, content_type) = match file {
         SdkFile::Module => (SDK_JS, "text/javascript; charset=utf-8"),
         SdkFile::Types => (SDK_TYPES, "application/typescript; charset=utf-8"),
+        SdkFile::Widget => (WIDGET_JS, "text/javascript; charset=utf-8"),
+        SdkFile::WidgetTypes => (WIDGET_TYPES, "application/typescript; charset=utf-8"),
     };
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));
     *response.status_mut() = StatusCode::OK;

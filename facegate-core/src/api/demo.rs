@@ -1,0 +1,406 @@
+//! `/demo`: a page to try face login on, and the keyless routes behind it.
+//!
+//! The routes are the `/v1` handlers run for one built-in demo tenant, so the
+//! demo shows the real product: `/demo/liveness-session`, `…/{id}/frames`,
+//! `/demo/consent`, `/demo/enroll`, `/demo/verify`, plus `/demo/preflight`
+//! (what the page needs to know) and `GET /demo` (the page). Without an API
+//! key anyone can call them, so they are off unless the host turns them on
+//! ([`super::FaceGateBuilder::demo`]), each client's requests are rate
+//! limited, and what people enroll is deleted after [`DemoConfig::data_ttl`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Method, Response, StatusCode, header};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::routes::Route;
+use super::{AuditDraft, FaceGate, wire};
+use crate::clock;
+use crate::domain::{LivenessSettings, PinSettings, Tenant, TenantSettings, TenantStatus};
+use crate::error::{ApiError, FieldIssue};
+use crate::ids::TenantId;
+
+const DEMO_PAGE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../facegate-web/demo/index.html"
+));
+
+/// The demo tenant's id: fixed, so every instance sharing a database shares it.
+const DEMO_TENANT: &str = "ten_demo";
+/// How often expired demo users are looked for, and how many go per sweep.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+const SWEEP_BATCH: u64 = 100;
+/// Rate-limit windows kept before old ones are dropped.
+const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// The client's network address, which adapters put in the request's
+/// extensions: the demo's rate limit is per address. Without it (an axum app
+/// served without `into_make_service_with_connect_info`), all clients share
+/// one limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// Turns the demo on; see the module docs.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The demo tenant's face rules; they replace whatever it has stored.
+    pub settings: TenantSettings,
+    /// Requests one client may make to the demo's POST routes per minute.
+    pub requests_per_minute: u32,
+    /// How long enrolled demo users (and their faces) are kept.
+    pub data_ttl: Duration,
+    /// Origins allowed to embed the demo page in an iframe and to receive
+    /// its `postMessage` close events.
+    pub embed_origins: Vec<String>,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            settings: TenantSettings::default(),
+            requests_per_minute: 60,
+            data_ttl: Duration::from_secs(24 * 60 * 60),
+            embed_origins: Vec::new(),
+        }
+    }
+}
+
+/// The demo's state inside [`FaceGate`].
+pub(super) struct Demo {
+    config: DemoConfig,
+    tenant: tokio::sync::OnceCell<Tenant>,
+    limiter: RateLimiter,
+    last_sweep: Mutex<Option<Instant>>,
+}
+
+impl Demo {
+    pub(super) fn new(config: DemoConfig) -> Self {
+        Self {
+            limiter: RateLimiter::new(config.requests_per_minute),
+            config,
+            tenant: tokio::sync::OnceCell::new(),
+            last_sweep: Mutex::new(None),
+        }
+    }
+
+    /// Whether a sweep is due now (and, if so, claims it).
+    fn sweep_due(&self, now: Instant) -> bool {
+        let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        match *last {
+            Some(at) if now.duration_since(at) < SWEEP_EVERY => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Preflight<'a> {
+    ready: bool,
+    face_engine: Option<&'static str>,
+    liveness: &'a LivenessSettings,
+    pin: &'a PinSettings,
+    consent: Option<PreflightConsent>,
+    data_ttl_hours: u64,
+    embed_origins: &'a [String],
+}
+
+#[derive(Serialize)]
+struct PreflightConsent {
+    consent_version: String,
+    consent_text: String,
+    consent_text_hash: String,
+}
+
+impl FaceGate {
+    /// Serves a `/demo` route; 404 while the demo is off.
+    pub(super) async fn demo<B>(
+        &self,
+        route: Route,
+        parts: &Parts,
+        body: B,
+        audit: &mut AuditDraft,
+    ) -> Result<Response<Bytes>, ApiError>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let demo = self.inner.demo.as_ref().ok_or(ApiError::RouteNotFound)?;
+        if route == Route::DemoPage {
+            return Ok(page(&demo.config.embed_origins));
+        }
+        if parts.method == Method::POST {
+            let client = parts.extensions.get::<ClientAddr>().map(|addr| addr.0);
+            demo.limiter.check(client, Instant::now())?;
+        }
+        let tenant = self.demo_tenant(demo).await?;
+        audit.tenant = Some(tenant.clone());
+        self.sweep_demo_data(demo, &tenant).await;
+        let limit = if route.carries_images() {
+            self.inner.limits.image_routes
+        } else {
+            self.inner.limits.other_routes
+        };
+        let body = wire::read_body(&parts.headers, body, limit).await?;
+        match route {
+            Route::DemoPreflight => Ok(self.demo_preflight(demo, &tenant)),
+            Route::DemoConsent => self.record_consent(&tenant, &body).await,
+            Route::DemoStartLiveness => self.start_liveness(&tenant, &parts.headers).await,
+            Route::DemoLivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
+            Route::DemoEnroll => self.enroll(&tenant, &demo_enroll_body(&body)?).await,
+            Route::DemoVerify => self.verify(&tenant, &parts.headers, &body).await,
+            _ => Err(ApiError::RouteNotFound),
+        }
+    }
+
+    fn demo_preflight(&self, demo: &Demo, tenant: &Tenant) -> Response<Bytes> {
+        let face_engine = self.inner.face.as_ref().map(|face| face.name());
+        let consent = self
+            .inner
+            .consent
+            .versions()
+            .pop()
+            .map(|v| PreflightConsent {
+                consent_version: v.consent_version,
+                consent_text: v.text,
+                consent_text_hash: v.consent_text_hash,
+            });
+        let ready = face_engine.is_some() && consent.is_some();
+        let status = if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        wire::json_response(
+            status,
+            &Preflight {
+                ready,
+                face_engine,
+                liveness: &tenant.settings.liveness,
+                pin: &tenant.settings.pin,
+                consent,
+                data_ttl_hours: demo.config.data_ttl.as_secs() / 3600,
+                embed_origins: &demo.config.embed_origins,
+            },
+        )
+    }
+
+    /// The demo tenant, created on first use with the configured settings.
+    async fn demo_tenant(&self, demo: &Demo) -> Result<Tenant, ApiError> {
+        let tenant = demo
+            .tenant
+            .get_or_try_init(|| async {
+                let id = TenantId::from_string(DEMO_TENANT);
+                let store = &self.inner.store;
+                let settings = demo.config.settings.clone();
+                match store.tenant(&id).await? {
+                    Some(mut tenant) => {
+                        if tenant.settings != settings {
+                            store.set_tenant_settings(&id, &settings).await?;
+                            tenant.settings = settings;
+                        }
+                        Ok::<_, ApiError>(tenant)
+                    }
+                    None => {
+                        let tenant = Tenant {
+                            id: id.clone(),
+                            name: "FaceGate demo".into(),
+                            status: TenantStatus::Active,
+                            settings,
+                            created_at: clock::now(),
+                        };
+                        if let Err(err) = store.insert_tenant(&tenant).await {
+                            // Another instance sharing the database was first.
+                            return store.tenant(&id).await?.ok_or(err.into());
+                        }
+                        Ok(tenant)
+                    }
+                }
+            })
+            .await?;
+        Ok(tenant.clone())
+    }
+
+    /// Deletes demo users older than the data TTL, a batch at most once a
+    /// minute. Best effort: a failure is logged, the request goes on.
+    async fn sweep_demo_data(&self, demo: &Demo, tenant: &Tenant) {
+        if !demo.sweep_due(Instant::now()) {
+            return;
+        }
+        let ttl = chrono::Duration::from_std(demo.config.data_ttl).unwrap_or(chrono::Duration::MAX);
+        let before = clock::now() - ttl;
+        let expired = match self
+            .inner
+            .store
+            .users_created_before(&tenant.id, before, SWEEP_BATCH)
+            .await
+        {
+            Ok(expired) => expired,
+            Err(err) => {
+                tracing::warn!(%err, "could not list expired demo users");
+                return;
+            }
+        };
+        for user in expired {
+            let deleted = async {
+                self.forget_faces(tenant, &user).await?;
+                self.inner.store.delete_user(&tenant.id, &user).await?;
+                Ok::<_, ApiError>(())
+            };
+            match deleted.await {
+                Ok(()) => tracing::info!(user = %user, "expired demo user deleted"),
+                Err(err) => {
+                    tracing::warn!(%err, user = %user, "could not delete expired demo user")
+                }
+            }
+        }
+    }
+}
+
+/// `/demo/enroll` takes `/v1/enroll`'s body with `name` and `role`
+/// optional, and only from a liveness session: nobody enrolls an uploaded photo.
+fn demo_enroll_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut request: Map<String, Value> = wire::parse_json(body)?;
+    if request.contains_key("face_image") {
+        return Err(ApiError::Validation(vec![FieldIssue::new(
+            "face_image",
+            "the demo enrolls from a liveness session only",
+        )]));
+    }
+    request
+        .entry("name")
+        .or_insert_with(|| Value::from("Demo user"));
+    request.entry("role").or_insert_with(|| Value::from("user"));
+    serde_json::to_vec(&request).map_err(|err| ApiError::Internal(err.to_string()))
+}
+
+/// The demo page; framed only by itself and the embed origins.
+fn page(embed_origins: &[String]) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from_static(DEMO_PAGE.as_bytes()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let ancestors = std::iter::once("'self'")
+        .chain(
+            embed_origins
+                .iter()
+                .map(String::as_str)
+                .filter(|origin| is_plain_origin(origin)),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Ok(value) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// `https://host[:port]`, nothing that could smuggle another directive in.
+fn is_plain_origin(origin: &str) -> bool {
+    (origin.starts_with("https://") || origin.starts_with("http://"))
+        && origin
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:/-".contains(&b))
+}
+
+/// A fixed one-minute window per client address.
+struct RateLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<Option<IpAddr>, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn check(&self, client: Option<IpAddr>, now: Instant) -> Result<(), ApiError> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        if windows.len() >= MAX_TRACKED_CLIENTS {
+            windows.retain(|_, (started, _)| now.duration_since(*started) < Self::WINDOW);
+        }
+        let (started, count) = windows.entry(client).or_insert((now, 0));
+        if now.duration_since(*started) >= Self::WINDOW {
+            *started = now;
+            *count = 0;
+        }
+        if *count >= self.per_minute {
+            let left = Self::WINDOW.saturating_sub(now.duration_since(*started));
+            return Err(ApiError::RateLimited {
+                retry_after_secs: left.as_secs().max(1),
+            });
+        }
+        *count += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_client_gets_its_own_window() {
+        let limiter = RateLimiter::new(2);
+        let start = Instant::now();
+        let a = Some(IpAddr::from([10, 0, 0, 1]));
+        let b = Some(IpAddr::from([10, 0, 0, 2]));
+        assert!(limiter.check(a, start).is_ok());
+        assert!(limiter.check(a, start).is_ok());
+        match limiter.check(a, start + Duration::from_secs(20)) {
+            Err(ApiError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 40),
+            other => panic!("{other:?}"),
+        }
+        assert!(limiter.check(b, start).is_ok(), "another address");
+        assert!(
+            limiter.check(a, start + Duration::from_secs(60)).is_ok(),
+            "next window"
+        );
+    }
+
+    #[test]
+    fn enroll_defaults_the_profile_and_refuses_uploaded_photos() {
+        let body = demo_enroll_body(br#"{"liveness_session_id":"x","payload":{"a":1}}"#).unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["name"], "Demo user");
+        assert_eq!(body["role"], "user");
+        assert_eq!(body["payload"]["a"], 1);
+        assert!(demo_enroll_body(br#"{"face_image":"abc"}"#).is_err());
+    }
+
+    #[test]
+    fn only_plain_origins_reach_frame_ancestors() {
+        let response = page(&[
+            "https://shop.example".into(),
+            "https://evil.example; script-src *".into(),
+        ]);
+        assert_eq!(
+            response.headers()[header::CONTENT_SECURITY_POLICY],
+            "frame-ancestors 'self' https://shop.example"
+        );
+    }
+}
