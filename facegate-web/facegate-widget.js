@@ -836,6 +836,7 @@ header { display: flex; align-items: center; justify-content: space-between; gap
 .icon-btn:hover { background: var(--accent-soft); color: var(--fg); }
 button:focus-visible, input:focus-visible, .scroll:focus-visible { outline: 3px solid var(--ring); outline-offset: 2px; }
 .body { margin-top: 14px; min-height: 220px; display: flex; flex-direction: column; }
+.intro { text-align: center; display: flex; flex-direction: column; align-items: center; gap: 6px; }
 .center { text-align: center; align-items: center; justify-content: center; flex: 1; display: flex; flex-direction: column; gap: 8px; }
 h3 { margin: 4px 0 0; font-size: 19px; font-weight: 650; letter-spacing: -.01em; }
 p { margin: 0; }
@@ -1054,7 +1055,7 @@ export class WidgetView {
     const lead = this.#el('p', { class: 'muted', id: 'fg-consent-lead' }, s.consent.lead);
     const scroll = this.#el('div', { class: 'scroll', tabindex: '0', role: 'document', 'aria-label': s.consent.title }, text ?? '');
     this.#replace(
-      this.#el('div', {}, this.#el('div', { class: 'badge info' }, this.#icon('face', 30)), this.#el('h3', {}, s.consent.title), lead),
+      this.#el('div', { class: 'intro' }, this.#el('div', { class: 'badge info' }, this.#icon('face', 30)), this.#el('h3', {}, s.consent.title), lead),
       scroll,
       this.#el('div', { class: 'actions full' }, decline, accept),
     );
