@@ -4,8 +4,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 
-import { config, demoPreflight, explain, openDemo, runDemo, startServer, withBrowser } from './support.mjs';
+import { artifact, config, demoPreflight, explain, openDemo, runDemo, startServer, withBrowser } from './support.mjs';
 
 const EMAIL = 'barack@example.com';
 const TIMEOUT = { timeout: 180_000 };
@@ -13,6 +14,10 @@ const TIMEOUT = { timeout: 180_000 };
 describe('the /demo page in Chromium', { concurrency: false }, () => {
   let server;
   let enrolled;
+  const numbers = {};
+  const record = (label, outcome) => {
+    numbers[label] = { result: outcome.body.code ?? outcome.status, states: outcome.states, server: outcome.server };
+  };
 
   before(async () => {
     server = await startServer();
@@ -21,6 +26,8 @@ describe('the /demo page in Chromium', { concurrency: false }, () => {
 
   after(async () => {
     await server?.stop();
+    writeFileSync(artifact('demo-numbers.json'), `${JSON.stringify(numbers, null, 2)}\n`);
+    console.log(`server answers: ${JSON.stringify(numbers)}`);
     console.log(`screenshots and logs: ${config.artifactsDir}`);
   });
 
@@ -28,6 +35,7 @@ describe('the /demo page in Chromium', { concurrency: false }, () => {
     await withBrowser({ camera: 'obama' }, async (browser) => {
       await openDemo(browser.page, server.baseUrl);
       const outcome = await runDemo(browser, { operation: 'enroll', payload: EMAIL, shots: '1-enroll' });
+      record('enroll', outcome);
       const why = explain('enroll', outcome, browser, server);
       assert.equal(outcome.status, 'ok', why);
       assert.equal(typeof outcome.body.facialId, 'string', why);
@@ -42,6 +50,7 @@ describe('the /demo page in Chromium', { concurrency: false }, () => {
     await withBrowser({ camera: 'obama' }, async (browser) => {
       await openDemo(browser.page, server.baseUrl);
       const outcome = await runDemo(browser, { operation: 'authenticate', shots: '2-authenticate' });
+      record('authenticate', outcome);
       const why = explain('authenticate', outcome, browser, server);
       assert.equal(outcome.status, 'ok', why);
       assert.equal(outcome.body.facialId, enrolled.facialId, why);
@@ -53,6 +62,7 @@ describe('the /demo page in Chromium', { concurrency: false }, () => {
     await withBrowser({ camera: 'biden' }, async (browser) => {
       await openDemo(browser.page, server.baseUrl);
       const outcome = await runDemo(browser, { operation: 'authenticate', shots: '3-stranger' });
+      record('stranger', outcome);
       const why = explain('a stranger authenticates', outcome, browser, server);
       assert.equal(outcome.status, 'error', why);
       assert.equal(outcome.body.code, 'UNRECOGNIZED_FACE', why);
@@ -63,6 +73,7 @@ describe('the /demo page in Chromium', { concurrency: false }, () => {
     await withBrowser({ camera: 'obama', cameraPermission: 'denied', origin: server.baseUrl }, async (browser) => {
       await openDemo(browser.page, server.baseUrl);
       const outcome = await runDemo(browser, { operation: 'authenticate', shots: '4-camera-refused' });
+      record('camera-refused', outcome);
       const why = explain('camera refused', outcome, browser, server);
       assert.equal(outcome.status, 'error', why);
       assert.equal(outcome.body.code, 'PERMISSION_REFUSED', why);

@@ -321,9 +321,39 @@ function readPage() {
  * `<shots>-widget.png` (the camera preview playing, during the challenge if
  * it is caught), `<shots>-outcome.png` (the widget's success or error
  * screen) and `<shots>-result.png` (the page with `#result`).
- * Returns `{ status, body, states, screenshots }`; `body` is `#result`'s JSON.
+ * Returns `{ status, body, states, screenshots, server }`: `body` is
+ * `#result`'s JSON, `server` the liveness and verify/enroll answers' numbers.
  */
 export async function runDemo(browser, { operation, payload, shots, timeoutMs = 90_000 }) {
+  const { page } = browser;
+  // What the server said to the liveness upload and to verify/enroll, for the record.
+  const server = [];
+  const onResponse = (response) => {
+    const { pathname } = new URL(response.url());
+    if (response.request().method() !== 'POST' || !/\/(frames|verify|enroll)$/.test(pathname)) return;
+    server.push(
+      response.json().then(
+        (body) => ({ path: pathname.replace(/\/liveness-session\/[^/]+\//, '/liveness-session/…/'), status: response.status(), ...pick(body) }),
+        () => ({ path: pathname, status: response.status() }),
+      ),
+    );
+  };
+  page.on('response', onResponse);
+  try {
+    const outcome = await driveDemo(browser, { operation, payload, shots, timeoutMs });
+    return { ...outcome, server: await Promise.all(server) };
+  } finally {
+    page.off('response', onResponse);
+  }
+}
+
+/** The numbers worth keeping from a server answer. */
+function pick(body) {
+  const keep = ['is_live', 'confidence', 'matched', 'code', 'user_id'];
+  return Object.fromEntries(keep.filter((key) => body?.[key] !== undefined).map((key) => [key, body[key]]));
+}
+
+async function driveDemo(browser, { operation, payload, shots, timeoutMs }) {
   const { page } = browser;
   if (payload !== undefined) await page.locator('#payload').fill(payload);
   await page.locator(operation === 'enroll' ? '#enroll' : '#authenticate').click();
@@ -384,6 +414,7 @@ export async function runDemo(browser, { operation, payload, shots, timeoutMs = 
 export function explain(what, outcome, browser, server) {
   return [
     `${what}: #result ${outcome.status} ${JSON.stringify(outcome.body)}`,
+    `server answers: ${JSON.stringify(outcome.server)}`,
     `widget states: ${JSON.stringify(outcome.states)}; screenshots: ${Object.values(outcome.screenshots).join(', ')}`,
     'page:',
     ...browser.messages,
