@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use facegate_core::domain::LivenessMode;
+use facegate_core::domain::{LivenessMode, PinMode};
 use facegate_core::{DemoConfig, FaceGate, StaticConsentRegistry};
 use facegate_face_local::{EngineConfig, LocalFaceEngine, ModelError};
 use facegate_store_seaorm::SeaOrmStore;
@@ -37,6 +37,9 @@ pub struct Settings {
     /// `FACEGATE_DEMO_LIVENESS`: `active` (default: head turns and blinks)
     /// or `passive` (hold still; what a fake camera playing a photo can do).
     pub demo_liveness: String,
+    /// `FACEGATE_DEMO_PIN`: the demo tenant's PIN rule, `off`,
+    /// `when_ambiguous` (default) or `always`.
+    pub demo_pin: String,
 }
 
 impl Settings {
@@ -75,6 +78,7 @@ impl Settings {
                 .unwrap_or_default(),
             demo: var("FACEGATE_DEMO").is_none_or(|v| v != "off"),
             demo_liveness: var("FACEGATE_DEMO_LIVENESS").unwrap_or_else(|| "active".into()),
+            demo_pin: var("FACEGATE_DEMO_PIN").unwrap_or_else(|| "when_ambiguous".into()),
         }
     }
 }
@@ -108,7 +112,7 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
     })
 }
 
-/// The demo tenant: default face rules with the liveness mode asked for.
+/// The demo tenant: default face rules with the liveness and PIN modes asked for.
 fn demo_config(settings: &Settings) -> Result<DemoConfig, Box<dyn std::error::Error>> {
     let mut demo = DemoConfig {
         embed_origins: settings
@@ -126,6 +130,17 @@ fn demo_config(settings: &Settings) -> Result<DemoConfig, Box<dyn std::error::Er
             return Err(
                 format!("FACEGATE_DEMO_LIVENESS={other}: expected active or passive").into(),
             );
+        }
+    };
+    demo.settings.pin.mode = match settings.demo_pin.as_str() {
+        "off" => PinMode::Off,
+        "when_ambiguous" => PinMode::WhenAmbiguous,
+        "always" => PinMode::Always,
+        other => {
+            return Err(format!(
+                "FACEGATE_DEMO_PIN={other}: expected off, when_ambiguous or always"
+            )
+            .into());
         }
     };
     Ok(demo)
@@ -182,6 +197,7 @@ mod tests {
             cors_origins: Vec::new(),
             demo: false,
             demo_liveness: "active".into(),
+            demo_pin: "when_ambiguous".into(),
         }
     }
 
