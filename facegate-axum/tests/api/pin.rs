@@ -2,7 +2,7 @@
 //! says so, three tries per liveness session.
 
 use facegate_core::domain::{LivenessMode, PinMode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::liveness::{live_session, verify};
 use crate::support::{TestApp, assert_error, photo};
@@ -21,13 +21,11 @@ async fn pin_app(mode: PinMode, unique: bool) -> TestApp {
     app
 }
 
-fn enroll_body(consent_id: String, image: &str, pin: Option<&str>) -> Value {
-    let mut body = json!({ "name": "P", "role": "guard", "consent_id": consent_id,
-                           "face_image": photo(image) });
-    if let Some(pin) = pin {
-        body["pin"] = json!(pin);
-    }
-    body
+/// Enrolls a photo (no ceremony needed) with a PIN.
+async fn enroll_photo(app: &TestApp, image: &str, pin: &str) -> crate::support::Reply {
+    let body = json!({ "name": "P", "role": "guard", "consent_id": app.consent().await,
+                       "face_image": photo(image), "pin": pin });
+    app.call("POST", "/v1/enroll", Some(body)).await
 }
 
 async fn verify_with_pin(app: &TestApp, session: &str, pin: &str) -> crate::support::Reply {
@@ -42,13 +40,7 @@ async fn verify_with_pin(app: &TestApp, session: &str, pin: &str) -> crate::supp
 #[tokio::test]
 async fn a_pin_confirms_the_face_and_three_wrong_ones_spend_the_session() {
     let app = pin_app(PinMode::Always, false).await;
-    let enrolled = app
-        .call(
-            "POST",
-            "/v1/enroll",
-            Some(enroll_body(app.consent().await, OBAMA, Some("4711"))),
-        )
-        .await;
+    let enrolled = enroll_photo(&app, OBAMA, "4711").await;
     assert_eq!(enrolled.status, 201, "{}", enrolled.body);
     let user_id = enrolled.body["user_id"].clone();
     // FACEIO's enrollment details: the engine's age and gender estimates.
@@ -124,13 +116,7 @@ async fn enrollment_asks_for_a_pin_without_spending_the_session() {
     }
 
     // Another user holds 2024: the uniqueness option refuses it.
-    let first = app
-        .call(
-            "POST",
-            "/v1/enroll",
-            Some(enroll_body(app.consent().await, BIDEN, Some("2024"))),
-        )
-        .await;
+    let first = enroll_photo(&app, BIDEN, "2024").await;
     assert_eq!(first.status, 201, "{}", first.body);
     let taken = app
         .call(
@@ -170,13 +156,7 @@ async fn enrollment_asks_for_a_pin_without_spending_the_session() {
 #[tokio::test]
 async fn a_clear_match_needs_no_pin_unless_the_tenant_always_asks() {
     let app = pin_app(PinMode::WhenAmbiguous, false).await;
-    let enrolled = app
-        .call(
-            "POST",
-            "/v1/enroll",
-            Some(enroll_body(app.consent().await, OBAMA, Some("4711"))),
-        )
-        .await;
+    let enrolled = enroll_photo(&app, OBAMA, "4711").await;
     assert_eq!(enrolled.status, 201, "{}", enrolled.body);
     let session = live_session(&app, &[]).await;
     let verified = verify(&app, &session, &[]).await;
@@ -196,13 +176,7 @@ async fn a_clear_match_needs_no_pin_unless_the_tenant_always_asks() {
         s.match_threshold = 90.0;
     })
     .await;
-    let refused = app
-        .call(
-            "POST",
-            "/v1/enroll",
-            Some(enroll_body(app.consent().await, BIDEN, Some("1234"))),
-        )
-        .await;
+    let refused = enroll_photo(&app, BIDEN, "1234").await;
     assert_error(&refused, 400, "VALIDATION_FAILED");
     let session = live_session(&app, &[]).await;
     assert_eq!(verify(&app, &session, &[]).await.status, 200);
@@ -212,13 +186,7 @@ async fn a_clear_match_needs_no_pin_unless_the_tenant_always_asks() {
 async fn three_wrong_pins_count_towards_the_lockout() {
     let app = pin_app(PinMode::Always, false).await;
     app.settings(|s| s.liveness.lockout_minutes = 30).await;
-    let enrolled = app
-        .call(
-            "POST",
-            "/v1/enroll",
-            Some(enroll_body(app.consent().await, OBAMA, Some("4711"))),
-        )
-        .await;
+    let enrolled = enroll_photo(&app, OBAMA, "4711").await;
     assert_eq!(enrolled.status, 201, "{}", enrolled.body);
     // Five sessions spent on wrong PINs lock out the device, and the user
     // the frames showed (on any device).
