@@ -44,7 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn home() -> &'static str {
-    "Example service. The FaceGate API is mounted under /v1 (try GET /v1/health).\n"
+    "Example service. The FaceGate API is mounted under /v1 (try GET /v1/health); \
+     try face login at /demo.\n"
 }
 
 /// The host's own API, for the verified FaceGate user.
