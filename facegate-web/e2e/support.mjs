@@ -286,7 +286,8 @@ export async function openDemo(page, baseUrl) {
 /**
  * What the page shows, read in one go: the widget's state (`[data-state]`,
  * inside its open shadow root), whether the consent button is shown, whether
- * its camera preview plays, and `#result`.
+ * its camera preview plays, a PIN form not answered yet (`pinPrompt`: its
+ * title, hint and error line), and `#result`.
  */
 function readPage() {
   const all = (selector) => {
@@ -302,6 +303,10 @@ function readPage() {
     element.checkVisibility ? element.checkVisibility({ visibilityProperty: true, opacityProperty: true }) : element.offsetParent !== null;
   const result = document.querySelector('#result');
   const dialog = all('[data-state]').find(visible) ?? all('[data-state]')[0];
+  // Each PIN form is a new <input>: the ones already answered are remembered here.
+  const answered = (window.__facegateE2E ??= { answeredPins: new WeakSet() }).answeredPins;
+  const pinInput = all('input[name="pin"]').find((input) => visible(input) && !answered.has(input));
+  const pinForm = pinInput?.closest('form');
   return {
     state: dialog?.getAttribute('data-state') ?? null,
     dialogVisible: Boolean(dialog && visible(dialog)),
@@ -310,21 +315,42 @@ function readPage() {
     videoPlaying: all('video').some((video) => video.readyState >= 2 && video.videoWidth > 0 && visible(video)),
     resultStatus: result?.getAttribute('data-status') ?? null,
     resultText: result?.textContent ?? null,
+    pinPrompt: pinForm
+      ? {
+          title: pinForm.querySelector('h3')?.textContent ?? null,
+          hint: pinForm.querySelector('#fg-pin-hint')?.textContent ?? null,
+          error: pinForm.querySelector('#fg-pin-error')?.textContent ?? null,
+        }
+      : null,
   };
+}
+
+/** In the page: marks the PIN form being answered, so readPage no longer reports it. */
+function markPinAnswered() {
+  const answered = (window.__facegateE2E ??= { answeredPins: new WeakSet() }).answeredPins;
+  const visit = (root) => {
+    for (const input of root.querySelectorAll('input[name="pin"]')) answered.add(input);
+    for (const element of root.querySelectorAll('*')) if (element.shadowRoot) visit(element.shadowRoot);
+  };
+  visit(document);
 }
 
 /**
  * Clicks `#enroll` (after typing `payload` into `#payload`) or
- * `#authenticate`, accepts the consent screen if it is shown, closes the
- * widget's outcome screen, and waits for `#result` to say ok or error.
+ * `#authenticate`, accepts the consent screen if it is shown, answers each
+ * PIN form with the next of `pins` (a PIN form with no PIN left fails at
+ * once), closes the widget's outcome screen, and waits for `#result` to say
+ * ok or error.
  * Screenshots go to the artifacts directory: `<shots>-consent.png`,
  * `<shots>-widget.png` (the camera preview playing, during the challenge if
- * it is caught), `<shots>-outcome.png` (the widget's success or error
- * screen) and `<shots>-result.png` (the page with `#result`).
- * Returns `{ status, body, states, screenshots, server }`: `body` is
- * `#result`'s JSON, `server` the liveness and verify/enroll answers' numbers.
+ * it is caught), `<shots>-pin-<n>.png` (the n-th PIN form, before typing),
+ * `<shots>-outcome.png` (the widget's success or error screen) and
+ * `<shots>-result.png` (the page with `#result`).
+ * Returns `{ status, body, states, screenshots, pinPrompts, server }`: `body`
+ * is `#result`'s JSON, `pinPrompts` the PIN forms' `{ title, hint, error }`,
+ * `server` the liveness and verify/enroll answers' numbers.
  */
-export async function runDemo(browser, { operation, payload, shots, timeoutMs = 90_000 }) {
+export async function runDemo(browser, { operation, payload, pins = [], shots, timeoutMs = 90_000 }) {
   const { page } = browser;
   // What the server said to the liveness upload and to verify/enroll, for the record.
   const server = [];
@@ -340,7 +366,7 @@ export async function runDemo(browser, { operation, payload, shots, timeoutMs = 
   };
   page.on('response', onResponse);
   try {
-    const outcome = await driveDemo(browser, { operation, payload, shots, timeoutMs });
+    const outcome = await driveDemo(browser, { operation, payload, pins, shots, timeoutMs });
     return { ...outcome, server: await Promise.all(server) };
   } finally {
     page.off('response', onResponse);
@@ -349,11 +375,11 @@ export async function runDemo(browser, { operation, payload, shots, timeoutMs = 
 
 /** The numbers worth keeping from a server answer. */
 function pick(body) {
-  const keep = ['is_live', 'confidence', 'matched', 'code', 'user_id'];
+  const keep = ['is_live', 'confidence', 'matched', 'code', 'attempts_remaining', 'user_id'];
   return Object.fromEntries(keep.filter((key) => body?.[key] !== undefined).map((key) => [key, body[key]]));
 }
 
-async function driveDemo(browser, { operation, payload, shots, timeoutMs }) {
+async function driveDemo(browser, { operation, payload, pins, shots, timeoutMs }) {
   const { page } = browser;
   if (payload !== undefined) await page.locator('#payload').fill(payload);
   await page.locator(operation === 'enroll' ? '#enroll' : '#authenticate').click();
@@ -369,6 +395,7 @@ async function driveDemo(browser, { operation, payload, shots, timeoutMs }) {
   let accepted = false;
   let challengeShot = false;
   let closed = false;
+  const pinPrompts = [];
   for (;;) {
     const seen = await page.evaluate(readPage);
     if (seen.state && states[states.length - 1] !== seen.state) states.push(seen.state);
@@ -380,12 +407,27 @@ async function driveDemo(browser, { operation, payload, shots, timeoutMs }) {
       } catch {
         body = { unparsed: seen.resultText };
       }
-      return { status: seen.resultStatus, body, states, screenshots };
+      return { status: seen.resultStatus, body, states, screenshots, pinPrompts };
     }
     if (seen.acceptVisible && !accepted) {
       await shoot('consent');
       await page.locator('[data-action="accept"]').first().click({ timeout: 10_000 });
       accepted = true;
+      continue;
+    }
+    if (seen.pinPrompt) {
+      pinPrompts.push(seen.pinPrompt);
+      const n = pinPrompts.length;
+      await shoot(`pin-${n}`);
+      if (n > pins.length) {
+        throw new Error(
+          `${operation}: the widget asks for a PIN (${JSON.stringify(seen.pinPrompt)}) and the test has no PIN left ` +
+            `(pins: ${JSON.stringify(pins)}); widget states ${JSON.stringify(states)}\n${browser.messages.join('\n')}`,
+        );
+      }
+      await page.evaluate(markPinAnswered);
+      await page.locator('input[name="pin"]').fill(pins[n - 1], { timeout: 10_000 });
+      await page.locator('[data-action="submit-pin"]').click({ timeout: 10_000 });
       continue;
     }
     if (seen.videoPlaying && (!screenshots.widget || (seen.state === 'challenge' && !challengeShot))) {
@@ -416,6 +458,7 @@ export function explain(what, outcome, browser, server) {
     `${what}: #result ${outcome.status} ${JSON.stringify(outcome.body)}`,
     `server answers: ${JSON.stringify(outcome.server)}`,
     `widget states: ${JSON.stringify(outcome.states)}; screenshots: ${Object.values(outcome.screenshots).join(', ')}`,
+    ...(outcome.pinPrompts?.length ? [`PIN forms: ${JSON.stringify(outcome.pinPrompts)}`] : []),
     'page:',
     ...browser.messages,
     `server log (${server.logPath}), last lines:`,
