@@ -77,15 +77,14 @@ impl FaceGate {
             self.consume(tenant, session_id, now).await?;
             return Ok(no_match(device_id));
         };
-        match user.status {
-            UserStatus::Active => {}
-            UserStatus::Suspended | UserStatus::Locked => {
-                self.consume(tenant, session_id, now).await?;
-                return Err(match user.status {
-                    UserStatus::Suspended => ApiError::UserSuspended,
-                    _ => ApiError::UserLocked,
-                });
-            }
+        let refused = match user.status {
+            UserStatus::Active => None,
+            UserStatus::Suspended => Some(ApiError::UserSuspended),
+            UserStatus::Locked => Some(ApiError::UserLocked),
+        };
+        if let Some(refused) = refused {
+            self.consume(tenant, session_id, now).await?;
+            return Err(refused);
         }
         let user_failures = self
             .ensure_not_locked(tenant, FailureSubject::User(&user.id), now)
