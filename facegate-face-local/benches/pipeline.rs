@@ -114,6 +114,10 @@ fn main() {
         percentiles(time(runs, || models.age(&image, face).unwrap()))
     );
     println!(
+        "gender                  {}",
+        percentiles(time(runs, || models.gender(&image, face).unwrap()))
+    );
+    println!(
         "pose                    {}",
         percentiles(time(runs, || models.pose(&image, face).unwrap()))
     );
@@ -151,7 +155,7 @@ fn main() {
         })
     });
     println!(
-        "match end to end        {}   (decode→detect→landmarks→align→embed→age→search)",
+        "match end to end        {}   (decode→detect→landmarks→align→embed→age→gender→search)",
         percentiles(end_to_end)
     );
 
