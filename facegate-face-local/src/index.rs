@@ -83,14 +83,20 @@ impl FaceIndex {
 
     /// The most similar face, if any.
     pub fn best(&self, query: &[f32]) -> Option<Hit> {
+        self.best_two(query).into_iter().next()
+    }
+
+    /// The two most similar faces (fewer in a smaller index), best first:
+    /// the runner-up tells a clear match from an ambiguous one.
+    pub fn best_two(&self, query: &[f32]) -> Vec<Hit> {
         assert_eq!(query.len(), self.dims, "query width");
         if self.entries.is_empty() {
-            return None;
+            return Vec::new();
         }
         let query: Vec<i8> = query.iter().map(|&x| quantise(x)).collect();
         let rows = self.entries.len();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (row, score) = if rows < PARALLEL_FROM_ROWS || threads == 1 {
+        let top = if rows < PARALLEL_FROM_ROWS || threads == 1 {
             best_in(&self.codes, &query, 0)
         } else {
             let per_thread = rows.div_ceil(threads) * self.dims;
@@ -105,17 +111,39 @@ impl FaceIndex {
                         scope.spawn(move || best_in(chunk, query, first_row))
                     })
                     .collect();
-                workers
-                    .into_iter()
-                    .map(|w| w.join().expect("index scan thread"))
-                    .max_by_key(|&(_, score)| score)
-                    .expect("at least one chunk")
+                let mut top = [NO_ROW; 2];
+                for worker in workers {
+                    for scored in worker.join().expect("index scan thread") {
+                        keep_top_two(&mut top, scored);
+                    }
+                }
+                top
             })
         };
-        Some(Hit {
-            entry: self.entries[row].clone(),
-            similarity: score as f32 / (SCALE * SCALE),
-        })
+        top.into_iter()
+            .filter(|&scored| scored != NO_ROW)
+            .map(|(row, score)| Hit {
+                entry: self.entries[row].clone(),
+                similarity: score as f32 / (SCALE * SCALE),
+            })
+            .collect()
+    }
+}
+
+/// A row and its dot product with the query.
+type Scored = (usize, i32);
+/// No row: scores below any real dot product.
+const NO_ROW: Scored = (usize::MAX, i32::MIN);
+
+#[inline(always)]
+fn keep_top_two(top: &mut [Scored; 2], scored: Scored) {
+    if scored.1 > top[1].1 {
+        if scored.1 > top[0].1 {
+            top[1] = top[0];
+            top[0] = scored;
+        } else {
+            top[1] = scored;
+        }
     }
 }
 
@@ -123,8 +151,9 @@ fn quantise(x: f32) -> i8 {
     (x * SCALE).round().clamp(-SCALE, SCALE) as i8
 }
 
-/// The best-scoring row of `codes` (rows of `query.len()`), numbered from `first_row`.
-fn best_in(codes: &[i8], query: &[i8], first_row: usize) -> (usize, i32) {
+/// The two best-scoring rows of `codes` (rows of `query.len()`), numbered
+/// from `first_row`; [`NO_ROW`] where there are fewer.
+fn best_in(codes: &[i8], query: &[i8], first_row: usize) -> [Scored; 2] {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // The measured hot path: the same loop compiled for AVX2 scans twice
@@ -138,20 +167,17 @@ fn best_in(codes: &[i8], query: &[i8], first_row: usize) -> (usize, i32) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn best_in_avx2(codes: &[i8], query: &[i8], first_row: usize) -> (usize, i32) {
+fn best_in_avx2(codes: &[i8], query: &[i8], first_row: usize) -> [Scored; 2] {
     scan(codes, query, first_row)
 }
 
 #[inline(always)]
-fn scan(codes: &[i8], query: &[i8], first_row: usize) -> (usize, i32) {
-    let mut best = (first_row, i32::MIN);
+fn scan(codes: &[i8], query: &[i8], first_row: usize) -> [Scored; 2] {
+    let mut top = [NO_ROW; 2];
     for (i, row) in codes.chunks_exact(query.len()).enumerate() {
-        let score = dot(row, query);
-        if score > best.1 {
-            best = (first_row + i, score);
-        }
+        keep_top_two(&mut top, (first_row + i, dot(row, query)));
     }
-    best
+    top
 }
 
 /// Written so the compiler vectorises it: fixed-width lanes of i16 products
@@ -240,11 +266,38 @@ mod tests {
             index.insert(entry(i), &unit(i, dims));
         }
         for probe in [0u32, 5_000, PARALLEL_FROM_ROWS as u32 + 998] {
-            let hit = index.best(&unit(probe, dims)).unwrap();
+            let hits = index.best_two(&unit(probe, dims));
             let query: Vec<i8> = unit(probe, dims).iter().map(|&x| quantise(x)).collect();
-            let (row, _) = best_in(&index.codes, &query, 0);
-            assert_eq!(hit.entry, index.entries[row]);
+            let [(first, _), (second, _)] = best_in(&index.codes, &query, 0);
+            assert_eq!(hits[0].entry, index.entries[first]);
+            assert_eq!(hits[1].entry, index.entries[second]);
         }
+    }
+
+    #[test]
+    fn the_runner_up_is_the_second_most_similar_face() {
+        let mut index = FaceIndex::new(64);
+        index.insert(entry(1), &unit(1, 64));
+        assert_eq!(
+            index.best_two(&unit(1, 64)).len(),
+            1,
+            "one face, no runner-up"
+        );
+        // A near twin of face 1: face 1's vector nudged towards face 9's.
+        let twin: Vec<f32> = unit(1, 64)
+            .iter()
+            .zip(unit(9, 64))
+            .map(|(a, b)| a + 0.2 * b)
+            .collect();
+        let norm = twin.iter().map(|x| x * x).sum::<f32>().sqrt();
+        index.insert(entry(2), &twin.iter().map(|x| x / norm).collect::<Vec<_>>());
+        for i in 3..50 {
+            index.insert(entry(i), &unit(i, 64));
+        }
+        let hits = index.best_two(&unit(1, 64));
+        assert_eq!(hits[0].entry, entry(1));
+        assert_eq!(hits[1].entry, entry(2));
+        assert!(hits[0].similarity > hits[1].similarity && hits[1].similarity > 0.9);
     }
 
     #[test]

@@ -338,14 +338,33 @@ impl FaceProvider for LocalFaceEngine {
                 Ok(engine.read_index(|indexes| indexes.get(&tenant).and_then(|i| i.best(&query))))
             })
             .await?;
-        Ok(hit.and_then(|hit| {
-            let confidence = calibration::confidence(hit.similarity);
-            (confidence >= threshold).then(|| FaceMatch {
-                user_id: UserId::from_string(hit.entry.user_id),
-                provider_face_id: hit.entry.face_id,
-                confidence,
+        Ok(hit.and_then(|hit| face_match(hit, threshold)))
+    }
+
+    async fn search_candidates(
+        &self,
+        tenant: &TenantId,
+        probe: &FaceProbe,
+        threshold: f32,
+    ) -> Result<Vec<FaceMatch>, FaceError> {
+        let query = embedding_of(probe)?;
+        let tenant = tenant.clone();
+        let hits = self
+            .run(move |engine| {
+                Ok(engine.read_index(|indexes| {
+                    indexes
+                        .get(&tenant)
+                        .map_or_else(Vec::new, |i| i.best_two(&query))
+                }))
             })
-        }))
+            .await?;
+        let mut matches: Vec<FaceMatch> = hits
+            .into_iter()
+            .filter_map(|hit| face_match(hit, threshold))
+            .collect();
+        // A second face of the same person is no rival.
+        matches.dedup_by(|second, first| second.user_id == first.user_id);
+        Ok(matches)
     }
 
     async fn index(
@@ -416,6 +435,16 @@ fn decode_template(bytes: &[u8]) -> Option<Vec<f32>> {
         body.chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
+    })
+}
+
+/// An index hit as a match, if it reaches `threshold` (0–100).
+fn face_match(hit: index::Hit, threshold: f32) -> Option<FaceMatch> {
+    let confidence = calibration::confidence(hit.similarity);
+    (confidence >= threshold).then(|| FaceMatch {
+        user_id: UserId::from_string(hit.entry.user_id),
+        provider_face_id: hit.entry.face_id,
+        confidence,
     })
 }
 

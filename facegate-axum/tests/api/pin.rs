@@ -9,6 +9,7 @@ use crate::support::{TestApp, assert_error, photo};
 
 const OBAMA: &str = "face_recognition/obama.jpg";
 const BIDEN: &str = "face_recognition/biden.jpg";
+const OBAMA_RIGHT: &str = "face_recognition/obama2.jpg";
 
 async fn pin_app(mode: PinMode, unique: bool) -> TestApp {
     let app = TestApp::with_face_engine().await;
@@ -211,4 +212,40 @@ async fn three_wrong_pins_count_towards_the_lockout() {
         429,
         "TOO_MANY_ATTEMPTS",
     );
+}
+
+#[tokio::test]
+async fn two_people_matching_is_ambiguous_and_the_pin_says_who_it_is() {
+    let app = pin_app(PinMode::WhenAmbiguous, true).await;
+    // Two enrollments of one face stand in for twins.
+    app.settings(|s| s.prevent_duplicates = false).await;
+    let first = enroll_photo(&app, OBAMA, "1111").await;
+    let twin = enroll_photo(&app, OBAMA_RIGHT, "2222").await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(twin.status, 201, "{}", twin.body);
+
+    for (pin, who) in [("2222", &twin), ("1111", &first)] {
+        let session = live_session(&app, &[]).await;
+        assert_error(&verify(&app, &session, &[]).await, 401, "PIN_REQUIRED");
+        let wrong = verify_with_pin(&app, &session, "3333").await;
+        assert_error(&wrong, 401, "WRONG_PIN_CODE");
+        let confirmed = verify_with_pin(&app, &session, pin).await;
+        assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+        assert_eq!(confirmed.body["user"]["id"], who.body["user_id"], "PIN {pin}");
+    }
+}
+
+#[tokio::test]
+async fn without_pins_an_ambiguous_match_stands_on_the_face() {
+    let app = pin_app(PinMode::WhenAmbiguous, false).await;
+    app.settings(|s| s.prevent_duplicates = false).await;
+    for image in [OBAMA, OBAMA_RIGHT] {
+        let body = json!({ "name": "P", "role": "guard", "consent_id": app.consent().await,
+                           "face_image": photo(image) });
+        assert_eq!(app.call("POST", "/v1/enroll", Some(body)).await.status, 201);
+    }
+    let session = live_session(&app, &[]).await;
+    let verified = verify(&app, &session, &[]).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert_eq!(verified.body["matched"], true);
 }

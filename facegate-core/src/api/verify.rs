@@ -68,7 +68,10 @@ impl FaceGate {
 
         let face = self.warm_face_engine(&tenant.id).await?;
         let threshold = tenant.settings.match_threshold;
-        let Some(hit) = face.search(&tenant.id, &probe, threshold).await? else {
+        let candidates = face
+            .search_candidates(&tenant.id, &probe, threshold)
+            .await?;
+        let Some(hit) = candidates.first() else {
             self.consume(tenant, session_id, now).await?;
             return Ok(no_match(device_id));
         };
@@ -86,13 +89,39 @@ impl FaceGate {
             self.consume(tenant, session_id, now).await?;
             return Err(refused);
         }
-        let user_failures = self
+        let mut user_failures = self
             .ensure_not_locked(tenant, FailureSubject::User(&user.id), now)
             .await?;
-        if pin_needed(tenant, &user, hit.confidence) {
-            self.check_pin(tenant, session_id, &user, request.pin.as_deref())
+        // Another enrolled person matching too: the PIN says which one it is.
+        let rival = match candidates.get(1) {
+            Some(second) => self
+                .inner
+                .store
+                .user(&tenant.id, &second.user_id)
+                .await?
+                .filter(|rival| rival.status == UserStatus::Active)
+                .map(|rival| (rival, second.confidence)),
+            None => None,
+        };
+        let (user, confidence) = if pin_needed(tenant, (&user, hit.confidence), rival.as_ref()) {
+            let chosen = self
+                .check_pin(
+                    tenant,
+                    session_id,
+                    (user, hit.confidence),
+                    rival,
+                    request.pin.as_deref(),
+                )
                 .await?;
-        }
+            if chosen.0.id != hit.user_id {
+                user_failures = self
+                    .ensure_not_locked(tenant, FailureSubject::User(&chosen.0.id), now)
+                    .await?;
+            }
+            chosen
+        } else {
+            (user, hit.confidence)
+        };
         self.consume(tenant, session_id, now).await?;
         if device_id != device.id {
             // The ceremony's device, not the one (made up) for this request.
@@ -114,7 +143,7 @@ impl FaceGate {
                     .get(http::header::USER_AGENT)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned),
-                confidence: hit.confidence,
+                confidence,
                 match_threshold: threshold,
                 recent_failures,
             })
@@ -125,7 +154,7 @@ impl FaceGate {
                 &user,
                 &device_id,
                 device.fingerprint.as_deref(),
-                hit.confidence,
+                confidence,
                 risk.score,
             )
             .await?;
@@ -135,7 +164,7 @@ impl FaceGate {
             StatusCode::OK,
             &VerifyResponse {
                 matched: true,
-                confidence: hit.confidence,
+                confidence,
                 verification_token: Some(opened.verification_token),
                 refresh_token: Some(opened.refresh_token),
                 session_id: Some(session.id),
@@ -143,54 +172,65 @@ impl FaceGate {
                 payload: user.payload.clone(),
                 user: Some(MatchedUser::from(user)),
                 risk: Some(risk),
-                re_enrollment_required: hit.confidence < threshold + RE_ENROLL_MARGIN,
+                re_enrollment_required: confidence < threshold + RE_ENROLL_MARGIN,
             },
         ))
     }
 }
 
-/// Whether the matched user must confirm with their PIN: always (by the
-/// tenant's rule) or when the match is close enough to the threshold that a
-/// look-alike could be the one matched. Users enrolled without a PIN (before
-/// the rule was set) are matched on their face alone.
-fn pin_needed(tenant: &Tenant, user: &User, confidence: f32) -> bool {
-    let rules = &tenant.settings.pin;
-    user.pin_hash.is_some()
-        && match rules.mode {
+/// A matched user and the match's confidence.
+type Candidate = (User, f32);
+
+/// Whether the match must be confirmed with a PIN: always (by the tenant's
+/// rule), or when it is ambiguous: another enrolled person matches too, or
+/// the match is close enough to the threshold that a look-alike could be the
+/// one matched. Only people with a PIN can confirm; without one (enrolled
+/// before the rule was set) a match stands on the face alone.
+fn pin_needed(tenant: &Tenant, best: (&User, f32), rival: Option<&Candidate>) -> bool {
+    let (user, confidence) = best;
+    let anyone_has_pin =
+        user.pin_hash.is_some() || rival.is_some_and(|(r, _)| r.pin_hash.is_some());
+    anyone_has_pin
+        && match tenant.settings.pin.mode {
             PinMode::Off => false,
             PinMode::Always => true,
             PinMode::WhenAmbiguous => {
-                confidence < tenant.settings.match_threshold + PinSettings::AMBIGUOUS_MARGIN
+                rival.is_some()
+                    || confidence < tenant.settings.match_threshold + PinSettings::AMBIGUOUS_MARGIN
             }
         }
 }
 
 impl FaceGate {
-    /// 401 `PIN_REQUIRED` without a PIN (the session is kept for the retry),
-    /// 401 `WRONG_PIN_CODE` with the tries left for a wrong one; the last
-    /// wrong try spends the session and counts as a failed check.
+    /// The candidate whose PIN was presented. 401 `PIN_REQUIRED` without a
+    /// PIN (the session is kept for the retry), 401 `WRONG_PIN_CODE` with the
+    /// tries left for a wrong one; the last wrong try spends the session and
+    /// counts as a failed check of the best match.
     async fn check_pin(
         &self,
         tenant: &Tenant,
         session_id: &LivenessSessionId,
-        user: &User,
+        best: Candidate,
+        rival: Option<Candidate>,
         presented: Option<&str>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Candidate, ApiError> {
         let Some(presented) = presented else {
             return Err(ApiError::PinRequired);
         };
         let hash = Pin::parse("pin", presented)?.hash(&tenant.id).await?;
-        if user
-            .pin_hash
-            .as_deref()
-            .is_some_and(|stored| pin::same_hash(stored, &hash))
-        {
-            return Ok(());
+        let holds_pin = |(user, _): &Candidate| {
+            user.pin_hash
+                .as_deref()
+                .is_some_and(|stored| pin::same_hash(stored, &hash))
+        };
+        let best_id = best.0.id.clone();
+        if let Some(chosen) = std::iter::once(best).chain(rival).find(holds_pin) {
+            return Ok(chosen);
         }
         let failures = self
             .inner
             .store
-            .record_pin_failure(&tenant.id, session_id, &user.id)
+            .record_pin_failure(&tenant.id, session_id, &best_id)
             .await?;
         if failures == 0 {
             // Spent meanwhile by a concurrent request.
@@ -201,7 +241,7 @@ impl FaceGate {
             // Lost to a concurrent request is as good as spent here.
             let _ = self.consume(tenant, session_id, clock::now()).await;
         }
-        tracing::info!(tenant = %tenant.id, user = %user.id, attempts_remaining, "wrong PIN");
+        tracing::info!(tenant = %tenant.id, user = %best_id, attempts_remaining, "wrong PIN");
         Err(ApiError::WrongPinCode { attempts_remaining })
     }
 }

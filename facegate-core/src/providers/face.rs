@@ -158,6 +158,22 @@ pub trait FaceProvider: Send + Sync + 'static {
         threshold: f32,
     ) -> Result<Option<FaceMatch>, FaceError>;
 
+    /// The best match and, if another enrolled person also reaches
+    /// `threshold`, the runner-up: two people matching makes verify ask for
+    /// a PIN. Engines that only report the best match keep this default.
+    async fn search_candidates(
+        &self,
+        tenant: &TenantId,
+        probe: &FaceProbe,
+        threshold: f32,
+    ) -> Result<Vec<FaceMatch>, FaceError> {
+        Ok(self
+            .search(tenant, probe, threshold)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
     /// Adds the probe's face to the tenant's collection as `face_id` of `user`.
     async fn index(
         &self,
