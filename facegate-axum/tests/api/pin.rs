@@ -231,7 +231,10 @@ async fn two_people_matching_is_ambiguous_and_the_pin_says_who_it_is() {
         assert_error(&wrong, 401, "WRONG_PIN_CODE");
         let confirmed = verify_with_pin(&app, &session, pin).await;
         assert_eq!(confirmed.status, 200, "{}", confirmed.body);
-        assert_eq!(confirmed.body["user"]["id"], who.body["user_id"], "PIN {pin}");
+        assert_eq!(
+            confirmed.body["user"]["id"], who.body["user_id"],
+            "PIN {pin}"
+        );
     }
 }
 
