@@ -436,6 +436,14 @@ where
         );
         assert!(page.contains("<html"));
     }
+    // HEAD: the GET's status and headers, no body.
+    let head = fx.raw("HEAD", "/demo", &[], "").await;
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(head.body, Value::Null, "no body");
     let preflight = fx.raw("GET", "/demo/preflight", &[], "").await;
     let preflight = preflight.assert_ok(200);
     assert_eq!(preflight["ready"], true);

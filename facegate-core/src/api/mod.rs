@@ -280,6 +280,22 @@ impl FaceGate {
             }
         };
         self.inner.cors.decorate(&parts.headers, &mut response);
+        if parts.method == http::Method::HEAD {
+            // The GET's status and headers (its length included), no body.
+            let length = http::HeaderValue::from(response.body().len());
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, length);
+            *response.body_mut() = Bytes::new();
+        }
+        if parts.method == http::Method::HEAD {
+            // The GET's status and headers (its length included), no body.
+            let length = http::HeaderValue::from(response.body().len());
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, length);
+            *response.body_mut() = Bytes::new();
+        }
         self.record_audit(&parts, audit, response.status().as_u16(), started)
             .await;
         response

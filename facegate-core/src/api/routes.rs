@@ -50,7 +50,14 @@ const METHODS: [Method; 5] = [
 ];
 
 impl Route {
+    /// The route for a request; `HEAD` is `GET` without the body (see
+    /// `FaceGate::handle`).
     pub(crate) fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if let Some(route) = Self::matching(method, &segments) {
             return Ok(route);
@@ -218,6 +225,10 @@ mod tests {
             Route::resolve(&Method::GET, "/v1/nope"),
             Err(ApiError::RouteNotFound)
         ));
+        assert_eq!(
+            Route::resolve(&Method::HEAD, "/demo").unwrap(),
+            Route::DemoPage
+        );
         assert!(matches!(
             Route::resolve(&Method::GET, "/v1/users/a/b/c"),
             Err(ApiError::RouteNotFound)
