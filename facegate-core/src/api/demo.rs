@@ -144,12 +144,7 @@ impl FaceGate {
         let tenant = self.demo_tenant(demo).await?;
         audit.tenant = Some(tenant.clone());
         self.sweep_demo_data(demo, &tenant).await;
-        let limit = if route.carries_images() {
-            self.inner.limits.image_routes
-        } else {
-            self.inner.limits.other_routes
-        };
-        let body = wire::read_body(&parts.headers, body, limit).await?;
+        let body = self.read_body(&route, &parts.headers, body).await?;
         match route {
             Route::DemoPreflight => Ok(self.demo_preflight(demo, &tenant)),
             Route::DemoConsent => self.record_consent(&tenant, &body).await,

@@ -325,12 +325,7 @@ impl FaceGate {
 
         let tenant = self.authenticate(&parts.headers).await?;
         audit.tenant = Some(tenant.clone());
-        let limit = if route.carries_images() {
-            self.inner.limits.image_routes
-        } else {
-            self.inner.limits.other_routes
-        };
-        let body = wire::read_body(&parts.headers, body, limit).await?;
+        let body = self.read_body(&route, &parts.headers, body).await?;
         let query = parts.uri.query();
 
         match route {
@@ -364,6 +359,25 @@ impl FaceGate {
             | Route::DemoEnroll
             | Route::DemoVerify => Err(ApiError::RouteNotFound),
         }
+    }
+
+    /// The request body, within the route's limit (images get the larger one).
+    async fn read_body<B>(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+        body: B,
+    ) -> Result<Bytes, ApiError>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let limit = if route.carries_images() {
+            self.inner.limits.image_routes
+        } else {
+            self.inner.limits.other_routes
+        };
+        wire::read_body(headers, body, limit).await
     }
 
     /// Resolves the tenant from `Authorization: Bearer fg_…` or `x-api-key`.
