@@ -56,6 +56,7 @@ use http_body_util::StreamBody;
 pub use facegate_core::FaceGate;
 use facegate_core::guard::FaceGateAuthLayer;
 pub use facegate_core::guard::{GuardConfig, GuardRejection};
+use facegate_core::ids::TenantId;
 pub use facegate_core::token::Claims;
 
 /// The resources FaceGate serves, as `facegate_axum::router` does.
@@ -243,6 +244,28 @@ impl FaceGateAuth {
     pub fn require_role(self, role: impl Into<String>) -> Self {
         Self {
             rules: self.rules.require_role(role),
+        }
+    }
+
+    /// Only tokens of this tenant pass; others get 401 `INVALID_TOKEN`.
+    pub fn tenant(self, tenant: TenantId) -> Self {
+        Self {
+            rules: self.rules.tenant(tenant),
+        }
+    }
+
+    /// Only tokens of these tenants pass. Without a pin, every tenant but
+    /// the demo's does.
+    pub fn tenants(self, tenants: impl IntoIterator<Item = TenantId>) -> Self {
+        Self {
+            rules: self.rules.tenants(tenants),
+        }
+    }
+
+    /// Also accept tokens of the built-in demo tenant (for demo apps only).
+    pub fn allow_demo(self) -> Self {
+        Self {
+            rules: self.rules.allow_demo(),
         }
     }
 }

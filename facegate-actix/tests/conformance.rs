@@ -6,6 +6,8 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{App, HttpResponse, test, web};
 use bytes::Bytes;
 use facegate_actix::{FaceGate, FaceGateAuth, FaceGateUser};
+use facegate_conformance::PINNED_TENANT;
+use facegate_core::ids::TenantId;
 use serde_json::json;
 
 struct ActixApp<S>(S);
@@ -61,6 +63,23 @@ async fn app(
                         web::get()
                             .to(|| async { HttpResponse::Ok().json(json!({ "area": "admin" })) }),
                     ),
+            )
+            .service(
+                web::resource("/api/pinned")
+                    .wrap(
+                        FaceGateAuth::new(facegate.clone())
+                            .tenant(TenantId::from_string(PINNED_TENANT)),
+                    )
+                    .route(web::get().to(|user: FaceGateUser| async move {
+                        HttpResponse::Ok().json(json!({ "sub": user.sub }))
+                    })),
+            )
+            .service(
+                web::resource("/api/demo")
+                    .wrap(FaceGateAuth::new(facegate.clone()).allow_demo())
+                    .route(web::get().to(|user: FaceGateUser| async move {
+                        HttpResponse::Ok().json(json!({ "sub": user.sub, "role": user.role }))
+                    })),
             )
             .service(
                 web::resource("/hello")

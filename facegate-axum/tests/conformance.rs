@@ -5,6 +5,8 @@ use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
 use facegate_axum::{FaceGate, FaceGateAuthLayer, FaceGateUser};
+use facegate_conformance::PINNED_TENANT;
+use facegate_core::ids::TenantId;
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -52,11 +54,29 @@ async fn app(facegate: FaceGate) -> AxumApp {
             }),
         )
         .layer(FaceGateAuthLayer::new(facegate.clone()).optional());
+    let pinned = Router::new()
+        .route(
+            "/api/pinned",
+            get(|user: FaceGateUser| async move { axum::Json(json!({ "sub": user.sub })) }),
+        )
+        .layer(
+            FaceGateAuthLayer::new(facegate.clone()).tenant(TenantId::from_string(PINNED_TENANT)),
+        );
+    let demo = Router::new()
+        .route(
+            "/api/demo",
+            get(|user: FaceGateUser| async move {
+                axum::Json(json!({ "sub": user.sub, "role": user.role }))
+            }),
+        )
+        .layer(FaceGateAuthLayer::new(facegate.clone()).allow_demo());
     AxumApp(
         facegate_axum::router(facegate)
             .merge(profile)
             .merge(admin)
-            .merge(hello),
+            .merge(hello)
+            .merge(pinned)
+            .merge(demo),
     )
 }
 

@@ -11,8 +11,10 @@ use serde_json::{Value, json};
 use crate::fixture::photo;
 use crate::{Adapter, Fixture, Reply};
 
-const OBAMA: &str = "face_recognition/obama.jpg";
-const OBAMA_2: &str = "face_recognition/obama2.jpg";
+pub use crate::trust::*;
+
+pub(crate) const OBAMA: &str = "face_recognition/obama.jpg";
+pub(crate) const OBAMA_2: &str = "face_recognition/obama2.jpg";
 const OBAMA_3: &str = "face_recognition/obama3.jpg";
 const BIDEN: &str = "face_recognition/biden.jpg";
 const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -168,7 +170,7 @@ case!(
     }
 );
 
-async fn enroll_obama<A: Adapter>(fx: &Fixture<A>) -> String {
+pub(crate) async fn enroll_obama<A: Adapter>(fx: &Fixture<A>) -> String {
     let consent_id = fx.consent().await;
     let reply = fx
         .call(
@@ -228,7 +230,11 @@ case!(
 );
 
 /// The host's guarded route with a token (and a device fingerprint).
-async fn profile<A: Adapter>(fx: &Fixture<A>, token: &str, fingerprint: Option<&str>) -> Reply {
+pub(crate) async fn profile<A: Adapter>(
+    fx: &Fixture<A>,
+    token: &str,
+    fingerprint: Option<&str>,
+) -> Reply {
     let bearer = format!("Bearer {token}");
     let mut headers = vec![("authorization", bearer.as_str())];
     if let Some(fp) = fingerprint {
@@ -259,7 +265,7 @@ case!(
 );
 
 /// A passive tenant and a live session of Obama (three photos of him).
-async fn live_session<A: Adapter>(fx: &Fixture<A>, headers: &[(&str, &str)]) -> String {
+pub(crate) async fn live_session<A: Adapter>(fx: &Fixture<A>, headers: &[(&str, &str)]) -> String {
     let started = fx
         .call_with("POST", "/v1/liveness/session", None, headers)
         .await;
@@ -281,7 +287,7 @@ async fn live_session<A: Adapter>(fx: &Fixture<A>, headers: &[(&str, &str)]) -> 
     id
 }
 
-async fn passive<A: Adapter>(fx: &Fixture<A>) {
+pub(crate) async fn passive<A: Adapter>(fx: &Fixture<A>) {
     fx.settings(|s| s.liveness.mode = LivenessMode::Passive)
         .await;
 }
@@ -324,7 +330,9 @@ case!(
             .await;
         assert_guard_refusal(&admin, 403, "INSUFFICIENT_ROLE", r#"Bearer error="insufficient_scope""#);
 
-        let exchanged = fx.call("POST", "/v1/session", Some(json!({ "verification_token": token }))).await;
+        let exchanged = fx
+            .call_with("POST", "/v1/session", Some(json!({ "verification_token": token })), &device)
+            .await;
         assert_eq!(exchanged.assert_ok(200)["user"]["id"], user_id.as_str());
         let refreshed = fx
             .call_with("POST", "/v1/session/refresh", Some(json!({ "refresh_token": login["refresh_token"] })), &device)

@@ -17,6 +17,7 @@
 
 pub mod cases;
 mod fixture;
+mod trust;
 
 pub use fixture::{Fixture, Reply};
 
@@ -30,11 +31,18 @@ use bytes::Bytes;
 /// - `GET /api/admin`, behind a guard requiring role `admin`, answering
 ///   `{"area": "admin"}`;
 /// - `GET /hello`, behind an optional guard (anonymous requests pass), with
-///   the optional user extractor, answering `{"user": <sub or null>}`.
+///   the optional user extractor, answering `{"user": <sub or null>}`;
+/// - `GET /api/pinned`, behind a guard pinned to tenant [`PINNED_TENANT`],
+///   answering `{"sub": …}`;
+/// - `GET /api/demo`, behind a guard that allows the demo tenant, answering
+///   `{"sub": …, "role": …}`.
 #[async_trait::async_trait(?Send)]
 pub trait Adapter {
     async fn send(&self, request: http::Request<Bytes>) -> http::Response<Bytes>;
 }
+
+/// The tenant `GET /api/pinned` accepts tokens of.
+pub const PINNED_TENANT: &str = "ten_conformance_pinned";
 
 /// Declares one test per conformance case, run on `$runtime` (the
 /// framework's test attribute) against the app `$make` builds around a
@@ -61,6 +69,13 @@ macro_rules! suite {
             session_providers,
             cors,
             demo,
+            guard_pins_tenants,
+            suspended_tenant_tokens,
+            client_keys_reach_the_ceremony_only,
+            client_key_origins,
+            external_ids_are_unique,
+            session_exchange_and_device_binding,
+            re_enroll_from_a_live_session,
         );
     };
     (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {

@@ -5,7 +5,9 @@
 use crate::FaceGate;
 use crate::api_key::ApiKey;
 use crate::clock;
-use crate::domain::{ApiKeyRecord, KeyEnvironment, Tenant, TenantSettings, TenantStatus};
+use crate::domain::{
+    ApiKeyRecord, KeyEnvironment, KeyScope, OriginRules, Tenant, TenantSettings, TenantStatus,
+};
 use crate::ids::{ApiKeyId, TenantId};
 use crate::store::StoreError;
 
@@ -16,9 +18,13 @@ pub enum AdminError {
     #[error("API key {0} not found or already revoked")]
     KeyNotFound(ApiKeyId),
     #[error(
-        "not a valid FaceGate API key: expected fg_live_ or fg_test_ followed by 16 to 128 letters and digits"
+        "not a valid FaceGate API key: expected fg_live_ or fg_test_ (then pub_ for a client key) followed by 16 to 128 letters and digits"
     )]
     MalformedKey,
+    #[error("API key {0} was revoked; mint a new one")]
+    KeyRevoked(ApiKeyId),
+    #[error("not an origin: {0:?} (expected https://host or http://host:port)")]
+    MalformedOrigin(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -49,7 +55,13 @@ impl FaceGate {
         tenant: &TenantId,
         status: TenantStatus,
     ) -> Result<(), AdminError> {
-        if self.store().set_tenant_status(tenant, status).await? {
+        if self
+            .store()
+            .set_tenant_status(tenant, status, clock::now())
+            .await?
+        {
+            // Its tokens stop at this instance's guard now, not at the next recheck.
+            self.guard_cache().forget_tenant(tenant);
             tracing::info!(%tenant, ?status, "tenant status set");
             Ok(())
         } else {
@@ -88,18 +100,58 @@ impl FaceGate {
         Ok(settings)
     }
 
-    /// Mints a new random key for the tenant. The secret is in the result and nowhere else.
+    /// Mints a new random server key for the tenant. The secret is in the
+    /// result and nowhere else.
     pub async fn mint_api_key(
         &self,
         tenant: &TenantId,
         environment: KeyEnvironment,
     ) -> Result<MintedKey, AdminError> {
+        self.mint_key(
+            tenant,
+            environment,
+            KeyScope::Server,
+            OriginRules::default(),
+        )
+        .await
+    }
+
+    /// Mints a client key (`fg_…_pub_…`), safe in browser code: it reaches
+    /// the login and enrollment ceremony only, from `origins`.
+    pub async fn mint_client_key(
+        &self,
+        tenant: &TenantId,
+        environment: KeyEnvironment,
+        origins: OriginRules,
+    ) -> Result<MintedKey, AdminError> {
+        self.mint_key(tenant, environment, KeyScope::Client, origins)
+            .await
+    }
+
+    async fn mint_key(
+        &self,
+        tenant: &TenantId,
+        environment: KeyEnvironment,
+        scope: KeyScope,
+        origins: OriginRules,
+    ) -> Result<MintedKey, AdminError> {
+        let origins = OriginRules {
+            allowed: origins
+                .allowed
+                .iter()
+                .map(|origin| {
+                    crate::api::origin::normalise(origin)
+                        .ok_or_else(|| AdminError::MalformedOrigin(origin.clone()))
+                })
+                .collect::<Result<_, _>>()?,
+            ..origins
+        };
         self.store()
             .tenant(tenant)
             .await?
             .ok_or_else(|| AdminError::TenantNotFound(tenant.clone()))?;
-        let key = ApiKey::generate(environment);
-        let record = self.store_key(tenant, &key).await?;
+        let key = ApiKey::generate(environment, scope);
+        let record = self.store_key(tenant, &key, origins).await?;
         Ok(MintedKey { record, key })
     }
 
@@ -119,27 +171,38 @@ impl FaceGate {
     /// Makes sure `key` works: if no tenant has it, creates a tenant called
     /// `tenant_name` holding exactly this key. Returns the key's tenant. This is
     /// what `FACEGATE_BOOTSTRAP_API_KEY` uses so scripts can drive a fresh demo.
+    /// A key that was revoked stays revoked ([`AdminError::KeyRevoked`]).
     pub async fn ensure_api_key(
         &self,
         key: &str,
         tenant_name: &str,
     ) -> Result<TenantId, AdminError> {
         let key = ApiKey::parse(key).ok_or(AdminError::MalformedKey)?;
-        let existing = self.store().api_keys_by_prefix(key.lookup_prefix()).await?;
-        if let Some(record) = existing.iter().find(|record| key.matches(&record.hash)) {
-            return Ok(record.tenant_id.clone());
+        if let Some(record) = self.store().api_key_by_hash(&key.hash()).await? {
+            return match record.revoked_at {
+                None => Ok(record.tenant_id),
+                Some(_) => Err(AdminError::KeyRevoked(record.id)),
+            };
         }
         let tenant = self.create_tenant(tenant_name).await?;
-        self.store_key(&tenant.id, &key).await?;
+        self.store_key(&tenant.id, &key, OriginRules::default())
+            .await?;
         Ok(tenant.id)
     }
 
-    async fn store_key(&self, tenant: &TenantId, key: &ApiKey) -> Result<ApiKeyRecord, AdminError> {
+    async fn store_key(
+        &self,
+        tenant: &TenantId,
+        key: &ApiKey,
+        origins: OriginRules,
+    ) -> Result<ApiKeyRecord, AdminError> {
         let record = ApiKeyRecord {
             id: ApiKeyId::generate(),
             tenant_id: tenant.clone(),
             environment: key.environment(),
-            prefix: key.lookup_prefix().to_owned(),
+            scope: key.scope(),
+            origins,
+            prefix: key.display_prefix().to_owned(),
             hash: key.hash(),
             created_at: clock::now(),
             revoked_at: None,

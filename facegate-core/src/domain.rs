@@ -32,6 +32,10 @@ pub struct TenantSettings {
     pub minimum_age: Option<u8>,
     pub liveness: LivenessSettings,
     pub pin: PinSettings,
+    /// Let client (browser) keys call `POST /v1/match`; its answer then names
+    /// the user by id only. Off by default: a browser that can match faces
+    /// can learn who is enrolled.
+    pub client_match: bool,
 }
 
 impl TenantSettings {
@@ -51,6 +55,7 @@ impl Default for TenantSettings {
             minimum_age: None,
             liveness: LivenessSettings::default(),
             pin: PinSettings::default(),
+            client_match: false,
         }
     }
 }
@@ -239,17 +244,50 @@ pub enum KeyEnvironment {
     Test,
 }
 
-/// A stored API key. The secret itself is never stored: only its SHA-256 and a
-/// short lookup prefix (see [`crate::api_key`]).
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// The host's backend: every route.
+    Server,
+    /// Browser code (`fg_test_pub_…`): the login and enrollment ceremony
+    /// only, from the key's allowed origins (see `docs/security.md`).
+    Client,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Server => "server",
+            KeyScope::Client => "client",
+        }
+    }
+}
+
+/// Where a client key may be used from (FACEIO's "authorized domains").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OriginRules {
+    /// `https://app.example` origins; empty allows any.
+    pub allowed: Vec<String>,
+    /// Refuse requests with neither `Origin` nor `Referer` (403 `EMPTY_ORIGIN`).
+    pub reject_empty: bool,
+}
+
+/// A stored API key. The secret itself is never stored: only its SHA-256,
+/// by which it is found, and a display prefix (see [`crate::api_key`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
     pub id: ApiKeyId,
     pub tenant_id: TenantId,
     pub environment: KeyEnvironment,
-    /// The first characters of the key (`fg_test_AbCd1234`), indexed for lookup and
-    /// safe to show in dashboards and logs.
+    pub scope: KeyScope,
+    /// Checked on requests with a client key.
+    pub origins: OriginRules,
+    /// The start of the key (`fg_test_pub_AbCd`), safe to show in
+    /// dashboards and logs.
     pub prefix: String,
-    /// SHA-256 of the whole key.
+    /// SHA-256 of the whole key, unique.
     pub hash: [u8; 32],
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -390,6 +428,8 @@ pub struct AuditEvent {
     pub status: u16,
     /// The error code, for failed requests.
     pub error_code: Option<String>,
+    /// What else the handler flagged (`forced_re_enroll`).
+    pub note: Option<String>,
     pub latency_ms: u32,
     pub user_agent: Option<String>,
     pub device_id: Option<String>,

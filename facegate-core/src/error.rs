@@ -37,6 +37,15 @@ pub enum ApiError {
     InvalidApiKey,
     #[error("Tenant account is suspended")]
     TenantSuspended,
+    /// A client (browser) key on a route for server keys.
+    #[error("This API key cannot call this route: it needs a {required} key")]
+    InsufficientScope { required: &'static str },
+    #[error("Requests with this API key are not allowed from this origin")]
+    ForbiddenOrigin,
+    #[error("Requests with this API key must come from a web page (no Origin or Referer)")]
+    EmptyOrigin,
+    #[error("Another user of this application already has this external_id")]
+    ExternalIdTaken,
     #[error("Malformed JSON body: {0}")]
     MalformedJson(String),
     #[error("Validation failed")]
@@ -65,6 +74,11 @@ pub enum ApiError {
     ConsentInvalid,
     #[error("This face is already enrolled")]
     UserAlreadyEnrolled,
+    /// Re-enroll from a live session whose face is not the user's.
+    #[error(
+        "This face does not match the user's enrolled face: send force: true to replace it anyway"
+    )]
+    FaceMismatch,
     #[error("Enrollment of minors is not allowed")]
     MinorsNotAllowed,
     #[error("No face engine is configured on this server")]
@@ -109,6 +123,8 @@ pub enum ApiError {
     UserLocked,
     #[error("Invalid verification token")]
     InvalidVerificationToken,
+    #[error("This verification token was already exchanged for a session")]
+    VerificationTokenUsed,
     #[error("Invalid refresh token")]
     InvalidRefreshToken,
     #[error("This refresh token was already used; the session has been revoked")]
@@ -160,13 +176,19 @@ impl ApiError {
             MissingApiKey
             | InvalidApiKey
             | InvalidVerificationToken
+            | VerificationTokenUsed
             | InvalidRefreshToken
             | RefreshTokenReused
             | PinRequired
             | WrongPinCode { .. } => StatusCode::UNAUTHORIZED,
-            TenantSuspended | MinorsNotAllowed | LivenessFailed | UserSuspended | UserLocked => {
-                StatusCode::FORBIDDEN
-            }
+            TenantSuspended
+            | InsufficientScope { .. }
+            | ForbiddenOrigin
+            | EmptyOrigin
+            | MinorsNotAllowed
+            | LivenessFailed
+            | UserSuspended
+            | UserLocked => StatusCode::FORBIDDEN,
             MalformedJson(_)
             | Validation(_)
             | UnknownConsentVersion
@@ -184,7 +206,9 @@ impl ApiError {
             EngineUnsupported(_) | ProviderNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
-            UserAlreadyEnrolled | UniquePinRequired => StatusCode::CONFLICT,
+            UserAlreadyEnrolled | UniquePinRequired | ExternalIdTaken | FaceMismatch => {
+                StatusCode::CONFLICT
+            }
             FaceEngineUnavailable | EngineBusy => StatusCode::SERVICE_UNAVAILABLE,
             PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -207,6 +231,10 @@ impl ApiError {
             MissingApiKey => "MISSING_API_KEY",
             InvalidApiKey => "INVALID_API_KEY",
             TenantSuspended => "TENANT_SUSPENDED",
+            InsufficientScope { .. } => "INSUFFICIENT_SCOPE",
+            ForbiddenOrigin => "FORBIDDEN_ORIGIN",
+            EmptyOrigin => "EMPTY_ORIGIN",
+            ExternalIdTaken => "EXTERNAL_ID_TAKEN",
             MalformedJson(_) => "INVALID_JSON",
             Validation(_) => "VALIDATION_FAILED",
             PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
@@ -218,6 +246,7 @@ impl ApiError {
             ConsentRequired => "CONSENT_REQUIRED",
             ConsentInvalid => "INVALID_CONSENT",
             UserAlreadyEnrolled => "USER_ALREADY_ENROLLED",
+            FaceMismatch => "FACE_MISMATCH",
             MinorsNotAllowed => "MINORS_NOT_ALLOWED",
             FaceEngineUnavailable => "FACE_ENGINE_UNAVAILABLE",
             EngineBusy => "ENGINE_BUSY",
@@ -237,7 +266,7 @@ impl ApiError {
             EngineUnsupported(_) => "NOT_SUPPORTED_BY_ENGINE",
             UserSuspended => "USER_SUSPENDED",
             UserLocked => "USER_LOCKED",
-            InvalidVerificationToken => "INVALID_VERIFICATION_TOKEN",
+            InvalidVerificationToken | VerificationTokenUsed => "INVALID_VERIFICATION_TOKEN",
             InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
             RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             SessionNotFound => "SESSION_NOT_FOUND",
@@ -269,6 +298,9 @@ impl ApiError {
             }
             ApiError::WrongPinCode { attempts_remaining } => {
                 body["attempts_remaining"] = (*attempts_remaining).into();
+            }
+            ApiError::InsufficientScope { required } => {
+                body["required_scope"] = (*required).into();
             }
             _ => {}
         }

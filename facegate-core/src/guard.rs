@@ -11,17 +11,21 @@
 //!
 //! Checked, in order: a bearer token (or the configured cookie); signature
 //! with the algorithm pinned to EdDSA and a known `kid`; `exp`/`nbf` with
-//! leeway, `iss`, `aud`; the device binding (`dfp` against the
-//! `x-device-fingerprint` header); the session, which must exist and not be
-//! revoked or expired; and the role, when the layer requires one.
+//! leeway, `iss`, `aud`; the session, which must exist and not be revoked or
+//! expired, of a tenant that is not suspended; the tenant (`tid`), which must
+//! be one the layer accepts ([`FaceGateAuthLayer::tenants`]; the demo
+//! tenant only after [`FaceGateAuthLayer::allow_demo`]); the device binding
+//! (`dfp` against the `x-device-fingerprint` header); and the role, when the
+//! layer requires one.
 //!
 //! A verified token is cached (see [`GuardConfig`]), so a request with a
 //! known token costs a map lookup instead of a signature check and a
 //! database read. Expiry, device binding and role are still checked on
 //! every request. **Consistency window:** a session revoked through this
-//! `FaceGate` (revoke endpoint, refresh-token reuse) is refused at once; one
-//! revoked through another instance sharing the database is refused within
-//! [`GuardConfig::session_recheck`] (2 seconds by default).
+//! `FaceGate` (revoke endpoint, refresh-token reuse, a suspended user or
+//! tenant) is refused at once; one revoked through another instance sharing
+//! the database is refused within [`GuardConfig::session_recheck`] (2
+//! seconds by default).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,6 +41,7 @@ use tower::{Layer, Service};
 
 use crate::FaceGate;
 use crate::clock;
+use crate::domain::TenantStatus;
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::token::Claims;
 
@@ -168,19 +173,28 @@ impl GuardCache {
         self.entries()
             .retain(|_, cached| cached.claims.sub != user.as_str());
     }
+
+    pub(crate) fn forget_tenant(&self, tenant: &TenantId) {
+        self.entries()
+            .retain(|_, cached| cached.claims.tid != tenant.as_str());
+    }
 }
 
 impl FaceGate {
-    /// Verifies the FaceGate token of a request to a host route; see the
-    /// module docs for what is checked.
+    /// Verifies the FaceGate token of a request to a host route by `rules`;
+    /// see the module docs for what is checked.
     pub async fn authorize(
         &self,
         headers: &HeaderMap,
-        cookie: Option<&str>,
-        role: Option<&str>,
+        rules: &FaceGateAuthLayer,
     ) -> Result<Arc<Claims>, GuardRejection> {
         let token = bearer_token(headers)
-            .or_else(|| cookie.and_then(|name| cookie_value(headers, name)))
+            .or_else(|| {
+                rules
+                    .cookie
+                    .as_deref()
+                    .and_then(|name| cookie_value(headers, name))
+            })
             .ok_or(GuardRejection::MissingToken)?;
         let cache = self.guard_cache();
         let claims = match cache.fresh(token) {
@@ -196,23 +210,19 @@ impl FaceGate {
                 }
             },
         };
+        rules.accepts_tenant(&claims.tid)?;
         let leeway = i64::try_from(self.token_config().leeway.as_secs()).unwrap_or(0);
         // Whole seconds are all `exp` has; no need for the store's truncated clock.
         if claims.exp + leeway <= chrono::Utc::now().timestamp() {
             cache.remove(token);
             return Err(GuardRejection::InvalidToken("the token has expired".into()));
         }
-        if let Some(bound) = &claims.dfp {
-            let presented = headers
-                .get("x-device-fingerprint")
-                .and_then(|v| v.to_str().ok());
-            if presented != Some(bound.as_str()) {
-                return Err(GuardRejection::InvalidToken(
-                    "the token is bound to another device".into(),
-                ));
-            }
+        if !crate::device::matches_binding(claims.dfp.as_deref(), headers) {
+            return Err(GuardRejection::InvalidToken(
+                "the token is bound to another device".into(),
+            ));
         }
-        if let Some(role) = role
+        if let Some(role) = rules.role.as_deref()
             && claims.role != role
         {
             return Err(GuardRejection::WrongRole(role.to_owned()));
@@ -245,6 +255,16 @@ impl FaceGate {
             .ok_or_else(|| GuardRejection::InvalidToken("unknown session".into()))?;
         if session.revoked_at.is_some() || session.expires_at <= clock::now() {
             return Err(GuardRejection::InvalidToken("the session has ended".into()));
+        }
+        let tenant = self
+            .store()
+            .tenant(&session.tenant_id)
+            .await
+            .map_err(|_| GuardRejection::Unavailable)?;
+        if tenant.is_none_or(|t| t.status != TenantStatus::Active) {
+            return Err(GuardRejection::InvalidToken(
+                "the tenant is suspended".into(),
+            ));
         }
         Ok(Arc::new(claims))
     }
@@ -280,6 +300,9 @@ pub struct FaceGateAuthLayer {
     cookie: Option<Arc<str>>,
     role: Option<Arc<str>>,
     optional: bool,
+    /// `None`: every tenant but the demo's.
+    tenants: Option<Arc<[TenantId]>>,
+    allow_demo: bool,
 }
 
 impl FaceGateAuthLayer {
@@ -289,6 +312,46 @@ impl FaceGateAuthLayer {
             cookie: None,
             role: None,
             optional: false,
+            tenants: None,
+            allow_demo: false,
+        }
+    }
+
+    /// Only tokens of this tenant pass; others get 401 `INVALID_TOKEN`.
+    pub fn tenant(self, tenant: TenantId) -> Self {
+        self.tenants([tenant])
+    }
+
+    /// Only tokens of these tenants pass; others get 401 `INVALID_TOKEN`.
+    /// Without a pin, a guard accepts every tenant except the demo's.
+    pub fn tenants(mut self, tenants: impl IntoIterator<Item = TenantId>) -> Self {
+        self.tenants = Some(tenants.into_iter().collect());
+        self
+    }
+
+    /// Also accept tokens of the built-in demo tenant (`/demo`), whose users
+    /// anyone can enroll and whose role is always `demo`. For demo apps only.
+    pub fn allow_demo(mut self) -> Self {
+        self.allow_demo = true;
+        self
+    }
+
+    /// Whether tokens of `tenant` may pass this guard.
+    fn accepts_tenant(&self, tenant: &str) -> Result<(), GuardRejection> {
+        if tenant == TenantId::DEMO {
+            return if self.allow_demo {
+                Ok(())
+            } else {
+                Err(GuardRejection::InvalidToken(
+                    "demo tokens are not accepted here".into(),
+                ))
+            };
+        }
+        match &self.tenants {
+            Some(pinned) if !pinned.iter().any(|t| t.as_str() == tenant) => Err(
+                GuardRejection::InvalidToken("the token belongs to another tenant".into()),
+            ),
+            _ => Ok(()),
         }
     }
 
@@ -307,9 +370,7 @@ impl FaceGateAuthLayer {
     /// Checks a request's token with this layer's rules; adapters for other
     /// frameworks call this and translate the outcome.
     pub async fn check(&self, headers: &HeaderMap) -> Result<Arc<Claims>, GuardRejection> {
-        self.facegate
-            .authorize(headers, self.cookie.as_deref(), self.role.as_deref())
-            .await
+        self.facegate.authorize(headers, self).await
     }
 
     /// Also accept the token from this cookie (after the `Authorization` header).

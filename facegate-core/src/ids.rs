@@ -45,6 +45,21 @@ prefixed_id!(
     "ten_",
     simple
 );
+impl TenantId {
+    /// The built-in demo tenant (`/demo`): fixed, so every instance sharing
+    /// a database shares it. Its tokens carry their own audience and pass a
+    /// guard only after `allow_demo()`.
+    pub const DEMO: &'static str = "ten_demo";
+
+    pub fn demo() -> Self {
+        Self::from_string(Self::DEMO)
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.0 == Self::DEMO
+    }
+}
+
 prefixed_id!(
     /// `key_…`
     ApiKeyId,

@@ -18,6 +18,7 @@ mod admin;
 pub(crate) mod api;
 pub mod api_key;
 pub mod clock;
+mod device;
 pub mod domain;
 mod error;
 pub mod guard;

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A uniqueness rule was broken (an id or key prefix that already exists).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A field that is unique per tenant already holds this value
+    /// (`external_id`).
+    #[error("{0} is already taken")]
+    Duplicate(&'static str),
     #[error("database error: {0}")]
     Backend(String),
 }
@@ -77,11 +81,14 @@ pub trait Store: Send + Sync + 'static {
     // Tenants and API keys.
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
-    /// Returns false when the tenant does not exist.
+    /// Returns false when the tenant does not exist. Suspending also revokes
+    /// the tenant's open sessions at `at`, in the same transaction: its users
+    /// sign in again once it is active again.
     async fn set_tenant_status(
         &self,
         id: &TenantId,
         status: TenantStatus,
+        at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// Returns false when the tenant does not exist.
     async fn set_tenant_settings(
@@ -90,8 +97,8 @@ pub trait Store: Send + Sync + 'static {
         settings: &TenantSettings,
     ) -> Result<bool, StoreError>;
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
-    /// Active (unrevoked) keys whose lookup prefix is `prefix`.
-    async fn api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// The key whose SHA-256 is `hash`, revoked or not.
+    async fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError>;
     async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Returns false when the tenant has no such unrevoked key.
     async fn revoke_api_key(
@@ -105,7 +112,9 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a user together with its first enrollments, atomically. With
     /// `consent`, links that consent record to the new user in the same
     /// transaction; if it is revoked or already linked, nothing is written
-    /// and the result is [`StoreError::Conflict`].
+    /// and the result is [`StoreError::Conflict`]. An `external_id` another
+    /// user of the tenant has is [`StoreError::Duplicate`]`("external_id")`,
+    /// decided by a unique index, not by a read before the write.
     async fn insert_user(
         &self,
         user: &User,
@@ -244,6 +253,14 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<Option<Session>, StoreError>;
 
+    /// The session of the refresh token whose hash is `presented`, spent or
+    /// not, without spending it (to check who may spend it first).
+    async fn refresh_token_session(
+        &self,
+        tenant: &TenantId,
+        presented: &str,
+    ) -> Result<Option<Session>, StoreError>;
+
     /// Spends the refresh token whose hash is `presented` and stores
     /// `next_hash` as its successor in the same session, in one transaction.
     /// A token spent before revokes its session at `at` instead.
@@ -254,6 +271,18 @@ pub trait Store: Send + Sync + 'static {
         next_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<RefreshRotation, StoreError>;
+
+    /// Records that the verification token `jti` (of `session`, valid until
+    /// `expires_at`) was exchanged for a session at `at`; false when it was
+    /// exchanged before. Atomic: of two concurrent exchanges one wins.
+    async fn record_token_exchange(
+        &self,
+        tenant: &TenantId,
+        jti: &str,
+        session: &SessionId,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     // Token signing keys.
     /// Every signing key, oldest first.

@@ -26,6 +26,9 @@ pub struct TokenConfig {
     pub issuer: String,
     /// `aud`, default `facegate`; set it to your service's name.
     pub audience: String,
+    /// `aud` of the demo tenant's tokens, default `facegate-demo`: a verifier
+    /// that checks `aud` cannot take a demo login for a real one.
+    pub demo_audience: String,
     /// From `iat` to `exp`, default 15 minutes.
     pub lifetime: Duration,
     /// Clock skew tolerated on `exp` and `nbf`, default 30 seconds.
@@ -40,6 +43,7 @@ impl Default for TokenConfig {
         Self {
             issuer: "facegate".into(),
             audience: "facegate".into(),
+            demo_audience: "facegate-demo".into(),
             lifetime: Duration::from_secs(15 * 60),
             leeway: Duration::from_secs(30),
             session_lifetime: Duration::from_secs(12 * 60 * 60),
@@ -141,7 +145,18 @@ impl KeyRing {
             .map_err(|err| TokenError::Invalid(err.to_string()))
     }
 
-    /// Checks signature (EdDSA only, by `kid`), `exp`/`nbf` with leeway, `iss` and `aud`.
+    /// The `aud` of tokens of `tenant`: the demo tenant's have their own.
+    pub fn audience_for(&self, tenant: &str) -> &str {
+        if tenant == crate::ids::TenantId::DEMO {
+            &self.config.demo_audience
+        } else {
+            &self.config.audience
+        }
+    }
+
+    /// Checks signature (EdDSA only, by `kid`), `exp`/`nbf` with leeway,
+    /// `iss`, and `aud`: the demo audience for the demo tenant's tokens, the
+    /// configured one for every other tenant's.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|err| TokenError::Invalid(err.to_string()))?;
@@ -162,14 +177,20 @@ impl KeyRing {
         validation.leeway = self.config.leeway.as_secs();
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.config.audience]);
+        validation.set_audience(&[&self.config.audience, &self.config.demo_audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid(err.to_string()),
-            })
+            })?;
+        if claims.aud != self.audience_for(&claims.tid) {
+            return Err(TokenError::Invalid(
+                "the audience does not fit the token's tenant".into(),
+            ));
+        }
+        Ok(claims)
     }
 
     /// The public keys as a JWK set.
@@ -305,6 +326,22 @@ mod tests {
         let stranger = self::ring(&[generate_signing_key(clock::now())]);
         let theirs = stranger.sign(&claims(stranger.config(), now)).unwrap();
         assert!(ring.verify(&theirs).is_err(), "a key outside the ring");
+    }
+
+    #[test]
+    fn demo_tokens_carry_their_own_audience() {
+        let ring = ring(&[generate_signing_key(clock::now())]);
+        let now = Utc::now().timestamp();
+        let mut demo = claims(ring.config(), now);
+        demo.tid = crate::ids::TenantId::DEMO.into();
+        demo.aud = "facegate-demo".into();
+        assert_eq!(ring.verify(&ring.sign(&demo).unwrap()).unwrap(), demo);
+        // A demo token dressed as a real one, and the other way round.
+        demo.aud = "facegate".into();
+        assert!(ring.verify(&ring.sign(&demo).unwrap()).is_err());
+        let mut real = claims(ring.config(), now);
+        real.aud = "facegate-demo".into();
+        assert!(ring.verify(&ring.sign(&real).unwrap()).is_err());
     }
 
     #[test]

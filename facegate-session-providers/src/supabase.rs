@@ -145,8 +145,8 @@ impl SessionProvider for SupabaseSessions {
                 "the Supabase JWT secret is empty".to_owned(),
             ));
         }
-        let expires_in = self.lifetime.as_secs();
-        if expires_in == 0 {
+        let lifetime = self.lifetime.as_secs();
+        if lifetime == 0 {
             return Err(SessionProviderError::Config(
                 "the Supabase token lifetime must be at least one second".to_owned(),
             ));
@@ -154,7 +154,11 @@ impl SessionProvider for SupabaseSessions {
 
         let sub = subject(identity)?;
         let iat = now_secs();
-        let exp = iat.saturating_add(expires_in);
+        // Never past the FaceGate session it comes from.
+        let exp = iat
+            .saturating_add(lifetime)
+            .min(identity.session_expires_at);
+        let expires_in = exp.saturating_sub(iat);
         let email = identity.email.as_deref().unwrap_or("");
         // `facegate_role` sits in app_metadata too: Supabase users can edit
         // their own user_metadata, so policies should read the app side.

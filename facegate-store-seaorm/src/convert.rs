@@ -3,9 +3,10 @@
 //! than guessed at.
 
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, LivenessChallenge,
-    LivenessCompletion, LivenessMode, LivenessOutcome, LivenessSession, RefreshTokenRecord,
-    Session, SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, KeyScope,
+    LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome, LivenessSession,
+    RefreshTokenRecord, Session, SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User,
+    UserStatus,
 };
 use facegate_core::ids::{
     ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
@@ -68,6 +69,8 @@ pub(crate) fn api_key_row(key: &ApiKeyRecord) -> api_key::Model {
             KeyEnvironment::Test => "test",
         }
         .to_owned(),
+        scope: key.scope.as_str().to_owned(),
+        origins: serde_json::to_string(&key.origins).expect("origin rules serialise to JSON"),
         prefix: key.prefix.clone(),
         hash: key.hash.to_vec(),
         created_at: key.created_at,
@@ -83,10 +86,19 @@ pub(crate) fn api_key(row: api_key::Model) -> Result<ApiKeyRecord, StoreError> {
     };
     let hash = <[u8; 32]>::try_from(row.hash.as_slice())
         .map_err(|_| corrupt("api_keys", &row.id, "hash"))?;
+    let scope = match row.scope.as_str() {
+        "server" => KeyScope::Server,
+        "client" => KeyScope::Client,
+        _ => return Err(corrupt("api_keys", &row.id, "scope")),
+    };
+    let origins =
+        serde_json::from_str(&row.origins).map_err(|_| corrupt("api_keys", &row.id, "origins"))?;
     Ok(ApiKeyRecord {
         id: ApiKeyId::from_string(row.id),
         tenant_id: TenantId::from_string(row.tenant_id),
         environment,
+        scope,
+        origins,
         prefix: row.prefix,
         hash,
         created_at: row.created_at,
@@ -197,6 +209,7 @@ pub(crate) fn audit_row(event: &AuditEvent) -> audit_event::Model {
         resource_id: event.resource_id.clone(),
         status: i32::from(event.status),
         error_code: event.error_code.clone(),
+        note: event.note.clone(),
         latency_ms: i64::from(event.latency_ms),
         user_agent: event.user_agent.clone(),
         device_id: event.device_id.clone(),
@@ -213,6 +226,7 @@ pub(crate) fn audit(row: audit_event::Model) -> AuditEvent {
         resource_id: row.resource_id,
         status: u16::try_from(row.status).unwrap_or(0),
         error_code: row.error_code,
+        note: row.note,
         latency_ms: u32::try_from(row.latency_ms).unwrap_or(u32::MAX),
         user_agent: row.user_agent,
         device_id: row.device_id,

@@ -39,7 +39,7 @@ use facegate_core::store::{
 
 use entity::{
     api_key, audit_event, consent, face_enrollment, liveness_session, refresh_token, session,
-    signing_key, tenant, user,
+    signing_key, tenant, token_exchange, user,
 };
 use migration::Migrator;
 
@@ -178,17 +178,32 @@ impl Store for SeaOrmStore {
         &self,
         id: &TenantId,
         status: TenantStatus,
+        at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
         let updated = tenant::Entity::update_many()
             .col_expr(
                 tenant::Column::Status,
                 Expr::value(convert::tenant_status_str(status)),
             )
             .filter(tenant::Column::Id.eq(id.as_str()))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(store_error)?;
-        Ok(updated.rows_affected > 0)
+        if updated.rows_affected == 0 {
+            return Ok(false);
+        }
+        if status == TenantStatus::Suspended {
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(at))
+                .filter(session::Column::TenantId.eq(id.as_str()))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn set_tenant_settings(
@@ -216,16 +231,14 @@ impl Store for SeaOrmStore {
         Ok(())
     }
 
-    async fn api_keys_by_prefix(&self, prefix: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    async fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
         api_key::Entity::find()
-            .filter(api_key::Column::Prefix.eq(prefix))
-            .filter(api_key::Column::RevokedAt.is_null())
-            .all(&self.db)
+            .filter(api_key::Column::Hash.eq(hash.to_vec()))
+            .one(&self.db)
             .await
             .map_err(store_error)?
-            .into_iter()
             .map(convert::api_key)
-            .collect()
+            .transpose()
     }
 
     async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -267,7 +280,14 @@ impl Store for SeaOrmStore {
         user::Entity::insert(convert::user_row(user).into_active_model())
             .exec_without_returning(&txn)
             .await
-            .map_err(store_error)?;
+            .map_err(|err| match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(detail))
+                    if detail.contains("external_id") =>
+                {
+                    StoreError::Duplicate("external_id")
+                }
+                _ => store_error(err),
+            })?;
         insert_faces(&txn, faces).await.map_err(store_error)?;
         if let Some(consent) = consent {
             let linked = consent::Entity::update_many()
@@ -752,6 +772,23 @@ impl Store for SeaOrmStore {
         self.session(tenant, id).await
     }
 
+    async fn refresh_token_session(
+        &self,
+        tenant: &TenantId,
+        presented: &str,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(row) = refresh_token::Entity::find_by_id(presented)
+            .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        self.session(tenant, &SessionId::from_string(row.session_id))
+            .await
+    }
+
     async fn rotate_refresh_token(
         &self,
         tenant: &TenantId,
@@ -809,6 +846,38 @@ impl Store for SeaOrmStore {
             .ok_or_else(|| StoreError::Backend("refresh token without a session".into()))?;
         txn.commit().await.map_err(store_error)?;
         Ok(RefreshRotation::Rotated(session))
+    }
+
+    async fn record_token_exchange(
+        &self,
+        tenant: &TenantId,
+        jti: &str,
+        session: &SessionId,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Rows of expired tokens are of no use: the token cannot verify.
+        token_exchange::Entity::delete_many()
+            .filter(token_exchange::Column::ExpiresAt.lt(at))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        let row = token_exchange::Model {
+            jti: jti.to_owned(),
+            tenant_id: tenant.to_string(),
+            session_id: session.to_string(),
+            exchanged_at: at,
+            expires_at,
+        };
+        match token_exchange::Entity::insert(row.into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {

@@ -4,10 +4,10 @@
 use chrono::Utc;
 use facegate_core::clock;
 use facegate_core::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, LivenessAction,
-    LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome, LivenessSession,
-    LivenessSettings, PinMode, PinSettings, RefreshTokenRecord, Session, Tenant, TenantSettings,
-    TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, KeyScope,
+    LivenessAction, LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome,
+    LivenessSession, LivenessSettings, OriginRules, PinMode, PinSettings, RefreshTokenRecord,
+    Session, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
 use facegate_core::ids::{
     ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
@@ -36,7 +36,7 @@ fn user(tenant: &TenantId, name: &str) -> User {
         role: "guard".into(),
         email: Some(format!("{name}@example.com")),
         phone: None,
-        external_id: Some("ext-1".into()),
+        external_id: Some(format!("ext-{name}")),
         metadata: json!({ "badge": 7, "tags": ["night"] }),
         payload: Some(json!({ "plan": "gold", "seats": [1, 2] })),
         pin_hash: None,
@@ -82,7 +82,7 @@ async fn tenants_round_trip_and_change_status() {
     assert_eq!(stored.status, TenantStatus::Active);
     assert!(
         store
-            .set_tenant_status(&id, TenantStatus::Suspended)
+            .set_tenant_status(&id, TenantStatus::Suspended, Utc::now())
             .await
             .unwrap()
     );
@@ -92,7 +92,7 @@ async fn tenants_round_trip_and_change_status() {
     );
     assert!(
         !store
-            .set_tenant_status(&TenantId::generate(), TenantStatus::Active)
+            .set_tenant_status(&TenantId::generate(), TenantStatus::Active, Utc::now())
             .await
             .unwrap()
     );
@@ -100,23 +100,38 @@ async fn tenants_round_trip_and_change_status() {
 }
 
 #[tokio::test]
-async fn api_keys_are_found_by_prefix_until_revoked() {
+async fn api_keys_are_found_by_hash_and_keep_scope_and_origins() {
     let store = test_store().await;
     let tenant = tenant(&store).await;
     let record = ApiKeyRecord {
         id: ApiKeyId::generate(),
         tenant_id: tenant.clone(),
         environment: KeyEnvironment::Test,
-        prefix: format!("fg_test_{}", &uuid_hex()[..8]),
+        scope: KeyScope::Client,
+        origins: OriginRules {
+            allowed: vec!["https://app.example".into()],
+            reject_empty: true,
+        },
+        prefix: "fg_test_pub_".into(),
         hash: [7; 32],
         created_at: clock::now(),
         revoked_at: None,
     };
     store.insert_api_key(&record).await.unwrap();
     assert_eq!(
-        store.api_keys_by_prefix(&record.prefix).await.unwrap(),
-        vec![record.clone()]
+        store.api_key_by_hash(&[7; 32]).await.unwrap(),
+        Some(record.clone())
     );
+    assert_eq!(store.api_key_by_hash(&[8; 32]).await.unwrap(), None);
+    // The hash is unique: a second row with it is a conflict.
+    let twin = ApiKeyRecord {
+        id: ApiKeyId::generate(),
+        ..record.clone()
+    };
+    assert!(matches!(
+        store.insert_api_key(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
     // Revoking is tenant-scoped.
     assert!(
         !store
@@ -138,10 +153,13 @@ async fn api_keys_are_found_by_prefix_until_revoked() {
     );
     assert!(
         store
-            .api_keys_by_prefix(&record.prefix)
+            .api_key_by_hash(&[7; 32])
             .await
             .unwrap()
-            .is_empty()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "a revoked key is still found, and says so"
     );
     assert!(
         store.api_keys(&tenant).await.unwrap()[0]
@@ -385,6 +403,7 @@ async fn audit_events_come_back_newest_first_per_tenant() {
                 resource_id: Some(format!("user_{i}")),
                 status,
                 error_code: (status == 404).then(|| "USER_NOT_FOUND".into()),
+                note: None,
                 latency_ms: 3,
                 user_agent: Some("curl/8".into()),
                 device_id: None,
@@ -430,6 +449,7 @@ async fn tenant_settings_round_trip() {
             mode: PinMode::Always,
             unique: true,
         },
+        client_match: true,
     };
     assert!(store.set_tenant_settings(&id, &strict).await.unwrap());
     assert_eq!(store.tenant(&id).await.unwrap().unwrap().settings, strict);
@@ -924,13 +944,75 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
 }
 
 #[tokio::test]
+async fn external_ids_are_unique_per_tenant_and_refused_atomically() {
+    let store = test_store().await;
+    let tenant_a = tenant(&store).await;
+    let tenant_b = tenant(&store).await;
+    let first = user(&tenant_a, "first");
+    store
+        .insert_user(&first, &[face(&first)], None)
+        .await
+        .unwrap();
+    let mut twin = user(&tenant_a, "twin");
+    twin.external_id = first.external_id.clone();
+    assert!(matches!(
+        store.insert_user(&twin, &[face(&twin)], None).await,
+        Err(StoreError::Duplicate("external_id"))
+    ));
+    assert!(store.user(&tenant_a, &twin.id).await.unwrap().is_none());
+    assert!(
+        store
+            .faces_of_user(&tenant_a, &twin.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Another tenant may use the same id; users without one never clash.
+    let mut elsewhere = user(&tenant_b, "elsewhere");
+    elsewhere.external_id = first.external_id.clone();
+    store.insert_user(&elsewhere, &[], None).await.unwrap();
+    for name in ["none-1", "none-2"] {
+        let mut u = user(&tenant_a, name);
+        u.external_id = None;
+        store.insert_user(&u, &[], None).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn verification_tokens_are_exchanged_once() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let session = facegate_core::ids::SessionId::generate();
+    let now = clock::now();
+    let later = now + chrono::Duration::minutes(15);
+    assert!(
+        store
+            .record_token_exchange(&tenant, "jti-1", &session, later, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_token_exchange(&tenant, "jti-1", &session, later, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_token_exchange(&tenant, "jti-2", &session, later, now)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
 async fn users_created_before_a_time_come_oldest_first() {
     let store = test_store().await;
     let tenant = tenant(&store).await;
     let now = clock::now();
     let mut ids = Vec::new();
     for hours in [30, 26, 1] {
-        let mut u = user(&tenant, "aging");
+        let mut u = user(&tenant, &format!("aging-{hours}"));
         u.created_at = now - chrono::Duration::hours(hours);
         store.insert_user(&u, &[], None).await.unwrap();
         ids.push(u.id);

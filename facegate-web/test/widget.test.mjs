@@ -93,6 +93,10 @@ describe('error codes', () => {
     ['403 USER_SUSPENDED', api(403, 'USER_SUSPENDED'), 'UNAUTHORIZED'],
     ['403 USER_LOCKED', api(403, 'USER_LOCKED'), 'UNAUTHORIZED'],
     ['403 with another code', api(403, 'INSUFFICIENT_ROLE'), 'UNAUTHORIZED'],
+    ['403 FORBIDDEN_ORIGIN', api(403, 'FORBIDDEN_ORIGIN'), 'FORBIDDDEN_ORIGIN'],
+    ['403 EMPTY_ORIGIN', api(403, 'EMPTY_ORIGIN'), 'EMPTY_ORIGIN'],
+    ['403 INSUFFICIENT_SCOPE', api(403, 'INSUFFICIENT_SCOPE'), 'UNAUTHORIZED'],
+    ['409 FACE_MISMATCH', api(409, 'FACE_MISMATCH'), 'FACE_MISMATCH'],
     ['429 RATE_LIMITED', api(429, 'RATE_LIMITED', { retryAfter: 60 }), 'TOO_MANY_REQUESTS'],
     ['429 TOO_MANY_ATTEMPTS', api(429, 'TOO_MANY_ATTEMPTS', { retryAfter: 900 }), 'TOO_MANY_REQUESTS'],
     ['429 with another code', api(429, 'SLOW_DOWN'), 'TOO_MANY_REQUESTS'],
@@ -563,7 +567,7 @@ describe('locales', () => {
     for (const [locale, strings] of Object.entries(MESSAGES)) {
       assert.deepEqual(shape(strings), shape(MESSAGES.en), locale);
     }
-    const raised = Object.keys(ERROR_CODES).filter((c) => !['EMPTY_ORIGIN', 'FORBIDDDEN_ORIGIN', 'FORBIDDDEN_COUNTRY'].includes(c));
+    const raised = Object.keys(ERROR_CODES).filter((c) => !['FORBIDDDEN_COUNTRY'].includes(c));
     for (const code of raised) assert.ok(MESSAGES.en.errors[code], code);
     assert.equal(MESSAGES.fr.pin.wrong.hint(1), '1 essai restant.');
     assert.equal(MESSAGES.en.pin.wrong.hint(2), '2 attempts left.');

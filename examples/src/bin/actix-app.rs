@@ -20,11 +20,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = HttpServer::new(move || {
         App::new()
             // The host's own routes: a public home page and a profile that
-            // only a user signed in with FaceGate reaches…
+            // only a user signed in with FaceGate reaches… This example also
+            // lets in the people who try the /demo page (role `demo`, anyone
+            // can enroll): a real service leaves `allow_demo` out and pins
+            // its tenant with `.tenant(id)`.
             .route("/", web::get().to(home))
             .service(
                 web::resource("/api/profile")
-                    .wrap(FaceGateAuth::new(facegate.clone()))
+                    .wrap(FaceGateAuth::new(facegate.clone()).allow_demo())
                     .route(web::get().to(profile)),
             )
             // …and the FaceGate API beside them.

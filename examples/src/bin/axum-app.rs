@@ -19,10 +19,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let facegate = start_facegate(&settings).await?;
 
     // The host's own routes: a public home page and a profile that only a
-    // user signed in with FaceGate reaches…
+    // user signed in with FaceGate reaches… This example also lets in the
+    // people who try the /demo page (role `demo`, anyone can enroll): a real
+    // service leaves `allow_demo` out and pins its tenant with `.tenant(id)`.
     let guarded = Router::new()
         .route("/api/profile", get(profile))
-        .layer(FaceGateAuthLayer::new(facegate.clone()));
+        .layer(FaceGateAuthLayer::new(facegate.clone()).allow_demo());
     let app = Router::new()
         .route("/", get(home))
         .merge(guarded)

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p facegate-examples --bin facegate-admin -- tenant create "Acme Inc"
 //! cargo run -p facegate-examples --bin facegate-admin -- key mint ten_… --live
+//! cargo run -p facegate-examples --bin facegate-admin -- key mint ten_… --client --origin https://app.example
 //! cargo run -p facegate-examples --bin facegate-admin -- key list ten_…
 //! cargo run -p facegate-examples --bin facegate-admin -- key revoke ten_… key_…
 //! cargo run -p facegate-examples --bin facegate-admin -- tenant suspend ten_…
@@ -11,7 +12,7 @@
 
 use std::process::ExitCode;
 
-use facegate_core::domain::{KeyEnvironment, TenantStatus};
+use facegate_core::domain::{KeyEnvironment, OriginRules, TenantStatus};
 use facegate_core::ids::{ApiKeyId, TenantId};
 use facegate_core::{FaceGate, MintedKey};
 use facegate_examples::{Settings, build_facegate};
@@ -25,7 +26,10 @@ const USAGE: &str = "usage:
                                              [--liveness active|passive] [--liveness-actions turn_left,blink,…]
                                              [--liveness-min-confidence N] [--lockout-minutes N]
                                              [--pin off|when_ambiguous|always] [--unique-pins | --shared-pins]
-  facegate-admin key mint <tenant_id> [--live]   new fg_test_ key (fg_live_ with --live)
+                                             [--client-match | --no-client-match]
+  facegate-admin key mint <tenant_id> [--live]   new server key, fg_test_ (fg_live_ with --live)
+                 [--client [--origin URL]... [--reject-empty-origin]]
+                                             a browser key, fg_test_pub_ (see docs/security.md)
   facegate-admin key list <tenant_id>
   facegate-admin key revoke <tenant_id> <key_id>";
 
@@ -122,6 +126,8 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                     }
                     "--unique-pins" => settings.pin.unique = true,
                     "--shared-pins" => settings.pin.unique = false,
+                    "--client-match" => settings.client_match = true,
+                    "--no-client-match" => settings.client_match = false,
                     _ => return Err(USAGE.into()),
                 }
             }
@@ -129,9 +135,35 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
             println!("{}", serde_json::to_string_pretty(&settings)?);
         }
         ["key", "mint", tenant, flags @ ..] => {
-            let minted = facegate
-                .mint_api_key(&TenantId::from_string(*tenant), environment(flags)?)
-                .await?;
+            let tenant = TenantId::from_string(*tenant);
+            let mut live = false;
+            let mut client = false;
+            let mut origins = OriginRules::default();
+            let mut flags = flags.iter();
+            while let Some(flag) = flags.next() {
+                match *flag {
+                    "--live" => live = true,
+                    "--client" => client = true,
+                    "--origin" => origins.allowed.push(flags.next().ok_or(USAGE)?.to_string()),
+                    "--reject-empty-origin" => origins.reject_empty = true,
+                    _ => return Err(USAGE.into()),
+                }
+            }
+            if !client && origins != OriginRules::default() {
+                return Err("--origin and --reject-empty-origin are for --client keys".into());
+            }
+            let environment = if live {
+                KeyEnvironment::Live
+            } else {
+                KeyEnvironment::Test
+            };
+            let minted = if client {
+                facegate
+                    .mint_client_key(&tenant, environment, origins)
+                    .await?
+            } else {
+                facegate.mint_api_key(&tenant, environment).await?
+            };
             print_key(&minted);
         }
         ["key", "list", tenant] => {
@@ -143,7 +175,17 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                 let state = key
                     .revoked_at
                     .map_or("active".to_owned(), |at| format!("revoked {at}"));
-                println!("{}  {}…  {state}", key.id, key.prefix);
+                let origins = if key.origins.allowed.is_empty() {
+                    String::new()
+                } else {
+                    format!("  origins {}", key.origins.allowed.join(","))
+                };
+                println!(
+                    "{}  {}…  {}  {state}{origins}",
+                    key.id,
+                    key.prefix,
+                    key.scope.as_str()
+                );
             }
         }
         ["key", "revoke", tenant, key] => {

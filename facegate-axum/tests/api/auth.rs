@@ -51,7 +51,10 @@ async fn unknown_key_is_401() {
     forged.push(if last == 'a' { 'b' } else { 'a' });
     let reply = get_users_with(&app, Some(("authorization", format!("Bearer {forged}")))).await;
     assert_error(&reply, 401, "INVALID_API_KEY");
-    let fresh = facegate_core::api_key::ApiKey::generate(KeyEnvironment::Live);
+    let fresh = facegate_core::api_key::ApiKey::generate(
+        KeyEnvironment::Live,
+        facegate_core::domain::KeyScope::Server,
+    );
     let reply = get_users_with(&app, Some(("x-api-key", fresh.expose_secret().into()))).await;
     assert_error(&reply, 401, "INVALID_API_KEY");
 }
@@ -105,4 +108,41 @@ async fn bootstrap_key_creates_its_tenant_once() {
             .await
             .is_err()
     );
+}
+
+/// A revoked bootstrap key stays revoked: restarting with the same
+/// `FACEGATE_BOOTSTRAP_API_KEY` must not bring it (or a tenant for it) back.
+#[tokio::test]
+async fn a_revoked_bootstrap_key_is_not_recreated() {
+    let app = TestApp::new().await;
+    let key = "fg_test_bootstrapDemoKey0002";
+    let tenant = app.facegate.ensure_api_key(key, "dev").await.unwrap();
+    let record = app.facegate.store().api_keys(&tenant).await.unwrap()[0].clone();
+    app.facegate
+        .revoke_api_key(&tenant, &record.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        app.facegate.ensure_api_key(key, "dev").await,
+        Err(facegate_core::AdminError::KeyRevoked(id)) if id == record.id
+    ));
+    let reply = get_users_with(&app, Some(("x-api-key", key.into()))).await;
+    assert_error(&reply, 401, "INVALID_API_KEY");
+}
+
+/// The stored prefix shows no secret characters of a short key, and a few
+/// of a minted one; keys are found by hash, never by that prefix.
+#[tokio::test]
+async fn stored_prefixes_hide_short_secrets() {
+    let app = TestApp::new().await;
+    let tenant = app
+        .facegate
+        .ensure_api_key("fg_test_bootstrapDemoKey0003", "dev")
+        .await
+        .unwrap();
+    let keys = app.facegate.store().api_keys(&tenant).await.unwrap();
+    assert_eq!(keys[0].prefix, "fg_test_");
+    let minted = app.facegate.store().api_keys(&app.tenant).await.unwrap();
+    assert_eq!(minted[0].prefix.len(), "fg_test_".len() + 4);
+    assert!(app.key.starts_with(&minted[0].prefix));
 }

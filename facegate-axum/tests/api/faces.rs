@@ -20,7 +20,7 @@ async fn enroll(app: &TestApp, name: &str, image: &str) -> Reply {
         "/v1/enroll",
         Some(json!({
             "consent_id": consent, "name": name, "role": "guard", "face_image": photo(image),
-            "email": "ada@example.com", "external_id": "emp-7", "enrolled_with_glasses": true,
+            "email": "ada@example.com", "external_id": format!("emp-{name}"), "enrolled_with_glasses": true,
             "metadata": { "desk": 12 },
         })),
     )
@@ -75,7 +75,7 @@ async fn an_enrolled_person_matches_on_other_photos_and_nobody_else_does() {
     );
 
     let profile = app.call("GET", &format!("/v1/users/{user_id}"), None).await;
-    assert_eq!(profile.body["external_id"], "emp-7");
+    assert_eq!(profile.body["external_id"], "emp-Barack");
     assert_eq!(
         profile.body["enrollments"][0]["enrolled_with_glasses"],
         true

@@ -44,6 +44,17 @@ async fn verified(app: &TestApp) -> Value {
     reply.body
 }
 
+/// `POST /v1/session` from the device the tokens are bound to.
+async fn exchange(app: &TestApp, body: Option<Value>) -> Reply {
+    app.call_with(
+        "POST",
+        "/v1/session",
+        body,
+        &[("x-device-fingerprint", FINGERPRINT)],
+    )
+    .await
+}
+
 async fn refresh(app: &TestApp, token: &Value) -> Reply {
     app.call_with(
         "POST",
@@ -74,13 +85,7 @@ async fn end_to_end_face_login_opens_the_guarded_route_until_revoked() {
     );
 
     // Tier 2: the default provider is FaceGate's own token, same session.
-    let exchanged = app
-        .call(
-            "POST",
-            "/v1/session",
-            Some(json!({ "verification_token": token })),
-        )
-        .await;
+    let exchanged = exchange(&app, Some(json!({ "verification_token": token }))).await;
     assert_eq!(exchanged.status, 200, "{}", exchanged.body);
     assert_eq!(exchanged.body["refresh_token"], "");
     assert_eq!(exchanged.body["provider_session"], Value::Null);
@@ -106,13 +111,7 @@ async fn end_to_end_face_login_opens_the_guarded_route_until_revoked() {
         assert_error(&refused, 401, "INVALID_TOKEN");
     }
     // A revoked session's token buys nothing else either.
-    let exchange_again = app
-        .call(
-            "POST",
-            "/v1/session",
-            Some(json!({ "verification_token": token })),
-        )
-        .await;
+    let exchange_again = exchange(&app, Some(json!({ "verification_token": token }))).await;
     assert_error(&exchange_again, 401, "INVALID_VERIFICATION_TOKEN");
     assert_error(
         &refresh(&app, &login["refresh_token"]).await,
@@ -193,30 +192,24 @@ async fn providers_the_host_did_not_register_answer_501_and_bad_tokens_401() {
     enroll_obama(&app).await;
     let token = verified(&app).await["verification_token"].clone();
     for provider in ["supabase", "auth0", "firebase"] {
-        let reply = app
-            .call(
-                "POST",
-                "/v1/session",
-                Some(json!({ "verification_token": token, "provider": provider })),
-            )
-            .await;
+        let reply = exchange(
+            &app,
+            Some(json!({ "verification_token": token, "provider": provider })),
+        )
+        .await;
         assert_error(&reply, 501, "PROVIDER_NOT_IMPLEMENTED");
     }
-    let unknown = app
-        .call(
-            "POST",
-            "/v1/session",
-            Some(json!({ "verification_token": token, "provider": "okta" })),
-        )
-        .await;
+    let unknown = exchange(
+        &app,
+        Some(json!({ "verification_token": token, "provider": "okta" })),
+    )
+    .await;
     assert_error(&unknown, 400, "VALIDATION_FAILED");
-    let forged = app
-        .call(
-            "POST",
-            "/v1/session",
-            Some(json!({ "verification_token": "eyJhbGciOiJub25lIn0.e30." })),
-        )
-        .await;
+    let forged = exchange(
+        &app,
+        Some(json!({ "verification_token": "eyJhbGciOiJub25lIn0.e30." })),
+    )
+    .await;
     assert_error(&forged, 401, "INVALID_VERIFICATION_TOKEN");
     // Another tenant's key cannot exchange this tenant's token.
     let (_, other_key) = app.other_tenant().await;
@@ -242,13 +235,11 @@ async fn a_registered_supabase_provider_mints_a_token_for_the_verified_user() {
         .await;
     let user_id = enroll_obama(&app).await;
     let token = verified(&app).await["verification_token"].clone();
-    let reply = app
-        .call(
-            "POST",
-            "/v1/session",
-            Some(json!({ "verification_token": token, "provider": "supabase" })),
-        )
-        .await;
+    let reply = exchange(
+        &app,
+        Some(json!({ "verification_token": token, "provider": "supabase" })),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_audience(&["authenticated"]);

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::{ConsentRecord, Tenant};
+use crate::domain::{ConsentRecord, KeyScope, Tenant};
 use crate::error::ApiError;
 use crate::ids::{ConsentId, UserId};
 use crate::providers::consent::ConsentVersion;
@@ -50,12 +50,20 @@ impl FaceGate {
         )
     }
 
+    /// A client key records new consent only: linking consent to an
+    /// existing user is the host's (server key) business.
     pub(super) async fn record_consent(
         &self,
         tenant: &Tenant,
+        scope: KeyScope,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let request: RecordConsentRequest = wire::parse_json(body)?;
+        if scope == KeyScope::Client && request.user_id.is_some() {
+            return Err(ApiError::InsufficientScope {
+                required: KeyScope::Server.as_str(),
+            });
+        }
         let version = self
             .inner
             .consent

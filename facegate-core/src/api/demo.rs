@@ -22,7 +22,9 @@ use serde_json::{Map, Value};
 use super::routes::Route;
 use super::{AuditDraft, FaceGate, wire};
 use crate::clock;
-use crate::domain::{LivenessSettings, PinSettings, Tenant, TenantSettings, TenantStatus};
+use crate::domain::{
+    KeyScope, LivenessSettings, PinSettings, Tenant, TenantSettings, TenantStatus,
+};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::TenantId;
 
@@ -31,8 +33,6 @@ const DEMO_PAGE: &str = include_str!(concat!(
     "/../facegate-web/demo/index.html"
 ));
 
-/// The demo tenant's id: fixed, so every instance sharing a database shares it.
-const DEMO_TENANT: &str = "ten_demo";
 /// How often expired demo users are looked for, and how many go per sweep.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 const SWEEP_BATCH: u64 = 100;
@@ -147,10 +147,13 @@ impl FaceGate {
         let body = self.read_body(&route, &parts.headers, body).await?;
         match route {
             Route::DemoPreflight => Ok(self.demo_preflight(demo, &tenant)),
-            Route::DemoConsent => self.record_consent(&tenant, &body).await,
+            Route::DemoConsent => self.record_consent(&tenant, KeyScope::Client, &body).await,
             Route::DemoStartLiveness => self.start_liveness(&tenant, &parts.headers).await,
             Route::DemoLivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
-            Route::DemoEnroll => self.enroll(&tenant, &demo_enroll_body(&body)?).await,
+            Route::DemoEnroll => {
+                self.enroll(&tenant, KeyScope::Client, &demo_enroll_body(&body)?)
+                    .await
+            }
             Route::DemoVerify => self.verify(&tenant, &parts.headers, &body).await,
             _ => Err(ApiError::RouteNotFound),
         }
@@ -193,7 +196,7 @@ impl FaceGate {
         let tenant = demo
             .tenant
             .get_or_try_init(|| async {
-                let id = TenantId::from_string(DEMO_TENANT);
+                let id = TenantId::demo();
                 let store = &self.inner.store;
                 let settings = demo.config.settings.clone();
                 match store.tenant(&id).await? {
@@ -260,8 +263,13 @@ impl FaceGate {
     }
 }
 
-/// `/demo/enroll` takes `/v1/enroll`'s body with `name` and `role`
-/// optional, and only from a liveness session: nobody enrolls an uploaded photo.
+/// The one role of demo users: whatever the page sends, nobody enrolls
+/// themselves as `admin` of anything.
+pub const DEMO_ROLE: &str = "demo";
+
+/// `/demo/enroll` takes `/v1/enroll`'s body with `name` optional and `role`
+/// fixed to [`DEMO_ROLE`], and only from a liveness session: nobody enrolls
+/// an uploaded photo.
 fn demo_enroll_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut request: Map<String, Value> = wire::parse_json(body)?;
     if request.contains_key("face_image") {
@@ -273,7 +281,7 @@ fn demo_enroll_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     request
         .entry("name")
         .or_insert_with(|| Value::from("Demo user"));
-    request.entry("role").or_insert_with(|| Value::from("user"));
+    request.insert("role".into(), Value::from(DEMO_ROLE));
     serde_json::to_vec(&request).map_err(|err| ApiError::Internal(err.to_string()))
 }
 
@@ -379,10 +387,12 @@ mod tests {
 
     #[test]
     fn enroll_defaults_the_profile_and_refuses_uploaded_photos() {
-        let body = demo_enroll_body(br#"{"liveness_session_id":"x","payload":{"a":1}}"#).unwrap();
+        let body =
+            demo_enroll_body(br#"{"liveness_session_id":"x","role":"admin","payload":{"a":1}}"#)
+                .unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["name"], "Demo user");
-        assert_eq!(body["role"], "user");
+        assert_eq!(body["role"], "demo", "whatever the page sent");
         assert_eq!(body["payload"]["a"], 1);
         assert!(demo_enroll_body(br#"{"face_image":"abc"}"#).is_err());
     }

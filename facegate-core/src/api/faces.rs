@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use super::users::EnrollmentView;
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::{FaceEnrollment, PinMode, Tenant, TenantSettings, User, UserStatus};
+use crate::domain::{FaceEnrollment, KeyScope, PinMode, Tenant, TenantSettings, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::pin::Pin;
@@ -53,7 +53,14 @@ struct ImageRequest {
 
 #[derive(Deserialize)]
 struct ReEnrollRequest {
-    face_image: String,
+    /// A photo (an administrator's migration), or…
+    face_image: Option<String>,
+    /// …the user's own live ceremony.
+    liveness_session_id: Option<LivenessSessionId>,
+    /// Re-enroll from a live session whose face is not the user's current
+    /// one (audited). Without it, 409 `FACE_MISMATCH`.
+    #[serde(default)]
+    force: bool,
     #[serde(default)]
     enrolled_with_glasses: bool,
 }
@@ -94,11 +101,24 @@ pub(super) struct MatchedUser {
     metadata: Value,
 }
 
+/// The user as a client key's match sees them: who, not what.
+#[derive(Serialize)]
+struct MatchedUserId {
+    id: UserId,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum MatchedView {
+    Full(MatchedUser),
+    IdOnly(MatchedUserId),
+}
+
 #[derive(Serialize)]
 struct MatchResponse {
     matched: bool,
     confidence: f32,
-    user: Option<MatchedUser>,
+    user: Option<MatchedView>,
 }
 
 #[derive(Serialize)]
@@ -140,12 +160,23 @@ impl FaceGate {
         Ok(face)
     }
 
+    /// Enrolls a new user. A client key enrolls from a liveness session
+    /// only (never an uploaded photo) and sets no `external_id`: the link to
+    /// the host's own accounts is the host's to make.
     pub(super) async fn enroll(
         &self,
         tenant: &Tenant,
+        scope: KeyScope,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let request: EnrollRequest = wire::parse_json(body)?;
+        if scope == KeyScope::Client
+            && (request.face_image.is_some() || request.external_id.is_some())
+        {
+            return Err(ApiError::InsufficientScope {
+                required: KeyScope::Server.as_str(),
+            });
+        }
         validate_profile(&request)?;
         if request.payload.as_ref().is_some_and(|p| {
             serde_json::to_vec(p).map_or(usize::MAX, |b| b.len()) > User::MAX_PAYLOAD_BYTES
@@ -228,6 +259,7 @@ impl FaceGate {
             self.unindex(face, &tenant.id, &enrollment).await;
             return Err(match err {
                 crate::StoreError::Conflict(_) => ApiError::ConsentInvalid,
+                crate::StoreError::Duplicate("external_id") => ApiError::ExternalIdTaken,
                 other => other.into(),
             });
         }
@@ -242,9 +274,12 @@ impl FaceGate {
         ))
     }
 
+    /// 1:N search. A client key (where the tenant allows it at all) learns
+    /// the matched user's id only.
     pub(super) async fn match_face(
         &self,
         tenant: &Tenant,
+        scope: KeyScope,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let request: ImageRequest = wire::parse_json(body)?;
@@ -269,7 +304,10 @@ impl FaceGate {
             Some((user, confidence)) => MatchResponse {
                 matched: true,
                 confidence,
-                user: Some(MatchedUser::from(user)),
+                user: Some(match scope {
+                    KeyScope::Server => MatchedView::Full(MatchedUser::from(user)),
+                    KeyScope::Client => MatchedView::IdOnly(MatchedUserId { id: user.id }),
+                }),
             },
             None => MatchResponse {
                 matched: false,
@@ -295,13 +333,17 @@ impl FaceGate {
         ))
     }
 
-    /// Replaces a user's faces: the new face is indexed and stored first; the
+    /// Replaces a user's faces (server keys only): from a photo (an
+    /// administrator's migration) or from a live session. A live face that
+    /// is not the user's current one needs `force: true`, and is logged as
+    /// a forced re-enrollment. The new face is indexed and stored first; the
     /// old ones leave the engine only after the store has swapped them.
     pub(super) async fn re_enroll(
         &self,
         tenant: &Tenant,
         user_id: &UserId,
         body: &[u8],
+        audit: &mut super::AuditDraft,
     ) -> Result<Response<Bytes>, ApiError> {
         let request: ReEnrollRequest = wire::parse_json(body)?;
         self.inner
@@ -310,14 +352,40 @@ impl FaceGate {
             .await?
             .ok_or(ApiError::UserNotFound)?;
         let face = self.warm_face_engine(&tenant.id).await?;
-        let probe = face.probe(&ImageInput(request.face_image)).await?;
+        let (probe, live) = match (request.face_image, &request.liveness_session_id) {
+            (Some(image), None) => (face.probe(&ImageInput(image)).await?, false),
+            (None, Some(session)) => (self.live_probe(tenant, session).await?.1, true),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::Validation(vec![FieldIssue::new(
+                    "liveness_session_id",
+                    "send either liveness_session_id or face_image, not both",
+                )]));
+            }
+            (None, None) => {
+                return Err(ApiError::Validation(vec![FieldIssue::new(
+                    "face_image",
+                    "one of face_image or liveness_session_id is required",
+                )]));
+            }
+        };
         check_minimum_age(&tenant.settings, &probe)?;
-        if let Some(hit) = face
+        let found = face
             .search(&tenant.id, &probe, tenant.settings.match_threshold)
-            .await?
+            .await?;
+        if let Some(hit) = &found
             && hit.user_id != *user_id
         {
             return Err(ApiError::UserAlreadyEnrolled);
+        }
+        if live && found.is_none() {
+            if !request.force {
+                return Err(ApiError::FaceMismatch);
+            }
+            audit.note = Some("forced_re_enroll");
+            tracing::warn!(tenant = %tenant.id, user = %user_id, "forced re-enrollment with a face that does not match the user's");
+        }
+        if let Some(session) = &request.liveness_session_id {
+            self.consume(tenant, session, clock::now()).await?;
         }
         let enrollment = self
             .index_face(face, tenant, user_id, &probe, request.enrolled_with_glasses)

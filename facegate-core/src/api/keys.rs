@@ -72,7 +72,7 @@ impl FaceGate {
         let lifetime = i64::try_from(config.lifetime.as_secs()).unwrap_or(i64::MAX);
         let claims = Claims {
             iss: config.issuer.clone(),
-            aud: config.audience.clone(),
+            aud: ring.audience_for(session.tenant_id.as_str()).to_owned(),
             sub: user.id.to_string(),
             tid: session.tenant_id.to_string(),
             sid: session.id.to_string(),

@@ -95,16 +95,12 @@ impl Device {
                 })
                 .transpose()
         };
-        let fingerprint = header("x-device-fingerprint")?;
-        if let Some(fp) = &fingerprint
-            && (fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Err(ApiError::Validation(vec![FieldIssue::new(
-                "x-device-fingerprint",
+        let fingerprint = crate::device::fingerprint(headers).map_err(|_| {
+            ApiError::Validation(vec![FieldIssue::new(
+                crate::device::HEADER,
                 "must be a hex SHA-256 (64 characters)",
-            )]));
-        }
-        let fingerprint = fingerprint.map(|fp| fp.to_ascii_lowercase());
+            )])
+        })?;
         let explicit = header("x-device-id")?;
         if let Some(id) = &explicit
             && (id.is_empty()

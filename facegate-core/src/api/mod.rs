@@ -9,6 +9,7 @@ mod faces;
 mod health;
 mod keys;
 mod liveness;
+pub(crate) mod origin;
 mod routes;
 mod sdk;
 mod sessions;
@@ -30,7 +31,7 @@ use http_body::Body;
 
 use crate::api_key::ApiKey;
 use crate::clock;
-use crate::domain::{AuditEvent, SigningKeyRecord, Tenant, TenantStatus};
+use crate::domain::{AuditEvent, KeyScope, SigningKeyRecord, Tenant, TenantStatus};
 use crate::error::ApiError;
 use crate::providers::consent::{ConsentRegistry, StaticConsentRegistry};
 use crate::providers::face::FaceProvider;
@@ -211,6 +212,7 @@ struct AuditDraft {
     tenant: Option<Tenant>,
     route: Option<Route>,
     error_code: Option<&'static str>,
+    note: Option<&'static str>,
 }
 
 impl FaceGate {
@@ -261,6 +263,7 @@ impl FaceGate {
             tenant: None,
             route: None,
             error_code: None,
+            note: None,
         };
         if let Some(preflight) = self.inner.cors.preflight(&parts.method, &parts.headers) {
             return preflight;
@@ -280,14 +283,6 @@ impl FaceGate {
             }
         };
         self.inner.cors.decorate(&parts.headers, &mut response);
-        if parts.method == http::Method::HEAD {
-            // The GET's status and headers (its length included), no body.
-            let length = http::HeaderValue::from(response.body().len());
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, length);
-            *response.body_mut() = Bytes::new();
-        }
         if parts.method == http::Method::HEAD {
             // The GET's status and headers (its length included), no body.
             let length = http::HeaderValue::from(response.body().len());
@@ -323,8 +318,13 @@ impl FaceGate {
             _ => {}
         }
 
-        let tenant = self.authenticate(&parts.headers).await?;
+        let (tenant, scope) = self.authenticate(&parts.headers).await?;
         audit.tenant = Some(tenant.clone());
+        if scope == KeyScope::Client && !route.allows_client_keys(&tenant.settings) {
+            return Err(ApiError::InsufficientScope {
+                required: KeyScope::Server.as_str(),
+            });
+        }
         let body = self.read_body(&route, &parts.headers, body).await?;
         let query = parts.uri.query();
 
@@ -333,21 +333,21 @@ impl FaceGate {
             Route::Jwks => self.jwks().await,
             Route::Sdk(file) => Ok(sdk::serve(file)),
             Route::ConsentVersions => Ok(self.consent_versions()),
-            Route::RecordConsent => self.record_consent(&tenant, &body).await,
+            Route::RecordConsent => self.record_consent(&tenant, scope, &body).await,
             Route::RevokeConsent(id) => self.revoke_consent(&tenant, &id).await,
             Route::ListUsers => self.list_users(&tenant, query).await,
             Route::GetUser(id) => self.get_user(&tenant, &id).await,
             Route::DeleteUser(id) => self.delete_user(&tenant, &id, query).await,
             Route::SetUserStatus(id) => self.set_user_status(&tenant, &id, &body).await,
-            Route::ReEnroll(id) => self.re_enroll(&tenant, &id, &body).await,
-            Route::Enroll => self.enroll(&tenant, &body).await,
-            Route::Match => self.match_face(&tenant, &body).await,
+            Route::ReEnroll(id) => self.re_enroll(&tenant, &id, &body, audit).await,
+            Route::Enroll => self.enroll(&tenant, scope, &body).await,
+            Route::Match => self.match_face(&tenant, scope, &body).await,
             Route::DetectAttributes => self.detect_attributes(&body).await,
             Route::StartLiveness => self.start_liveness(&tenant, &parts.headers).await,
             Route::LivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
             Route::LivenessResult(id) => self.liveness_result(&tenant, &id).await,
             Route::Verify => self.verify(&tenant, &parts.headers, &body).await,
-            Route::CreateSession => self.create_session(&tenant, &body).await,
+            Route::CreateSession => self.create_session(&tenant, &parts.headers, &body).await,
             Route::RefreshSession => self.refresh_session(&tenant, &parts.headers, &body).await,
             Route::RevokeSession(id) => self.revoke_session(&tenant, &id).await,
             Route::SessionRiskScore(id) => self.session_risk_score(&tenant, &id).await,
@@ -380,8 +380,10 @@ impl FaceGate {
         wire::read_body(headers, body, limit).await
     }
 
-    /// Resolves the tenant from `Authorization: Bearer fg_…` or `x-api-key`.
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+    /// Resolves the tenant and the key's scope from `Authorization: Bearer
+    /// fg_…` or `x-api-key`; a client key must also come from one of its
+    /// origins.
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<(Tenant, KeyScope), ApiError> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -390,14 +392,12 @@ impl FaceGate {
             .map(str::trim)
             .ok_or(ApiError::MissingApiKey)?;
         let key = ApiKey::parse(presented).ok_or(ApiError::InvalidApiKey)?;
-        let candidates = self
+        let record = self
             .inner
             .store
-            .api_keys_by_prefix(key.lookup_prefix())
-            .await?;
-        let record = candidates
-            .iter()
-            .find(|record| key.matches(&record.hash))
+            .api_key_by_hash(&key.hash())
+            .await?
+            .filter(|record| record.revoked_at.is_none() && key.matches(&record.hash))
             .ok_or(ApiError::InvalidApiKey)?;
         let tenant = self
             .inner
@@ -405,10 +405,13 @@ impl FaceGate {
             .tenant(&record.tenant_id)
             .await?
             .ok_or(ApiError::InvalidApiKey)?;
-        match tenant.status {
-            TenantStatus::Active => Ok(tenant),
-            TenantStatus::Suspended => Err(ApiError::TenantSuspended),
+        if tenant.status == TenantStatus::Suspended {
+            return Err(ApiError::TenantSuspended);
         }
+        if record.scope == KeyScope::Client {
+            origin::check(&record.origins, headers)?;
+        }
+        Ok((tenant, record.scope))
     }
 
     async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, started: Instant) {
@@ -435,6 +438,7 @@ impl FaceGate {
                 .map(str::to_owned),
             status,
             error_code: audit.error_code.map(str::to_owned),
+            note: audit.note.map(str::to_owned),
             latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
             user_agent: header("user-agent", 512),
             device_id: header("x-device-id", 128),

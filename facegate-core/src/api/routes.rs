@@ -4,6 +4,7 @@
 
 use http::Method;
 
+use crate::domain::TenantSettings;
 use crate::error::ApiError;
 use crate::ids::{ConsentId, LivenessSessionId, SessionId, UserId};
 
@@ -185,6 +186,30 @@ impl Route {
                 | Route::DemoLivenessFrames(_)
                 | Route::DemoEnroll
         )
+    }
+
+    /// Whether a client (browser) key may call this route: the login and
+    /// enrollment ceremony, and match where the tenant allows it. Every
+    /// other route needs a server key. Some handlers narrow further what a
+    /// client key may send (see `KeyScope::Client`).
+    pub(crate) fn allows_client_keys(&self, settings: &TenantSettings) -> bool {
+        use Route::*;
+        match self {
+            Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | StartLiveness
+            | LivenessFrames(_) | LivenessResult(_) | Verify | Enroll | CreateSession
+            | RefreshSession => true,
+            Match => settings.client_match,
+            RevokeConsent(_) | ListUsers | GetUser(_) | DeleteUser(_) | SetUserStatus(_)
+            | ReEnroll(_) | DetectAttributes | RevokeSession(_) | SessionRiskScore(_) => false,
+            // Keyless, on the demo tenant.
+            DemoPage
+            | DemoPreflight
+            | DemoConsent
+            | DemoStartLiveness
+            | DemoLivenessFrames(_)
+            | DemoEnroll
+            | DemoVerify => true,
+        }
     }
 
     /// The keyless demo routes (see `api::demo`).

@@ -145,7 +145,8 @@ impl FaceGate {
             tenant_id: user.tenant_id.clone(),
             user_id: user.id.clone(),
             device_id: device_id.to_owned(),
-            device_fingerprint: device_fingerprint.map(str::to_owned),
+            // Compared in lower case by the guard, refresh and exchange.
+            device_fingerprint: device_fingerprint.map(str::to_ascii_lowercase),
             confidence,
             risk_score,
             created_at: now,
@@ -158,7 +159,9 @@ impl FaceGate {
             .store
             .insert_session(&session, &refresh_record(&refresh_token, &session, now))
             .await?;
-        let verification_token = self.issue_token(user, &session, device_fingerprint).await?;
+        let verification_token = self
+            .issue_token(user, &session, session.device_fingerprint.as_deref())
+            .await?;
         Ok(OpenedSession {
             session,
             verification_token,
@@ -166,17 +169,49 @@ impl FaceGate {
         })
     }
 
+    /// Exchanges a verification token for a provider session: once per
+    /// token (by `jti`, recorded before the provider is asked, so a failed
+    /// upstream call also spends it), from the device the token is bound to.
     pub(super) async fn create_session(
         &self,
         tenant: &Tenant,
+        headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let request: CreateSessionRequest = wire::parse_json(body)?;
+        // An unregistered provider answers 501 without spending the token.
+        let provider = match request.provider {
+            Provider::Jwt => None,
+            other => Some(
+                self.inner
+                    .session_providers
+                    .get(other.name())
+                    .ok_or_else(|| ApiError::ProviderNotImplemented(other.name().to_owned()))?,
+            ),
+        };
         let (claims, session, user) = self
             .verified_token(tenant, &request.verification_token)
             .await?;
-        let created = match request.provider {
-            Provider::Jwt => {
+        if !crate::device::matches_binding(claims.dfp.as_deref(), headers) {
+            return Err(ApiError::InvalidVerificationToken);
+        }
+        let token_expires = DateTime::from_timestamp(claims.exp, 0).unwrap_or(session.expires_at);
+        if !self
+            .inner
+            .store
+            .record_token_exchange(
+                &tenant.id,
+                &claims.jti,
+                &session.id,
+                token_expires,
+                clock::now(),
+            )
+            .await?
+        {
+            return Err(ApiError::VerificationTokenUsed);
+        }
+        let created = match provider {
+            None => {
                 let token = self
                     .issue_token(&user, &session, claims.dfp.as_deref())
                     .await?;
@@ -189,12 +224,8 @@ impl FaceGate {
                     provider_session: None,
                 }
             }
-            other => {
-                let provider = self
-                    .inner
-                    .session_providers
-                    .get(other.name())
-                    .ok_or_else(|| ApiError::ProviderNotImplemented(other.name().to_owned()))?;
+            Some(provider) => {
+                let name = request.provider.name();
                 let identity = VerifiedIdentity {
                     tenant_id: tenant.id.clone(),
                     user_id: user.id.clone(),
@@ -204,6 +235,7 @@ impl FaceGate {
                     email: user.email.clone(),
                     external_id: user.external_id.clone(),
                     verification_token: request.verification_token.clone(),
+                    session_expires_at: u64::try_from(session.expires_at.timestamp()).unwrap_or(0),
                 };
                 let created =
                     provider
@@ -211,7 +243,7 @@ impl FaceGate {
                         .await
                         .map_err(|err| match err {
                             SessionProviderError::Config(detail) => {
-                                ApiError::Internal(format!("{} provider: {detail}", other.name()))
+                                ApiError::Internal(format!("{name} provider: {detail}"))
                             }
                             SessionProviderError::Upstream(detail) => {
                                 ApiError::ProviderFailed(detail)
@@ -293,13 +325,26 @@ impl FaceGate {
             return Err(ApiError::InvalidRefreshToken);
         }
         let now = clock::now();
+        let presented = hash_refresh_token(&request.refresh_token);
+        // A session bound to a device refreshes only from that device, and
+        // that is checked before the token is spent: a thief's copy sent
+        // from elsewhere leaves the owner's token as it was.
+        let bound = self
+            .inner
+            .store
+            .refresh_token_session(&tenant.id, &presented)
+            .await?
+            .ok_or(ApiError::InvalidRefreshToken)?;
+        if !crate::device::matches_binding(bound.device_fingerprint.as_deref(), headers) {
+            return Err(ApiError::InvalidRefreshToken);
+        }
         let next_token = new_refresh_token();
         let rotation = self
             .inner
             .store
             .rotate_refresh_token(
                 &tenant.id,
-                &hash_refresh_token(&request.refresh_token),
+                &presented,
                 &hash_refresh_token(&next_token),
                 now,
             )
@@ -315,16 +360,6 @@ impl FaceGate {
         };
         if session.revoked_at.is_some() || session.expires_at <= now {
             return Err(ApiError::InvalidRefreshToken);
-        }
-        // A session bound to a device refreshes only from that device.
-        if let Some(bound) = &session.device_fingerprint {
-            let presented = headers
-                .get("x-device-fingerprint")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_ascii_lowercase);
-            if presented.as_deref() != Some(bound.as_str()) {
-                return Err(ApiError::InvalidRefreshToken);
-            }
         }
         let user = self.active_user(tenant, &session).await?;
         let token = self

@@ -26,6 +26,11 @@ pub struct VerifiedIdentity {
     /// The FaceGate verification token itself, for providers that exchange
     /// it upstream (Auth0's token exchange).
     pub verification_token: String,
+    /// When the FaceGate session ends (Unix seconds): a provider that mints
+    /// its own tokens lets none outlive it. Sessions an upstream service
+    /// issues (Firebase, Auth0) follow that service's lifetimes; revoking
+    /// the FaceGate session does not end them (see docs/session-providers.md).
+    pub session_expires_at: u64,
 }
 
 /// A provider's session, returned as `token` / `refresh_token` /

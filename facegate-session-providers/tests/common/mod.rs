@@ -14,6 +14,7 @@ pub fn identity() -> VerifiedIdentity {
         email: Some("ada@example.com".to_owned()),
         external_id: None,
         verification_token: "not-a-token".to_owned(),
+        session_expires_at: now_secs() + 12 * 3600,
     }
 }
 

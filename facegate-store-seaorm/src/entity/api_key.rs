@@ -7,6 +7,10 @@ pub struct Model {
     pub id: String,
     pub tenant_id: String,
     pub environment: String,
+    /// `server` or `client`.
+    pub scope: String,
+    /// `OriginRules` as JSON text.
+    pub origins: String,
     pub prefix: String,
     /// SHA-256 of the key; the key itself is never stored.
     pub hash: Vec<u8>,

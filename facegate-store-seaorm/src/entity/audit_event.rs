@@ -11,6 +11,7 @@ pub struct Model {
     pub resource_id: Option<String>,
     pub status: i32,
     pub error_code: Option<String>,
+    pub note: Option<String>,
     pub latency_ms: i64,
     pub user_agent: Option<String>,
     pub device_id: Option<String>,

@@ -10,4 +10,5 @@ pub mod refresh_token;
 pub mod session;
 pub mod signing_key;
 pub mod tenant;
+pub mod token_exchange;
 pub mod user;

@@ -10,6 +10,7 @@ mod m20261122_000004_sessions;
 mod m20261122_000005_liveness_and_refresh;
 mod m20261122_000006_user_payload;
 mod m20261122_000007_pins;
+mod m20261202_000008_trust_model;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_liveness_and_refresh::Migration),
             Box::new(m20261122_000006_user_payload::Migration),
             Box::new(m20261122_000007_pins::Migration),
+            Box::new(m20261202_000008_trust_model::Migration),
         ]
     }
 }

@@ -1,0 +1,313 @@
+//! The trust model, held to both adapters: whose tokens a guard accepts,
+//! what a client (browser) key reaches, and the abuse paths of issue 11.
+//! Each case fails on the code before the fix it covers.
+
+use std::future::Future;
+
+use base64::Engine as _;
+use facegate_core::FaceGate;
+use facegate_core::domain::{KeyEnvironment, OriginRules, Tenant, TenantStatus, User, UserStatus};
+use facegate_core::ids::{TenantId, UserId};
+use serde_json::{Value, json};
+
+use crate::cases::{enroll_obama, live_session, passive, profile};
+use crate::fixture::photo;
+use crate::{Adapter, Fixture, PINNED_TENANT, Reply};
+
+const BIDEN: &str = "face_recognition/biden.jpg";
+const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+macro_rules! case {
+    ($(#[$doc:meta])* $name:ident($fx:ident) $body:block) => {
+        $(#[$doc])*
+        pub async fn $name<A, F, Fut>(make: F)
+        where
+            A: Adapter,
+            F: FnOnce(FaceGate) -> Fut,
+            Fut: Future<Output = A>,
+        {
+            let $fx = Fixture::new(make).await;
+            $body
+        }
+    };
+}
+
+/// A user of `tenant` stored directly, and a session with its token.
+async fn token_of<A: Adapter>(fx: &Fixture<A>, tenant: &TenantId, role: &str) -> String {
+    let store = fx.facegate.store();
+    if store.tenant(tenant).await.unwrap().is_none() {
+        store
+            .insert_tenant(&Tenant {
+                id: tenant.clone(),
+                name: "other".into(),
+                status: TenantStatus::Active,
+                settings: Default::default(),
+                created_at: facegate_core::clock::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let user = User {
+        id: UserId::generate(),
+        tenant_id: tenant.clone(),
+        name: "Other".into(),
+        role: role.into(),
+        email: None,
+        phone: None,
+        external_id: None,
+        metadata: json!({}),
+        payload: None,
+        pin_hash: None,
+        status: UserStatus::Active,
+        created_at: facegate_core::clock::now(),
+    };
+    store.insert_user(&user, &[], None).await.unwrap();
+    fx.facegate
+        .open_session(&user, "dev-1", None, 99.0, 0.0)
+        .await
+        .unwrap()
+        .verification_token
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn get_with_token<A: Adapter>(fx: &Fixture<A>, path: &str, token: &str) -> Reply {
+    let bearer = format!("Bearer {token}");
+    fx.raw("GET", path, &[("authorization", &bearer)], "").await
+}
+
+case!(
+    /// A guard pinned to a tenant refuses every other tenant's tokens; an
+    /// unpinned guard refuses the demo tenant's unless it allows the demo.
+    guard_pins_tenants(fx) {
+        let ours = token_of(&fx, &fx.tenant, "user").await;
+        let pinned = token_of(&fx, &TenantId::from_string(PINNED_TENANT), "user").await;
+        let demo = token_of(&fx, &TenantId::demo(), "demo").await;
+        assert_eq!(claims(&demo)["aud"], "facegate-demo");
+        assert_eq!(claims(&ours)["aud"], "facegate");
+
+        get_with_token(&fx, "/api/profile", &ours).await.assert_ok(200);
+        get_with_token(&fx, "/api/profile", &pinned).await.assert_ok(200);
+        get_with_token(&fx, "/api/profile", &demo).await.assert_error(401, "INVALID_TOKEN");
+        get_with_token(&fx, "/api/pinned", &pinned).await.assert_ok(200);
+        get_with_token(&fx, "/api/pinned", &ours).await.assert_error(401, "INVALID_TOKEN");
+        get_with_token(&fx, "/api/pinned", &demo).await.assert_error(401, "INVALID_TOKEN");
+        let demo_ok = get_with_token(&fx, "/api/demo", &demo).await;
+        assert_eq!(demo_ok.assert_ok(200)["role"], "demo");
+        get_with_token(&fx, "/api/demo", &ours).await.assert_ok(200);
+    }
+);
+
+case!(
+    /// Suspending a tenant ends its tokens at the guard at once, and
+    /// activating it again does not bring them back.
+    suspended_tenant_tokens(fx) {
+        let token = token_of(&fx, &fx.tenant, "user").await;
+        get_with_token(&fx, "/api/profile", &token).await.assert_ok(200);
+        fx.facegate.set_tenant_status(&fx.tenant, TenantStatus::Suspended).await.unwrap();
+        get_with_token(&fx, "/api/profile", &token).await.assert_error(401, "INVALID_TOKEN");
+        fx.facegate.set_tenant_status(&fx.tenant, TenantStatus::Active).await.unwrap();
+        get_with_token(&fx, "/api/profile", &token).await.assert_error(401, "INVALID_TOKEN");
+    }
+);
+
+/// A client key of the fixture's tenant.
+async fn client_key<A: Adapter>(fx: &Fixture<A>, origins: OriginRules) -> String {
+    fx.facegate
+        .mint_client_key(&fx.tenant, KeyEnvironment::Test, origins)
+        .await
+        .unwrap()
+        .key
+        .expose_secret()
+        .to_owned()
+}
+
+async fn call_as<A: Adapter>(
+    fx: &Fixture<A>,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut headers = vec![("x-api-key", key), ("content-type", "application/json")];
+    headers.extend_from_slice(extra);
+    let body = body.map_or_else(String::new, |b| b.to_string());
+    fx.raw(method, path, &headers, body).await
+}
+
+#[track_caller]
+fn assert_needs_server_key(reply: &Reply) {
+    reply.assert_error(403, "INSUFFICIENT_SCOPE");
+    assert_eq!(reply.body["required_scope"], "server");
+}
+
+case!(
+    /// A browser key runs the ceremony (consent, liveness, enroll from the
+    /// live session, verify, exchange) and reaches nothing else.
+    client_keys_reach_the_ceremony_only(fx) {
+        passive(&fx).await;
+        let key = client_key(&fx, OriginRules::default()).await;
+        assert!(key.starts_with("fg_test_pub_"));
+        let user_id = enroll_obama(&fx).await;
+        for (method, path) in [
+            ("GET", "/v1/users".to_owned()),
+            ("GET", format!("/v1/users/{user_id}")),
+            ("DELETE", format!("/v1/users/{user_id}")),
+            ("PATCH", format!("/v1/users/{user_id}/status")),
+            ("POST", format!("/v1/users/{user_id}/re-enroll")),
+            ("POST", "/v1/match".to_owned()),
+            ("POST", "/v1/detect-attributes".to_owned()),
+            ("POST", "/v1/session/sess_x/revoke".to_owned()),
+            ("GET", "/v1/sessions/sess_x/risk-score".to_owned()),
+            ("DELETE", "/v1/consent/00000000-0000-0000-0000-000000000000".to_owned()),
+        ] {
+            assert_needs_server_key(&call_as(&fx, &key, method, &path, Some(json!({})), &[]).await);
+        }
+        // Nothing was deleted by the refused calls.
+        fx.call("GET", &format!("/v1/users/{user_id}"), None).await.assert_ok(200);
+
+        let hash = facegate_core::ConsentVersion::new("v1", crate::fixture::CONSENT_TEXT).consent_text_hash;
+        let linked = json!({ "consent_version": "v1", "consent_text_hash": hash, "user_id": user_id });
+        assert_needs_server_key(&call_as(&fx, &key, "POST", "/v1/consent", Some(linked), &[]).await);
+        let consent = call_as(&fx, &key, "POST", "/v1/consent",
+            Some(json!({ "consent_version": "v1", "consent_text_hash": hash })), &[]).await;
+        let consent = consent.assert_ok(201)["consent_id"].clone();
+        let photo_enroll = json!({ "name": "B", "role": "user", "consent_id": consent, "face_image": photo(BIDEN) });
+        assert_needs_server_key(&call_as(&fx, &key, "POST", "/v1/enroll", Some(photo_enroll), &[]).await);
+        let session = live_session(&fx, &[]).await;
+        let linked_enroll = json!({ "name": "B", "role": "user", "consent_id": consent,
+            "liveness_session_id": session, "external_id": "host-user-1" });
+        assert_needs_server_key(&call_as(&fx, &key, "POST", "/v1/enroll", Some(linked_enroll), &[]).await);
+
+        // The login itself works with the browser key.
+        let verified = call_as(&fx, &key, "POST", "/v1/verify",
+            Some(json!({ "liveness_session_id": session })), &[]).await;
+        let token = verified.assert_ok(200)["verification_token"].clone();
+        let exchanged = call_as(&fx, &key, "POST", "/v1/session",
+            Some(json!({ "verification_token": token })), &[]).await;
+        assert_eq!(exchanged.assert_ok(200)["user"]["id"], user_id.as_str());
+
+        // Match only where the tenant allows it, and then by id alone.
+        fx.settings(|s| s.client_match = true).await;
+        let matched = call_as(&fx, &key, "POST", "/v1/match", Some(json!({ "image": photo(crate::cases::OBAMA_2) })), &[]).await;
+        assert_eq!(matched.assert_ok(200)["user"], json!({ "id": user_id }));
+        let full = fx.call("POST", "/v1/match", Some(json!({ "image": photo(crate::cases::OBAMA_2) }))).await;
+        assert_eq!(full.assert_ok(200)["user"]["name"], "Barack");
+    }
+);
+
+case!(
+    /// FACEIO's authorized domains: a client key works only from its
+    /// origins, and (when it says so) not without one.
+    client_key_origins(fx) {
+        let key = client_key(&fx, OriginRules {
+            allowed: vec!["https://app.example".into()],
+            reject_empty: true,
+        }).await;
+        let versions = |extra: &'static [(&'static str, &'static str)]| {
+            let key = key.clone();
+            let fx = &fx;
+            async move { call_as(fx, &key, "GET", "/v1/consent/versions", None, extra).await }
+        };
+        versions(&[("origin", "https://app.example")]).await.assert_ok(200);
+        versions(&[("referer", "https://app.example/login")]).await.assert_ok(200);
+        versions(&[("origin", "https://evil.example")]).await.assert_error(403, "FORBIDDEN_ORIGIN");
+        versions(&[("origin", "https://app.example.evil.example")]).await.assert_error(403, "FORBIDDEN_ORIGIN");
+        versions(&[]).await.assert_error(403, "EMPTY_ORIGIN");
+        // Server keys are for servers: no origin rules apply to them.
+        fx.call("GET", "/v1/consent/versions", None).await.assert_ok(200);
+    }
+);
+
+case!(
+    /// `external_id` is unique per tenant, by index: the second user with
+    /// it gets 409 and nothing of them is stored.
+    external_ids_are_unique(fx) {
+        let enroll = |photo_path: &'static str, consent: String| json!({
+            "name": "U", "role": "user", "consent_id": consent,
+            "face_image": photo(photo_path), "external_id": "host-42",
+        });
+        let first = fx.call("POST", "/v1/enroll", Some(enroll(crate::cases::OBAMA, fx.consent().await))).await;
+        first.assert_ok(201);
+        let consent = fx.consent().await;
+        let second = fx.call("POST", "/v1/enroll", Some(enroll(BIDEN, consent.clone()))).await;
+        second.assert_error(409, "EXTERNAL_ID_TAKEN");
+        let users = fx.call("GET", "/v1/users", None).await;
+        assert_eq!(users.assert_ok(200)["users"].as_array().unwrap().len(), 1);
+        // The consent was not used up by the refused enrollment.
+        let retry = json!({ "name": "U", "role": "user", "consent_id": consent, "face_image": photo(BIDEN) });
+        fx.call("POST", "/v1/enroll", Some(retry)).await.assert_ok(201);
+    }
+);
+
+case!(
+    /// A verification token is exchanged once, from its own device; the
+    /// guard, refresh and exchange read the fingerprint alike (any case).
+    session_exchange_and_device_binding(fx) {
+        passive(&fx).await;
+        enroll_obama(&fx).await;
+        let device = [("x-device-fingerprint", FINGERPRINT)];
+        let session = live_session(&fx, &device).await;
+        let login = fx
+            .call_with("POST", "/v1/verify", Some(json!({ "liveness_session_id": session })), &device)
+            .await;
+        let login = login.assert_ok(200).clone();
+        let token = login["verification_token"].as_str().unwrap();
+        let upper = FINGERPRINT.to_ascii_uppercase();
+        profile(&fx, token, Some(&upper)).await.assert_ok(200);
+
+        let exchange = json!({ "verification_token": token });
+        fx.call("POST", "/v1/session", Some(exchange.clone())).await
+            .assert_error(401, "INVALID_VERIFICATION_TOKEN");
+        fx.call_with("POST", "/v1/session", Some(exchange.clone()), &[("x-device-fingerprint", &upper)])
+            .await
+            .assert_ok(200);
+        fx.call_with("POST", "/v1/session", Some(exchange), &device)
+            .await
+            .assert_error(401, "INVALID_VERIFICATION_TOKEN");
+
+        // A thief's copy of the refresh token, sent from another device, is
+        // refused without spending it: the owner's refresh still works.
+        let refresh = json!({ "refresh_token": login["refresh_token"] });
+        fx.call_with("POST", "/v1/session/refresh", Some(refresh.clone()), &[("x-device-fingerprint", &"0".repeat(64))])
+            .await
+            .assert_error(401, "INVALID_REFRESH_TOKEN");
+        fx.call("POST", "/v1/session/refresh", Some(refresh.clone())).await
+            .assert_error(401, "INVALID_REFRESH_TOKEN");
+        let renewed = fx.call_with("POST", "/v1/session/refresh", Some(refresh), &[("x-device-fingerprint", &upper)]).await;
+        renewed.assert_ok(200);
+    }
+);
+
+case!(
+    /// Re-enroll from a live session: the user's own face replaces theirs;
+    /// another face needs `force`, and the forced change is on the audit trail.
+    re_enroll_from_a_live_session(fx) {
+        passive(&fx).await;
+        let consent = fx.consent().await;
+        let biden = fx
+            .call("POST", "/v1/enroll", Some(json!({ "name": "Joe", "role": "user", "consent_id": consent, "face_image": photo(BIDEN) })))
+            .await;
+        let biden = biden.assert_ok(201)["user_id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/users/{biden}/re-enroll");
+        let session = live_session(&fx, &[]).await;
+        fx.call("POST", &path, Some(json!({ "liveness_session_id": session }))).await
+            .assert_error(409, "FACE_MISMATCH");
+        let forced = fx.call("POST", &path, Some(json!({ "liveness_session_id": session, "force": true }))).await;
+        assert_eq!(forced.assert_ok(200)["user_id"], biden.as_str());
+        fx.call("POST", &path, Some(json!({ "liveness_session_id": session, "force": true }))).await
+            .assert_error(400, "LIVENESS_SESSION_CONSUMED");
+        let events = fx.facegate.store().audit_events(&fx.tenant, 10).await.unwrap();
+        assert!(events.iter().any(|e| e.note.as_deref() == Some("forced_re_enroll") && e.status == 200));
+        // Now the live face is theirs: a plain re-enroll from it needs no force.
+        let again = live_session(&fx, &[]).await;
+        fx.call("POST", &path, Some(json!({ "liveness_session_id": again }))).await.assert_ok(200);
+    }
+);
