@@ -182,9 +182,18 @@ case!(
         let photo_enroll = json!({ "name": "B", "role": "user", "consent_id": consent, "face_image": photo(BIDEN) });
         assert_needs_server_key(&call_as(&fx, &key, "POST", "/v1/enroll", Some(photo_enroll), &[]).await);
         let session = live_session(&fx, &[]).await;
-        let linked_enroll = json!({ "name": "B", "role": "user", "consent_id": consent,
-            "liveness_session_id": session, "external_id": "host-user-1" });
-        assert_needs_server_key(&call_as(&fx, &key, "POST", "/v1/enroll", Some(linked_enroll), &[]).await);
+        // Nothing a host might trust: no link, contact, metadata or role of its choosing.
+        for (field, value) in [
+            ("external_id", json!("host-user-1")),
+            ("email", json!("ceo@victim.example")),
+            ("phone", json!("+15550100")),
+            ("metadata", json!({ "plan": "gold" })),
+            ("role", json!("admin")),
+        ] {
+            let mut body = json!({ "name": "B", "consent_id": consent, "liveness_session_id": session });
+            body[field] = value;
+            assert_needs_server_key(&call_as(&fx, &key, "POST", "/v1/enroll", Some(body), &[]).await);
+        }
 
         // The login itself works with the browser key.
         let verified = call_as(&fx, &key, "POST", "/v1/verify",
@@ -266,9 +275,15 @@ case!(
         let exchange = json!({ "verification_token": token });
         fx.call("POST", "/v1/session", Some(exchange.clone())).await
             .assert_error(401, "INVALID_VERIFICATION_TOKEN");
-        fx.call_with("POST", "/v1/session", Some(exchange.clone()), &[("x-device-fingerprint", &upper)])
+        let exchanged = fx
+            .call_with("POST", "/v1/session", Some(exchange.clone()), &[("x-device-fingerprint", &upper)])
+            .await;
+        // The token the exchange minted is not exchanged again (no chains).
+        let minted = json!({ "verification_token": exchanged.assert_ok(200)["token"] });
+        profile(&fx, minted["verification_token"].as_str().unwrap(), Some(FINGERPRINT)).await.assert_ok(200);
+        fx.call_with("POST", "/v1/session", Some(minted), &device)
             .await
-            .assert_ok(200);
+            .assert_error(401, "INVALID_VERIFICATION_TOKEN");
         fx.call_with("POST", "/v1/session", Some(exchange), &device)
             .await
             .assert_error(401, "INVALID_VERIFICATION_TOKEN");

@@ -185,9 +185,20 @@ impl FaceGate {
             };
         }
         let tenant = self.create_tenant(tenant_name).await?;
-        self.store_key(&tenant.id, &key, OriginRules::default())
-            .await?;
-        Ok(tenant.id)
+        match self
+            .store_key(&tenant.id, &key, OriginRules::default())
+            .await
+        {
+            Ok(_) => Ok(tenant.id),
+            // Another instance sharing the database stored it first.
+            Err(AdminError::Store(StoreError::Conflict(_))) => {
+                let theirs = self.store().api_key_by_hash(&key.hash()).await?;
+                theirs.map(|record| record.tenant_id).ok_or_else(|| {
+                    AdminError::Store(StoreError::Conflict("the bootstrap key".into()))
+                })
+            }
+            Err(err) => Err(err),
+        }
     }
 
     async fn store_key(

@@ -36,6 +36,9 @@ pub struct TenantSettings {
     /// the user by id only. Off by default: a browser that can match faces
     /// can learn who is enrolled.
     pub client_match: bool,
+    /// The role of users a client (browser) key enrolls: a browser cannot
+    /// choose its own (`admin`, say). Default `user`.
+    pub client_role: String,
 }
 
 impl TenantSettings {
@@ -56,6 +59,7 @@ impl Default for TenantSettings {
             liveness: LivenessSettings::default(),
             pin: PinSettings::default(),
             client_match: false,
+            client_role: "user".into(),
         }
     }
 }
@@ -68,6 +72,10 @@ pub struct PinSettings {
     pub mode: PinMode,
     /// No two users of the tenant may share a PIN (409 `UNIQUE_PIN_REQUIRED`).
     pub unique: bool,
+    /// Wrong PINs a user may enter, across sessions and devices, within the
+    /// tenant's lockout time (`liveness.lockout_minutes`, from the first);
+    /// then 429 `TOO_MANY_ATTEMPTS` until that time is over.
+    pub max_wrong_per_user: u32,
 }
 
 impl Default for PinSettings {
@@ -75,6 +83,7 @@ impl Default for PinSettings {
         Self {
             mode: PinMode::WhenAmbiguous,
             unique: false,
+            max_wrong_per_user: 5,
         }
     }
 }

@@ -42,10 +42,16 @@ impl Pin {
     }
 
     /// The PIN's hash under `tenant`'s salt, computed off the async threads
-    /// (Argon2 takes tens of milliseconds by design).
+    /// (Argon2 takes tens of milliseconds and 19 MiB by design), at most one
+    /// per core at a time: a flood of PINs queues instead of taking the
+    /// machine's memory and every blocking thread.
     pub async fn hash(&self, tenant: &TenantId) -> Result<String, ApiError> {
         let pin = self.0.clone();
         let salt = tenant_salt(tenant);
+        let _permit = hashing_slots()
+            .acquire()
+            .await
+            .map_err(|err| ApiError::Internal(format!("PIN hash slots: {err}")))?;
         tokio::task::spawn_blocking(move || {
             hasher()
                 .hash_password(pin.as_bytes(), &salt)
@@ -60,6 +66,15 @@ impl Pin {
 /// Whether two PIN hashes (from [`Pin::hash`]) are the same, in constant time.
 pub fn same_hash(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// One Argon2 computation per core.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores)
+    })
 }
 
 /// OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.

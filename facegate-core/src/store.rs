@@ -62,6 +62,26 @@ pub enum FailureSubject<'a> {
     User(&'a UserId),
 }
 
+/// How many PINs may be tried; see [`Store::reserve_pin_try`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinLimits {
+    pub session_max: u32,
+    pub user_max: u32,
+    pub user_window: chrono::Duration,
+}
+
+/// What [`Store::reserve_pin_try`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinTry {
+    /// Reserved: the session's tries so far, this one included.
+    Reserved { session_tries: u32 },
+    /// The session is consumed, unknown, or out of tries; nothing reserved.
+    SessionSpent,
+    /// The user is out of tries in the window that started at this time;
+    /// nothing reserved.
+    UserLocked { window_started_at: DateTime<Utc> },
+}
+
 /// What [`Store::rotate_refresh_token`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshRotation {
@@ -206,15 +226,29 @@ pub trait Store: Send + Sync + 'static {
         id: &LivenessSessionId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Counts one more wrong PIN for `user` against an unconsumed session
-    /// (whose failures then count against that user too) and returns the
-    /// new count; 0 when there is no such session, or it is consumed.
-    async fn record_pin_failure(
+    /// Reserves one PIN try before the PIN is checked, atomically (a
+    /// conditional update each, in one transaction), so concurrent verifies
+    /// cannot test more PINs than the limits allow: one of `user`'s
+    /// [`PinLimits::user_max`] tries per window (a fixed window of
+    /// [`PinLimits::user_window`] from its first try), then one of the
+    /// unconsumed session's [`PinLimits::session_max`] (whose failures then
+    /// count against that user too). A reserved try counts as wrong unless
+    /// [`Store::refund_pin_try`] gives it back.
+    async fn reserve_pin_try(
         &self,
         tenant: &TenantId,
-        id: &LivenessSessionId,
+        session: &LivenessSessionId,
         user: &UserId,
-    ) -> Result<u32, StoreError>;
+        limits: PinLimits,
+        now: DateTime<Utc>,
+    ) -> Result<PinTry, StoreError>;
+    /// Gives back a try reserved for a PIN that proved right.
+    async fn refund_pin_try(
+        &self,
+        tenant: &TenantId,
+        session: &LivenessSessionId,
+        user: &UserId,
+    ) -> Result<(), StoreError>;
     /// When the subject's failed checks completed, since `since`: sessions
     /// judged not live, and sessions whose PIN tries ran out
     /// ([`crate::domain::PinSettings::MAX_TRIES`]).

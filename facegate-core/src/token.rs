@@ -73,6 +73,11 @@ pub struct Claims {
     /// The `x-device-fingerprint` the token is bound to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dfp: Option<String>,
+    /// Minted by `POST /v1/session` (the `jwt` provider) rather than by
+    /// verify or refresh: such a token is not exchanged again, so one
+    /// verification cannot be chained into endless sessions.
+    #[serde(default, rename = "xch", skip_serializing_if = "std::ops::Not::not")]
+    pub exchanged: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -275,6 +280,7 @@ mod tests {
             jti: "jti-1".into(),
             confidence: 97.5,
             dfp: None,
+            exchanged: false,
         }
     }
 

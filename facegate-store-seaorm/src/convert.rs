@@ -118,6 +118,8 @@ pub(crate) fn user_row(user: &User) -> user::Model {
         metadata: user.metadata.clone(),
         payload: user.payload.clone(),
         pin_hash: user.pin_hash.clone(),
+        pin_wrong: 0,
+        pin_window_started_at: None,
         status: user.status.as_str().to_owned(),
         created_at: user.created_at,
     }

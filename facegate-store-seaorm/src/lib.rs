@@ -34,7 +34,8 @@ use facegate_core::domain::{
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
 use facegate_core::store::{
-    ConsentRevocation, FailureSubject, RefreshRotation, Store, StoreError, UserPage, UserSummary,
+    ConsentRevocation, FailureSubject, PinLimits, PinTry, RefreshRotation, Store, StoreError,
+    UserPage, UserSummary,
 };
 
 use entity::{
@@ -640,37 +641,119 @@ impl Store for SeaOrmStore {
         Ok(updated.rows_affected == 1)
     }
 
-    async fn record_pin_failure(
+    async fn reserve_pin_try(
         &self,
         tenant: &TenantId,
-        id: &LivenessSessionId,
+        session: &LivenessSessionId,
         user: &UserId,
-    ) -> Result<u32, StoreError> {
-        use liveness_session::Column;
+        limits: PinLimits,
+        now: DateTime<Utc>,
+    ) -> Result<PinTry, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
-        let updated = liveness_session::Entity::update_many()
-            .col_expr(Column::PinFailures, Expr::col(Column::PinFailures).add(1))
-            .col_expr(Column::UserId, Expr::value(user.as_str()))
-            .filter(Column::TenantId.eq(tenant.as_str()))
-            .filter(Column::Id.eq(id.as_str()))
-            .filter(Column::ConsumedAt.is_null())
+        // The user's window: a fresh one (first try, or the last one is
+        // over) starts at 1; otherwise one more, but only below the limit.
+        let cutoff = now - limits.user_window;
+        let window_over = || {
+            Expr::col(user::Column::PinWindowStartedAt)
+                .is_null()
+                .or(Expr::col(user::Column::PinWindowStartedAt).lt(cutoff))
+        };
+        let counted = user::Entity::update_many()
+            .col_expr(
+                user::Column::PinWrong,
+                Expr::case(window_over(), 1)
+                    .finally(Expr::col(user::Column::PinWrong).add(1))
+                    .into(),
+            )
+            .col_expr(
+                user::Column::PinWindowStartedAt,
+                Expr::case(window_over(), Expr::value(now))
+                    .finally(Expr::col(user::Column::PinWindowStartedAt))
+                    .into(),
+            )
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(user.as_str()))
+            .filter(
+                Condition::any()
+                    .add(window_over())
+                    .add(user::Column::PinWrong.lt(limits.user_max)),
+            )
             .exec(&txn)
             .await
             .map_err(store_error)?;
-        if updated.rows_affected == 0 {
-            return Ok(0);
+        if counted.rows_affected == 0 {
+            let started: Option<Option<DateTime<Utc>>> = user::Entity::find_by_id(user.as_str())
+                .select_only()
+                .column(user::Column::PinWindowStartedAt)
+                .filter(user::Column::TenantId.eq(tenant.as_str()))
+                .into_tuple()
+                .one(&txn)
+                .await
+                .map_err(store_error)?;
+            return Ok(match started.flatten() {
+                Some(window_started_at) => PinTry::UserLocked { window_started_at },
+                // No such user: nothing to try a PIN against.
+                None => PinTry::SessionSpent,
+            });
         }
-        let count: Option<i32> = liveness_session::Entity::find()
+        use liveness_session::Column;
+        let reserved = liveness_session::Entity::update_many()
+            .col_expr(Column::PinFailures, Expr::col(Column::PinFailures).add(1))
+            .col_expr(Column::UserId, Expr::value(user.as_str()))
+            .filter(Column::TenantId.eq(tenant.as_str()))
+            .filter(Column::Id.eq(session.as_str()))
+            .filter(Column::ConsumedAt.is_null())
+            .filter(Column::PinFailures.lt(limits.session_max))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if reserved.rows_affected == 0 {
+            // Dropping the transaction gives the user's try back.
+            return Ok(PinTry::SessionSpent);
+        }
+        let tries: Option<i32> = liveness_session::Entity::find_by_id(session.as_str())
             .select_only()
             .column(Column::PinFailures)
-            .filter(Column::TenantId.eq(tenant.as_str()))
-            .filter(Column::Id.eq(id.as_str()))
             .into_tuple()
             .one(&txn)
             .await
             .map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
-        Ok(count.map_or(0, |n| u32::try_from(n).unwrap_or(0)))
+        Ok(PinTry::Reserved {
+            session_tries: tries.map_or(0, |n| u32::try_from(n).unwrap_or(0)),
+        })
+    }
+
+    async fn refund_pin_try(
+        &self,
+        tenant: &TenantId,
+        session: &LivenessSessionId,
+        user: &UserId,
+    ) -> Result<(), StoreError> {
+        fn less(
+            column: impl sea_orm::sea_query::IntoColumnRef + Copy,
+        ) -> sea_orm::sea_query::CaseStatement {
+            Expr::case(Expr::col(column).gt(0), Expr::col(column).sub(1)).finally(0)
+        }
+        let txn = self.db.begin().await.map_err(store_error)?;
+        user::Entity::update_many()
+            .col_expr(user::Column::PinWrong, less(user::Column::PinWrong).into())
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::Id.eq(user.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        liveness_session::Entity::update_many()
+            .col_expr(
+                liveness_session::Column::PinFailures,
+                less(liveness_session::Column::PinFailures).into(),
+            )
+            .filter(liveness_session::Column::TenantId.eq(tenant.as_str()))
+            .filter(liveness_session::Column::Id.eq(session.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)
     }
 
     async fn liveness_failures(

@@ -12,7 +12,9 @@ use facegate_core::domain::{
 use facegate_core::ids::{
     ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
 };
-use facegate_core::store::{FailureSubject, RefreshRotation, Store, StoreError, UserPage};
+use facegate_core::store::{
+    FailureSubject, PinLimits, PinTry, RefreshRotation, Store, StoreError, UserPage,
+};
 use facegate_store_seaorm::testing::test_store;
 use serde_json::json;
 
@@ -448,8 +450,10 @@ async fn tenant_settings_round_trip() {
         pin: PinSettings {
             mode: PinMode::Always,
             unique: true,
+            max_wrong_per_user: 9,
         },
         client_match: true,
+        client_role: "visitor".into(),
     };
     assert!(store.set_tenant_settings(&id, &strict).await.unwrap());
     assert_eq!(store.tenant(&id).await.unwrap().unwrap().settings, strict);
@@ -896,13 +900,37 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
             .unwrap()
     );
     let since = clock::now() - chrono::Duration::minutes(5);
+    let limits = PinLimits {
+        session_max: 3,
+        user_max: 4,
+        user_window: chrono::Duration::minutes(30),
+    };
+    let now = clock::now();
+    let reserve = |tenant: TenantId, session: LivenessSessionId| {
+        let store = &store;
+        let holder = holder.id.clone();
+        async move {
+            store
+                .reserve_pin_try(&tenant, &session, &holder, limits, now)
+                .await
+                .unwrap()
+        }
+    };
+    // A right PIN gives its try back.
+    assert_eq!(
+        reserve(tenant.clone(), session.id.clone()).await,
+        PinTry::Reserved { session_tries: 1 }
+    );
+    store
+        .refund_pin_try(&tenant, &session.id, &holder.id)
+        .await
+        .unwrap();
     for expected in 1..=3 {
         assert_eq!(
-            store
-                .record_pin_failure(&tenant, &session.id, &holder.id)
-                .await
-                .unwrap(),
-            expected
+            reserve(tenant.clone(), session.id.clone()).await,
+            PinTry::Reserved {
+                session_tries: expected
+            }
         );
         let by_user = store
             .liveness_failures(&tenant, FailureSubject::User(&holder.id), since)
@@ -914,32 +942,55 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
             "after {expected}"
         );
     }
+    assert_eq!(
+        reserve(tenant.clone(), session.id.clone()).await,
+        PinTry::SessionSpent,
+        "the session is out of tries"
+    );
     let by_device = store
         .liveness_failures(&tenant, FailureSubject::Device("dev_pin"), since)
         .await
         .unwrap();
     assert_eq!(by_device.len(), 1);
     assert_eq!(
+        reserve(other.clone(), session.id.clone()).await,
+        PinTry::SessionSpent,
+        "another tenant's session"
+    );
+    // The user's fourth wrong PIN, on a fresh session, is their last in this window.
+    let second = liveness_session(&tenant, "dev_pin_2");
+    store.insert_liveness_session(&second).await.unwrap();
+    store
+        .complete_liveness_session(&tenant, &second.id, &completion)
+        .await
+        .unwrap();
+    assert_eq!(
+        reserve(tenant.clone(), second.id.clone()).await,
+        PinTry::Reserved { session_tries: 1 }
+    );
+    assert!(matches!(
+        reserve(tenant.clone(), second.id.clone()).await,
+        PinTry::UserLocked { .. }
+    ));
+    // A new window starts once the last is over.
+    let later = now + chrono::Duration::minutes(31);
+    assert_eq!(
         store
-            .record_pin_failure(&other, &session.id, &holder.id)
+            .reserve_pin_try(&tenant, &second.id, &holder.id, limits, later)
             .await
             .unwrap(),
-        0,
-        "another tenant's session"
+        PinTry::Reserved { session_tries: 2 }
     );
     assert!(
         store
-            .consume_liveness_session(&tenant, &session.id, clock::now())
+            .consume_liveness_session(&tenant, &second.id, clock::now())
             .await
             .unwrap()
     );
     assert_eq!(
-        store
-            .record_pin_failure(&tenant, &session.id, &holder.id)
-            .await
-            .unwrap(),
-        0,
-        "a spent session counts no more"
+        reserve(tenant.clone(), second.id.clone()).await,
+        PinTry::SessionSpent,
+        "a spent session takes no more tries"
     );
 }
 

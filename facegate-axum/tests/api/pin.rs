@@ -186,7 +186,12 @@ async fn a_clear_match_needs_no_pin_unless_the_tenant_always_asks() {
 #[tokio::test]
 async fn three_wrong_pins_count_towards_the_lockout() {
     let app = pin_app(PinMode::Always, false).await;
-    app.settings(|s| s.liveness.lockout_minutes = 30).await;
+    app.settings(|s| {
+        s.liveness.lockout_minutes = 30;
+        // The per-user PIN limit is the next test's.
+        s.pin.max_wrong_per_user = 100;
+    })
+    .await;
     let enrolled = enroll_photo(&app, OBAMA, "4711").await;
     assert_eq!(enrolled.status, 201, "{}", enrolled.body);
     // Five sessions spent on wrong PINs lock out the device, and the user
@@ -251,4 +256,66 @@ async fn without_pins_an_ambiguous_match_stands_on_the_face() {
     let verified = verify(&app, &session, &[]).await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     assert_eq!(verified.body["matched"], true);
+}
+
+/// Every wrong PIN counts against the user, whatever the session or device:
+/// after the tenant's maximum the user is locked out, the right PIN too.
+#[tokio::test]
+async fn wrong_pins_count_against_the_user_across_sessions_and_devices() {
+    let app = pin_app(PinMode::Always, false).await;
+    app.settings(|s| s.pin.max_wrong_per_user = 4).await;
+    assert_eq!(enroll_photo(&app, OBAMA, "4711").await.status, 201);
+    for device in ["phone-a", "phone-b"] {
+        let session = live_session(&app, &[("x-device-id", device)]).await;
+        for _ in 0..2 {
+            assert_error(
+                &verify_with_pin(&app, &session, "0000").await,
+                401,
+                "WRONG_PIN_CODE",
+            );
+        }
+    }
+    let third = live_session(&app, &[("x-device-id", "phone-c")]).await;
+    let locked = verify_with_pin(&app, &third, "4711").await;
+    assert_error(&locked, 429, "TOO_MANY_ATTEMPTS");
+    let retry_after: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 25 * 60, "{retry_after}");
+}
+
+/// Parallel verifies on one session cannot test more than its three PINs:
+/// each try is reserved in the database before the PIN is hashed.
+#[tokio::test]
+async fn parallel_guesses_on_one_session_get_three_tries_in_all() {
+    let app = pin_app(PinMode::Always, false).await;
+    assert_eq!(enroll_photo(&app, OBAMA, "4711").await.status, 201);
+    let session = live_session(&app, &[]).await;
+    let guesses = (0..8).map(|i| {
+        let app = &app;
+        let session = &session;
+        async move { verify_with_pin(app, session, &format!("{:04}", 1000 + i)).await }
+    });
+    let replies = futures_util::future::join_all(guesses).await;
+    let wrong = replies
+        .iter()
+        .filter(|r| r.body["code"] == "WRONG_PIN_CODE")
+        .count();
+    let spent = replies
+        .iter()
+        .filter(|r| r.body["code"] == "LIVENESS_SESSION_CONSUMED")
+        .count();
+    assert_eq!(
+        (wrong, spent),
+        (3, 5),
+        "{:?}",
+        replies.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    assert_error(
+        &verify_with_pin(&app, &session, "4711").await,
+        400,
+        "LIVENESS_SESSION_CONSUMED",
+    );
 }

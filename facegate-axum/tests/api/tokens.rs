@@ -57,6 +57,7 @@ async fn other_services_verify_tokens_with_the_published_keys() {
         jti: "1".into(),
         confidence: 99.0,
         dfp: None,
+        exchanged: false,
     };
     let token = ring.sign(&claims).unwrap();
 
@@ -125,6 +126,7 @@ async fn host_supplied_pem_keys_sign_and_a_previous_key_still_verifies() {
         jti: "j".into(),
         confidence: 99.0,
         dfp: None,
+        exchanged: false,
     };
     let token = ring.sign(&claims).unwrap();
     let header = jsonwebtoken::decode_header(&token).unwrap();

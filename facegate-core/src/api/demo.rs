@@ -80,7 +80,10 @@ pub(super) struct Demo {
 }
 
 impl Demo {
-    pub(super) fn new(config: DemoConfig) -> Self {
+    pub(super) fn new(mut config: DemoConfig) -> Self {
+        // The demo runs as a client key: its users get this role, whatever
+        // the page sends.
+        config.settings.client_role = DEMO_ROLE.into();
         Self {
             limiter: RateLimiter::new(config.requests_per_minute),
             config,
@@ -265,11 +268,11 @@ impl FaceGate {
 
 /// The one role of demo users: whatever the page sends, nobody enrolls
 /// themselves as `admin` of anything.
-pub const DEMO_ROLE: &str = "demo";
+pub(super) const DEMO_ROLE: &str = "demo";
 
-/// `/demo/enroll` takes `/v1/enroll`'s body with `name` optional and `role`
-/// fixed to [`DEMO_ROLE`], and only from a liveness session: nobody enrolls
-/// an uploaded photo.
+/// `/demo/enroll` takes `/v1/enroll`'s body with `name` optional and the
+/// role left to the demo tenant's `client_role` ([`DEMO_ROLE`]), and only
+/// from a liveness session: nobody enrolls an uploaded photo.
 fn demo_enroll_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut request: Map<String, Value> = wire::parse_json(body)?;
     if request.contains_key("face_image") {
@@ -281,7 +284,7 @@ fn demo_enroll_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     request
         .entry("name")
         .or_insert_with(|| Value::from("Demo user"));
-    request.insert("role".into(), Value::from(DEMO_ROLE));
+    request.remove("role");
     serde_json::to_vec(&request).map_err(|err| ApiError::Internal(err.to_string()))
 }
 
@@ -392,7 +395,7 @@ mod tests {
                 .unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["name"], "Demo user");
-        assert_eq!(body["role"], "demo", "whatever the page sent");
+        assert!(body.get("role").is_none(), "whatever the page sent");
         assert_eq!(body["payload"]["a"], 1);
         assert!(demo_enroll_body(br#"{"face_image":"abc"}"#).is_err());
     }

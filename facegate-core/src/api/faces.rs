@@ -30,7 +30,9 @@ const MAX_METADATA_BYTES: usize = 16 * 1024;
 #[derive(Deserialize)]
 struct EnrollRequest {
     name: String,
-    role: String,
+    /// Required with a server key; a client key's users get the tenant's
+    /// `client_role`.
+    role: Option<String>,
     consent_id: Option<ConsentId>,
     liveness_session_id: Option<LivenessSessionId>,
     face_image: Option<String>,
@@ -126,6 +128,30 @@ struct DetectResponse {
     faces: Vec<DetectedFace>,
 }
 
+/// Where an enrolled face comes from: exactly one of `face_image` and
+/// `liveness_session_id`.
+enum FaceSource<'a> {
+    Photo(String),
+    Live(&'a LivenessSessionId),
+}
+
+impl<'a> FaceSource<'a> {
+    fn of(image: Option<String>, session: &'a Option<LivenessSessionId>) -> Result<Self, ApiError> {
+        match (image, session) {
+            (Some(image), None) => Ok(FaceSource::Photo(image)),
+            (None, Some(session)) => Ok(FaceSource::Live(session)),
+            (Some(_), Some(_)) => Err(ApiError::Validation(vec![FieldIssue::new(
+                "liveness_session_id",
+                "send either liveness_session_id or face_image, not both",
+            )])),
+            (None, None) => Err(ApiError::Validation(vec![FieldIssue::new(
+                "face_image",
+                "one of face_image or liveness_session_id is required",
+            )])),
+        }
+    }
+}
+
 /// Per-tenant "the engine's index holds the store's faces" flags, so an
 /// engine with an in-memory index is filled once, before the tenant's first
 /// face operation, and never concurrently with one.
@@ -169,15 +195,10 @@ impl FaceGate {
         scope: KeyScope,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
-        let request: EnrollRequest = wire::parse_json(body)?;
-        if scope == KeyScope::Client
-            && (request.face_image.is_some() || request.external_id.is_some())
-        {
-            return Err(ApiError::InsufficientScope {
-                required: KeyScope::Server.as_str(),
-            });
-        }
-        validate_profile(&request)?;
+        let mut request: EnrollRequest = wire::parse_json(body)?;
+        let role = enrollment_role(tenant, scope, &request)?;
+        request.external_id = request.external_id.filter(|id| !id.trim().is_empty());
+        validate_profile(&request, &role)?;
         if request.payload.as_ref().is_some_and(|p| {
             serde_json::to_vec(p).map_or(usize::MAX, |b| b.len()) > User::MAX_PAYLOAD_BYTES
         }) {
@@ -189,6 +210,7 @@ impl FaceGate {
             .consent_id
             .clone()
             .ok_or(ApiError::ConsentRequired)?;
+        let source = FaceSource::of(request.face_image.take(), &request.liveness_session_id)?;
         let consent = self
             .inner
             .store
@@ -196,26 +218,18 @@ impl FaceGate {
             .await?
             .filter(|c| c.revoked_at.is_none() && c.user_id.is_none())
             .ok_or(ApiError::ConsentInvalid)?;
-        // Before the live session is spent: a missing or taken PIN is asked
-        // again, and the same ceremony then enrolls.
+        // The slow PIN hash only once the live session is known to be usable,
+        // and before it is spent: a missing or taken PIN is asked again, and
+        // the same ceremony then enrolls.
+        if let FaceSource::Live(session) = source {
+            self.usable_live_session(tenant, session).await?;
+        }
         let pin_hash = self.enrollment_pin(tenant, request.pin.as_deref()).await?;
         let face = self.warm_face_engine(&tenant.id).await?;
-        let probe = match (&request.face_image, &request.liveness_session_id) {
-            (Some(image), None) => face.probe(&ImageInput(image.clone())).await?,
+        let probe = match source {
+            FaceSource::Photo(image) => face.probe(&ImageInput(image)).await?,
             // The live session's reference frame, spent by this enrollment.
-            (None, Some(session)) => self.take_live_session(tenant, session).await?.1,
-            (Some(_), Some(_)) => {
-                return Err(ApiError::Validation(vec![FieldIssue::new(
-                    "liveness_session_id",
-                    "send either liveness_session_id or face_image, not both",
-                )]));
-            }
-            (None, None) => {
-                return Err(ApiError::Validation(vec![FieldIssue::new(
-                    "face_image",
-                    "one of face_image or liveness_session_id is required",
-                )]));
-            }
+            FaceSource::Live(session) => self.take_live_session(tenant, session).await?.1,
         };
         check_minimum_age(&tenant.settings, &probe)?;
         if tenant.settings.prevent_duplicates
@@ -231,7 +245,7 @@ impl FaceGate {
             id: UserId::generate(),
             tenant_id: tenant.id.clone(),
             name: request.name,
-            role: request.role,
+            role,
             email: request.email,
             phone: request.phone,
             external_id: request.external_id,
@@ -352,21 +366,10 @@ impl FaceGate {
             .await?
             .ok_or(ApiError::UserNotFound)?;
         let face = self.warm_face_engine(&tenant.id).await?;
-        let (probe, live) = match (request.face_image, &request.liveness_session_id) {
-            (Some(image), None) => (face.probe(&ImageInput(image)).await?, false),
-            (None, Some(session)) => (self.live_probe(tenant, session).await?.1, true),
-            (Some(_), Some(_)) => {
-                return Err(ApiError::Validation(vec![FieldIssue::new(
-                    "liveness_session_id",
-                    "send either liveness_session_id or face_image, not both",
-                )]));
-            }
-            (None, None) => {
-                return Err(ApiError::Validation(vec![FieldIssue::new(
-                    "face_image",
-                    "one of face_image or liveness_session_id is required",
-                )]));
-            }
+        let (probe, live) = match FaceSource::of(request.face_image, &request.liveness_session_id)?
+        {
+            FaceSource::Photo(image) => (face.probe(&ImageInput(image)).await?, false),
+            FaceSource::Live(session) => (self.live_probe(tenant, session).await?.1, true),
         };
         check_minimum_age(&tenant.settings, &probe)?;
         let found = face
@@ -514,7 +517,44 @@ fn check_minimum_age(settings: &TenantSettings, probe: &FaceProbe) -> Result<(),
     }
 }
 
-fn validate_profile(request: &EnrollRequest) -> Result<(), ApiError> {
+/// The role a new user gets. A server key says which (`role` is required);
+/// a client key enrolls from a live session only, with the tenant's
+/// `client_role`, and sets nothing a host may trust: no `external_id`,
+/// `email`, `phone` or `metadata` (a session provider would carry them into
+/// the host's own auth). `name` and `payload` it may send; neither is
+/// trusted for anything.
+fn enrollment_role(
+    tenant: &Tenant,
+    scope: KeyScope,
+    request: &EnrollRequest,
+) -> Result<String, ApiError> {
+    match scope {
+        KeyScope::Server => request
+            .role
+            .clone()
+            .ok_or_else(|| ApiError::Validation(vec![FieldIssue::new("role", "is required")])),
+        KeyScope::Client => {
+            let client_role = &tenant.settings.client_role;
+            let privileged = request.face_image.is_some()
+                || request.external_id.is_some()
+                || request.email.is_some()
+                || request.phone.is_some()
+                || request.metadata.is_some()
+                || request
+                    .role
+                    .as_ref()
+                    .is_some_and(|role| role != client_role);
+            if privileged {
+                return Err(ApiError::InsufficientScope {
+                    required: KeyScope::Server.as_str(),
+                });
+            }
+            Ok(client_role.clone())
+        }
+    }
+}
+
+fn validate_profile(request: &EnrollRequest, role: &str) -> Result<(), ApiError> {
     let mut issues = Vec::new();
     let mut text = |field: &str, value: Option<&str>, max: usize, required: bool| match value {
         Some(v) if v.trim().is_empty() && required => {
@@ -527,7 +567,7 @@ fn validate_profile(request: &EnrollRequest) -> Result<(), ApiError> {
         _ => {}
     };
     text("name", Some(&request.name), 200, true);
-    text("role", Some(&request.role), 64, true);
+    text("role", Some(role), 64, true);
     text("email", request.email.as_deref(), 320, false);
     text("phone", request.phone.as_deref(), 32, false);
     text("external_id", request.external_id.as_deref(), 256, false);

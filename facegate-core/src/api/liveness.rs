@@ -305,6 +305,19 @@ impl FaceGate {
         tenant: &Tenant,
         id: &LivenessSessionId,
     ) -> Result<(LivenessSession, FaceProbe), ApiError> {
+        let (session, image) = self.usable_live_session(tenant, id).await?;
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let probe = face.probe(&ImageInput(image)).await?;
+        Ok((session, probe))
+    }
+
+    /// The cheap checks of [`FaceGate::live_probe`], before any slow work:
+    /// the session and its reference image.
+    pub(super) async fn usable_live_session(
+        &self,
+        tenant: &Tenant,
+        id: &LivenessSessionId,
+    ) -> Result<(LivenessSession, String), ApiError> {
         let session = self.liveness_session(tenant, id).await?;
         let now = clock::now();
         if session.consumed_at.is_some() {
@@ -318,16 +331,16 @@ impl FaceGate {
         };
         let live = completion.outcome.is_live
             && completion.outcome.confidence >= tenant.settings.liveness.min_confidence;
-        let image = match (&completion.reference_image, live) {
-            (Some(image), true) => image.clone(),
+        match (&completion.reference_image, live) {
+            (Some(image), true) => {
+                let image = image.clone();
+                Ok((session, image))
+            }
             _ => {
                 self.consume(tenant, id, now).await?;
-                return Err(ApiError::LivenessFailed);
+                Err(ApiError::LivenessFailed)
             }
-        };
-        let face = self.warm_face_engine(&tenant.id).await?;
-        let probe = face.probe(&ImageInput(image)).await?;
-        Ok((session, probe))
+        }
     }
 
     /// Spends a completed session; only one caller ever succeeds.

@@ -192,10 +192,16 @@ impl FaceGate {
         let (claims, session, user) = self
             .verified_token(tenant, &request.verification_token)
             .await?;
+        if claims.exchanged {
+            return Err(ApiError::VerificationTokenUsed);
+        }
         if !crate::device::matches_binding(claims.dfp.as_deref(), headers) {
             return Err(ApiError::InvalidVerificationToken);
         }
-        let token_expires = DateTime::from_timestamp(claims.exp, 0).unwrap_or(session.expires_at);
+        // Kept while the token can still verify: until `exp` plus the leeway.
+        let leeway = chrono::Duration::from_std(self.inner.tokens.leeway).unwrap_or_default();
+        let token_expires =
+            DateTime::from_timestamp(claims.exp, 0).unwrap_or(session.expires_at) + leeway;
         if !self
             .inner
             .store
@@ -213,7 +219,7 @@ impl FaceGate {
         let created = match provider {
             None => {
                 let token = self
-                    .issue_token(&user, &session, claims.dfp.as_deref())
+                    .sign_token(&user, &session, claims.dfp.as_deref(), true)
                     .await?;
                 CreateSessionResponse {
                     token,

@@ -15,7 +15,7 @@ use crate::ids::{LivenessSessionId, SessionId};
 use crate::liveness;
 use crate::pin::{self, Pin};
 use crate::providers::risk::{RiskAssessment, RiskContext};
-use crate::store::FailureSubject;
+use crate::store::{FailureSubject, PinLimits, PinTry};
 
 /// A match this close to the threshold suggests the enrolled face has drifted
 /// (age, new glasses): verify asks for a re-enrollment.
@@ -205,7 +205,10 @@ impl FaceGate {
     /// The candidate whose PIN was presented. 401 `PIN_REQUIRED` without a
     /// PIN (the session is kept for the retry), 401 `WRONG_PIN_CODE` with the
     /// tries left for a wrong one; the last wrong try spends the session and
-    /// counts as a failed check of the best match.
+    /// counts as a failed check of the best match. Each try is reserved in
+    /// the store before the (slow) hash, against the session and the user,
+    /// so parallel requests cannot test more PINs than allowed; a right PIN
+    /// gives its try back.
     async fn check_pin(
         &self,
         tenant: &Tenant,
@@ -217,26 +220,46 @@ impl FaceGate {
         let Some(presented) = presented else {
             return Err(ApiError::PinRequired);
         };
-        let hash = Pin::parse("pin", presented)?.hash(&tenant.id).await?;
+        let pin = Pin::parse("pin", presented)?;
+        let best_id = best.0.id.clone();
+        let now = clock::now();
+        let window =
+            chrono::Duration::minutes(i64::from(tenant.settings.liveness.lockout_minutes.max(1)));
+        let limits = PinLimits {
+            session_max: PinSettings::MAX_TRIES,
+            user_max: tenant.settings.pin.max_wrong_per_user.max(1),
+            user_window: window,
+        };
+        let session_tries = match self
+            .inner
+            .store
+            .reserve_pin_try(&tenant.id, session_id, &best_id, limits, now)
+            .await?
+        {
+            PinTry::Reserved { session_tries } => session_tries,
+            PinTry::SessionSpent => return Err(ApiError::LivenessSessionConsumed),
+            PinTry::UserLocked { window_started_at } => {
+                let left = (window_started_at + window - now).num_seconds().max(1);
+                tracing::warn!(tenant = %tenant.id, user = %best_id, "PIN tries exhausted");
+                return Err(ApiError::TooManyAttempts {
+                    retry_after_secs: u64::try_from(left).unwrap_or(1),
+                });
+            }
+        };
+        let hash = pin.hash(&tenant.id).await?;
         let holds_pin = |(user, _): &Candidate| {
             user.pin_hash
                 .as_deref()
                 .is_some_and(|stored| pin::same_hash(stored, &hash))
         };
-        let best_id = best.0.id.clone();
         if let Some(chosen) = std::iter::once(best).chain(rival).find(holds_pin) {
+            self.inner
+                .store
+                .refund_pin_try(&tenant.id, session_id, &best_id)
+                .await?;
             return Ok(chosen);
         }
-        let failures = self
-            .inner
-            .store
-            .record_pin_failure(&tenant.id, session_id, &best_id)
-            .await?;
-        if failures == 0 {
-            // Spent meanwhile by a concurrent request.
-            return Err(ApiError::LivenessSessionConsumed);
-        }
-        let attempts_remaining = PinSettings::MAX_TRIES.saturating_sub(failures);
+        let attempts_remaining = PinSettings::MAX_TRIES.saturating_sub(session_tries);
         if attempts_remaining == 0 {
             // Lost to a concurrent request is as good as spent here.
             let _ = self.consume(tenant, session_id, clock::now()).await;

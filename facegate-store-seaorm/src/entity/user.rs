@@ -16,6 +16,9 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub payload: Option<Json>,
     pub pin_hash: Option<String>,
+    /// Wrong PINs in the window that started at `pin_window_started_at`.
+    pub pin_wrong: i32,
+    pub pin_window_started_at: Option<DateTimeUtc>,
     pub status: String,
     pub created_at: DateTimeUtc,
 }

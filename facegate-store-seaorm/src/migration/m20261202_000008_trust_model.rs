@@ -2,7 +2,8 @@
 //! their hash (unique) rather than by a prefix of the secret, which is cut
 //! back to the key's scheme for keys stored before; `external_id` is unique
 //! per tenant; a verification token is exchanged for a session once; audit
-//! events carry a note (a forced re-enrollment).
+//! events carry a note (a forced re-enrollment); users count wrong PINs
+//! (per window, across sessions and devices).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -12,7 +13,32 @@ pub struct Migration;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // All or nothing on SQLite too (sea-orm-migration wraps only PostgreSQL
+    // migrations by default): a failed unique index leaves nothing half done.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // An empty external_id is no link (the API now stores none).
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE users SET external_id = NULL WHERE external_id = ''")
+            .await?;
+        // Fails if two users of a tenant already share an external_id: the
+        // operator decides which keeps it (no link is dropped silently).
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_users_tenant_external_id")
+                    .table("users")
+                    .col("tenant_id")
+                    .col("external_id")
+                    .unique()
+                    .take(),
+            )
+            .await?;
+
         // One column per statement: SQLite alters a table one change at a time.
         manager
             .alter_table(
@@ -55,20 +81,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
-        // Fails if two users of a tenant already share an external_id: the
-        // operator decides which keeps it (no link is dropped silently).
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_users_tenant_external_id")
+            .alter_table(
+                Table::alter()
                     .table("users")
-                    .col("tenant_id")
-                    .col("external_id")
-                    .unique()
+                    .add_column(integer("pin_wrong").default(0))
                     .take(),
             )
             .await?;
-
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("users")
+                    .add_column(timestamp_with_time_zone_null("pin_window_started_at"))
+                    .take(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -145,6 +173,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        for column in ["pin_window_started_at", "pin_wrong"] {
+            manager
+                .alter_table(Table::alter().table("users").drop_column(column).take())
+                .await?;
+        }
         for column in ["origins", "scope"] {
             manager
                 .alter_table(Table::alter().table("api_keys").drop_column(column).take())
