@@ -15,7 +15,7 @@ pub use crate::trust::*;
 
 pub(crate) const OBAMA: &str = "face_recognition/obama.jpg";
 pub(crate) const OBAMA_2: &str = "face_recognition/obama2.jpg";
-const OBAMA_3: &str = "face_recognition/obama3.jpg";
+pub(crate) const OBAMA_3: &str = "face_recognition/obama3.jpg";
 const BIDEN: &str = "face_recognition/biden.jpg";
 const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 

@@ -76,6 +76,8 @@ macro_rules! suite {
             external_ids_are_unique,
             session_exchange_and_device_binding,
             re_enroll_from_a_live_session,
+            liveness_abuse,
+            biometric_leftovers,
         );
     };
     (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {

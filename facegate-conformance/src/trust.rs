@@ -326,3 +326,95 @@ case!(
         fx.call("POST", &path, Some(json!({ "liveness_session_id": again }))).await.assert_ok(200);
     }
 );
+
+/// A JPEG of `side`×`side` flat grey: about 8 kB per megapixel.
+pub fn compressible_jpeg(side: u32) -> String {
+    // Grey: one channel, a few bits per 8×8 block.
+    let image = image::GrayImage::from_pixel(side, side, image::Luma([120]));
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Starts a passive session and uploads `frames` (`(image, timestamp_ms)`).
+async fn upload_frames<A: Adapter>(fx: &Fixture<A>, frames: Vec<(String, i64)>) -> Reply {
+    let started = fx.call("POST", "/v1/liveness/session", None).await;
+    let started = started.assert_ok(200).clone();
+    let id = started["session_id"].as_str().unwrap();
+    let frames: Vec<Value> = frames
+        .into_iter()
+        .map(|(image, at)| json!({ "image": image, "timestamp_ms": at }))
+        .collect();
+    fx.call(
+        "POST",
+        &format!("/v1/liveness/session/{id}/frames"),
+        Some(json!({ "nonce": started["challenge"]["nonce"], "frames": frames })),
+    )
+    .await
+}
+
+case!(
+    /// Liveness uploads cost the server little however they are built: a
+    /// burst that would decode to gigabytes is refused from its headers; the
+    /// same picture sent twice in other encodings is a replay; client
+    /// timestamps at the ends of `i64` are implausible, not a crash.
+    liveness_abuse(fx) {
+        passive(&fx).await;
+        let bomb = compressible_jpeg(4096);
+        let frames = (0..10).map(|i| (bomb.clone(), 1_000 + 100 * i)).collect();
+        upload_frames(&fx, frames).await.assert_error(413, "PAYLOAD_TOO_LARGE");
+
+        let obama = photo(crate::cases::OBAMA);
+        let replayed = vec![
+            (obama.clone(), 1_000),
+            (format!("data:image/jpeg;base64,{obama}"), 1_400),
+            (photo(crate::cases::OBAMA_2), 1_800),
+        ];
+        let judged = upload_frames(&fx, replayed).await;
+        assert_eq!(judged.assert_ok(200)["is_live"], false, "{}", judged.body);
+
+        let extremes = vec![
+            (obama.clone(), i64::MIN),
+            (photo(crate::cases::OBAMA_2), 0),
+            (photo(crate::cases::OBAMA_3), i64::MAX),
+        ];
+        let judged = upload_frames(&fx, extremes).await;
+        assert_eq!(judged.assert_ok(200)["is_live"], false, "{}", judged.body);
+    }
+);
+
+case!(
+    /// Deleting a user, or revoking their consent, also drops their face
+    /// from liveness sessions not yet used: nothing of them is left to verify.
+    biometric_leftovers(fx) {
+        passive(&fx).await;
+        for revoke_consent in [false, true] {
+            let consent = fx.consent().await;
+            let enrolled = fx
+                .call("POST", "/v1/enroll", Some(json!({ "name": "B", "role": "user", "consent_id": consent, "face_image": photo(crate::cases::OBAMA) })))
+                .await;
+            let user = enrolled.assert_ok(201)["user_id"].as_str().unwrap().to_owned();
+            let waiting = live_session(&fx, &[]).await;
+            if revoke_consent {
+                fx.call("DELETE", &format!("/v1/consent/{consent}"), None).await.assert_ok(200);
+            } else {
+                fx.call("DELETE", &format!("/v1/users/{user}"), None).await.assert_ok(200);
+            }
+            let stored = fx
+                .facegate
+                .store()
+                .liveness_session(&fx.tenant, &facegate_core::ids::LivenessSessionId::from_string(&waiting))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(stored.completion.unwrap().reference_image, None);
+            fx.call("POST", "/v1/verify", Some(json!({ "liveness_session_id": waiting }))).await
+                .assert_error(403, "LIVENESS_FAILED");
+        }
+    }
+);

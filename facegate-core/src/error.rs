@@ -60,6 +60,8 @@ pub enum ApiError {
     ConsentHashMismatch,
     #[error("Invalid image: {0}")]
     InvalidImage(String),
+    #[error("Images too large: {0}")]
+    ImagesTooLarge(String),
     /// Enroll and match need a face (422).
     #[error("No face detected in image")]
     NoFaceDetected,
@@ -160,6 +162,7 @@ impl From<FaceError> for ApiError {
     fn from(err: FaceError) -> Self {
         match err {
             FaceError::InvalidImage(reason) => ApiError::InvalidImage(reason),
+            FaceError::TooLarge(reason) => ApiError::ImagesTooLarge(reason),
             FaceError::NoFace => ApiError::NoFaceDetected,
             FaceError::ManyFaces => ApiError::ManyFaces,
             FaceError::Busy => ApiError::EngineBusy,
@@ -210,7 +213,7 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             FaceEngineUnavailable | EngineBusy => StatusCode::SERVICE_UNAVAILABLE,
-            PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } => {
+            PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } | ImagesTooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             UserNotFound
@@ -237,7 +240,9 @@ impl ApiError {
             ExternalIdTaken => "EXTERNAL_ID_TAKEN",
             MalformedJson(_) => "INVALID_JSON",
             Validation(_) => "VALIDATION_FAILED",
-            PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } | ImagesTooLarge(_) => {
+                "PAYLOAD_TOO_LARGE"
+            }
             UnknownConsentVersion => "INVALID_CONSENT_VERSION",
             ConsentHashMismatch => "CONSENT_HASH_MISMATCH",
             InvalidImage(_) => "INVALID_IMAGE_FORMAT",

@@ -31,7 +31,8 @@ pub mod token;
 
 pub use admin::{AdminError, MintedKey};
 pub use api::{
-    BodyLimits, ClientAddr, CorsConfig, DemoConfig, FaceGate, FaceGateBuilder, OpenedSession,
+    BodyLimits, ClientAddr, CorsConfig, DemoConfig, FaceGate, FaceGateBuilder, MaintenanceReport,
+    OpenedSession, Retention, UNAUTHENTICATED_PER_MINUTE,
 };
 pub use error::{ApiError, FieldIssue};
 pub use guard::{FaceGateAuthLayer, GuardRejection};

@@ -103,19 +103,26 @@ pub struct Verdict {
 pub struct JudgedFrame<'a> {
     /// Client clock, milliseconds; only differences matter.
     pub timestamp_ms: i64,
-    /// A digest of the frame's bytes, to spot a replayed still.
-    pub digest: [u8; 32],
     pub observation: &'a FrameObservation,
 }
 
+/// Frames may claim to span at most the session's age (server time, from
+/// start to upload) plus this much (clock granularity, the upload itself).
+pub const RECEIPT_SLACK_MS: i64 = 5_000;
+/// Two dHashes this close (in bits) show the same picture.
+pub const SAME_PICTURE_BITS: u32 = 4;
+
 /// Judges an upload. `same_person` is the similarity (0–100) two frames need
 /// to count as the same person: the tenant's match threshold.
+/// `session_age_ms` is how long the session had existed when the frames
+/// arrived (server clock): they cannot span more.
 pub fn judge(
     mode: LivenessMode,
     challenge: &LivenessChallenge,
     frames: &[JudgedFrame<'_>],
     same_person: f32,
     min_confidence: f32,
+    session_age_ms: i64,
 ) -> Verdict {
     let fail = |failure| Verdict {
         outcome: LivenessOutcome {
@@ -125,13 +132,8 @@ pub fn judge(
         failure: Some(failure),
         reference_frame: 0,
     };
-    if !timing_is_plausible(mode, frames) {
+    if !timing_is_plausible(mode, frames, session_age_ms) {
         return fail(Failure::ImplausibleTiming);
-    }
-    let mut digests: Vec<[u8; 32]> = frames.iter().map(|f| f.digest).collect();
-    digests.sort_unstable();
-    if digests.windows(2).any(|pair| pair[0] == pair[1]) {
-        return fail(Failure::RepeatedFrame);
     }
     let faces: Option<Vec<&ObservedFace>> = frames
         .iter()
@@ -143,6 +145,9 @@ pub fn judge(
     let Some(faces) = faces else {
         return fail(Failure::NotOneFace);
     };
+    if is_replay(mode, &faces) {
+        return fail(Failure::RepeatedFrame);
+    }
     if faces.iter().any(|f| f.similarity_to_first < same_person) {
         return fail(Failure::DifferentPeople);
     }
@@ -178,16 +183,44 @@ pub fn judge(
     }
 }
 
-/// Strictly increasing, camera-like gaps, within the mode's span.
-fn timing_is_plausible(mode: LivenessMode, frames: &[JudgedFrame<'_>]) -> bool {
+/// The same decoded picture twice (however it was encoded), or, in active
+/// mode, a burst in which nothing moved (every frame perceptually the same
+/// as the first: a still re-encoded, since a performed challenge moves the
+/// head). Passive mode skips the perceptual test: a user holding still, as
+/// asked, makes frames that differ by sensor noise only, like a re-encoded
+/// still; the passive model and the pixel digests are its defence.
+fn is_replay(mode: LivenessMode, faces: &[&ObservedFace]) -> bool {
+    let mut digests: Vec<[u8; 32]> = faces.iter().map(|f| f.pixels.digest).collect();
+    digests.sort_unstable();
+    if digests.windows(2).any(|pair| pair[0] == pair[1]) {
+        return true;
+    }
+    match (mode, faces.split_first()) {
+        (LivenessMode::Active, Some((first, rest))) if !rest.is_empty() => rest.iter().all(|f| {
+            (f.pixels.perceptual ^ first.pixels.perceptual).count_ones() <= SAME_PICTURE_BITS
+        }),
+        _ => false,
+    }
+}
+
+/// Strictly increasing, camera-like gaps, within the mode's span and within
+/// the time the session has existed. Checked arithmetic: timestamps are the
+/// client's, any `i64`.
+fn timing_is_plausible(
+    mode: LivenessMode,
+    frames: &[JudgedFrame<'_>],
+    session_age_ms: i64,
+) -> bool {
+    let gap = |a: &JudgedFrame<'_>, b: &JudgedFrame<'_>| b.timestamp_ms.checked_sub(a.timestamp_ms);
     let gaps_ok = frames
         .windows(2)
-        .all(|pair| pair[1].timestamp_ms - pair[0].timestamp_ms >= MIN_FRAME_GAP_MS);
+        .all(|pair| gap(&pair[0], &pair[1]).is_some_and(|g| g >= MIN_FRAME_GAP_MS));
     let span = match (frames.first(), frames.last()) {
-        (Some(first), Some(last)) => last.timestamp_ms - first.timestamp_ms,
-        _ => 0,
+        (Some(first), Some(last)) => gap(first, last),
+        _ => Some(0),
     };
-    gaps_ok && span <= max_span_ms(mode)
+    let received_by = session_age_ms.saturating_add(RECEIPT_SLACK_MS);
+    gaps_ok && span.is_some_and(|span| span <= max_span_ms(mode) && span <= received_by)
 }
 
 /// Each action seen after the previous one, measured from the first frame
@@ -251,15 +284,25 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::providers::face::{BoundingBox, DetectedFace, FaceProbe};
+    use crate::providers::face::{BoundingBox, DetectedFace, FaceProbe, FramePixels};
 
     fn face(yaw: f32, pitch: f32, eyes_open: f32, live: f32) -> FrameObservation {
+        // Distinct pixels, and dHashes far apart, unless a test says otherwise.
+        let seed = (yaw * 7.0 + pitch * 13.0 + eyes_open * 17.0 + live * 1000.0) as u64;
         FrameObservation::Face(ObservedFace {
             yaw,
             pitch,
             eyes_open,
             live_score: live,
             similarity_to_first: 99.0,
+            pixels: FramePixels {
+                digest: sha2::Digest::finalize(sha2::Digest::chain_update(
+                    <sha2::Sha256 as sha2::Digest>::new(),
+                    seed.to_le_bytes(),
+                ))
+                .into(),
+                perceptual: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            },
             probe: FaceProbe {
                 face: DetectedFace {
                     bounding_box: BoundingBox {
@@ -284,7 +327,6 @@ mod tests {
             .enumerate()
             .map(|(i, observation)| JudgedFrame {
                 timestamp_ms: 1_000 + 400 * i as i64,
-                digest: [i as u8; 32],
                 observation,
             })
             .collect()
@@ -315,6 +357,7 @@ mod tests {
                 &frames,
                 90.0,
                 90.0,
+                60_000,
             )
         };
         let live = judged(&[TurnLeft, Blink, LookUp]);
@@ -335,7 +378,7 @@ mod tests {
 
     #[test]
     fn hard_checks_fail_with_zero_confidence() {
-        let mut different = face(0.0, 0.0, 1.0, 0.99);
+        let mut different = face(0.0, 0.0, 1.0, 0.97);
         if let FrameObservation::Face(f) = &mut different {
             f.similarity_to_first = 40.0;
         }
@@ -360,21 +403,88 @@ mod tests {
                 &frames(&observed),
                 90.0,
                 90.0,
+                60_000,
             );
             assert_eq!(verdict.failure, Some(expected));
             assert_eq!(verdict.outcome.confidence, 0.0);
         }
     }
 
+    fn with_pixels(
+        observation: &FrameObservation,
+        pixels: impl FnOnce(&mut FramePixels),
+    ) -> FrameObservation {
+        let mut copy = observation.clone();
+        if let FrameObservation::Face(face) = &mut copy {
+            pixels(&mut face.pixels);
+        }
+        copy
+    }
+
+    fn pixels_of(observation: &FrameObservation) -> FramePixels {
+        match observation {
+            FrameObservation::Face(face) => face.pixels,
+            FrameObservation::NotOneFace => unreachable!(),
+        }
+    }
+
     #[test]
     fn replayed_stills_and_impossible_timing_fail() {
-        let observed = [face(0.0, 0.0, 1.0, 0.99), face(0.0, 0.0, 1.0, 0.98)];
-        let mut replayed = frames(&observed);
-        replayed[1].digest = replayed[0].digest;
+        let first = face(0.0, 0.0, 1.0, 0.99);
+        let observed = [first.clone(), face(0.0, 0.0, 1.0, 0.98)];
         let passive = |frames: &[JudgedFrame<'_>]| {
-            judge(LivenessMode::Passive, &challenge(&[]), frames, 90.0, 90.0).failure
+            judge(
+                LivenessMode::Passive,
+                &challenge(&[]),
+                frames,
+                90.0,
+                90.0,
+                60_000,
+            )
+            .failure
         };
-        assert_eq!(passive(&replayed), Some(Failure::RepeatedFrame));
+        let same_pixels = [
+            first.clone(),
+            with_pixels(&observed[1], |p| p.digest = pixels_of(&first).digest),
+        ];
+        assert_eq!(passive(&frames(&same_pixels)), Some(Failure::RepeatedFrame));
+        // Active: a turn performed over re-encodes of one still (same
+        // picture, other pixels) is a replay, whatever the pose says.
+        let still = pixels_of(&first).perceptual;
+        let reencoded = [
+            first.clone(),
+            with_pixels(&face(20.0, 0.0, 1.0, 0.98), |p| {
+                p.perceptual = still ^ 0b101
+            }),
+        ];
+        let active = judge(
+            LivenessMode::Active,
+            &challenge(&[TurnRight]),
+            &frames(&reencoded),
+            90.0,
+            90.0,
+            60_000,
+        );
+        assert_eq!(active.failure, Some(Failure::RepeatedFrame));
+        // Timestamps are the client's: extremes must not overflow.
+        let mut extreme = frames(&observed);
+        extreme[0].timestamp_ms = i64::MIN;
+        extreme[1].timestamp_ms = i64::MAX;
+        assert_eq!(passive(&extreme), Some(Failure::ImplausibleTiming));
+        // Frames cannot span more than the session has existed (plus slack).
+        let spread = frames(&observed);
+        assert_eq!(
+            judge(
+                LivenessMode::Passive,
+                &challenge(&[]),
+                &spread,
+                90.0,
+                90.0,
+                -RECEIPT_SLACK_MS
+            )
+            .failure,
+            Some(Failure::ImplausibleTiming)
+        );
         let mut fast = frames(&observed);
         fast[1].timestamp_ms = fast[0].timestamp_ms + 5;
         assert_eq!(passive(&fast), Some(Failure::ImplausibleTiming));
@@ -400,6 +510,7 @@ mod tests {
             &frames(&observed),
             90.0,
             90.0,
+            60_000,
         );
         assert_eq!(verdict.outcome.confidence, 88.7);
         assert_eq!(verdict.failure, Some(Failure::LowConfidence));

@@ -172,8 +172,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Vec<FaceEnrollment>>, StoreError>;
     /// Every face of the tenant, for engines that rebuild their index on start.
     async fn faces_of_tenant(&self, tenant: &TenantId) -> Result<Vec<FaceEnrollment>, StoreError>;
-    /// Deletes a user and all their face data in one transaction; linked consent
-    /// records are kept (as evidence) but unlinked. Returns false when absent.
+    /// Deletes a user and all their face data in one transaction (the
+    /// reference images of their unconsumed liveness sessions included);
+    /// linked consent records are kept (as evidence) but unlinked. Returns
+    /// false when absent.
     async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError>;
     /// Whether a user of the tenant has this PIN hash (the uniqueness option).
     async fn pin_taken(&self, tenant: &TenantId, pin_hash: &str) -> Result<bool, StoreError>;
@@ -327,6 +329,9 @@ pub trait Store: Send + Sync + 'static {
 
     // Audit trail.
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Deletes events recorded before `before` (the retention sweep);
+    /// returns how many.
+    async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// The tenant's most recent events, newest first.
     async fn audit_events(
         &self,

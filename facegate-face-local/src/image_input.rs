@@ -3,18 +3,93 @@
 //! cannot make us allocate gigabytes.
 
 use base64::Engine;
-use facegate_core::providers::face::{FaceError, ImageInput};
+use facegate_core::providers::face::{FaceError, FramePixels, ImageInput};
 use image::{ImageFormat, ImageReader, Limits, RgbImage};
+use sha2::{Digest, Sha256};
 
 /// Largest decoded (binary) image accepted.
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 /// Largest width or height accepted.
 pub const MAX_DIMENSION: u32 = 4096;
 
+/// Pixels one liveness upload may decode in all: 30 camera frames of
+/// 1280×960. Checked from the image headers before any frame is decoded.
+pub const MAX_LIVENESS_PIXELS: u64 = 30 * 1280 * 960;
+/// Liveness frames are scaled to fit this square as they are decoded (a
+/// camera frame's size; the models work on far smaller crops).
+pub const LIVENESS_FRAME_MAX_SIDE: u32 = 1280;
+
 /// Decodes a client image into RGB pixels.
 pub fn decode(input: &ImageInput) -> Result<RgbImage, FaceError> {
     let bytes = base64_payload(&input.0)?;
     decode_bytes(&bytes)
+}
+
+/// The encoded bytes of each liveness frame, once their headers show that
+/// decoding all of them stays within [`MAX_LIVENESS_PIXELS`].
+pub fn liveness_frames(inputs: &[ImageInput]) -> Result<Vec<Vec<u8>>, FaceError> {
+    let mut total: u64 = 0;
+    let mut frames = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let bytes = base64_payload(&input.0)?;
+        let (width, height) = dimensions(&bytes)?;
+        total = total.saturating_add(u64::from(width) * u64::from(height));
+        if total > MAX_LIVENESS_PIXELS {
+            return Err(FaceError::TooLarge(format!(
+                "the frames would decode to more than {MAX_LIVENESS_PIXELS} pixels; send camera-sized frames (1280×960 or less)"
+            )));
+        }
+        frames.push(bytes);
+    }
+    Ok(frames)
+}
+
+/// A frame decoded and scaled down to fit [`LIVENESS_FRAME_MAX_SIDE`].
+pub fn decode_liveness_frame(bytes: &[u8]) -> Result<RgbImage, FaceError> {
+    let image = decode_bytes(bytes)?;
+    let (width, height) = image.dimensions();
+    let side = width.max(height);
+    if side <= LIVENESS_FRAME_MAX_SIDE {
+        return Ok(image);
+    }
+    let scale = f64::from(LIVENESS_FRAME_MAX_SIDE) / f64::from(side);
+    let fit = |n: u32| ((f64::from(n) * scale).round() as u32).max(1);
+    // Area averaging in integers: no full-size float buffer on the way.
+    Ok(image::imageops::thumbnail(&image, fit(width), fit(height)))
+}
+
+/// The replay checks' view of decoded pixels: their SHA-256 and a 64-bit
+/// difference hash (each of 8 rows of a 9×8 grey thumbnail: is each cell
+/// brighter than its right neighbour).
+pub fn fingerprint(image: &RgbImage) -> FramePixels {
+    let digest = Sha256::digest(image.as_raw()).into();
+    let thumb = image::imageops::thumbnail(image, 9, 8);
+    let grey = |x: u32, y: u32| {
+        let [r, g, b] = thumb.get_pixel(x, y).0;
+        u32::from(r) * 299 + u32::from(g) * 587 + u32::from(b) * 114
+    };
+    let mut perceptual = 0u64;
+    for y in 0..8 {
+        for x in 0..8 {
+            perceptual = (perceptual << 1) | u64::from(grey(x, y) > grey(x + 1, y));
+        }
+    }
+    FramePixels { digest, perceptual }
+}
+
+/// Width and height from the image's header, without decoding it.
+fn dimensions(bytes: &[u8]) -> Result<(u32, u32), FaceError> {
+    let format = image_format(bytes)?;
+    ImageReader::with_format(std::io::Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|err| FaceError::InvalidImage(format!("cannot read image header: {err}")))
+}
+
+fn image_format(bytes: &[u8]) -> Result<ImageFormat, FaceError> {
+    image::guess_format(bytes)
+        .ok()
+        .filter(|f| matches!(f, ImageFormat::Jpeg | ImageFormat::Png))
+        .ok_or_else(|| FaceError::InvalidImage("not a JPEG or PNG image".into()))
 }
 
 /// Decodes JPEG or PNG bytes into RGB pixels.
@@ -25,10 +100,7 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<RgbImage, FaceError> {
             bytes.len()
         )));
     }
-    let format = image::guess_format(bytes)
-        .ok()
-        .filter(|f| matches!(f, ImageFormat::Jpeg | ImageFormat::Png))
-        .ok_or_else(|| FaceError::InvalidImage("not a JPEG or PNG image".into()))?;
+    let format = image_format(bytes)?;
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
@@ -103,6 +175,50 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn liveness_frames_are_bounded_by_their_headers_and_scaled_down() {
+        // 2000×2000 decodes to 4 Mpx: nine of them pass the 36.9 Mpx budget, ten do not.
+        let big = ImageInput(png_base64(2000, 2000));
+        assert_eq!(liveness_frames(&vec![big.clone(); 9]).unwrap().len(), 9);
+        assert!(matches!(
+            liveness_frames(&vec![big.clone(); 10]),
+            Err(FaceError::TooLarge(_))
+        ));
+        let bytes = liveness_frames(std::slice::from_ref(&big)).unwrap();
+        let frame = decode_liveness_frame(&bytes[0]).unwrap();
+        assert_eq!(frame.dimensions(), (1280, 1280));
+    }
+
+    #[test]
+    fn pixels_not_encodings_make_the_fingerprint() {
+        let image = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 9]));
+        let mut png = Vec::new();
+        image
+            .write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let as_png = decode_liveness_frame(&png).unwrap();
+        assert_eq!(
+            fingerprint(&as_png),
+            fingerprint(&image),
+            "same pixels, same frame"
+        );
+        let mut jpeg = Vec::new();
+        image
+            .write_to(&mut std::io::Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        let reencoded = fingerprint(&decode_liveness_frame(&jpeg).unwrap());
+        assert_ne!(reencoded.digest, fingerprint(&image).digest);
+        let distance = (reencoded.perceptual ^ fingerprint(&image).perceptual).count_ones();
+        assert!(
+            distance <= 4,
+            "a re-encode is the same picture: {distance} bits"
+        );
+        let other = image::imageops::flip_horizontal(&image);
+        let distance =
+            (fingerprint(&other).perceptual ^ fingerprint(&image).perceptual).count_ones();
+        assert!(distance > 4, "another picture: {distance} bits");
     }
 
     #[test]

@@ -189,12 +189,16 @@ impl Engine {
         Ok((probe, face, landmarks))
     }
 
-    /// Pose, eyes, passive live score and identity of each liveness frame.
-    fn observe(&self, frames: &[RgbImage]) -> Result<Vec<FrameObservation>, FaceError> {
+    /// Pose, eyes, passive live score, identity and pixel fingerprint of
+    /// each liveness frame, decoded one at a time.
+    fn observe(
+        &self,
+        frames: impl Iterator<Item = Result<RgbImage, FaceError>>,
+    ) -> Result<Vec<FrameObservation>, FaceError> {
         let mut first: Option<Vec<f32>> = None;
         frames
-            .iter()
             .map(|image| {
+                let image = &image?;
                 let (probe, face, landmarks) = match self.probe_with_landmarks(image) {
                     Ok(found) => found,
                     Err(FaceError::NoFace | FaceError::ManyFaces) => {
@@ -215,6 +219,7 @@ impl Engine {
                     eyes_open: eyes[0].min(eyes[1]),
                     live_score,
                     similarity_to_first: calibration::confidence(cosine),
+                    pixels: image_input::fingerprint(image),
                     probe,
                 }))
             })
@@ -316,11 +321,17 @@ impl FaceProvider for LocalFaceEngine {
     ) -> Result<Vec<FrameObservation>, FaceError> {
         let frames = frames.to_vec();
         self.run(move |engine| {
-            let images = frames
-                .iter()
-                .map(image_input::decode)
-                .collect::<Result<Vec<_>, _>>()?;
-            engine.observe(&images)
+            // Every header first: an upload that would decode to too many
+            // pixels costs a header parse per frame, nothing more. Then one
+            // frame at a time, scaled down as it is decoded, so a worker
+            // holds one full-size frame at most.
+            let encoded = image_input::liveness_frames(&frames)?;
+            drop(frames);
+            engine.observe(
+                encoded
+                    .iter()
+                    .map(|bytes| image_input::decode_liveness_frame(bytes)),
+            )
         })
         .await
     }

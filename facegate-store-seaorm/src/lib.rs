@@ -145,6 +145,17 @@ async fn delete_user_rows(
         .filter(consent::Column::UserId.eq(id.as_str()))
         .exec(txn)
         .await?;
+    // Their face as it waited in a ceremony not yet used.
+    liveness_session::Entity::update_many()
+        .col_expr(
+            liveness_session::Column::ReferenceImage,
+            Expr::value(None::<String>),
+        )
+        .filter(liveness_session::Column::TenantId.eq(tenant.as_str()))
+        .filter(liveness_session::Column::UserId.eq(id.as_str()))
+        .filter(liveness_session::Column::ReferenceImage.is_not_null())
+        .exec(txn)
+        .await?;
     let deleted = user::Entity::delete_many()
         .filter(user::Column::TenantId.eq(tenant.as_str()))
         .filter(user::Column::Id.eq(id.as_str()))
@@ -996,6 +1007,15 @@ impl Store for SeaOrmStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = audit_event::Entity::delete_many()
+            .filter(audit_event::Column::CreatedAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected)
     }
 
     async fn audit_events(

@@ -23,9 +23,6 @@ use crate::liveness::{self, JudgedFrame};
 use crate::providers::face::{FaceProbe, FrameObservation, ImageInput};
 use crate::store::FailureSubject;
 
-/// How long liveness sessions are kept (for lockout counting) after expiry.
-const FORGET_SESSIONS_AFTER_HOURS: i64 = 24;
-
 #[derive(Serialize)]
 struct StartResponse {
     session_id: LivenessSessionId,
@@ -143,7 +140,6 @@ impl FaceGate {
         let now = clock::now();
         self.ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
             .await?;
-        self.prune_liveness_sessions(now).await;
         let session = LivenessSession {
             id: LivenessSessionId::generate(),
             tenant_id: tenant.id.clone(),
@@ -212,7 +208,6 @@ impl FaceGate {
             .zip(&observations)
             .map(|(frame, observation)| JudgedFrame {
                 timestamp_ms: frame.timestamp_ms,
-                digest: Sha256::digest(frame.image.as_bytes()).into(),
                 observation,
             })
             .collect();
@@ -223,15 +218,17 @@ impl FaceGate {
             &frames,
             settings.match_threshold,
             settings.liveness.min_confidence,
+            (now - session.created_at).num_milliseconds(),
         );
 
-        // A failure counts against whoever the frames showed, too.
-        let user_id = match (verdict.outcome.is_live, first_probe(&observations)) {
-            (false, Some(probe)) => face
+        // Whoever the frames showed: a failure counts against them too, and
+        // deleting them (or their consent) drops this session's image.
+        let user_id = match first_probe(&observations) {
+            Some(probe) => face
                 .search(&tenant.id, probe, settings.match_threshold)
                 .await?
                 .map(|hit| hit.user_id),
-            _ => None,
+            None => None,
         };
         if let Some(failure) = verdict.failure {
             tracing::info!(tenant = %tenant.id, session = %id, ?failure, user = ?user_id, "liveness check failed");
@@ -404,20 +401,6 @@ impl FaceGate {
             .store
             .liveness_failures(&tenant.id, subject, now - lookback)
             .await?)
-    }
-
-    /// Drops reference images of expired sessions at once, and the sessions
-    /// themselves a day later. Best effort: a failure here must not fail a login.
-    async fn prune_liveness_sessions(&self, now: DateTime<Utc>) {
-        let forget_before = now - Duration::hours(FORGET_SESSIONS_AFTER_HOURS);
-        if let Err(err) = self
-            .inner
-            .store
-            .prune_liveness_sessions(now, forget_before)
-            .await
-        {
-            tracing::warn!(%err, "could not prune liveness sessions");
-        }
     }
 }
 

@@ -9,12 +9,14 @@ mod faces;
 mod health;
 mod keys;
 mod liveness;
+mod maintenance;
 pub(crate) mod origin;
 mod routes;
 mod sdk;
 mod sessions;
 pub use cors::CorsConfig;
 pub use demo::{ClientAddr, DemoConfig};
+pub use maintenance::{MaintenanceReport, Retention, UNAUTHENTICATED_PER_MINUTE};
 pub use sessions::OpenedSession;
 mod users;
 mod verify;
@@ -86,6 +88,8 @@ struct Inner {
     configured_keys: Option<Vec<SigningKeyRecord>>,
     cors: CorsConfig,
     demo: Option<demo::Demo>,
+    retention: Retention,
+    housekeeping: maintenance::Housekeeping,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -101,6 +105,7 @@ pub struct FaceGateBuilder {
     configured_keys: Option<Vec<SigningKeyRecord>>,
     cors: CorsConfig,
     demo: Option<DemoConfig>,
+    retention: Retention,
 }
 
 impl FaceGateBuilder {
@@ -165,6 +170,13 @@ impl FaceGateBuilder {
         self
     }
 
+    /// How long audit events are kept (400 days by default); see
+    /// [`FaceGate::run_maintenance`].
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// Scores verify attempts; [`DefaultRiskPolicy`] otherwise.
     pub fn risk_policy(mut self, policy: impl RiskPolicy) -> Self {
         self.risk = Arc::new(policy);
@@ -202,6 +214,8 @@ impl FaceGateBuilder {
                 configured_keys: self.configured_keys,
                 cors: self.cors,
                 demo: self.demo.map(demo::Demo::new),
+                retention: self.retention,
+                housekeeping: maintenance::Housekeeping::default(),
             }),
         }
     }
@@ -234,6 +248,7 @@ impl FaceGate {
             configured_keys: None,
             cors: CorsConfig::default(),
             demo: None,
+            retention: Retention::default(),
         }
     }
 
@@ -258,6 +273,7 @@ impl FaceGate {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
+        self.maintain_if_due();
         let (parts, body) = request.into_parts();
         let mut audit = AuditDraft {
             tenant: None,
@@ -415,6 +431,17 @@ impl FaceGate {
     }
 
     async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, started: Instant) {
+        // Failures that never reached a tenant are written within a budget.
+        let mut note = audit.note.map(str::to_owned);
+        if audit.tenant.is_none() && status >= 400 {
+            match self.inner.housekeeping.admit_unauthenticated(started) {
+                maintenance::AuditAdmission::Drop => return,
+                maintenance::AuditAdmission::Write { dropped_before: 0 } => {}
+                maintenance::AuditAdmission::Write { dropped_before } => {
+                    note = Some(format!("dropped {dropped_before}"));
+                }
+            }
+        }
         let header = |name: &str, max: usize| {
             parts
                 .headers
@@ -438,7 +465,7 @@ impl FaceGate {
                 .map(str::to_owned),
             status,
             error_code: audit.error_code.map(str::to_owned),
-            note: audit.note.map(str::to_owned),
+            note,
             latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
             user_agent: header("user-agent", 512),
             device_id: header("x-device-id", 128),

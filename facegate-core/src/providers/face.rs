@@ -22,6 +22,9 @@ pub struct ImageInput(pub String);
 pub enum FaceError {
     #[error("invalid image: {0}")]
     InvalidImage(String),
+    /// Decoding would take more memory than the engine allows (413).
+    #[error("images too large: {0}")]
+    TooLarge(String),
     #[error("no face detected in image")]
     NoFace,
     #[error("more than one face in image")]
@@ -107,6 +110,18 @@ pub enum FrameObservation {
     NotOneFace,
 }
 
+/// Fingerprints of a frame's decoded pixels (not of its encoding: the same
+/// image sent as another JPEG, a PNG or with other base64 padding is the same
+/// frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramePixels {
+    /// SHA-256 of the decoded RGB pixels (after the engine's downscale).
+    pub digest: [u8; 32],
+    /// 64-bit difference hash (dHash, 9×8 grey): a re-encoded copy of a
+    /// frame has the same or a very close one.
+    pub perceptual: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ObservedFace {
     /// Head yaw in degrees; positive when the nose points to the image's left
@@ -121,6 +136,8 @@ pub struct ObservedFace {
     pub live_score: f32,
     /// Calibrated similarity (0–100) to the face of the first frame.
     pub similarity_to_first: f32,
+    /// What the frame's decoded pixels are, for the replay checks.
+    pub pixels: FramePixels,
     /// The face, ready for [`FaceProvider::search`].
     pub probe: FaceProbe,
 }

@@ -106,6 +106,17 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
+        // The retention sweep deletes by age across tenants.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_audit_events_created_at")
+                    .table("audit_events")
+                    .col("created_at")
+                    .take(),
+            )
+            .await?;
+
         manager
             .create_table(
                 Table::create()

@@ -1,0 +1,147 @@
+//! Housekeeping that must happen whether or not anyone starts a liveness
+//! session: expired ceremonies lose their images, old audit events go. Run
+//! at most once an hour per instance, in the background of a request (so
+//! every host gets it without wiring), or by the host with
+//! [`FaceGate::run_maintenance`]. With several instances each sweeps; the
+//! deletes are idempotent.
+//!
+//! Also here: the audit trail's budget for requests that never reached a
+//! tenant (no key, a bad key, an unknown route). One row each would let an
+//! attacker grow the database at line rate; instead each instance writes at
+//! most [`UNAUTHENTICATED_PER_MINUTE`] of them a minute, and the first one
+//! after a dropped stretch says how many were dropped (`note`: `dropped N`).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::FaceGate;
+use crate::clock;
+
+/// How often an instance sweeps.
+pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(60 * 60);
+/// Tenantless audit rows an instance writes per minute.
+pub const UNAUTHENTICATED_PER_MINUTE: u32 = 60;
+/// How long ceremonies are kept (for lockout counting) after they expire.
+const FORGET_SESSIONS_AFTER_HOURS: i64 = 24;
+
+/// What is kept, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Audit events older than this are deleted. Default 400 days: a year
+    /// of analytics and a month to spare.
+    pub audit: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            audit: Duration::from_secs(400 * 24 * 60 * 60),
+        }
+    }
+}
+
+/// What one sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    pub liveness_sessions_deleted: u64,
+    pub audit_events_deleted: u64,
+}
+
+/// When the last sweep ran, and the tenantless-audit budget.
+#[derive(Default)]
+pub(super) struct Housekeeping {
+    last_sweep: Mutex<Option<Instant>>,
+    unauthenticated: Mutex<Budget>,
+}
+
+#[derive(Default)]
+struct Budget {
+    minute: Option<Instant>,
+    written: u32,
+    dropped: u64,
+}
+
+/// Whether to write a tenantless audit row, and the drop count to note on it.
+pub(super) enum AuditAdmission {
+    Write { dropped_before: u64 },
+    Drop,
+}
+
+impl Housekeeping {
+    /// Claims the sweep if one is due.
+    fn sweep_due(&self, now: Instant) -> bool {
+        let mut last = self.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        match *last {
+            Some(at) if now.duration_since(at) < MAINTENANCE_EVERY => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
+    }
+
+    pub(super) fn admit_unauthenticated(&self, now: Instant) -> AuditAdmission {
+        let mut budget = self
+            .unauthenticated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if budget
+            .minute
+            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(60))
+        {
+            budget.minute = Some(now);
+            budget.written = 0;
+        }
+        if budget.written >= UNAUTHENTICATED_PER_MINUTE {
+            budget.dropped += 1;
+            return AuditAdmission::Drop;
+        }
+        budget.written += 1;
+        AuditAdmission::Write {
+            dropped_before: std::mem::take(&mut budget.dropped),
+        }
+    }
+}
+
+impl FaceGate {
+    /// One housekeeping pass: images of expired ceremonies dropped, the
+    /// ceremonies themselves a day later, audit events past the retention.
+    /// Failures are logged; the next pass retries.
+    pub async fn run_maintenance(&self) -> MaintenanceReport {
+        let now = clock::now();
+        let store = &self.inner.store;
+        let mut report = MaintenanceReport::default();
+        let forget_before = now - chrono::Duration::hours(FORGET_SESSIONS_AFTER_HOURS);
+        match store.prune_liveness_sessions(now, forget_before).await {
+            Ok(deleted) => report.liveness_sessions_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune liveness sessions"),
+        }
+        let keep =
+            chrono::Duration::from_std(self.inner.retention.audit).unwrap_or(chrono::Duration::MAX);
+        let before = now
+            .checked_sub_signed(keep)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        match store.prune_audit(before).await {
+            Ok(deleted) => report.audit_events_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune the audit trail"),
+        }
+        tracing::debug!(?report, "maintenance done");
+        report
+    }
+
+    /// Starts [`FaceGate::run_maintenance`] in the background when an hour
+    /// has passed since the last (or it never ran on this instance).
+    pub(super) fn maintain_if_due(&self) {
+        if !self.inner.housekeeping.sweep_due(Instant::now()) {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let facegate = self.clone();
+            runtime.spawn(async move {
+                facegate.run_maintenance().await;
+            });
+        }
+    }
+}
