@@ -27,6 +27,10 @@ pub struct Settings {
     /// `FACEGATE_SIGNING_KEY_FILE`: an Ed25519 PKCS#8 PEM to sign tokens
     /// with; unset, a key is generated once and kept in the database.
     pub signing_key_file: Option<String>,
+    /// `FACEGATE_MASTER_KEY`: 32 bytes (64 hex characters or base64) that
+    /// seal the signing keys FaceGate stores; unset, they are stored as they
+    /// are (and the log says so).
+    pub master_key: Option<String>,
     /// `FACEGATE_CORS_ORIGINS`: comma-separated browser origins allowed to
     /// call the API from other sites (`*` for any); none by default. They
     /// may also embed the demo page in an iframe.
@@ -68,6 +72,7 @@ impl Settings {
             bootstrap_api_key: var("FACEGATE_BOOTSTRAP_API_KEY"),
             face_engine: var("FACEGATE_FACE_ENGINE").unwrap_or_else(|| "local".into()),
             signing_key_file: var("FACEGATE_SIGNING_KEY_FILE"),
+            master_key: var("FACEGATE_MASTER_KEY"),
             cors_origins: var("FACEGATE_CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -99,6 +104,11 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
         let key = facegate_core::token::signing_key_from_pem(&pem, facegate_core::clock::now())
             .map_err(|err| format!("{path}: {err}"))?;
         builder = builder.signing_keys(key, Vec::new());
+    }
+    if let Some(key) = &settings.master_key {
+        let key = facegate_core::sealed::MasterKey::parse(key)
+            .map_err(|err| format!("FACEGATE_MASTER_KEY: {err}"))?;
+        builder = builder.master_key(key);
     }
     if settings.demo {
         builder = builder.demo(demo_config(settings)?);
@@ -194,6 +204,7 @@ mod tests {
             bootstrap_api_key: None,
             face_engine: "none".into(),
             signing_key_file: None,
+            master_key: None,
             cors_origins: Vec::new(),
             demo: false,
             demo_liveness: "active".into(),

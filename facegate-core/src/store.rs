@@ -188,6 +188,15 @@ pub trait Store: Send + Sync + 'static {
         limit: u64,
     ) -> Result<Vec<UserId>, StoreError>;
 
+    /// Deletes the tenant's consent records and liveness sessions created
+    /// before `before` (for data that expires, such as the demo's), after
+    /// its users of that age are gone; returns the rows deleted.
+    async fn delete_ceremonies_before(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     // Consent.
     async fn insert_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError>;
     async fn consent(

@@ -515,6 +515,28 @@ impl Store for SeaOrmStore {
         Ok(ids.into_iter().map(UserId::from_string).collect())
     }
 
+    async fn delete_ceremonies_before(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let consents = consent::Entity::delete_many()
+            .filter(consent::Column::TenantId.eq(tenant.as_str()))
+            .filter(consent::Column::ConsentedAt.lt(before))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        let sessions = liveness_session::Entity::delete_many()
+            .filter(liveness_session::Column::TenantId.eq(tenant.as_str()))
+            .filter(liveness_session::Column::CreatedAt.lt(before))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(consents.rows_affected + sessions.rows_affected)
+    }
+
     async fn insert_consent(&self, record: &ConsentRecord) -> Result<(), StoreError> {
         consent::Entity::insert(convert::consent_row(record).into_active_model())
             .exec_without_returning(&self.db)

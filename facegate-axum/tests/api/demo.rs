@@ -264,6 +264,19 @@ async fn demo_users_are_deleted_after_the_data_ttl() {
     for user in [&old, &fresh] {
         store.insert_user(user, &[], None).await.unwrap();
     }
+    let consent = |hours_ago: i64| facegate_core::domain::ConsentRecord {
+        id: facegate_core::ids::ConsentId::generate(),
+        tenant_id: demo.clone(),
+        user_id: None,
+        consent_version: "v1".into(),
+        consent_text_hash: "00".into(),
+        consented_at: chrono::Utc::now() - chrono::Duration::hours(hours_ago),
+        revoked_at: None,
+    };
+    let (old_consent, fresh_consent) = (consent(25), consent(1));
+    for record in [&old_consent, &fresh_consent] {
+        store.insert_consent(record).await.unwrap();
+    }
 
     // The first demo request sweeps; the stored settings give way to the config's.
     let preflight = call(&app, "GET", "/demo/preflight", None, VISITOR).await;
@@ -275,5 +288,20 @@ async fn demo_users_are_deleted_after_the_data_ttl() {
     assert!(
         store.user(&demo, &fresh.id).await.unwrap().is_some(),
         "kept"
+    );
+    // Their consents go with them.
+    assert!(
+        store
+            .consent(&demo, &old_consent.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .consent(&demo, &fresh_consent.id)
+            .await
+            .unwrap()
+            .is_some()
     );
 }

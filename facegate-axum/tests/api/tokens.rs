@@ -149,3 +149,37 @@ async fn host_supplied_pem_keys_sign_and_a_previous_key_still_verifies() {
         .is_err()
     );
 }
+
+/// With a master key, the signing keys FaceGate generates are stored sealed:
+/// the database alone holds no usable private key; an instance with the same
+/// master key signs and verifies as before, one without cannot sign at all.
+#[tokio::test]
+async fn signing_keys_are_sealed_under_the_master_key() {
+    use facegate_core::sealed::{MasterKey, is_sealed};
+    let store = facegate_store_seaorm::SeaOrmStore::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let master = MasterKey::from_bytes([42; 32]);
+    let first = facegate_core::FaceGate::builder(store.clone())
+        .master_key(master.clone())
+        .build();
+    let ring = first.key_ring().await.unwrap();
+    let stored = first.store().signing_keys().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(is_sealed(&stored[0].private_key), "sealed in the database");
+    assert!(stored[0].private_key.len() > 48);
+
+    let restarted = facegate_core::FaceGate::builder(store.clone())
+        .master_key(master)
+        .build();
+    assert_eq!(restarted.key_ring().await.unwrap().jwks(), ring.jwks());
+    let without = facegate_core::FaceGate::builder(store.clone()).build();
+    assert!(
+        without.key_ring().await.is_err(),
+        "a sealed key needs its master key"
+    );
+    let wrong = facegate_core::FaceGate::builder(store)
+        .master_key(MasterKey::from_bytes([7; 32]))
+        .build();
+    assert!(wrong.key_ring().await.is_err());
+}

@@ -250,6 +250,7 @@ impl FaceGate {
                 return;
             }
         };
+        let full_batch = expired.len() as u64 == SWEEP_BATCH;
         for user in expired {
             let deleted = async {
                 self.forget_faces(tenant, &user).await?;
@@ -262,6 +263,16 @@ impl FaceGate {
                     tracing::warn!(%err, user = %user, "could not delete expired demo user")
                 }
             }
+        }
+        // Then their consents and ceremonies, once no older user is left.
+        if !full_batch
+            && let Err(err) = self
+                .inner
+                .store
+                .delete_ceremonies_before(&tenant.id, before)
+                .await
+        {
+            tracing::warn!(%err, "could not delete expired demo consents and ceremonies");
         }
     }
 }

@@ -9,8 +9,9 @@ use http::{Response, StatusCode};
 
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::{Session, User};
+use crate::domain::{Session, SigningKeyRecord, User};
 use crate::error::ApiError;
+use crate::sealed;
 use crate::token::{Claims, KeyRing, generate_signing_key};
 
 impl FaceGate {
@@ -28,14 +29,22 @@ impl FaceGate {
             *slot = Some(ring.clone());
             return Ok(ring);
         }
+        if self.inner.master_key.is_none() {
+            tracing::warn!(
+                "token signing keys are stored unencrypted: configure a master key (FaceGateBuilder::master_key, FACEGATE_MASTER_KEY) to seal them"
+            );
+        }
         let mut records = self.inner.store.signing_keys().await?;
         if records.iter().all(|key| key.retired_at.is_some()) {
             let key = generate_signing_key(clock::now());
-            self.inner.store.rotate_signing_key(&key).await?;
+            self.inner
+                .store
+                .rotate_signing_key(&self.sealed(&key))
+                .await?;
             tracing::info!(kid = %key.kid, "generated the first token signing key");
             records = self.inner.store.signing_keys().await?;
         }
-        let ring = Arc::new(self.build_ring(&records)?);
+        let ring = Arc::new(self.build_ring(&self.opened(records)?)?);
         *slot = Some(ring.clone());
         Ok(ring)
     }
@@ -50,9 +59,12 @@ impl FaceGate {
         }
         let mut slot = self.inner.keys.write().await;
         let key = generate_signing_key(clock::now());
-        self.inner.store.rotate_signing_key(&key).await?;
+        self.inner
+            .store
+            .rotate_signing_key(&self.sealed(&key))
+            .await?;
         let records = self.inner.store.signing_keys().await?;
-        *slot = Some(Arc::new(self.build_ring(&records)?));
+        *slot = Some(Arc::new(self.build_ring(&self.opened(records)?)?));
         tracing::info!(kid = %key.kid, "token signing key rotated");
         Ok(key.kid)
     }
@@ -108,6 +120,36 @@ impl FaceGate {
         };
         ring.sign(&claims)
             .map_err(|err| ApiError::Internal(err.to_string()))
+    }
+
+    /// The key as the store keeps it: sealed under the master key, if any.
+    fn sealed(&self, key: &SigningKeyRecord) -> SigningKeyRecord {
+        match &self.inner.master_key {
+            Some(master) => SigningKeyRecord {
+                private_key: master.seal(&key.kid, &key.private_key),
+                ..key.clone()
+            },
+            None => key.clone(),
+        }
+    }
+
+    /// Stored keys with their private halves opened.
+    fn opened(&self, records: Vec<SigningKeyRecord>) -> Result<Vec<SigningKeyRecord>, ApiError> {
+        records
+            .into_iter()
+            .map(|record| {
+                let private_key = sealed::open(
+                    self.inner.master_key.as_ref(),
+                    &record.kid,
+                    &record.private_key,
+                )
+                .map_err(|err| ApiError::Internal(err.to_string()))?;
+                Ok(SigningKeyRecord {
+                    private_key,
+                    ..record
+                })
+            })
+            .collect()
     }
 
     fn build_ring(&self, records: &[crate::domain::SigningKeyRecord]) -> Result<KeyRing, ApiError> {

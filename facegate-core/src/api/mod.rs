@@ -90,6 +90,7 @@ struct Inner {
     demo: Option<demo::Demo>,
     retention: Retention,
     housekeeping: maintenance::Housekeeping,
+    master_key: Option<crate::sealed::MasterKey>,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -106,6 +107,7 @@ pub struct FaceGateBuilder {
     cors: CorsConfig,
     demo: Option<DemoConfig>,
     retention: Retention,
+    master_key: Option<crate::sealed::MasterKey>,
 }
 
 impl FaceGateBuilder {
@@ -170,6 +172,13 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Seals the signing keys FaceGate generates and stores (AES-256-GCM),
+    /// so a copy of the database cannot forge tokens; see [`crate::sealed`].
+    pub fn master_key(mut self, key: crate::sealed::MasterKey) -> Self {
+        self.master_key = Some(key);
+        self
+    }
+
     /// How long audit events are kept (400 days by default); see
     /// [`FaceGate::run_maintenance`].
     pub fn retention(mut self, retention: Retention) -> Self {
@@ -216,6 +225,7 @@ impl FaceGateBuilder {
                 demo: self.demo.map(demo::Demo::new),
                 retention: self.retention,
                 housekeeping: maintenance::Housekeeping::default(),
+                master_key: self.master_key,
             }),
         }
     }
@@ -249,6 +259,7 @@ impl FaceGate {
             cors: CorsConfig::default(),
             demo: None,
             retention: Retention::default(),
+            master_key: None,
         }
     }
 
