@@ -285,3 +285,42 @@ async fn suspending_a_user_ends_their_sessions_at_once() {
         "INVALID_REFRESH_TOKEN",
     );
 }
+
+/// Providers are configured per tenant: a tenant's own Supabase project
+/// signs its sessions, and a tenant without one gets 501.
+#[tokio::test]
+async fn session_providers_are_configured_per_tenant() {
+    let secret = "tenant-a-supabase-jwt-secret-with-32-characters";
+    let first = passive_app().await;
+    enroll_obama(&first).await;
+    let (other, _) = first.other_tenant().await;
+    let theirs = first.restarted_with(|builder| {
+        builder.session_provider_for(other.clone(), SupabaseSessions::new(secret))
+    });
+    let token = verified(&theirs).await["verification_token"].clone();
+    let refused = exchange(
+        &theirs,
+        Some(json!({ "verification_token": token, "provider": "supabase" })),
+    )
+    .await;
+    assert_error(&refused, 501, "PROVIDER_NOT_IMPLEMENTED");
+
+    let ours = first.restarted_with(|builder| {
+        builder.session_provider_for(first.tenant.clone(), SupabaseSessions::new(secret))
+    });
+    let token = verified(&ours).await["verification_token"].clone();
+    let reply = exchange(
+        &ours,
+        Some(json!({ "verification_token": token, "provider": "supabase" })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["authenticated"]);
+    jsonwebtoken::decode::<Value>(
+        reply.body["token"].as_str().unwrap(),
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .unwrap();
+}

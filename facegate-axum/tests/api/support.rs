@@ -138,8 +138,16 @@ impl TestApp {
     /// The same database behind a new process: a new FaceGate and an engine
     /// with an empty index, as after a restart.
     pub fn restarted(&self) -> Self {
+        self.restarted_with(|builder| builder)
+    }
+
+    /// [`TestApp::restarted`] with more configuration of the new FaceGate.
+    pub fn restarted_with(
+        &self,
+        configure: impl FnOnce(FaceGateBuilder) -> FaceGateBuilder,
+    ) -> Self {
         let engine = self.engine.as_ref().map(LocalFaceEngine::restarted);
-        let facegate = facegate_on(self.store.clone(), engine.clone());
+        let facegate = configure(builder_on(self.store.clone(), engine.clone())).build();
         Self {
             app: facegate_axum::router(facegate.clone()),
             facegate,

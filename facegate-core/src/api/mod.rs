@@ -35,6 +35,7 @@ use crate::api_key::ApiKey;
 use crate::clock;
 use crate::domain::{AuditEvent, KeyScope, SigningKeyRecord, Tenant, TenantStatus};
 use crate::error::ApiError;
+use crate::ids::TenantId;
 use crate::providers::consent::{ConsentRegistry, StaticConsentRegistry};
 use crate::providers::face::FaceProvider;
 use crate::providers::risk::{DefaultRiskPolicy, RiskPolicy};
@@ -81,7 +82,7 @@ struct Inner {
     keys: tokio::sync::RwLock<Option<Arc<KeyRing>>>,
     risk: Arc<dyn RiskPolicy>,
     /// By the `provider` name clients send; `jwt` is built in.
-    session_providers: HashMap<&'static str, Arc<dyn SessionProvider>>,
+    session_providers: SessionProviders,
     /// Tokens the guard has verified recently.
     guard_cache: crate::guard::GuardCache,
     /// Host-supplied signing keys; `None` keeps them in the store.
@@ -101,7 +102,7 @@ pub struct FaceGateBuilder {
     limits: BodyLimits,
     tokens: TokenConfig,
     risk: Arc<dyn RiskPolicy>,
-    session_providers: HashMap<&'static str, Arc<dyn SessionProvider>>,
+    session_providers: SessionProviders,
     guard: crate::guard::GuardConfig,
     configured_keys: Option<Vec<SigningKeyRecord>>,
     cors: CorsConfig,
@@ -193,10 +194,27 @@ impl FaceGateBuilder {
     }
 
     /// Lets `POST /v1/session` create sessions of this provider (Supabase,
-    /// Firebase, Auth0…); unregistered providers answer 501.
+    /// Firebase, Auth0…) for every tenant that has none of that name of its
+    /// own; unregistered providers answer 501.
     pub fn session_provider(mut self, provider: impl SessionProvider) -> Self {
         self.session_providers
+            .shared
             .insert(provider.name(), Arc::new(provider));
+        self
+    }
+
+    /// This tenant's provider of that name (its own Supabase project, say),
+    /// in place of the one every tenant shares. A host that registers only
+    /// per-tenant providers gives each tenant exactly the ones it set up;
+    /// the others answer 501.
+    pub fn session_provider_for(
+        mut self,
+        tenant: TenantId,
+        provider: impl SessionProvider,
+    ) -> Self {
+        self.session_providers
+            .per_tenant
+            .insert((tenant, provider.name()), Arc::new(provider));
         self
     }
 
@@ -231,6 +249,21 @@ impl FaceGateBuilder {
     }
 }
 
+/// The session providers: a tenant's own first, then the shared ones.
+#[derive(Default)]
+struct SessionProviders {
+    shared: HashMap<&'static str, Arc<dyn SessionProvider>>,
+    per_tenant: HashMap<(TenantId, &'static str), Arc<dyn SessionProvider>>,
+}
+
+impl SessionProviders {
+    fn get(&self, tenant: &TenantId, name: &'static str) -> Option<&Arc<dyn SessionProvider>> {
+        self.per_tenant
+            .get(&(tenant.clone(), name))
+            .or_else(|| self.shared.get(name))
+    }
+}
+
 /// What the audit trail learns about a request as it is handled.
 struct AuditDraft {
     tenant: Option<Tenant>,
@@ -253,7 +286,7 @@ impl FaceGate {
             limits: BodyLimits::default(),
             tokens: TokenConfig::default(),
             risk: Arc::new(DefaultRiskPolicy),
-            session_providers: HashMap::new(),
+            session_providers: SessionProviders::default(),
             guard: crate::guard::GuardConfig::default(),
             configured_keys: None,
             cors: CorsConfig::default(),

@@ -185,7 +185,7 @@ impl FaceGate {
             other => Some(
                 self.inner
                     .session_providers
-                    .get(other.name())
+                    .get(&tenant.id, other.name())
                     .ok_or_else(|| ApiError::ProviderNotImplemented(other.name().to_owned()))?,
             ),
         };
