@@ -160,6 +160,11 @@ fn demo_config(settings: &Settings) -> Result<DemoConfig, Box<dyn std::error::Er
 /// bootstrap API key, if one is set.
 pub async fn start_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std::error::Error>> {
     let facegate = build_facegate(settings).await?;
+    // The signing keys now, so a wrong master key (or none) shows at start.
+    facegate
+        .key_ring()
+        .await
+        .map_err(|err| format!("token signing keys: {err:?}"))?;
     if let Some(key) = &settings.bootstrap_api_key {
         let tenant = facegate.ensure_api_key(key, "dev").await?;
         tracing::info!(%tenant, "bootstrap API key is ready");
