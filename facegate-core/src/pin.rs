@@ -48,11 +48,15 @@ impl Pin {
     pub async fn hash(&self, tenant: &TenantId) -> Result<String, ApiError> {
         let pin = self.0.clone();
         let salt = tenant_salt(tenant);
-        let _permit = hashing_slots()
-            .acquire()
+        // The permit goes with the work: a request dropped while hashing
+        // keeps its slot until the hash is done.
+        let permit = hashing_slots()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|err| ApiError::Internal(format!("PIN hash slots: {err}")))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             hasher()
                 .hash_password(pin.as_bytes(), &salt)
                 .map(|hash| hash.to_string())
@@ -69,11 +73,12 @@ pub fn same_hash(a: &str, b: &str) -> bool {
 }
 
 /// One Argon2 computation per core.
-fn hashing_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+fn hashing_slots() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
     SLOTS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        tokio::sync::Semaphore::new(cores)
+        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
     })
 }
 

@@ -1,10 +1,11 @@
 //! Secrets at rest: the signing keys FaceGate generates are stored sealed
 //! with AES-256-GCM under a host-supplied master key
 //! ([`crate::FaceGateBuilder::master_key`], `FACEGATE_MASTER_KEY` in the
-//! examples), so a copy of the database alone cannot forge tokens. The key
-//! id is the associated data: a sealed key moved to another row does not
-//! open. Without a master key they are stored as they are, and FaceGate
-//! says so in its log on start.
+//! examples), so a copy of the database alone cannot forge tokens. The
+//! row's kid and public key are the associated data: a sealed key moved to
+//! another row, or paired with another public key, does not open. Without
+//! a master key they are stored as they are, and FaceGate says so in its
+//! log on start.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};

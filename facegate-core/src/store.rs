@@ -238,27 +238,28 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     /// Reserves one PIN try before the PIN is checked, atomically (a
-    /// conditional update each, in one transaction), so concurrent verifies
-    /// cannot test more PINs than the limits allow: one of `user`'s
+    /// conditional update each, in one transaction), so concurrent requests
+    /// cannot test more PINs than the limits allow: one of each of `users`'
     /// [`PinLimits::user_max`] tries per window (a fixed window of
-    /// [`PinLimits::user_window`] from its first try), then one of the
-    /// unconsumed session's [`PinLimits::session_max`] (whose failures then
-    /// count against that user too). A reserved try counts as wrong unless
-    /// [`Store::refund_pin_try`] gives it back.
+    /// [`PinLimits::user_window`] from its first try; every user the PIN is
+    /// compared with is charged, locked in id order), then one of the
+    /// unconsumed session's [`PinLimits::session_max`]. With no users, the
+    /// session's try alone (enrollment's unique-PIN check). A reserved try
+    /// counts as wrong unless [`Store::refund_pin_try`] gives it back.
     async fn reserve_pin_try(
         &self,
         tenant: &TenantId,
         session: &LivenessSessionId,
-        user: &UserId,
+        users: &[UserId],
         limits: PinLimits,
         now: DateTime<Utc>,
     ) -> Result<PinTry, StoreError>;
-    /// Gives back a try reserved for a PIN that proved right.
+    /// Gives back a try reserved for a PIN that proved right (or free).
     async fn refund_pin_try(
         &self,
         tenant: &TenantId,
         session: &LivenessSessionId,
-        user: &UserId,
+        users: &[UserId],
     ) -> Result<(), StoreError>;
     /// When the subject's failed checks completed, since `since`: sessions
     /// judged not live, and sessions whose PIN tries ran out

@@ -46,7 +46,7 @@ pub fn liveness_frames(inputs: &[ImageInput]) -> Result<Vec<Vec<u8>>, FaceError>
 
 /// A frame decoded and scaled down to fit [`LIVENESS_FRAME_MAX_SIDE`].
 pub fn decode_liveness_frame(bytes: &[u8]) -> Result<RgbImage, FaceError> {
-    let image = decode_bytes(bytes)?;
+    let image = decode_bytes_within(bytes, LIVENESS_FRAME_MAX_ALLOC)?;
     let (width, height) = image.dimensions();
     let side = width.max(height);
     if side <= LIVENESS_FRAME_MAX_SIDE {
@@ -94,6 +94,14 @@ fn image_format(bytes: &[u8]) -> Result<ImageFormat, FaceError> {
 
 /// Decodes JPEG or PNG bytes into RGB pixels.
 pub fn decode_bytes(bytes: &[u8]) -> Result<RgbImage, FaceError> {
+    decode_bytes_within(bytes, 256 * 1024 * 1024)
+}
+
+/// What one liveness frame's decoder may allocate: a 4096×4096 8-bit RGB
+/// frame and its buffers, not a 16-bit RGBA one (134 MB) of the same size.
+const LIVENESS_FRAME_MAX_ALLOC: u64 = 64 * 1024 * 1024;
+
+fn decode_bytes_within(bytes: &[u8], max_alloc: u64) -> Result<RgbImage, FaceError> {
     if bytes.len() > MAX_IMAGE_BYTES {
         return Err(FaceError::InvalidImage(format!(
             "image is {} bytes; the limit is {MAX_IMAGE_BYTES}",
@@ -105,7 +113,7 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<RgbImage, FaceError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(max_alloc);
     reader.limits(limits);
     let image = reader
         .decode()

@@ -129,6 +129,14 @@ async fn delete_user_rows(
     tenant: &TenantId,
     id: &UserId,
 ) -> Result<bool, DbErr> {
+    // The user's row first, as a PIN reservation locks it before the
+    // liveness session: the same order, so the two cannot deadlock.
+    user::Entity::update_many()
+        .col_expr(user::Column::Status, Expr::col(user::Column::Status))
+        .filter(user::Column::TenantId.eq(tenant.as_str()))
+        .filter(user::Column::Id.eq(id.as_str()))
+        .exec(txn)
+        .await?;
     session::Entity::delete_many()
         .filter(session::Column::TenantId.eq(tenant.as_str()))
         .filter(session::Column::UserId.eq(id.as_str()))
@@ -678,61 +686,68 @@ impl Store for SeaOrmStore {
         &self,
         tenant: &TenantId,
         session: &LivenessSessionId,
-        user: &UserId,
+        users: &[UserId],
         limits: PinLimits,
         now: DateTime<Utc>,
     ) -> Result<PinTry, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
-        // The user's window: a fresh one (first try, or the last one is
+        // Each user's window: a fresh one (first try, or the last one is
         // over) starts at 1; otherwise one more, but only below the limit.
+        // Users in id order, so two requests lock them in the same order.
+        let mut users: Vec<&UserId> = users.iter().collect();
+        users.sort();
+        users.dedup();
         let cutoff = now - limits.user_window;
         let window_over = || {
             Expr::col(user::Column::PinWindowStartedAt)
                 .is_null()
                 .or(Expr::col(user::Column::PinWindowStartedAt).lt(cutoff))
         };
-        let counted = user::Entity::update_many()
-            .col_expr(
-                user::Column::PinWrong,
-                Expr::case(window_over(), 1)
-                    .finally(Expr::col(user::Column::PinWrong).add(1))
-                    .into(),
-            )
-            .col_expr(
-                user::Column::PinWindowStartedAt,
-                Expr::case(window_over(), Expr::value(now))
-                    .finally(Expr::col(user::Column::PinWindowStartedAt))
-                    .into(),
-            )
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(user.as_str()))
-            .filter(
-                Condition::any()
-                    .add(window_over())
-                    .add(user::Column::PinWrong.lt(limits.user_max)),
-            )
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        if counted.rows_affected == 0 {
-            let started: Option<Option<DateTime<Utc>>> = user::Entity::find_by_id(user.as_str())
-                .select_only()
-                .column(user::Column::PinWindowStartedAt)
+        for user in users {
+            let counted = user::Entity::update_many()
+                .col_expr(
+                    user::Column::PinWrong,
+                    Expr::case(window_over(), 1)
+                        .finally(Expr::col(user::Column::PinWrong).add(1))
+                        .into(),
+                )
+                .col_expr(
+                    user::Column::PinWindowStartedAt,
+                    Expr::case(window_over(), Expr::value(now))
+                        .finally(Expr::col(user::Column::PinWindowStartedAt))
+                        .into(),
+                )
                 .filter(user::Column::TenantId.eq(tenant.as_str()))
-                .into_tuple()
-                .one(&txn)
+                .filter(user::Column::Id.eq(user.as_str()))
+                .filter(
+                    Condition::any()
+                        .add(window_over())
+                        .add(user::Column::PinWrong.lt(limits.user_max)),
+                )
+                .exec(&txn)
                 .await
                 .map_err(store_error)?;
-            return Ok(match started.flatten() {
-                Some(window_started_at) => PinTry::UserLocked { window_started_at },
-                // No such user: nothing to try a PIN against.
-                None => PinTry::SessionSpent,
-            });
+            if counted.rows_affected == 0 {
+                let started: Option<Option<DateTime<Utc>>> =
+                    user::Entity::find_by_id(user.as_str())
+                        .select_only()
+                        .column(user::Column::PinWindowStartedAt)
+                        .filter(user::Column::TenantId.eq(tenant.as_str()))
+                        .into_tuple()
+                        .one(&txn)
+                        .await
+                        .map_err(store_error)?;
+                // Dropping the transaction gives the other users' tries back.
+                return Ok(match started.flatten() {
+                    Some(window_started_at) => PinTry::UserLocked { window_started_at },
+                    // No such user: nothing to try a PIN against.
+                    None => PinTry::SessionSpent,
+                });
+            }
         }
         use liveness_session::Column;
         let reserved = liveness_session::Entity::update_many()
             .col_expr(Column::PinFailures, Expr::col(Column::PinFailures).add(1))
-            .col_expr(Column::UserId, Expr::value(user.as_str()))
             .filter(Column::TenantId.eq(tenant.as_str()))
             .filter(Column::Id.eq(session.as_str()))
             .filter(Column::ConsumedAt.is_null())
@@ -741,7 +756,6 @@ impl Store for SeaOrmStore {
             .await
             .map_err(store_error)?;
         if reserved.rows_affected == 0 {
-            // Dropping the transaction gives the user's try back.
             return Ok(PinTry::SessionSpent);
         }
         let tries: Option<i32> = liveness_session::Entity::find_by_id(session.as_str())
@@ -761,21 +775,26 @@ impl Store for SeaOrmStore {
         &self,
         tenant: &TenantId,
         session: &LivenessSessionId,
-        user: &UserId,
+        users: &[UserId],
     ) -> Result<(), StoreError> {
         fn less(
             column: impl sea_orm::sea_query::IntoColumnRef + Copy,
         ) -> sea_orm::sea_query::CaseStatement {
             Expr::case(Expr::col(column).gt(0), Expr::col(column).sub(1)).finally(0)
         }
+        let mut users: Vec<&UserId> = users.iter().collect();
+        users.sort();
+        users.dedup();
         let txn = self.db.begin().await.map_err(store_error)?;
-        user::Entity::update_many()
-            .col_expr(user::Column::PinWrong, less(user::Column::PinWrong).into())
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::Id.eq(user.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
+        for user in users {
+            user::Entity::update_many()
+                .col_expr(user::Column::PinWrong, less(user::Column::PinWrong).into())
+                .filter(user::Column::TenantId.eq(tenant.as_str()))
+                .filter(user::Column::Id.eq(user.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+        }
         liveness_session::Entity::update_many()
             .col_expr(
                 liveness_session::Column::PinFailures,

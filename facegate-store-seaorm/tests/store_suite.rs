@@ -890,7 +890,8 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
             confidence: 99.0,
         },
         reference_image: Some("aGk=".into()),
-        user_id: None,
+        // Completion names whoever the frames showed.
+        user_id: Some(holder.id.clone()),
         completed_at: clock::now(),
     };
     assert!(
@@ -911,7 +912,13 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
         let holder = holder.id.clone();
         async move {
             store
-                .reserve_pin_try(&tenant, &session, &holder, limits, now)
+                .reserve_pin_try(
+                    &tenant,
+                    &session,
+                    std::slice::from_ref(&holder),
+                    limits,
+                    now,
+                )
                 .await
                 .unwrap()
         }
@@ -922,7 +929,7 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
         PinTry::Reserved { session_tries: 1 }
     );
     store
-        .refund_pin_try(&tenant, &session.id, &holder.id)
+        .refund_pin_try(&tenant, &session.id, std::slice::from_ref(&holder.id))
         .await
         .unwrap();
     for expected in 1..=3 {
@@ -976,7 +983,13 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
     let later = now + chrono::Duration::minutes(31);
     assert_eq!(
         store
-            .reserve_pin_try(&tenant, &second.id, &holder.id, limits, later)
+            .reserve_pin_try(
+                &tenant,
+                &second.id,
+                std::slice::from_ref(&holder.id),
+                limits,
+                later
+            )
             .await
             .unwrap(),
         PinTry::Reserved { session_tries: 2 }

@@ -319,3 +319,67 @@ async fn parallel_guesses_on_one_session_get_three_tries_in_all() {
         "LIVENESS_SESSION_CONSUMED",
     );
 }
+
+/// With unique PINs, "taken" says someone has that PIN: each check is a try
+/// of the ceremony, so one live session cannot list the PINs in use.
+#[tokio::test]
+async fn the_unique_pin_check_is_not_an_oracle() {
+    let app = pin_app(PinMode::Always, true).await;
+    assert_eq!(enroll_photo(&app, BIDEN, "2024").await.status, 201);
+    let session = live_session(&app, &[]).await;
+    let enroll = |consent_id: String, pin: &str| {
+        json!({ "name": "P", "role": "guard", "consent_id": consent_id,
+                "liveness_session_id": session, "pin": pin })
+    };
+    for _ in 0..3 {
+        let taken = app
+            .call(
+                "POST",
+                "/v1/enroll",
+                Some(enroll(app.consent().await, "2024")),
+            )
+            .await;
+        assert_error(&taken, 409, "UNIQUE_PIN_REQUIRED");
+    }
+    let spent = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(enroll(app.consent().await, "1999")),
+        )
+        .await;
+    assert_error(&spent, 400, "LIVENESS_SESSION_CONSUMED");
+}
+
+/// A PIN is compared with the best match and the runner-up: both are
+/// charged for a wrong one, so a look-alike cannot guess a victim's PIN
+/// against the victim's own counter never moving.
+#[tokio::test]
+async fn wrong_pins_are_charged_to_every_candidate() {
+    let app = pin_app(PinMode::WhenAmbiguous, false).await;
+    app.settings(|s| {
+        s.prevent_duplicates = false;
+        s.pin.max_wrong_per_user = 2;
+    })
+    .await;
+    // Two people enrolled from photos of one face: every match is ambiguous.
+    assert_eq!(enroll_photo(&app, OBAMA, "1111").await.status, 201);
+    assert_eq!(enroll_photo(&app, OBAMA_RIGHT, "2222").await.status, 201);
+    for device in ["a", "b"] {
+        let session = live_session(&app, &[("x-device-id", device)]).await;
+        assert_error(
+            &verify_with_pin(&app, &session, "0000").await,
+            401,
+            "WRONG_PIN_CODE",
+        );
+    }
+    // Both are out of tries now, whichever of them the face matched best.
+    for pin in ["1111", "2222"] {
+        let session = live_session(&app, &[("x-device-id", "c")]).await;
+        assert_error(
+            &verify_with_pin(&app, &session, pin).await,
+            429,
+            "TOO_MANY_ATTEMPTS",
+        );
+    }
+}

@@ -18,11 +18,13 @@ use tokio::sync::OnceCell;
 use super::users::EnrollmentView;
 use super::{FaceGate, wire};
 use crate::clock;
+use crate::domain::PinSettings;
 use crate::domain::{FaceEnrollment, KeyScope, PinMode, Tenant, TenantSettings, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::pin::Pin;
 use crate::providers::face::{DetectedFace, FaceProbe, FaceProvider, ImageInput};
+use crate::store::{PinLimits, PinTry};
 
 /// Largest `metadata` object accepted on a user, serialised.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -221,10 +223,16 @@ impl FaceGate {
         // The slow PIN hash only once the live session is known to be usable,
         // and before it is spent: a missing or taken PIN is asked again, and
         // the same ceremony then enrolls.
-        if let FaceSource::Live(session) = source {
-            self.usable_live_session(tenant, session).await?;
-        }
-        let pin_hash = self.enrollment_pin(tenant, request.pin.as_deref()).await?;
+        let live_session = match source {
+            FaceSource::Live(session) => {
+                self.usable_live_session(tenant, session).await?;
+                Some(session)
+            }
+            FaceSource::Photo(_) => None,
+        };
+        let pin_hash = self
+            .enrollment_pin(tenant, request.pin.as_deref(), live_session)
+            .await?;
         let face = self.warm_face_engine(&tenant.id).await?;
         let probe = match source {
             FaceSource::Photo(image) => face.probe(&ImageInput(image)).await?,
@@ -481,10 +489,14 @@ impl From<User> for MatchedUser {
 
 impl FaceGate {
     /// The hash of the PIN an enrollment brings, by the tenant's PIN rules.
+    /// With unique PINs, "taken" tells whether someone has a PIN: each check
+    /// is a try of the live session (three), so one ceremony cannot list
+    /// the PINs in use.
     async fn enrollment_pin(
         &self,
         tenant: &Tenant,
         pin: Option<&str>,
+        session: Option<&LivenessSessionId>,
     ) -> Result<Option<String>, ApiError> {
         let rules = &tenant.settings.pin;
         let pin = match (rules.mode, pin) {
@@ -498,9 +510,34 @@ impl FaceGate {
             (_, None) => return Ok(None),
             (_, Some(pin)) => Pin::parse("pin", pin)?,
         };
+        if rules.unique
+            && let Some(session) = session
+        {
+            let limits = PinLimits {
+                session_max: PinSettings::MAX_TRIES,
+                user_max: 0,
+                user_window: chrono::Duration::zero(),
+            };
+            let reserved = self
+                .inner
+                .store
+                .reserve_pin_try(&tenant.id, session, &[], limits, clock::now())
+                .await?;
+            if !matches!(reserved, PinTry::Reserved { .. }) {
+                return Err(ApiError::LivenessSessionConsumed);
+            }
+        }
         let hash = pin.hash(&tenant.id).await?;
         if rules.unique && self.inner.store.pin_taken(&tenant.id, &hash).await? {
             return Err(ApiError::UniquePinRequired);
+        }
+        if rules.unique
+            && let Some(session) = session
+        {
+            self.inner
+                .store
+                .refund_pin_try(&tenant.id, session, &[])
+                .await?;
         }
         Ok(Some(hash))
     }

@@ -122,11 +122,12 @@ impl FaceGate {
             .map_err(|err| ApiError::Internal(err.to_string()))
     }
 
-    /// The key as the store keeps it: sealed under the master key, if any.
+    /// The key as the store keeps it: sealed under the master key, if any,
+    /// bound to its kid and public key.
     fn sealed(&self, key: &SigningKeyRecord) -> SigningKeyRecord {
         match &self.inner.master_key {
             Some(master) => SigningKeyRecord {
-                private_key: master.seal(&key.kid, &key.private_key),
+                private_key: master.seal(&seal_label(key), &key.private_key),
                 ..key.clone()
             },
             None => key.clone(),
@@ -138,9 +139,12 @@ impl FaceGate {
         records
             .into_iter()
             .map(|record| {
+                if self.inner.master_key.is_some() && !sealed::is_sealed(&record.private_key) {
+                    tracing::warn!(kid = %record.kid, "this signing key was stored before the master key was set and is not sealed: rotate it (FaceGate::rotate_signing_key)");
+                }
                 let private_key = sealed::open(
                     self.inner.master_key.as_ref(),
-                    &record.kid,
+                    &seal_label(&record),
                     &record.private_key,
                 )
                 .map_err(|err| ApiError::Internal(err.to_string()))?;
@@ -163,4 +167,9 @@ impl FaceGate {
             &self.key_ring().await?.jwks(),
         ))
     }
+}
+
+/// What a sealed private key is bound to: its row's kid and public key.
+fn seal_label(key: &SigningKeyRecord) -> String {
+    format!("signing-key:{}:{}", key.kid, hex::encode(&key.public_key))
 }

@@ -6,7 +6,7 @@
 //! deletes are idempotent.
 //!
 //! Also here: the audit trail's budget for requests that never reached a
-//! tenant (no key, a bad key, an unknown route). One row each would let an
+//! tenant (no key, a bad key, an unknown route, the public probes). One row each would let an
 //! attacker grow the database at line rate; instead each instance writes at
 //! most [`UNAUTHENTICATED_PER_MINUTE`] of them a minute, and the first one
 //! after a dropped stretch says how many were dropped (`note`: `dropped N`).

@@ -475,9 +475,9 @@ impl FaceGate {
     }
 
     async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, started: Instant) {
-        // Failures that never reached a tenant are written within a budget.
+        // Requests that never reached a tenant are written within a budget.
         let mut note = audit.note.map(str::to_owned);
-        if audit.tenant.is_none() && status >= 400 {
+        if audit.tenant.is_none() {
             match self.inner.housekeeping.admit_unauthenticated(started) {
                 maintenance::AuditAdmission::Drop => return,
                 maintenance::AuditAdmission::Write { dropped_before: 0 } => {}

@@ -222,6 +222,12 @@ impl FaceGate {
         };
         let pin = Pin::parse("pin", presented)?;
         let best_id = best.0.id.clone();
+        // The PIN is compared with everyone who has one, and charged to each.
+        let charged: Vec<_> = std::iter::once(&best)
+            .chain(rival.as_ref())
+            .filter(|(user, _)| user.pin_hash.is_some())
+            .map(|(user, _)| user.id.clone())
+            .collect();
         let now = clock::now();
         let window =
             chrono::Duration::minutes(i64::from(tenant.settings.liveness.lockout_minutes.max(1)));
@@ -233,7 +239,7 @@ impl FaceGate {
         let session_tries = match self
             .inner
             .store
-            .reserve_pin_try(&tenant.id, session_id, &best_id, limits, now)
+            .reserve_pin_try(&tenant.id, session_id, &charged, limits, now)
             .await?
         {
             PinTry::Reserved { session_tries } => session_tries,
@@ -255,7 +261,7 @@ impl FaceGate {
         if let Some(chosen) = std::iter::once(best).chain(rival).find(holds_pin) {
             self.inner
                 .store
-                .refund_pin_try(&tenant.id, session_id, &best_id)
+                .refund_pin_try(&tenant.id, session_id, &charged)
                 .await?;
             return Ok(chosen);
         }
