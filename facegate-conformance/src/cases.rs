@@ -17,32 +17,8 @@ pub(crate) const OBAMA: &str = "face_recognition/obama.jpg";
 pub(crate) const OBAMA_2: &str = "face_recognition/obama2.jpg";
 pub(crate) const OBAMA_3: &str = "face_recognition/obama3.jpg";
 const BIDEN: &str = "face_recognition/biden.jpg";
-const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-async fn fixture<A, F, Fut>(make: F) -> Fixture<A>
-where
-    A: Adapter,
-    F: FnOnce(FaceGate) -> Fut,
-    Fut: Future<Output = A>,
-{
-    Fixture::new(make).await
-}
-
-/// Generic over the adapter factory, as every case is.
-macro_rules! case {
-    ($(#[$doc:meta])* $name:ident($fx:ident) $body:block) => {
-        $(#[$doc])*
-        pub async fn $name<A, F, Fut>(make: F)
-        where
-            A: Adapter,
-            F: FnOnce(FaceGate) -> Fut,
-            Fut: Future<Output = A>,
-        {
-            let $fx = fixture(make).await;
-            $body
-        }
-    };
-}
+pub(crate) const FINGERPRINT: &str =
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 case!(
     /// `GET /v1/health` needs no key and reports the database and engine.

@@ -15,6 +15,23 @@
 //! cases here, once, and both frameworks are held to them.
 #![forbid(unsafe_code)]
 
+/// One conformance case: an async fn generic over the adapter factory,
+/// with a fresh fixture around the adapter it builds.
+macro_rules! case {
+    ($(#[$doc:meta])* $name:ident($fx:ident) $body:block) => {
+        $(#[$doc])*
+        pub async fn $name<A, F, Fut>(make: F)
+        where
+            A: $crate::Adapter,
+            F: FnOnce(facegate_core::FaceGate) -> Fut,
+            Fut: std::future::Future<Output = A>,
+        {
+            let $fx = $crate::Fixture::new(make).await;
+            $body
+        }
+    };
+}
+
 pub mod cases;
 mod fixture;
 mod trust;

@@ -2,35 +2,16 @@
 //! what a client (browser) key reaches, and the abuse paths of issue 11.
 //! Each case fails on the code before the fix it covers.
 
-use std::future::Future;
-
 use base64::Engine as _;
-use facegate_core::FaceGate;
 use facegate_core::domain::{KeyEnvironment, OriginRules, Tenant, TenantStatus, User, UserStatus};
 use facegate_core::ids::{TenantId, UserId};
 use serde_json::{Value, json};
 
-use crate::cases::{enroll_obama, live_session, passive, profile};
+use crate::cases::{FINGERPRINT, enroll_obama, live_session, passive, profile};
 use crate::fixture::photo;
 use crate::{Adapter, Fixture, PINNED_TENANT, Reply};
 
 const BIDEN: &str = "face_recognition/biden.jpg";
-const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-macro_rules! case {
-    ($(#[$doc:meta])* $name:ident($fx:ident) $body:block) => {
-        $(#[$doc])*
-        pub async fn $name<A, F, Fut>(make: F)
-        where
-            A: Adapter,
-            F: FnOnce(FaceGate) -> Fut,
-            Fut: Future<Output = A>,
-        {
-            let $fx = Fixture::new(make).await;
-            $body
-        }
-    };
-}
 
 /// A user of `tenant` stored directly, and a session with its token.
 async fn token_of<A: Adapter>(fx: &Fixture<A>, tenant: &TenantId, role: &str) -> String {
