@@ -95,6 +95,7 @@ macro_rules! suite {
             re_enroll_from_a_live_session,
             liveness_abuse,
             biometric_leftovers,
+            pin_tries,
         );
     };
     (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {

@@ -399,3 +399,39 @@ case!(
         }
     }
 );
+
+case!(
+    /// PIN tries are reserved in the database before the PIN is checked:
+    /// eight parallel guesses on one ceremony get its three tries in all,
+    /// and a user's wrong PINs across ceremonies lock them out (429), the
+    /// right PIN too.
+    pin_tries(fx) {
+        passive(&fx).await;
+        fx.settings(|s| {
+            s.pin.mode = facegate_core::domain::PinMode::Always;
+            s.pin.max_wrong_per_user = 4;
+        })
+        .await;
+        let enrolled = fx
+            .call("POST", "/v1/enroll", Some(json!({ "name": "B", "role": "user", "consent_id": fx.consent().await, "face_image": photo(crate::cases::OBAMA), "pin": "4711" })))
+            .await;
+        enrolled.assert_ok(201);
+        let verify = |session: String, pin: String| {
+            let fx = &fx;
+            async move {
+                fx.call("POST", "/v1/verify", Some(json!({ "liveness_session_id": session, "pin": pin }))).await
+            }
+        };
+        let session = live_session(&fx, &[]).await;
+        let guesses = (0..8).map(|i| verify(session.clone(), format!("{}", 1000 + i)));
+        let replies = futures_util::future::join_all(guesses).await;
+        let count = |code: &str| replies.iter().filter(|r| r.body["code"] == code).count();
+        assert_eq!((count("WRONG_PIN_CODE"), count("LIVENESS_SESSION_CONSUMED")), (3, 5));
+        // A fourth wrong PIN on a new ceremony is the user's last in this window.
+        let next = live_session(&fx, &[]).await;
+        verify(next.clone(), "0000".into()).await.assert_error(401, "WRONG_PIN_CODE");
+        let locked = verify(next, "4711".into()).await;
+        locked.assert_error(429, "TOO_MANY_ATTEMPTS");
+        assert!(locked.header("retry-after").is_some());
+    }
+);
