@@ -359,6 +359,20 @@ case!(
         let judged = upload_frames(&fx, replayed).await;
         assert_eq!(judged.assert_ok(200)["is_live"], false, "{}", judged.body);
 
+        // A live session keeps the frame as judged: camera-sized, whatever was sent.
+        let live = live_session(&fx, &[]).await;
+        let stored = fx
+            .facegate
+            .store()
+            .liveness_session(&fx.tenant, &facegate_core::ids::LivenessSessionId::from_string(&live))
+            .await
+            .unwrap()
+            .unwrap();
+        let reference = stored.completion.unwrap().reference_image.unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(reference).unwrap();
+        let (width, height) = image::load_from_memory(&bytes).unwrap().into_rgb8().dimensions();
+        assert!(width.max(height) <= 1280, "{width}×{height}");
+
         let extremes = vec![
             (obama.clone(), i64::MIN),
             (photo(crate::cases::OBAMA_2), 0),

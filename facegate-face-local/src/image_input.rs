@@ -58,6 +58,19 @@ pub fn decode_liveness_frame(bytes: &[u8]) -> Result<RgbImage, FaceError> {
     Ok(image::imageops::thumbnail(&image, fit(width), fit(height)))
 }
 
+/// A liveness frame as the judge saw it (decoded, scaled down), encoded
+/// again as a JPEG of quality 92, base64.
+pub fn reference_frame(input: &ImageInput) -> Result<ImageInput, FaceError> {
+    let image = decode_liveness_frame(&base64_payload(&input.0)?)?;
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+        .encode_image(&image)
+        .map_err(|err| FaceError::Engine(format!("cannot encode the reference frame: {err}")))?;
+    Ok(ImageInput(
+        base64::engine::general_purpose::STANDARD.encode(jpeg),
+    ))
+}
+
 /// The replay checks' view of decoded pixels: their SHA-256 and a 64-bit
 /// difference hash (each of 8 rows of a 9×8 grey thumbnail: is each cell
 /// brighter than its right neighbour).
@@ -197,6 +210,9 @@ mod tests {
         let bytes = liveness_frames(std::slice::from_ref(&big)).unwrap();
         let frame = decode_liveness_frame(&bytes[0]).unwrap();
         assert_eq!(frame.dimensions(), (1280, 1280));
+        // What verify gets later: the frame as judged, not the upload.
+        let kept = reference_frame(&big).unwrap();
+        assert_eq!(decode(&kept).unwrap().dimensions(), (1280, 1280));
     }
 
     #[test]

@@ -336,6 +336,12 @@ impl FaceProvider for LocalFaceEngine {
         .await
     }
 
+    async fn reference_frame(&self, frame: &ImageInput) -> Result<ImageInput, FaceError> {
+        let frame = frame.clone();
+        self.run(move |_| image_input::reference_frame(&frame))
+            .await
+    }
+
     async fn search(
         &self,
         tenant: &TenantId,

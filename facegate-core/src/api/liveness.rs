@@ -233,12 +233,20 @@ impl FaceGate {
         if let Some(failure) = verdict.failure {
             tracing::info!(tenant = %tenant.id, session = %id, ?failure, user = ?user_id, "liveness check failed");
         }
+        let reference_image = match verdict.outcome.is_live {
+            true => {
+                let frame = &request.frames[verdict.reference_frame];
+                Some(
+                    face.reference_frame(&ImageInput(frame.image.clone()))
+                        .await?
+                        .0,
+                )
+            }
+            false => None,
+        };
         let completion = LivenessCompletion {
             outcome: verdict.outcome,
-            reference_image: verdict
-                .outcome
-                .is_live
-                .then(|| request.frames[verdict.reference_frame].image.clone()),
+            reference_image,
             user_id,
             completed_at: clock::now(),
         };

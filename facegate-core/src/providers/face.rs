@@ -215,4 +215,12 @@ pub trait FaceProvider: Send + Sync + 'static {
     ) -> Result<Vec<FrameObservation>, FaceError> {
         Err(FaceError::Unsupported("liveness frames"))
     }
+
+    /// The frame of a live session to keep for verify or enroll, as the
+    /// engine judged it: the local engine keeps the downscaled pixels its
+    /// liveness check saw (re-encoded), not the upload, so what verify
+    /// matches is what was judged live, and costs a camera-sized decode.
+    async fn reference_frame(&self, frame: &ImageInput) -> Result<ImageInput, FaceError> {
+        Ok(frame.clone())
+    }
 }
