@@ -18,8 +18,9 @@ use tokio::sync::OnceCell;
 use super::users::EnrollmentView;
 use super::{FaceGate, wire};
 use crate::clock;
-use crate::domain::PinSettings;
-use crate::domain::{FaceEnrollment, KeyScope, PinMode, Tenant, TenantSettings, User, UserStatus};
+use crate::domain::{
+    FaceEnrollment, KeyScope, PinMode, PinSettings, Tenant, TenantSettings, User, UserStatus,
+};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::pin::Pin;
@@ -513,6 +514,7 @@ impl FaceGate {
         if rules.unique
             && let Some(session) = session
         {
+            // No user to charge: the session's tries alone.
             let limits = PinLimits {
                 session_max: PinSettings::MAX_TRIES,
                 user_max: 0,

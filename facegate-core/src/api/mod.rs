@@ -457,6 +457,7 @@ impl FaceGate {
             .store
             .api_key_by_hash(&key.hash())
             .await?
+            // Found by its hash; compared again in constant time all the same.
             .filter(|record| record.revoked_at.is_none() && key.matches(&record.hash))
             .ok_or(ApiError::InvalidApiKey)?;
         let tenant = self
