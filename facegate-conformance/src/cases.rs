@@ -8,7 +8,7 @@ use facegate_core::FaceGate;
 use facegate_core::domain::LivenessMode;
 use serde_json::{Value, json};
 
-use crate::fixture::photo;
+use crate::fixture::{camera_frame, photo};
 use crate::{Adapter, Fixture, Reply};
 
 pub use crate::trust::*;
@@ -250,7 +250,7 @@ pub(crate) async fn live_session<A: Adapter>(fx: &Fixture<A>, headers: &[(&str, 
     let frames: Vec<Value> = [OBAMA, OBAMA_2, OBAMA_3]
         .iter()
         .enumerate()
-        .map(|(i, path)| json!({ "image": photo(path), "timestamp_ms": 1_000 + 400 * i as i64 }))
+        .map(|(i, path)| json!({ "image": camera_frame(path), "timestamp_ms": 1_000 + 400 * i as i64 }))
         .collect();
     let judged = fx
         .call(

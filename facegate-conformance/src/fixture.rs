@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -213,7 +214,36 @@ pub fn photo(path: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(photo_bytes(path))
 }
 
-fn photo_bytes(path: &str) -> Vec<u8> {
+/// The photo as a camera would send it: a JPEG with a 16×16 patch in the
+/// top-left corner that differs on every call. No two ceremonies of a real
+/// camera upload the same pixels, and the server refuses a live session
+/// whose reference frame another session had (a captured upload replayed).
+pub fn camera_frame(path: &str) -> String {
+    let image = image::load_from_memory(&photo_bytes(path))
+        .unwrap_or_else(|err| panic!("{path}: {err}"))
+        .to_rgb8();
+    camera_jpeg(image, 95)
+}
+
+/// `image` marked as by [`camera_frame`], as base64 JPEG of this quality.
+pub fn camera_jpeg(mut image: image::RgbImage, quality: u8) -> String {
+    static SHOT: AtomicU32 = AtomicU32::new(1);
+    let [low, high, ..] = SHOT.fetch_add(1, Ordering::Relaxed).to_le_bytes();
+    let patch = image::Rgb([low, high, 0x80]);
+    for y in 0..16.min(image.height()) {
+        for x in 0..16.min(image.width()) {
+            image.put_pixel(x, y, patch);
+        }
+    }
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode_image(&image)
+        .expect("an RGB image encodes as JPEG");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A photo from scripts/fetch-testdata, as stored.
+pub fn photo_bytes(path: &str) -> Vec<u8> {
     std::fs::read(facegate_face_local::default_testdata_dir().join(path))
         .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"))
 }

@@ -36,7 +36,7 @@ pub mod cases;
 mod fixture;
 mod trust;
 
-pub use fixture::{Fixture, Reply};
+pub use fixture::{Fixture, Reply, camera_frame, camera_jpeg, photo, photo_bytes};
 
 use bytes::Bytes;
 
@@ -96,6 +96,7 @@ macro_rules! suite {
             liveness_abuse,
             biometric_leftovers,
             pin_tries,
+            replayed_uploads_and_probe_bounds,
         );
     };
     (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {

@@ -8,7 +8,7 @@ use facegate_core::ids::{TenantId, UserId};
 use serde_json::{Value, json};
 
 use crate::cases::{FINGERPRINT, enroll_obama, live_session, passive, profile};
-use crate::fixture::photo;
+use crate::fixture::{camera_frame, photo};
 use crate::{Adapter, Fixture, PINNED_TENANT, Reply};
 
 const BIDEN: &str = "face_recognition/biden.jpg";
@@ -447,5 +447,36 @@ case!(
         let locked = verify(next, "4711".into()).await;
         locked.assert_error(429, "TOO_MANY_ATTEMPTS");
         assert!(locked.header("retry-after").is_some());
+    }
+);
+
+case!(
+    /// One camera upload makes one live session: the same frames sent to a
+    /// second session are a replay. And a live session's face is probed a
+    /// bounded number of times, PIN prompts included.
+    replayed_uploads_and_probe_bounds(fx) {
+        passive(&fx).await;
+        let captured: Vec<(String, i64)> = [crate::cases::OBAMA, crate::cases::OBAMA_2, crate::cases::OBAMA_3]
+            .iter()
+            .enumerate()
+            .map(|(i, path)| (camera_frame(path), 1_000 + 400 * i as i64))
+            .collect();
+        let first = upload_frames(&fx, captured.clone()).await;
+        assert_eq!(first.assert_ok(200)["is_live"], true, "{}", first.body);
+        let replayed = upload_frames(&fx, captured).await;
+        assert_eq!(replayed.assert_ok(200)["is_live"], false, "{}", replayed.body);
+
+        fx.settings(|s| s.pin.mode = facegate_core::domain::PinMode::Always).await;
+        let enrolled = fx
+            .call("POST", "/v1/enroll", Some(json!({ "name": "B", "role": "user", "consent_id": fx.consent().await, "face_image": photo(crate::cases::OBAMA), "pin": "4711" })))
+            .await;
+        enrolled.assert_ok(201);
+        let session = live_session(&fx, &[]).await;
+        for _ in 0..facegate_core::liveness::MAX_PROBES {
+            fx.call("POST", "/v1/verify", Some(json!({ "liveness_session_id": session }))).await
+                .assert_error(401, "PIN_REQUIRED");
+        }
+        fx.call("POST", "/v1/verify", Some(json!({ "liveness_session_id": session, "pin": "4711" }))).await
+            .assert_error(400, "LIVENESS_SESSION_CONSUMED");
     }
 );

@@ -38,6 +38,14 @@ pub fn frame_limits(mode: LivenessMode) -> std::ops::RangeInclusive<usize> {
     }
 }
 
+/// How often one live session's reference face may be probed (verify,
+/// enroll, match): a PIN prompt, every PIN try, and one retry.
+pub const MAX_PROBES: u32 = crate::domain::PinSettings::MAX_TRIES + 2;
+
+/// How long the reference frames of live sessions are remembered, so that a
+/// captured upload replayed into a new session is refused.
+pub const REMEMBER_REFERENCE_FRAMES: Duration = Duration::days(90);
+
 /// Consecutive frames closer than this cannot come from a camera (> 50 fps).
 const MIN_FRAME_GAP_MS: i64 = 20;
 /// A passive burst is short; an active challenge needs time to perform.
@@ -99,6 +107,20 @@ pub struct Verdict {
     pub reference_frame: usize,
 }
 
+impl Verdict {
+    /// Not live, confidence 0: a hard check failed.
+    pub fn failed(failure: Failure) -> Self {
+        Self {
+            outcome: LivenessOutcome {
+                is_live: false,
+                confidence: 0.0,
+            },
+            failure: Some(failure),
+            reference_frame: 0,
+        }
+    }
+}
+
 /// One uploaded frame as the judge sees it.
 pub struct JudgedFrame<'a> {
     /// Client clock, milliseconds; only differences matter.
@@ -124,14 +146,7 @@ pub fn judge(
     min_confidence: f32,
     session_age_ms: i64,
 ) -> Verdict {
-    let fail = |failure| Verdict {
-        outcome: LivenessOutcome {
-            is_live: false,
-            confidence: 0.0,
-        },
-        failure: Some(failure),
-        reference_frame: 0,
-    };
+    let fail = Verdict::failed;
     if !timing_is_plausible(mode, frames, session_age_ms) {
         return fail(Failure::ImplausibleTiming);
     }

@@ -254,13 +254,38 @@ pub trait Store: Send + Sync + 'static {
         limits: PinLimits,
         now: DateTime<Utc>,
     ) -> Result<PinTry, StoreError>;
-    /// Gives back a try reserved for a PIN that proved right (or free).
+    /// Gives back a try reserved at `reserved_at` for a PIN that proved
+    /// right (or free). A user whose window restarted after `reserved_at`
+    /// keeps the new window's count: the try belonged to the old one.
     async fn refund_pin_try(
         &self,
         tenant: &TenantId,
         session: &LivenessSessionId,
         users: &[UserId],
+        reserved_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Counts one probe of an unconsumed session's reference face (verify,
+    /// enroll, match), atomically; false, and nothing counted, once it has
+    /// been probed `max` times (or is consumed, or unknown).
+    async fn count_probe(
+        &self,
+        tenant: &TenantId,
+        session: &LivenessSessionId,
+        max: u32,
+    ) -> Result<bool, StoreError>;
+    /// Remembers the reference frame of a live session by the digest of its
+    /// decoded pixels; false when another session of the tenant already had
+    /// it (a captured upload replayed). Insert-if-absent: of two sessions
+    /// racing with one frame, one wins.
+    async fn record_reference_frame(
+        &self,
+        tenant: &TenantId,
+        session: &LivenessSessionId,
+        digest: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Forgets reference frames seen before `before`. Returns the rows deleted.
+    async fn prune_reference_frames(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// When the subject's failed checks completed, since `since`: sessions
     /// judged not live, and sessions whose PIN tries ran out
     /// ([`crate::domain::PinSettings::MAX_TRIES`]).

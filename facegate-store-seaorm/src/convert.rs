@@ -314,6 +314,7 @@ pub(crate) fn liveness_session_row(session: &LivenessSession) -> liveness_sessio
         user_id: completion.and_then(|c| c.user_id.as_ref().map(ToString::to_string)),
         consumed_at: session.consumed_at,
         pin_failures: i32::try_from(session.pin_failures).unwrap_or(i32::MAX),
+        probes: 0,
     }
 }
 

@@ -39,8 +39,8 @@ use facegate_core::store::{
 };
 
 use entity::{
-    api_key, audit_event, consent, face_enrollment, liveness_session, refresh_token, session,
-    signing_key, tenant, token_exchange, user,
+    api_key, audit_event, consent, face_enrollment, liveness_session, reference_frame,
+    refresh_token, session, signing_key, tenant, token_exchange, user,
 };
 use migration::Migrator;
 
@@ -776,6 +776,7 @@ impl Store for SeaOrmStore {
         tenant: &TenantId,
         session: &LivenessSessionId,
         users: &[UserId],
+        reserved_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         fn less(
             column: impl sea_orm::sea_query::IntoColumnRef + Copy,
@@ -791,6 +792,7 @@ impl Store for SeaOrmStore {
                 .col_expr(user::Column::PinWrong, less(user::Column::PinWrong).into())
                 .filter(user::Column::TenantId.eq(tenant.as_str()))
                 .filter(user::Column::Id.eq(user.as_str()))
+                .filter(user::Column::PinWindowStartedAt.lte(reserved_at))
                 .exec(&txn)
                 .await
                 .map_err(store_error)?;
@@ -806,6 +808,67 @@ impl Store for SeaOrmStore {
             .await
             .map_err(store_error)?;
         txn.commit().await.map_err(store_error)
+    }
+
+    async fn count_probe(
+        &self,
+        tenant: &TenantId,
+        session: &LivenessSessionId,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        use liveness_session::Column;
+        let counted = liveness_session::Entity::update_many()
+            .col_expr(Column::Probes, Expr::col(Column::Probes).add(1))
+            .filter(Column::TenantId.eq(tenant.as_str()))
+            .filter(Column::Id.eq(session.as_str()))
+            .filter(Column::ConsumedAt.is_null())
+            .filter(Column::Probes.lt(max))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(counted.rows_affected == 1)
+    }
+
+    async fn record_reference_frame(
+        &self,
+        tenant: &TenantId,
+        session: &LivenessSessionId,
+        digest: &[u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let digest = hex::encode(digest);
+        let row = reference_frame::Model {
+            tenant_id: tenant.to_string(),
+            digest: digest.clone(),
+            liveness_session_id: session.to_string(),
+            seen_at: at,
+        };
+        match reference_frame::Entity::insert(row.into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)
+        {
+            Ok(_) => Ok(true),
+            // The same session's upload sent twice is the same ceremony.
+            Err(StoreError::Conflict(_)) => Ok(reference_frame::Entity::find_by_id((
+                tenant.to_string(),
+                digest,
+            ))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .is_some_and(|seen| seen.liveness_session_id == session.as_str())),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn prune_reference_frames(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = reference_frame::Entity::delete_many()
+            .filter(reference_frame::Column::SeenAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected)
     }
 
     async fn liveness_failures(
@@ -1051,12 +1114,28 @@ impl Store for SeaOrmStore {
     }
 
     async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let deleted = audit_event::Entity::delete_many()
-            .filter(audit_event::Column::CreatedAt.lt(before))
-            .exec(&self.db)
-            .await
-            .map_err(store_error)?;
-        Ok(deleted.rows_affected)
+        // In batches: a first sweep over years of rows must not hold one
+        // long transaction (and its locks) while logins write new events.
+        const BATCH: u64 = 10_000;
+        let mut total = 0;
+        loop {
+            let batch = sea_orm::sea_query::Query::select()
+                .column(audit_event::Column::Id)
+                .from(audit_event::Entity)
+                .and_where(audit_event::Column::CreatedAt.lt(before))
+                .limit(BATCH)
+                .take();
+            let deleted = audit_event::Entity::delete_many()
+                .filter(audit_event::Column::Id.in_subquery(batch))
+                .exec(&self.db)
+                .await
+                .map_err(store_error)?
+                .rows_affected;
+            total += deleted;
+            if deleted < BATCH {
+                return Ok(total);
+            }
+        }
     }
 
     async fn audit_events(

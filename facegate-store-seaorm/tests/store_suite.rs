@@ -929,7 +929,7 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
         PinTry::Reserved { session_tries: 1 }
     );
     store
-        .refund_pin_try(&tenant, &session.id, std::slice::from_ref(&holder.id))
+        .refund_pin_try(&tenant, &session.id, std::slice::from_ref(&holder.id), now)
         .await
         .unwrap();
     for expected in 1..=3 {
@@ -1102,5 +1102,106 @@ async fn users_created_before_a_time_come_oldest_first() {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_refund_after_the_window_restarted_leaves_the_new_window_alone() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let mut holder = user(&tenant, "holder");
+    holder.pin_hash = Some("$argon2id$hash-a".into());
+    store.insert_user(&holder, &[], None).await.unwrap();
+    let session = liveness_session(&tenant, "dev_window");
+    store.insert_liveness_session(&session).await.unwrap();
+    let window = chrono::Duration::minutes(30);
+    let limits = PinLimits {
+        session_max: 10,
+        user_max: 2,
+        user_window: window,
+    };
+    let users = std::slice::from_ref(&holder.id);
+    let reserve = |at| store.reserve_pin_try(&tenant, &session.id, users, limits, at);
+    let first = clock::now() - window - chrono::Duration::seconds(1);
+    assert!(matches!(
+        reserve(first).await.unwrap(),
+        PinTry::Reserved { .. }
+    ));
+    // The window is over: the next try starts a new one, at 1 ...
+    let now = clock::now();
+    assert!(matches!(
+        reserve(now).await.unwrap(),
+        PinTry::Reserved { .. }
+    ));
+    // ... and the first try's refund (its PIN proved right) is not taken
+    // from it.
+    store
+        .refund_pin_try(&tenant, &session.id, users, first)
+        .await
+        .unwrap();
+    assert!(matches!(
+        reserve(now).await.unwrap(),
+        PinTry::Reserved { .. }
+    ));
+    assert!(matches!(
+        reserve(now).await.unwrap(),
+        PinTry::UserLocked { .. }
+    ));
+}
+
+#[tokio::test]
+async fn probes_of_a_session_are_counted_up_to_the_limit() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let other = self::tenant(&store).await;
+    let session = liveness_session(&tenant, "dev_probe");
+    store.insert_liveness_session(&session).await.unwrap();
+    assert!(!store.count_probe(&other, &session.id, 2).await.unwrap());
+    assert!(store.count_probe(&tenant, &session.id, 2).await.unwrap());
+    assert!(store.count_probe(&tenant, &session.id, 2).await.unwrap());
+    assert!(!store.count_probe(&tenant, &session.id, 2).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_reference_frame_is_recorded_once_per_tenant() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let other = self::tenant(&store).await;
+    let first = liveness_session(&tenant, "dev_a");
+    let second = liveness_session(&tenant, "dev_b");
+    let now = clock::now();
+    let digest = [7u8; 32];
+    assert!(
+        store
+            .record_reference_frame(&tenant, &first.id, &digest, now)
+            .await
+            .unwrap()
+    );
+    // The same session again (its upload sent twice) is no replay.
+    assert!(
+        store
+            .record_reference_frame(&tenant, &first.id, &digest, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_reference_frame(&tenant, &second.id, &digest, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_reference_frame(&other, &second.id, &digest, now)
+            .await
+            .unwrap()
+    );
+    let later = now + chrono::Duration::seconds(1);
+    assert_eq!(store.prune_reference_frames(later).await.unwrap(), 2);
+    assert!(
+        store
+            .record_reference_frame(&tenant, &second.id, &digest, later)
+            .await
+            .unwrap()
     );
 }

@@ -305,3 +305,23 @@ async fn demo_users_are_deleted_after_the_data_ttl() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn a_suspended_demo_tenant_takes_no_one_in() {
+    let app = demo_app(|_| {}).await;
+    let ready = call(&app, "GET", "/demo/preflight", None, VISITOR).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    // The operator suspends the demo on a running instance: it holds at
+    // once, though the demo tenant was loaded before.
+    app.facegate
+        .store()
+        .set_tenant_status(
+            &TenantId::demo(),
+            TenantStatus::Suspended,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let started = call(&app, "POST", "/demo/liveness-session", None, VISITOR).await;
+    assert_error(&started, 403, "TENANT_SUSPENDED");
+}

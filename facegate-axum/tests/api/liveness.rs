@@ -11,7 +11,9 @@ use facegate_core::domain::{
 use facegate_core::ids::LivenessSessionId;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, assert_error, mirrored_photo, photo, reencoded_photo};
+use crate::support::{
+    Reply, TestApp, assert_error, camera_frame, mirrored_photo, photo, reencoded_photo,
+};
 
 pub const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const OBAMA: &str = "face_recognition/obama.jpg";
@@ -57,12 +59,12 @@ fn performing(action: &str, used: usize) -> String {
 pub fn frames_for(challenge: &Value) -> Vec<String> {
     if challenge["mode"] == "passive" {
         return vec![
-            photo(OBAMA),
+            camera_frame(OBAMA),
             reencoded_photo(OBAMA, 90),
             mirrored_photo(OBAMA, 90),
         ];
     }
-    let mut frames = vec![photo(OBAMA)];
+    let mut frames = vec![camera_frame(OBAMA)];
     let mut used = std::collections::HashMap::new();
     for action in challenge["actions"].as_array().unwrap() {
         let action = action.as_str().unwrap();

@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 
 use axum::Router;
 use axum::body::Body;
-use base64::Engine as _;
 use facegate_axum::FaceGate;
 use facegate_core::clock;
 use facegate_core::domain::{FaceEnrollment, KeyEnvironment, TenantSettings, User, UserStatus};
@@ -51,41 +50,24 @@ fn shared_engine() -> &'static LocalFaceEngine {
     })
 }
 
-/// A photo from scripts/fetch-testdata, base64-encoded.
-pub fn photo(path: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(photo_bytes(path))
-}
-
-fn photo_bytes(path: &str) -> Vec<u8> {
-    std::fs::read(facegate_face_local::default_testdata_dir().join(path))
-        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"))
-}
+pub use facegate_conformance::{camera_frame, photo, photo_bytes};
 
 /// The photo mirrored left to right (mirroring flips the yaw the engine
-/// reports: a face turned right becomes one turned left).
+/// reports: a face turned right becomes one turned left), marked as a
+/// camera frame.
 pub fn mirrored_photo(path: &str, quality: u8) -> String {
     let image = image::load_from_memory(&photo_bytes(path))
         .unwrap()
         .to_rgb8();
-    jpeg(&image::imageops::flip_horizontal(&image), quality)
+    facegate_conformance::camera_jpeg(image::imageops::flip_horizontal(&image), quality)
 }
 
-/// The photo re-encoded at `quality`: other bytes, so not a replayed frame.
+/// The photo re-encoded at this JPEG quality, marked as a camera frame.
 pub fn reencoded_photo(path: &str, quality: u8) -> String {
-    jpeg(
-        &image::load_from_memory(&photo_bytes(path))
-            .unwrap()
-            .to_rgb8(),
-        quality,
-    )
-}
-
-fn jpeg(image: &image::RgbImage, quality: u8) -> String {
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
-        .encode_image(image)
-        .unwrap();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    let image = image::load_from_memory(&photo_bytes(path))
+        .unwrap()
+        .to_rgb8();
+    facegate_conformance::camera_jpeg(image, quality)
 }
 
 pub struct Reply {

@@ -194,8 +194,25 @@ impl FaceGate {
         )
     }
 
-    /// The demo tenant, created on first use with the configured settings.
+    /// The demo tenant, created on first use with the configured settings;
+    /// 403 `TENANT_SUSPENDED` while an operator has it suspended (read on
+    /// every request: the demo is not a hot path, and a suspension must
+    /// hold on every instance at once).
     async fn demo_tenant(&self, demo: &Demo) -> Result<Tenant, ApiError> {
+        let cached = self.demo_tenant_once(demo).await?;
+        let tenant = self
+            .inner
+            .store
+            .tenant(&cached.id)
+            .await?
+            .ok_or(ApiError::RouteNotFound)?;
+        if tenant.status != TenantStatus::Active {
+            return Err(ApiError::TenantSuspended);
+        }
+        Ok(tenant)
+    }
+
+    async fn demo_tenant_once(&self, demo: &Demo) -> Result<Tenant, ApiError> {
         let tenant = demo
             .tenant
             .get_or_try_init(|| async {

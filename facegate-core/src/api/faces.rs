@@ -511,6 +511,7 @@ impl FaceGate {
             (_, None) => return Ok(None),
             (_, Some(pin)) => Pin::parse("pin", pin)?,
         };
+        let now = clock::now();
         if rules.unique
             && let Some(session) = session
         {
@@ -523,7 +524,7 @@ impl FaceGate {
             let reserved = self
                 .inner
                 .store
-                .reserve_pin_try(&tenant.id, session, &[], limits, clock::now())
+                .reserve_pin_try(&tenant.id, session, &[], limits, now)
                 .await?;
             if !matches!(reserved, PinTry::Reserved { .. }) {
                 return Err(ApiError::LivenessSessionConsumed);
@@ -538,7 +539,7 @@ impl FaceGate {
         {
             self.inner
                 .store
-                .refund_pin_try(&tenant.id, session, &[])
+                .refund_pin_try(&tenant.id, session, &[], now)
                 .await?;
         }
         Ok(Some(hash))

@@ -19,7 +19,7 @@ use crate::clock;
 use crate::domain::{LivenessChallenge, LivenessCompletion, LivenessMode, LivenessSession, Tenant};
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{LivenessSessionId, TenantId};
-use crate::liveness::{self, JudgedFrame};
+use crate::liveness::{self, Failure, JudgedFrame, Verdict};
 use crate::providers::face::{FaceProbe, FrameObservation, ImageInput};
 use crate::store::FailureSubject;
 
@@ -212,7 +212,7 @@ impl FaceGate {
             })
             .collect();
         let settings = &tenant.settings;
-        let verdict = liveness::judge(
+        let mut verdict = liveness::judge(
             session.mode,
             &session.challenge,
             &frames,
@@ -220,6 +220,18 @@ impl FaceGate {
             settings.liveness.min_confidence,
             (now - session.created_at).num_milliseconds(),
         );
+        // A live upload's reference frame seen in another session before:
+        // a captured upload replayed (the judge sees one upload only).
+        if verdict.outcome.is_live
+            && let FrameObservation::Face(reference) = &observations[verdict.reference_frame]
+            && !self
+                .inner
+                .store
+                .record_reference_frame(&tenant.id, id, &reference.pixels.digest, now)
+                .await?
+        {
+            verdict = Verdict::failed(Failure::RepeatedFrame);
+        }
 
         // Whoever the frames showed: a failure counts against them too, and
         // deleting them (or their consent) drops this session's image.
@@ -311,6 +323,17 @@ impl FaceGate {
         id: &LivenessSessionId,
     ) -> Result<(LivenessSession, FaceProbe), ApiError> {
         let (session, image) = self.usable_live_session(tenant, id).await?;
+        // Each probe decodes and embeds the frame: a ceremony kept open by
+        // PIN prompts may not be probed without end. Used up, not spent:
+        // tries already under way still finish.
+        if !self
+            .inner
+            .store
+            .count_probe(&tenant.id, id, liveness::MAX_PROBES)
+            .await?
+        {
+            return Err(ApiError::LivenessSessionConsumed);
+        }
         let face = self.warm_face_engine(&tenant.id).await?;
         let probe = face.probe(&ImageInput(image)).await?;
         Ok((session, probe))

@@ -46,6 +46,7 @@ impl Default for Retention {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MaintenanceReport {
     pub liveness_sessions_deleted: u64,
+    pub reference_frames_deleted: u64,
     pub audit_events_deleted: u64,
 }
 
@@ -107,7 +108,9 @@ impl Housekeeping {
 
 impl FaceGate {
     /// One housekeeping pass: images of expired ceremonies dropped, the
-    /// ceremonies themselves a day later, audit events past the retention.
+    /// ceremonies themselves a day later, the digests of reference frames
+    /// after [`crate::liveness::REMEMBER_REFERENCE_FRAMES`], audit events
+    /// past the retention.
     /// Failures are logged; the next pass retries.
     pub async fn run_maintenance(&self) -> MaintenanceReport {
         let now = clock::now();
@@ -123,6 +126,11 @@ impl FaceGate {
         let before = now
             .checked_sub_signed(keep)
             .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        let forget_frames = now - crate::liveness::REMEMBER_REFERENCE_FRAMES;
+        match store.prune_reference_frames(forget_frames).await {
+            Ok(deleted) => report.reference_frames_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune reference frames"),
+        }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune the audit trail"),

@@ -261,7 +261,7 @@ impl FaceGate {
         if let Some(chosen) = std::iter::once(best).chain(rival).find(holds_pin) {
             self.inner
                 .store
-                .refund_pin_try(&tenant.id, session_id, &charged)
+                .refund_pin_try(&tenant.id, session_id, &charged, now)
                 .await?;
             return Ok(chosen);
         }

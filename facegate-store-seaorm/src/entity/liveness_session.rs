@@ -22,6 +22,8 @@ pub struct Model {
     pub user_id: Option<String>,
     pub consumed_at: Option<DateTimeUtc>,
     pub pin_failures: i32,
+    /// How often verify, enroll or match probed the reference face.
+    pub probes: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod audit_event;
 pub mod consent;
 pub mod face_enrollment;
 pub mod liveness_session;
+pub mod reference_frame;
 pub mod refresh_token;
 pub mod session;
 pub mod signing_key;

@@ -11,6 +11,7 @@ mod m20261122_000005_liveness_and_refresh;
 mod m20261122_000006_user_payload;
 mod m20261122_000007_pins;
 mod m20261202_000008_trust_model;
+mod m20261202_000009_ceremony_bounds;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_user_payload::Migration),
             Box::new(m20261122_000007_pins::Migration),
             Box::new(m20261202_000008_trust_model::Migration),
+            Box::new(m20261202_000009_ceremony_bounds::Migration),
         ]
     }
 }
