@@ -11,7 +11,7 @@
 //   FACEGATE_E2E_DIR      screenshots and logs (/tmp/facegate-e2e)
 
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -174,6 +174,30 @@ export function cameraFile(person) {
 }
 
 /**
+ * A copy of `person`'s camera that no other launch shares: every frame gets
+ * a random 16×16 grey patch in its top-left corner. Chromium plays a fake
+ * camera from its first frame, so two browsers on one file would send the
+ * same pixels, and the server remembers a live session's frame and refuses
+ * it in another session (a replay). Real cameras never repeat a frame.
+ */
+function uniqueCameraFile(person, dir) {
+  const video = readFileSync(cameraFile(person));
+  const header = video.subarray(0, video.indexOf(0x0a)).toString('latin1');
+  const width = Number(/ W(\d+)/.exec(header)[1]);
+  const height = Number(/ H(\d+)/.exec(header)[1]);
+  // Each frame: a `FRAME` line, then the Y plane and the 4:2:0 chroma planes.
+  for (let at = header.length + 1; at < video.length; ) {
+    const plane = video.indexOf(0x0a, at) + 1;
+    const grey = Math.floor(Math.random() * 256);
+    for (let row = 0; row < 16; row++) video.fill(grey, plane + row * width, plane + row * width + 16);
+    at = plane + (width * height * 3) / 2;
+  }
+  const file = path.join(dir, `${person}.y4m`);
+  writeFileSync(file, video);
+  return file;
+}
+
+/**
  * A fresh Chromium (new empty profile) whose camera plays `camera`'s video.
  * `cameraPermission: 'granted'` (default) lets pages use it without a prompt;
  * `'denied'` is a user who refused the camera for `origin`.
@@ -183,10 +207,11 @@ export function cameraFile(person) {
 export async function launchBrowser({ camera, cameraPermission = 'granted', origin, locale = 'en-US' }) {
   const { chromium } = loadPlaywright();
   if (!existsSync(config.chromium)) throw new Error(`${config.chromium} not found: ${HINT}`);
+  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'facegate-e2e-chromium-'));
   const args = [
     '--no-sandbox',
     '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-video-capture=${cameraFile(camera)}`,
+    `--use-file-for-fake-video-capture=${uniqueCameraFile(camera, userDataDir)}`,
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
@@ -197,7 +222,6 @@ export async function launchBrowser({ camera, cameraPermission = 'granted', orig
   // The fake UI accepts every camera prompt, whatever the permission says:
   // a user who said no must not have it.
   if (cameraPermission === 'granted') args.push('--use-fake-ui-for-media-stream');
-  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'facegate-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: config.chromium,
     headless: true, // playwright adds --headless

@@ -243,14 +243,17 @@ describe('iframe mode: the demo framed by another origin', { concurrency: false 
   });
 
   test('an allowed parent gets { action: close, reason: approved, confidence } from the server origin', TIMEOUT, async () => {
+    // Obama enrolls on the demo page itself first, in a browser of his own:
+    // a fake camera replays its video from the first frame, and the server
+    // refuses a live frame it has seen in another ceremony.
     await withBrowser({ camera: 'obama' }, async (browser) => {
-      const { page } = browser;
-      // Obama enrolls on the demo page itself first.
-      await openDemo(page, server.baseUrl);
+      await openDemo(browser.page, server.baseUrl);
       const enrollment = await runDemo(browser, { operation: 'enroll', payload: EMAIL, shots: '8-embed-enroll' });
       assert.equal(enrollment.status, 'ok', explain('enroll before the iframe test', enrollment, browser, server));
       enrolled = enrollment.body;
-
+    });
+    await withBrowser({ camera: 'obama' }, async (browser) => {
+      const { page } = browser;
       const src = await openParent(page, { parent, baseUrl: server.baseUrl, op: 'authenticate' });
       const frame = await until(() => demoFrame(page, server.baseUrl), () => `the demo never loaded in the iframe (${src})\n${browser.messages.join('\n')}`);
       const states = [];
