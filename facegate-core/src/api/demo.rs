@@ -212,6 +212,8 @@ impl FaceGate {
         Ok(tenant)
     }
 
+    /// The demo tenant as created (or found) on first use; its status is
+    /// not current, see [`Self::demo_tenant`].
     async fn demo_tenant_once(&self, demo: &Demo) -> Result<Tenant, ApiError> {
         let tenant = demo
             .tenant
