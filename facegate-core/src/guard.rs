@@ -237,12 +237,10 @@ impl FaceGate {
 
     /// The uncached checks: signature and registered claims, then the session.
     async fn verify_token_and_session(&self, token: &str) -> Result<Arc<Claims>, GuardRejection> {
-        let ring = self
-            .key_ring()
+        let claims = self
+            .verify_token(token)
             .await
-            .map_err(|_| GuardRejection::Unavailable)?;
-        let claims = ring
-            .verify(token)
+            .map_err(|_| GuardRejection::Unavailable)?
             .map_err(|err| GuardRejection::InvalidToken(err.to_string()))?;
         let session = self
             .store()

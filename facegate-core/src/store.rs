@@ -93,6 +93,23 @@ pub enum RefreshRotation {
     Unknown,
 }
 
+/// One entry of a tenant's face log (see [`Store::face_changes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceChange {
+    /// The entry's number: the tenant's changes are numbered 1, 2, 3… in
+    /// the order their transactions committed, without gaps.
+    pub seq: u64,
+    pub kind: FaceChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaceChangeKind {
+    /// A face row that was added and is still stored.
+    Added(FaceEnrollment),
+    /// A face row that was removed (or added and since removed).
+    Removed { provider_face_id: String },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// A cheap round trip, for the health check.
@@ -172,6 +189,25 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Vec<FaceEnrollment>>, StoreError>;
     /// Every face of the tenant, for engines that rebuild their index on start.
     async fn faces_of_tenant(&self, tenant: &TenantId) -> Result<Vec<FaceEnrollment>, StoreError>;
+    /// The number of the tenant's last face change (0 before the first).
+    /// Every write that adds or removes face rows ([`Store::insert_user`],
+    /// [`Store::replace_faces`], [`Store::delete_user`],
+    /// [`Store::revoke_consent`]) logs them in its own transaction, so an
+    /// instance with an in-memory index learns every other instance's
+    /// changes by reading the log after the last entry it applied.
+    async fn face_log_head(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+    /// The tenant's face changes numbered after `after`, in order, at most
+    /// `limit`. Entries older than the retention of
+    /// [`Store::prune_face_changes`] may be gone: a reader that finds the
+    /// first one missing reloads every face instead.
+    async fn face_changes(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<FaceChange>, StoreError>;
+    /// Forgets face changes logged before `before`; returns how many.
+    async fn prune_face_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Deletes a user and all their face data in one transaction (the
     /// reference images of their unconsumed liveness sessions included);
     /// linked consent records are kept (as evidence) but unlinked. Returns
@@ -359,8 +395,22 @@ pub trait Store: Send + Sync + 'static {
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     /// Adds `key` as the signing key and retires every other unretired key
-    /// at `key.created_at`, in one transaction.
+    /// at `key.created_at`, in one transaction. Of two racing rotations one
+    /// fails with [`StoreError::Conflict`] (at most one key is unretired), so
+    /// instances starting together on an empty database create one first
+    /// key.
     async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    // Request limits shared by every instance.
+    /// Counts one request in `bucket`'s fixed window that started at
+    /// `window_start`, atomically, and returns the window's count with it.
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+    /// Forgets windows that started before `before`; returns how many.
+    async fn prune_request_windows(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     // Audit trail.
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;

@@ -3,8 +3,8 @@
 //!
 //! Other services verify them with the public keys at
 //! `GET /.well-known/jwks.json`. After a rotation the retired key keeps
-//! verifying for one token lifetime, so tokens it signed stay valid until
-//! they expire.
+//! verifying for one token lifetime (plus [`KeyRing::RELOAD_INTERVAL`]), so
+//! tokens it signed stay valid until they expire.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -84,6 +84,10 @@ pub struct Claims {
 pub enum TokenError {
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// Signed by a key this ring does not hold: perhaps one another
+    /// instance just rotated in (reload the ring and try once more).
+    #[error("invalid token: unknown kid {0}")]
+    UnknownKid(String),
     #[error("token expired")]
     Expired,
     #[error("no signing key is available")]
@@ -97,44 +101,68 @@ pub enum TokenError {
 /// The keys in use: one to sign with, every key still trusted to verify.
 pub struct KeyRing {
     signing: Option<(String, EncodingKey)>,
-    verifying: HashMap<String, (DecodingKey, [u8; 32])>,
+    verifying: HashMap<String, VerifyingKey>,
     config: TokenConfig,
+    loaded_at: std::time::Instant,
+}
+
+struct VerifyingKey {
+    key: DecodingKey,
+    public: [u8; 32],
+    /// When a retired key stops verifying; `None` while it signs.
+    until: Option<DateTime<Utc>>,
 }
 
 impl KeyRing {
+    /// How often an instance re-reads the stored keys, so a rotation made
+    /// on another instance is signed with everywhere within this long. It
+    /// is also how much longer than a token lifetime a retired key
+    /// verifies: an instance that had not re-read yet signed with it.
+    pub const RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
     /// Builds the ring from stored keys: the newest unretired key signs;
-    /// retired keys verify until one token lifetime after their retirement.
+    /// retired keys verify until one token lifetime (and
+    /// [`Self::RELOAD_INTERVAL`]) after their retirement, checked at each
+    /// verification, so every instance drops a key at the same time.
     pub fn new(
         records: &[SigningKeyRecord],
         config: TokenConfig,
         now: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
-        let lifetime = chrono::Duration::from_std(config.lifetime).unwrap_or(chrono::Duration::MAX);
+        let grace = chrono::Duration::from_std(config.lifetime + Self::RELOAD_INTERVAL)
+            .unwrap_or(chrono::Duration::MAX);
         let mut signing = None;
         let mut verifying = HashMap::new();
         for record in records {
             let public = <[u8; 32]>::try_from(record.public_key.as_slice())
                 .map_err(|_| TokenError::BadKey(record.kid.clone()))?;
-            match record.retired_at {
+            let until = match record.retired_at {
                 None => {
                     signing = Some((
                         record.kid.clone(),
                         EncodingKey::from_ed_der(&record.private_key),
-                    ))
+                    ));
+                    None
                 }
-                Some(retired) if retired + lifetime < now => continue,
-                Some(_) => {}
-            }
-            verifying.insert(
-                record.kid.clone(),
-                (DecodingKey::from_ed_der(&public), public),
-            );
+                Some(retired) => match retired.checked_add_signed(grace) {
+                    Some(until) if until < now => continue,
+                    until => until,
+                },
+            };
+            let key = DecodingKey::from_ed_der(&public);
+            verifying.insert(record.kid.clone(), VerifyingKey { key, public, until });
         }
         Ok(Self {
             signing,
             verifying,
             config,
+            loaded_at: std::time::Instant::now(),
         })
+    }
+
+    /// How long ago the keys were read.
+    pub fn age(&self) -> Duration {
+        self.loaded_at.elapsed()
     }
 
     pub fn config(&self) -> &TokenConfig {
@@ -174,10 +202,13 @@ impl KeyRing {
         let kid = header
             .kid
             .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
-        let (key, _) = self
+        let VerifyingKey { key, until, .. } = self
             .verifying
             .get(&kid)
-            .ok_or_else(|| TokenError::Invalid(format!("unknown kid {kid}")))?;
+            .ok_or(TokenError::UnknownKid(kid))?;
+        if until.is_some_and(|until| until < crate::clock::now()) {
+            return Err(TokenError::Invalid("the signing key is retired".into()));
+        }
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = self.config.leeway.as_secs();
         validation.validate_nbf = true;
@@ -203,7 +234,7 @@ impl KeyRing {
         let mut keys: Vec<(&String, &[u8; 32])> = self
             .verifying
             .iter()
-            .map(|(kid, (_, pk))| (kid, pk))
+            .map(|(kid, key)| (kid, &key.public))
             .collect();
         keys.sort();
         json!({
@@ -393,10 +424,45 @@ mod tests {
             Some(new.kid.clone())
         );
 
-        old.retired_at = Some(now - chrono::Duration::minutes(16));
+        old.retired_at = Some(now - chrono::Duration::minutes(17));
         let later = ring(&[old, new]);
         assert!(later.verify(&token).is_err(), "gone after a token lifetime");
         assert_eq!(later.jwks()["keys"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_ring_kept_past_a_keys_window_stops_verifying_with_it() {
+        let now = clock::now();
+        let mut old = generate_signing_key(now - chrono::Duration::hours(1));
+        let token = ring(std::slice::from_ref(&old))
+            .sign(&claims(&TokenConfig::default(), Utc::now().timestamp()))
+            .unwrap();
+        old.retired_at = Some(now - chrono::Duration::minutes(17));
+        let new = generate_signing_key(now);
+        // Built (say, on another instance) while the key was still trusted.
+        let kept = KeyRing::new(
+            &[old, new],
+            TokenConfig::default(),
+            now - chrono::Duration::minutes(10),
+        )
+        .unwrap();
+        assert_eq!(kept.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            kept.verify(&token),
+            Err(TokenError::Invalid("the signing key is retired".into()))
+        );
+    }
+
+    #[test]
+    fn an_unknown_kid_is_told_apart() {
+        let token = ring(&[generate_signing_key(clock::now())])
+            .sign(&claims(&TokenConfig::default(), Utc::now().timestamp()))
+            .unwrap();
+        let other = ring(&[generate_signing_key(clock::now())]);
+        assert!(matches!(
+            other.verify(&token),
+            Err(TokenError::UnknownKid(_))
+        ));
     }
 
     #[test]

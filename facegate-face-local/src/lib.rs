@@ -70,6 +70,9 @@ struct Embedding(Vec<f32>);
 /// never compared with this one's.
 const TEMPLATE_TAG: &[u8; 4] = b"fgl1";
 
+/// The name stored with this engine's enrollments.
+const ENGINE_NAME: &str = "local";
+
 impl LocalFaceEngine {
     /// Loads and optimises every model (checking their pinned hashes).
     pub fn load(config: EngineConfig) -> Result<Self, ModelError> {
@@ -121,6 +124,30 @@ impl LocalFaceEngine {
     pub fn indexed_faces(&self, tenant: &TenantId) -> usize {
         self.inner
             .read_index(|indexes| indexes.get(tenant).map_or(0, FaceIndex::len))
+    }
+
+    /// This engine's stored faces as index rows; one without a usable
+    /// template is skipped (and logged).
+    fn indexable<'a>(
+        &self,
+        faces: &'a [FaceEnrollment],
+    ) -> impl Iterator<Item = (Entry, Vec<f32>)> + use<'a> {
+        faces
+            .iter()
+            .filter(|face| face.provider == ENGINE_NAME)
+            .filter_map(|face| match face.template.as_deref().and_then(decode_template) {
+                Some(embedding) => Some((
+                    Entry {
+                        face_id: face.provider_face_id.clone(),
+                        user_id: face.user_id.to_string(),
+                    },
+                    embedding,
+                )),
+                None => {
+                    tracing::warn!(face = %face.id, "stored face has no usable template; skipped");
+                    None
+                }
+            })
     }
 }
 
@@ -273,7 +300,7 @@ impl Engine {
 #[async_trait]
 impl FaceProvider for LocalFaceEngine {
     fn name(&self) -> &'static str {
-        "local"
+        ENGINE_NAME
     }
 
     async fn health(&self) -> Result<(), FaceError> {
@@ -283,24 +310,39 @@ impl FaceProvider for LocalFaceEngine {
 
     async fn restore(&self, tenant: &TenantId, faces: &[FaceEnrollment]) -> Result<(), FaceError> {
         let mut index = FaceIndex::new(EMBEDDING_DIMS);
-        for face in faces.iter().filter(|f| f.provider == self.name()) {
-            match face.template.as_deref().and_then(decode_template) {
-                Some(embedding) => index.insert(
-                    Entry {
-                        face_id: face.provider_face_id.clone(),
-                        user_id: face.user_id.to_string(),
-                    },
-                    &embedding,
-                ),
-                None => {
-                    tracing::warn!(face = %face.id, "stored face has no usable template; skipped")
-                }
-            }
+        for (entry, embedding) in self.indexable(faces) {
+            index.insert(entry, &embedding);
         }
         tracing::info!(%tenant, faces = index.len(), "face index restored");
         self.inner
             .write_index(|indexes| indexes.insert(tenant.clone(), index));
         Ok(())
+    }
+
+    async fn apply_changes(
+        &self,
+        tenant: &TenantId,
+        added: &[FaceEnrollment],
+        removed: &[String],
+    ) -> Result<(), FaceError> {
+        // Decoded outside the lock that searches wait on.
+        let added: Vec<_> = self.indexable(added).collect();
+        self.inner.write_index(|indexes| {
+            let index = indexes
+                .entry(tenant.clone())
+                .or_insert_with(|| FaceIndex::new(EMBEDDING_DIMS));
+            for (entry, embedding) in added {
+                index.insert(entry, &embedding);
+            }
+            for id in removed {
+                index.remove(id);
+            }
+        });
+        Ok(())
+    }
+
+    fn indexed_faces(&self, tenant: &TenantId) -> Option<usize> {
+        Some(LocalFaceEngine::indexed_faces(self, tenant))
     }
 
     async fn detect(&self, image: &ImageInput) -> Result<Vec<DetectedFace>, FaceError> {

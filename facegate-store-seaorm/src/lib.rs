@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    SqlErr, TransactionTrait,
+    DatabaseConnection, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -34,15 +34,19 @@ use facegate_core::domain::{
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
 use facegate_core::store::{
-    ConsentRevocation, FailureSubject, PinLimits, PinTry, RefreshRotation, Store, StoreError,
-    UserPage, UserSummary,
+    ConsentRevocation, FaceChange, FaceChangeKind, FailureSubject, PinLimits, PinTry,
+    RefreshRotation, Store, StoreError, UserPage, UserSummary,
 };
 
 use entity::{
-    api_key, audit_event, consent, face_enrollment, liveness_session, reference_frame,
-    refresh_token, session, signing_key, tenant, token_exchange, user,
+    api_key, audit_event, consent, face_change, face_enrollment, face_log_head, liveness_session,
+    rate_window, reference_frame, refresh_token, session, signing_key, tenant, token_exchange,
+    user,
 };
 use migration::Migrator;
+
+/// The advisory lock key migrations hold on PostgreSQL ("fgmigrat").
+const MIGRATION_LOCK: i64 = 0x6667_6d69_6772_6174;
 
 /// A FaceGate store on a SeaORM connection.
 #[derive(Debug, Clone)]
@@ -75,9 +79,23 @@ impl SeaOrmStore {
         Self::from_connection(db).await
     }
 
-    /// Uses a connection the host already has, migrating it first.
+    /// Uses a connection the host already has, migrating it first. On
+    /// PostgreSQL the migration runs under an advisory lock, so instances
+    /// starting together on one database migrate it once, one after the
+    /// other, instead of racing to create the same tables.
     pub async fn from_connection(db: DatabaseConnection) -> Result<Self, StoreError> {
-        Migrator::up(&db, None).await.map_err(store_error)?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            // Held by this transaction (on a connection of its own) until
+            // it ends; the migration runs on the pool's other connections.
+            let lock = db.begin().await.map_err(store_error)?;
+            lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await
+                .map_err(store_error)?;
+            Migrator::up(&db, None).await.map_err(store_error)?;
+            lock.commit().await.map_err(store_error)?;
+        } else {
+            Migrator::up(&db, None).await.map_err(store_error)?;
+        }
         Ok(Self { db })
     }
 
@@ -121,22 +139,121 @@ async fn insert_faces(txn: &impl ConnectionTrait, faces: &[FaceEnrollment]) -> R
     Ok(())
 }
 
-/// Deletes a user's faces, sessions and row and unlinks their consent
-/// records, inside the caller's transaction. Returns false when the tenant
-/// has no such user.
-async fn delete_user_rows(
+/// A face row as the face log records it.
+struct LoggedFace {
+    face_id: String,
+    provider_face_id: String,
+    removed: bool,
+}
+
+impl LoggedFace {
+    fn added(face: &FaceEnrollment) -> Self {
+        Self {
+            face_id: face.id.to_string(),
+            provider_face_id: face.provider_face_id.clone(),
+            removed: false,
+        }
+    }
+
+    fn removed(row: &face_enrollment::Model) -> Self {
+        Self {
+            face_id: row.id.clone(),
+            provider_face_id: row.provider_face_id.clone(),
+            removed: true,
+        }
+    }
+}
+
+/// Numbers `changes` in the tenant's face log. It must be the caller's
+/// last write: the head row it locks is held to commit, so transactions
+/// that change one tenant's faces commit in the order of their numbers,
+/// and a reader that sees head `n` sees every entry up to `n`.
+async fn log_face_changes(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    changes: Vec<LoggedFace>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let count = i64::try_from(changes.len()).unwrap_or(i64::MAX);
+    let bump = Query::insert()
+        .into_table(face_log_head::Entity)
+        .columns([face_log_head::Column::TenantId, face_log_head::Column::Head])
+        .values_panic([tenant.as_str().into(), count.into()])
+        .on_conflict(
+            OnConflict::column(face_log_head::Column::TenantId)
+                .value(
+                    face_log_head::Column::Head,
+                    Expr::col((face_log_head::Entity, face_log_head::Column::Head)).add(count),
+                )
+                .to_owned(),
+        )
+        .returning_col(face_log_head::Column::Head)
+        .to_owned();
+    let head: i64 = txn
+        .query_one(&bump)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("face log head".into()))?
+        .try_get("", "head")?;
+    let first = head - count + 1;
+    face_change::Entity::insert_many(changes.into_iter().zip(first..).map(|(change, seq)| {
+        face_change::Model {
+            tenant_id: tenant.to_string(),
+            seq,
+            face_id: change.face_id,
+            provider_face_id: change.provider_face_id,
+            removed: change.removed,
+            changed_at: at,
+        }
+        .into_active_model()
+    }))
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Locks a user's row for the rest of the caller's transaction (a write
+/// that changes nothing), so writes to one user's faces take turns. PIN
+/// reservations lock it before the liveness session: the same order, so
+/// the two cannot deadlock.
+async fn lock_user(
     txn: &impl ConnectionTrait,
     tenant: &TenantId,
     id: &UserId,
-) -> Result<bool, DbErr> {
-    // The user's row first, as a PIN reservation locks it before the
-    // liveness session: the same order, so the two cannot deadlock.
+) -> Result<(), DbErr> {
     user::Entity::update_many()
         .col_expr(user::Column::Status, Expr::col(user::Column::Status))
         .filter(user::Column::TenantId.eq(tenant.as_str()))
         .filter(user::Column::Id.eq(id.as_str()))
         .exec(txn)
         .await?;
+    Ok(())
+}
+
+async fn user_face_rows(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: &UserId,
+) -> Result<Vec<face_enrollment::Model>, DbErr> {
+    face_enrollment::Entity::find()
+        .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+        .filter(face_enrollment::Column::UserId.eq(id.as_str()))
+        .all(txn)
+        .await
+}
+
+/// Deletes a user's faces, sessions and row and unlinks their consent
+/// records, inside the caller's transaction. Returns whether the tenant had
+/// such a user, and the faces removed (for the caller to log last).
+async fn delete_user_rows(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: &UserId,
+) -> Result<(bool, Vec<LoggedFace>), DbErr> {
+    lock_user(txn, tenant, id).await?;
+    let faces = user_face_rows(txn, tenant, id).await?;
     session::Entity::delete_many()
         .filter(session::Column::TenantId.eq(tenant.as_str()))
         .filter(session::Column::UserId.eq(id.as_str()))
@@ -169,7 +286,10 @@ async fn delete_user_rows(
         .filter(user::Column::Id.eq(id.as_str()))
         .exec(txn)
         .await?;
-    Ok(deleted.rows_affected > 0)
+    Ok((
+        deleted.rows_affected > 0,
+        faces.iter().map(LoggedFace::removed).collect(),
+    ))
 }
 
 #[async_trait]
@@ -326,6 +446,10 @@ impl Store for SeaOrmStore {
                 )));
             }
         }
+        let logged = faces.iter().map(LoggedFace::added).collect();
+        log_face_changes(&txn, &user.tenant_id, logged, user.created_at)
+            .await
+            .map_err(store_error)?;
         txn.commit().await.map_err(store_error)
     }
 
@@ -336,6 +460,9 @@ impl Store for SeaOrmStore {
         faces: &[FaceEnrollment],
     ) -> Result<Option<Vec<FaceEnrollment>>, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
+        // Locked, so two replacements take turns instead of both keeping
+        // their new faces.
+        lock_user(&txn, tenant, user).await.map_err(store_error)?;
         let exists = user::Entity::find_by_id(user.as_str())
             .filter(user::Column::TenantId.eq(tenant.as_str()))
             .one(&txn)
@@ -345,10 +472,7 @@ impl Store for SeaOrmStore {
         if !exists {
             return Ok(None);
         }
-        let old = face_enrollment::Entity::find()
-            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
-            .filter(face_enrollment::Column::UserId.eq(user.as_str()))
-            .all(&txn)
+        let old = user_face_rows(&txn, tenant, user)
             .await
             .map_err(store_error)?;
         face_enrollment::Entity::delete_many()
@@ -358,6 +482,15 @@ impl Store for SeaOrmStore {
             .await
             .map_err(store_error)?;
         insert_faces(&txn, faces).await.map_err(store_error)?;
+        let logged = old
+            .iter()
+            .map(LoggedFace::removed)
+            .chain(faces.iter().map(LoggedFace::added))
+            .collect();
+        let at = faces.first().map_or_else(Utc::now, |face| face.created_at);
+        log_face_changes(&txn, tenant, logged, at)
+            .await
+            .map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
         old.into_iter()
             .map(convert::face)
@@ -481,9 +614,76 @@ impl Store for SeaOrmStore {
             .collect()
     }
 
+    async fn face_log_head(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let head = face_log_head::Entity::find_by_id(tenant.as_str())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map_or(0, |row| row.head);
+        Ok(u64::try_from(head).unwrap_or(0))
+    }
+
+    async fn face_changes(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<FaceChange>, StoreError> {
+        let rows = face_change::Entity::find()
+            .filter(face_change::Column::TenantId.eq(tenant.as_str()))
+            .filter(face_change::Column::Seq.gt(i64::try_from(after).unwrap_or(i64::MAX)))
+            .order_by_asc(face_change::Column::Seq)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        let added = rows
+            .iter()
+            .filter(|row| !row.removed)
+            .map(|row| row.face_id.clone());
+        let mut stored: std::collections::HashMap<String, face_enrollment::Model> =
+            face_enrollment::Entity::find()
+                .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+                .filter(face_enrollment::Column::Id.is_in(added))
+                .all(&self.db)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(|row| (row.id.clone(), row))
+                .collect();
+        rows.into_iter()
+            .map(|row| {
+                // An added face whose row is gone again reads as removed:
+                // its removal is a later entry, and either way it is not there.
+                let kind = match stored.remove(&row.face_id).filter(|_| !row.removed) {
+                    Some(face) => FaceChangeKind::Added(convert::face(face)?),
+                    None => FaceChangeKind::Removed {
+                        provider_face_id: row.provider_face_id,
+                    },
+                };
+                Ok(FaceChange {
+                    seq: u64::try_from(row.seq).unwrap_or(0),
+                    kind,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_face_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(face_change::Entity::delete_many()
+            .filter(face_change::Column::ChangedAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?
+            .rows_affected)
+    }
+
     async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
-        let deleted = delete_user_rows(&txn, tenant, id)
+        let (deleted, faces) = delete_user_rows(&txn, tenant, id)
+            .await
+            .map_err(store_error)?;
+        log_face_changes(&txn, tenant, faces, Utc::now())
             .await
             .map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
@@ -587,17 +787,20 @@ impl Store for SeaOrmStore {
                 user_deleted: false,
             }));
         }
-        let user_deleted = match &row.user_id {
+        let (user_deleted, faces) = match &row.user_id {
             Some(user_id) => delete_user_rows(&txn, tenant, &UserId::from_string(user_id))
                 .await
                 .map_err(store_error)?,
-            None => false,
+            None => (false, Vec::new()),
         };
         let mut revoked = row.into_active_model();
         revoked.revoked_at = Set(Some(at));
         revoked.user_id = Set(None);
         let revoked = consent::Entity::update(revoked)
             .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        log_face_changes(&txn, tenant, faces, at)
             .await
             .map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
@@ -1105,6 +1308,52 @@ impl Store for SeaOrmStore {
         txn.commit().await.map_err(store_error)
     }
 
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        let count = Query::insert()
+            .into_table(rate_window::Entity)
+            .columns([
+                rate_window::Column::Bucket,
+                rate_window::Column::WindowStart,
+                rate_window::Column::Count,
+            ])
+            .values_panic([bucket.into(), window_start.into(), 1.into()])
+            .on_conflict(
+                OnConflict::columns([
+                    rate_window::Column::Bucket,
+                    rate_window::Column::WindowStart,
+                ])
+                .value(
+                    rate_window::Column::Count,
+                    Expr::col((rate_window::Entity, rate_window::Column::Count)).add(1),
+                )
+                .to_owned(),
+            )
+            .returning_col(rate_window::Column::Count)
+            .to_owned();
+        let count: i32 = self
+            .db
+            .query_one(&count)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| StoreError::Backend("the request count was not returned".into()))?
+            .try_get("", "count")
+            .map_err(store_error)?;
+        Ok(u32::try_from(count).unwrap_or(0))
+    }
+
+    async fn prune_request_windows(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(rate_window::Entity::delete_many()
+            .filter(rate_window::Column::WindowStart.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?
+            .rows_affected)
+    }
+
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         audit_event::Entity::insert(convert::audit_row(event).into_active_model())
             .exec_without_returning(&self.db)
@@ -1119,7 +1368,7 @@ impl Store for SeaOrmStore {
         const BATCH: u64 = 10_000;
         let mut total = 0;
         loop {
-            let batch = sea_orm::sea_query::Query::select()
+            let batch = Query::select()
                 .column(audit_event::Column::Id)
                 .from(audit_event::Entity)
                 .and_where(audit_event::Column::CreatedAt.lt(before))

@@ -29,6 +29,14 @@ pub fn backend_name() -> &'static str {
 }
 
 async fn fresh_postgres_database(server_url: &str) -> SeaOrmStore {
+    SeaOrmStore::connect(&fresh_postgres_url(server_url).await)
+        .await
+        .expect("connect to the fresh test database")
+}
+
+/// Creates an empty database on the PostgreSQL server at `server_url` and
+/// returns its URL (for tests that start their own processes on it).
+pub async fn fresh_postgres_url(server_url: &str) -> String {
     let name = format!("facegate_test_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(server_url)
         .await
@@ -38,9 +46,7 @@ async fn fresh_postgres_database(server_url: &str) -> SeaOrmStore {
         .await
         .expect("create test database");
     admin.close().await.ok();
-    SeaOrmStore::connect(&replace_database(server_url, &name))
-        .await
-        .expect("connect to the fresh test database")
+    replace_database(server_url, &name)
 }
 
 /// `postgres://u:p@host:5432/db?x=y` with `db` replaced by `name`.

@@ -13,7 +13,8 @@ use facegate_core::ids::{
     ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
 };
 use facegate_core::store::{
-    FailureSubject, PinLimits, PinTry, RefreshRotation, Store, StoreError, UserPage,
+    FaceChange, FaceChangeKind, FailureSubject, PinLimits, PinTry, RefreshRotation, Store,
+    StoreError, UserPage,
 };
 use facegate_store_seaorm::testing::test_store;
 use serde_json::json;
@@ -1204,4 +1205,195 @@ async fn a_reference_frame_is_recorded_once_per_tenant() {
             .await
             .unwrap()
     );
+}
+
+fn added(change: &FaceChange) -> Option<&str> {
+    match &change.kind {
+        FaceChangeKind::Added(face) => Some(&face.provider_face_id),
+        FaceChangeKind::Removed { .. } => None,
+    }
+}
+
+fn removed(change: &FaceChange) -> Option<&str> {
+    match &change.kind {
+        FaceChangeKind::Removed { provider_face_id } => Some(provider_face_id),
+        FaceChangeKind::Added(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn every_face_write_is_numbered_in_the_tenant_face_log() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let other = tenant_with_one_user(&store).await;
+    assert_eq!(store.face_log_head(&tenant).await.unwrap(), 0);
+
+    let ada = user(&tenant, "ada");
+    let first = face(&ada);
+    store
+        .insert_user(&ada, std::slice::from_ref(&first), None)
+        .await
+        .unwrap();
+    let second = face(&ada);
+    store
+        .replace_faces(&tenant, &ada.id, std::slice::from_ref(&second))
+        .await
+        .unwrap()
+        .unwrap();
+    let bob = user(&tenant, "bob");
+    let bobs = face(&bob);
+    let record = consent(&tenant, None);
+    store.insert_consent(&record).await.unwrap();
+    store
+        .insert_user(&bob, std::slice::from_ref(&bobs), Some(&record.id))
+        .await
+        .unwrap();
+    assert_eq!(store.face_log_head(&tenant).await.unwrap(), 4);
+
+    let log = store.face_changes(&tenant, 0, 100).await.unwrap();
+    let seqs: Vec<u64> = log.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    // The first face was replaced: its addition reads as a removal now.
+    assert_eq!(removed(&log[0]), Some(first.provider_face_id.as_str()));
+    assert_eq!(removed(&log[1]), Some(first.provider_face_id.as_str()));
+    assert_eq!(added(&log[2]), Some(second.provider_face_id.as_str()));
+    assert_eq!(added(&log[3]), Some(bobs.provider_face_id.as_str()));
+    match &log[2].kind {
+        FaceChangeKind::Added(face) => {
+            assert_eq!(face, &second, "the stored row, template and all")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Deleting a user and revoking a consent log their faces' removal.
+    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
+    store
+        .revoke_consent(&tenant, &record.id, clock::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let tail = store.face_changes(&tenant, 4, 100).await.unwrap();
+    assert_eq!(tail.iter().map(|c| c.seq).collect::<Vec<_>>(), [5, 6]);
+    assert_eq!(removed(&tail[0]), Some(second.provider_face_id.as_str()));
+    assert_eq!(removed(&tail[1]), Some(bobs.provider_face_id.as_str()));
+    assert_eq!(
+        store.face_changes(&tenant, 2, 2).await.unwrap().len(),
+        2,
+        "limit"
+    );
+
+    // Another tenant's log is its own.
+    assert_eq!(store.face_log_head(&other).await.unwrap(), 1);
+    assert_eq!(store.face_changes(&other, 0, 100).await.unwrap().len(), 1);
+
+    // A write that fails logs nothing.
+    let eve = user(&tenant, "eve");
+    let revoked = consent(&tenant, None);
+    store.insert_consent(&revoked).await.unwrap();
+    store
+        .revoke_consent(&tenant, &revoked.id, clock::now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .insert_user(&eve, &[face(&eve)], Some(&revoked.id))
+            .await
+            .is_err()
+    );
+    assert_eq!(store.face_log_head(&tenant).await.unwrap(), 6);
+
+    assert_eq!(
+        store
+            .prune_face_changes(clock::now() + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        7
+    );
+    assert!(
+        store
+            .face_changes(&tenant, 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.face_log_head(&tenant).await.unwrap(),
+        6,
+        "the head stays"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_face_writes_get_consecutive_numbers() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let writes = (0..16).map(|i| {
+        let store = store.clone();
+        let tenant = tenant.clone();
+        tokio::spawn(async move {
+            let u = user(&tenant, &format!("u{i}"));
+            store.insert_user(&u, &[face(&u), face(&u)], None).await
+        })
+    });
+    for write in futures_util::future::join_all(writes).await {
+        write.unwrap().unwrap();
+    }
+    assert_eq!(store.face_log_head(&tenant).await.unwrap(), 32);
+    let log = store.face_changes(&tenant, 0, 100).await.unwrap();
+    assert_eq!(
+        log.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        (1..=32).collect::<Vec<_>>()
+    );
+    assert!(log.iter().all(|c| added(c).is_some()));
+}
+
+#[tokio::test]
+async fn racing_first_keys_leave_one_signing_key() {
+    let store = test_store().await;
+    let rotations = (0..4).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = facegate_core::token::generate_signing_key(clock::now());
+            store.rotate_signing_key(&key).await
+        })
+    });
+    let results: Vec<_> = futures_util::future::join_all(rotations)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(results.iter().any(Result::is_ok));
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(_)))),
+        "{results:?}"
+    );
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.iter().filter(|k| k.retired_at.is_none()).count(), 1);
+}
+
+#[tokio::test]
+async fn request_windows_count_per_bucket_and_window() {
+    let store = test_store().await;
+    let start = clock::now();
+    let next = start + chrono::Duration::minutes(1);
+    let counts = (0..5).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.count_request("demo:10.0.0.1", start).await })
+    });
+    let mut counts: Vec<u32> = futures_util::future::join_all(counts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 2, 3, 4, 5], "each request counted once");
+    assert_eq!(
+        store.count_request("demo:10.0.0.2", start).await.unwrap(),
+        1
+    );
+    assert_eq!(store.count_request("demo:10.0.0.1", next).await.unwrap(), 1);
+    assert_eq!(store.prune_request_windows(next).await.unwrap(), 2);
+    assert_eq!(store.count_request("demo:10.0.0.1", next).await.unwrap(), 2);
 }

@@ -31,7 +31,9 @@ const USAGE: &str = "usage:
                  [--client [--origin URL]... [--reject-empty-origin]]
                                              a browser key, fg_test_pub_ (see docs/security.md)
   facegate-admin key list <tenant_id>
-  facegate-admin key revoke <tenant_id> <key_id>";
+  facegate-admin key revoke <tenant_id> <key_id>
+  facegate-admin signing-key rotate              sign tokens with a new key from now on
+                                             (every instance within a minute; see docs/scaling.md)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -165,6 +167,10 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                 facegate.mint_api_key(&tenant, environment).await?
             };
             print_key(&minted);
+        }
+        ["signing-key", "rotate"] => {
+            let kid = facegate.rotate_signing_key().await?;
+            println!("signing key {kid}");
         }
         ["key", "list", tenant] => {
             for key in facegate

@@ -90,8 +90,10 @@ async fn the_audit_trail_keeps_its_retention() {
         created_at: facegate_core::clock::now() - chrono::Duration::days(401),
     };
     app.facegate.store().record_audit(&old).await.unwrap();
+    // The first request also started a sweep in the background: either
+    // sweep may be the one that deletes the old event.
     let report = app.facegate.run_maintenance().await;
-    assert_eq!(report.audit_events_deleted, 1);
+    assert!(report.audit_events_deleted <= 1);
     let left = app
         .facegate
         .store()

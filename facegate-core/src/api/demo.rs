@@ -8,7 +8,6 @@
 //! ([`super::FaceGateBuilder::demo`]), each client's requests are rate
 //! limited, and what people enroll is deleted after [`DemoConfig::data_ttl`].
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::rate_limit::FixedWindow;
 use super::routes::Route;
 use super::{AuditDraft, FaceGate, wire};
 use crate::clock;
@@ -36,13 +36,13 @@ const DEMO_PAGE: &str = include_str!(concat!(
 /// How often expired demo users are looked for, and how many go per sweep.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 const SWEEP_BATCH: u64 = 100;
-/// Rate-limit windows kept before old ones are dropped.
-const MAX_TRACKED_CLIENTS: usize = 10_000;
+/// The window of [`DemoConfig::requests_per_minute`].
+const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// The client's network address, which adapters put in the request's
-/// extensions: the demo's rate limit is per address. Without it (an axum app
-/// served without `into_make_service_with_connect_info`), all clients share
-/// one limit.
+/// extensions: the demo's rate limit is per address, counted in the store
+/// (one limit across all instances). Without it (an axum app served without
+/// `into_make_service_with_connect_info`), all clients share one limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
@@ -75,7 +75,7 @@ impl Default for DemoConfig {
 pub(super) struct Demo {
     config: DemoConfig,
     tenant: tokio::sync::OnceCell<Tenant>,
-    limiter: RateLimiter,
+    limiter: FixedWindow,
     last_sweep: Mutex<Option<Instant>>,
 }
 
@@ -85,7 +85,10 @@ impl Demo {
         // the page sends.
         config.settings.client_role = DEMO_ROLE.into();
         Self {
-            limiter: RateLimiter::new(config.requests_per_minute),
+            limiter: FixedWindow {
+                limit: config.requests_per_minute,
+                window: RATE_WINDOW,
+            },
             config,
             tenant: tokio::sync::OnceCell::new(),
             last_sweep: Mutex::new(None),
@@ -141,8 +144,13 @@ impl FaceGate {
             return Ok(page(&demo.config.embed_origins));
         }
         if parts.method == Method::POST {
-            let client = parts.extensions.get::<ClientAddr>().map(|addr| addr.0);
-            demo.limiter.check(client, Instant::now())?;
+            let bucket = match parts.extensions.get::<ClientAddr>() {
+                Some(ClientAddr(addr)) => format!("demo:{addr}"),
+                None => "demo:unknown".to_owned(),
+            };
+            demo.limiter
+                .check(self.inner.store.as_ref(), &bucket, clock::now())
+                .await?;
         }
         let tenant = self.demo_tenant(demo).await?;
         audit.tenant = Some(tenant.clone());
@@ -255,8 +263,19 @@ impl FaceGate {
         if !demo.sweep_due(Instant::now()) {
             return;
         }
+        let now = clock::now();
+        // Past windows of the rate limit: one row per address and minute.
+        let window = chrono::Duration::from_std(RATE_WINDOW).unwrap_or(chrono::Duration::MAX);
+        if let Err(err) = self
+            .inner
+            .store
+            .prune_request_windows(now - window - window)
+            .await
+        {
+            tracing::warn!(%err, "could not prune the demo's rate-limit windows");
+        }
         let ttl = chrono::Duration::from_std(demo.config.data_ttl).unwrap_or(chrono::Duration::MAX);
-        let before = clock::now() - ttl;
+        let before = now - ttl;
         let expired = match self
             .inner
             .store
@@ -358,65 +377,9 @@ fn is_plain_origin(origin: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".:/-".contains(&b))
 }
 
-/// A fixed one-minute window per client address.
-struct RateLimiter {
-    per_minute: u32,
-    windows: Mutex<HashMap<Option<IpAddr>, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    const WINDOW: Duration = Duration::from_secs(60);
-
-    fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn check(&self, client: Option<IpAddr>, now: Instant) -> Result<(), ApiError> {
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() >= MAX_TRACKED_CLIENTS {
-            windows.retain(|_, (started, _)| now.duration_since(*started) < Self::WINDOW);
-        }
-        let (started, count) = windows.entry(client).or_insert((now, 0));
-        if now.duration_since(*started) >= Self::WINDOW {
-            *started = now;
-            *count = 0;
-        }
-        if *count >= self.per_minute {
-            let left = Self::WINDOW.saturating_sub(now.duration_since(*started));
-            return Err(ApiError::RateLimited {
-                retry_after_secs: left.as_secs().max(1),
-            });
-        }
-        *count += 1;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn each_client_gets_its_own_window() {
-        let limiter = RateLimiter::new(2);
-        let start = Instant::now();
-        let a = Some(IpAddr::from([10, 0, 0, 1]));
-        let b = Some(IpAddr::from([10, 0, 0, 2]));
-        assert!(limiter.check(a, start).is_ok());
-        assert!(limiter.check(a, start).is_ok());
-        match limiter.check(a, start + Duration::from_secs(20)) {
-            Err(ApiError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 40),
-            other => panic!("{other:?}"),
-        }
-        assert!(limiter.check(b, start).is_ok(), "another address");
-        assert!(
-            limiter.check(a, start + Duration::from_secs(60)).is_ok(),
-            "next window"
-        );
-    }
 
     #[test]
     fn enroll_defaults_the_profile_and_refuses_uploaded_photos() {

@@ -1,5 +1,6 @@
 //! Face routes: `POST /v1/enroll`, `POST /v1/match`, `POST /v1/detect-attributes`,
-//! `POST /v1/users/:id/re-enroll`.
+//! `POST /v1/users/:id/re-enroll`, and `GET /v1/face-index` (our addition:
+//! how far this instance's index has followed the store).
 //!
 //! Each image is analysed once (a [`FaceProbe`]); the duplicate check, the
 //! minors rule and indexing all use that one analysis. The engine's index and
@@ -7,13 +8,13 @@
 //! store write fails, and old faces leave the engine only once the new ones
 //! are stored.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::sync::OnceCell;
 
 use super::users::EnrollmentView;
 use super::{FaceGate, wire};
@@ -24,8 +25,8 @@ use crate::domain::{
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::pin::Pin;
-use crate::providers::face::{DetectedFace, FaceProbe, FaceProvider, ImageInput};
-use crate::store::{PinLimits, PinTry};
+use crate::providers::face::{DetectedFace, FaceMatch, FaceProbe, FaceProvider, ImageInput};
+use crate::store::{FaceChangeKind, PinLimits, PinTry};
 
 /// Largest `metadata` object accepted on a user, serialised.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -126,6 +127,17 @@ struct MatchResponse {
     user: Option<MatchedView>,
 }
 
+/// `GET /v1/face-index`: this instance's index of the tenant, brought up to
+/// date as a search would be.
+#[derive(Serialize)]
+struct FaceIndexStatus {
+    engine: &'static str,
+    /// The number of the tenant's last face change the index reflects.
+    log_seq: u64,
+    /// Faces in this instance's index, for engines that keep one in memory.
+    indexed_faces: Option<usize>,
+}
+
 #[derive(Serialize)]
 struct DetectResponse {
     faces: Vec<DetectedFace>,
@@ -155,13 +167,17 @@ impl<'a> FaceSource<'a> {
     }
 }
 
-/// Per-tenant "the engine's index holds the store's faces" flags, so an
-/// engine with an in-memory index is filled once, before the tenant's first
-/// face operation, and never concurrently with one.
+/// How far the engine's index has followed each tenant's face log: the
+/// number of the last change applied, `None` until the tenant's faces are
+/// loaded. Another instance's writes reach this one's index through the log
+/// (see [`crate::store::Store::face_log_head`]).
 #[derive(Default)]
-pub(super) struct WarmIndexes(
-    std::sync::Mutex<std::collections::HashMap<TenantId, Arc<OnceCell<()>>>>,
+pub(super) struct IndexFollowers(
+    std::sync::Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<Option<u64>>>>>,
 );
+
+/// Changes read from the log per query while catching up.
+const FACE_CHANGES_PAGE: u32 = 1000;
 
 impl FaceGate {
     pub(super) fn face_engine(&self) -> Result<&Arc<dyn FaceProvider>, ApiError> {
@@ -171,22 +187,136 @@ impl FaceGate {
             .ok_or(ApiError::FaceEngineUnavailable)
     }
 
-    /// The face engine, with the tenant's stored faces loaded into it.
+    /// The face engine, its index holding the tenant's faces as of now: the
+    /// first call loads them; later ones apply the face log's new entries,
+    /// whichever instance wrote them. One indexed query when nothing changed.
     pub(super) async fn warm_face_engine(
         &self,
         tenant: &TenantId,
     ) -> Result<&Arc<dyn FaceProvider>, ApiError> {
+        Ok(self.follow_face_log_of(tenant).await?.0)
+    }
+
+    /// [`Self::warm_face_engine`], with the number of the last change applied.
+    async fn follow_face_log_of(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<(&Arc<dyn FaceProvider>, u64), ApiError> {
         let face = self.face_engine()?;
-        let cell = {
-            let mut warm = self.inner.warm.0.lock().unwrap_or_else(|p| p.into_inner());
-            warm.entry(tenant.clone()).or_default().clone()
+        let follower = {
+            let mut followers = self
+                .inner
+                .followers
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            followers.entry(tenant.clone()).or_default().clone()
         };
-        cell.get_or_try_init(|| async {
-            let faces = self.inner.store.faces_of_tenant(tenant).await?;
-            face.restore(tenant, &faces).await.map_err(ApiError::from)
-        })
-        .await?;
-        Ok(face)
+        // Read before the faces: whatever is loaded or applied below is at
+        // least as new as `head`.
+        let head = self.inner.store.face_log_head(tenant).await?;
+        let mut applied = follower.lock().await;
+        match *applied {
+            Some(at) if at >= head => {}
+            Some(at) if self.follow_face_log(face, tenant, at, head).await? => {}
+            _ => {
+                let faces = self.inner.store.faces_of_tenant(tenant).await?;
+                face.restore(tenant, &faces).await?;
+            }
+        }
+        *applied = Some(head);
+        Ok((face, head))
+    }
+
+    /// Applies the tenant's face changes after `at` up to `head`; false when
+    /// some were pruned already (the caller reloads every face instead).
+    async fn follow_face_log(
+        &self,
+        face: &Arc<dyn FaceProvider>,
+        tenant: &TenantId,
+        mut at: u64,
+        head: u64,
+    ) -> Result<bool, ApiError> {
+        while at < head {
+            let changes = self
+                .inner
+                .store
+                .face_changes(tenant, at, FACE_CHANGES_PAGE)
+                .await?;
+            let Some(last) = changes.last() else {
+                return Ok(false);
+            };
+            if changes[0].seq != at + 1 || last.seq != at + changes.len() as u64 {
+                return Ok(false);
+            }
+            at = last.seq;
+            let mut added = Vec::new();
+            let mut removed = Vec::new();
+            for change in changes {
+                match change.kind {
+                    FaceChangeKind::Added(enrollment) => added.push(enrollment),
+                    FaceChangeKind::Removed { provider_face_id } => removed.push(provider_face_id),
+                }
+            }
+            face.apply_changes(tenant, &added, &removed).await?;
+        }
+        Ok(true)
+    }
+
+    pub(super) async fn face_index_status(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let (face, log_seq) = self.follow_face_log_of(&tenant.id).await?;
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &FaceIndexStatus {
+                engine: face.name(),
+                log_seq,
+                indexed_faces: face.indexed_faces(&tenant.id),
+            },
+        ))
+    }
+
+    /// The best search hit whose face the store still has. The index may
+    /// trail the store by a change another instance is committing, so a
+    /// hit only counts once the store agrees: a stale index can miss, never
+    /// admit.
+    pub(super) async fn stored_match(
+        &self,
+        face: &Arc<dyn FaceProvider>,
+        tenant: &TenantId,
+        probe: &FaceProbe,
+        threshold: f32,
+    ) -> Result<Option<FaceMatch>, ApiError> {
+        match face.search(tenant, probe, threshold).await? {
+            Some(hit) if self.still_stored(tenant, &hit).await? => Ok(Some(hit)),
+            _ => Ok(None),
+        }
+    }
+
+    /// [`FaceProvider::search_candidates`], keeping the hits the store still has.
+    pub(super) async fn stored_candidates(
+        &self,
+        face: &Arc<dyn FaceProvider>,
+        tenant: &TenantId,
+        probe: &FaceProbe,
+        threshold: f32,
+    ) -> Result<Vec<FaceMatch>, ApiError> {
+        let mut stored = Vec::new();
+        for hit in face.search_candidates(tenant, probe, threshold).await? {
+            if self.still_stored(tenant, &hit).await? {
+                stored.push(hit);
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn still_stored(&self, tenant: &TenantId, hit: &FaceMatch) -> Result<bool, ApiError> {
+        let faces = self.inner.store.faces_of_user(tenant, &hit.user_id).await?;
+        Ok(faces
+            .iter()
+            .any(|face| face.provider_face_id == hit.provider_face_id))
     }
 
     /// Enrolls a new user. A client key enrolls from a liveness session
@@ -242,8 +372,8 @@ impl FaceGate {
         };
         check_minimum_age(&tenant.settings, &probe)?;
         if tenant.settings.prevent_duplicates
-            && face
-                .search(&tenant.id, &probe, tenant.settings.match_threshold)
+            && self
+                .stored_match(face, &tenant.id, &probe, tenant.settings.match_threshold)
                 .await?
                 .is_some()
         {
@@ -308,8 +438,8 @@ impl FaceGate {
         let request: ImageRequest = wire::parse_json(body)?;
         let face = self.warm_face_engine(&tenant.id).await?;
         let probe = face.probe(&ImageInput(request.image)).await?;
-        let found = face
-            .search(&tenant.id, &probe, tenant.settings.match_threshold)
+        let found = self
+            .stored_match(face, &tenant.id, &probe, tenant.settings.match_threshold)
             .await?;
         // Only an active user is a match; a suspended or locked one is not
         // handed out, and nobody else is offered in their place.
@@ -381,8 +511,8 @@ impl FaceGate {
             FaceSource::Live(session) => (self.live_probe(tenant, session).await?.1, true),
         };
         check_minimum_age(&tenant.settings, &probe)?;
-        let found = face
-            .search(&tenant.id, &probe, tenant.settings.match_threshold)
+        let found = self
+            .stored_match(face, &tenant.id, &probe, tenant.settings.match_threshold)
             .await?;
         if let Some(hit) = &found
             && hit.user_id != *user_id

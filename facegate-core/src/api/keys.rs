@@ -1,8 +1,11 @@
-//! The signing key ring: the host's configured keys, or else loaded from the
-//! store on first use (a key is generated and stored if there is none),
-//! replaced on rotation, and published at `GET /.well-known/jwks.json`.
+//! The signing key ring: the host's configured keys, or else the store's
+//! (a key is generated and stored if there is none), re-read every
+//! [`KeyRing::RELOAD_INTERVAL`] and on a token whose `kid` it does not know,
+//! so a rotation on one instance reaches all; published at
+//! `GET /.well-known/jwks.json`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -12,41 +15,94 @@ use crate::clock;
 use crate::domain::{Session, SigningKeyRecord, User};
 use crate::error::ApiError;
 use crate::sealed;
-use crate::token::{Claims, KeyRing, generate_signing_key};
+use crate::store::StoreError;
+use crate::token::{Claims, KeyRing, TokenError, generate_signing_key};
+
+/// At most one re-read per this long for tokens of unknown `kid`s, so
+/// made-up ones cannot turn each request into a database read.
+const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(1);
 
 impl FaceGate {
     /// The current key ring.
     pub async fn key_ring(&self) -> Result<Arc<KeyRing>, ApiError> {
-        if let Some(ring) = self.inner.keys.read().await.as_ref() {
+        if let Some(ring) = self.inner.keys.read().await.as_ref()
+            && (self.inner.configured_keys.is_some() || ring.age() < KeyRing::RELOAD_INTERVAL)
+        {
             return Ok(ring.clone());
         }
+        self.reload_key_ring(KeyRing::RELOAD_INTERVAL).await
+    }
+
+    /// Checks a token's signature and claims. The outer error is a ring
+    /// that could not be loaded; the inner one the token's fault. A `kid`
+    /// the ring does not know re-reads the keys first (throttled): another
+    /// instance may have rotated.
+    pub(crate) async fn verify_token(
+        &self,
+        token: &str,
+    ) -> Result<Result<Claims, TokenError>, ApiError> {
+        match self.key_ring().await?.verify(token) {
+            Err(TokenError::UnknownKid(_)) if self.inner.configured_keys.is_none() => Ok(self
+                .reload_key_ring(UNKNOWN_KID_RELOAD)
+                .await?
+                .verify(token)),
+            verified => Ok(verified),
+        }
+    }
+
+    /// Re-reads the ring unless it was read less than `fresh` ago. Should
+    /// the store fail, the ring in hand keeps serving (it was right a moment
+    /// ago, and keys past their window are refused at verification anyway).
+    async fn reload_key_ring(&self, fresh: Duration) -> Result<Arc<KeyRing>, ApiError> {
         let mut slot = self.inner.keys.write().await;
-        if let Some(ring) = slot.as_ref() {
+        if let Some(ring) = slot.as_ref()
+            && (self.inner.configured_keys.is_some() || ring.age() < fresh)
+        {
             return Ok(ring.clone());
         }
-        if let Some(configured) = &self.inner.configured_keys {
-            let ring = Arc::new(self.build_ring(configured)?);
-            *slot = Some(ring.clone());
-            return Ok(ring);
+        let loaded = match &self.inner.configured_keys {
+            Some(configured) => self.build_ring(configured),
+            None => {
+                if slot.is_none() && self.inner.master_key.is_none() {
+                    tracing::warn!(
+                        "token signing keys are stored unencrypted: configure a master key (FaceGateBuilder::master_key, FACEGATE_MASTER_KEY) to seal them"
+                    );
+                }
+                self.load_stored_ring().await
+            }
+        };
+        match (loaded, slot.as_ref()) {
+            (Ok(ring), _) => {
+                let ring = Arc::new(ring);
+                *slot = Some(ring.clone());
+                Ok(ring)
+            }
+            (Err(err), Some(stale)) => {
+                tracing::warn!(%err, "could not re-read the signing keys; keeping the ones in hand");
+                Ok(stale.clone())
+            }
+            (Err(err), None) => Err(err),
         }
-        if self.inner.master_key.is_none() {
-            tracing::warn!(
-                "token signing keys are stored unencrypted: configure a master key (FaceGateBuilder::master_key, FACEGATE_MASTER_KEY) to seal them"
-            );
-        }
+    }
+
+    async fn load_stored_ring(&self) -> Result<KeyRing, ApiError> {
         let mut records = self.inner.store.signing_keys().await?;
         if records.iter().all(|key| key.retired_at.is_some()) {
             let key = generate_signing_key(clock::now());
-            self.inner
+            match self
+                .inner
                 .store
                 .rotate_signing_key(&self.sealed(&key))
-                .await?;
-            tracing::info!(kid = %key.kid, "generated the first token signing key");
+                .await
+            {
+                Ok(()) => tracing::info!(kid = %key.kid, "generated the first token signing key"),
+                // Another instance stored its first key first: use that one.
+                Err(StoreError::Conflict(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
             records = self.inner.store.signing_keys().await?;
         }
-        let ring = Arc::new(self.build_ring(&self.opened(records)?)?);
-        *slot = Some(ring.clone());
-        Ok(ring)
+        self.build_ring(&self.opened(records)?)
     }
 
     /// Starts signing with a new key; the old one keeps verifying the tokens

@@ -236,8 +236,8 @@ impl FaceGate {
         // Whoever the frames showed: a failure counts against them too, and
         // deleting them (or their consent) drops this session's image.
         let user_id = match first_probe(&observations) {
-            Some(probe) => face
-                .search(&tenant.id, probe, settings.match_threshold)
+            Some(probe) => self
+                .stored_match(face, &tenant.id, probe, settings.match_threshold)
                 .await?
                 .map(|hit| hit.user_id),
             None => None,

@@ -25,6 +25,11 @@ pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(60 * 60);
 pub const UNAUTHENTICATED_PER_MINUTE: u32 = 60;
 /// How long ceremonies are kept (for lockout counting) after they expire.
 const FORGET_SESSIONS_AFTER_HOURS: i64 = 24;
+/// How long face changes are kept in the log. An instance that has not
+/// read its tenant's log for longer reloads the tenant's faces instead.
+const KEEP_FACE_CHANGES_HOURS: i64 = 24;
+/// How long request counters are kept (longer than any window).
+const KEEP_REQUEST_WINDOWS_HOURS: i64 = 1;
 
 /// What is kept, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +52,8 @@ impl Default for Retention {
 pub struct MaintenanceReport {
     pub liveness_sessions_deleted: u64,
     pub reference_frames_deleted: u64,
+    pub face_changes_deleted: u64,
+    pub request_windows_deleted: u64,
     pub audit_events_deleted: u64,
 }
 
@@ -109,7 +116,8 @@ impl Housekeeping {
 impl FaceGate {
     /// One housekeeping pass: images of expired ceremonies dropped, the
     /// ceremonies themselves a day later, the digests of reference frames
-    /// after [`crate::liveness::REMEMBER_REFERENCE_FRAMES`], audit events
+    /// after [`crate::liveness::REMEMBER_REFERENCE_FRAMES`], face-log
+    /// entries after a day, request counters after an hour, audit events
     /// past the retention.
     /// Failures are logged; the next pass retries.
     pub async fn run_maintenance(&self) -> MaintenanceReport {
@@ -130,6 +138,16 @@ impl FaceGate {
         match store.prune_reference_frames(forget_frames).await {
             Ok(deleted) => report.reference_frames_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune reference frames"),
+        }
+        let forget_changes = now - chrono::Duration::hours(KEEP_FACE_CHANGES_HOURS);
+        match store.prune_face_changes(forget_changes).await {
+            Ok(deleted) => report.face_changes_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune the face log"),
+        }
+        let forget_windows = now - chrono::Duration::hours(KEEP_REQUEST_WINDOWS_HOURS);
+        match store.prune_request_windows(forget_windows).await {
+            Ok(deleted) => report.request_windows_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune request counters"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

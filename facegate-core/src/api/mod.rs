@@ -11,6 +11,7 @@ mod keys;
 mod liveness;
 mod maintenance;
 pub(crate) mod origin;
+mod rate_limit;
 mod routes;
 mod sdk;
 mod sessions;
@@ -76,7 +77,7 @@ struct Inner {
     face: Option<Arc<dyn FaceProvider>>,
     limits: BodyLimits,
     started: Instant,
-    warm: faces::WarmIndexes,
+    followers: faces::IndexFollowers,
     tokens: TokenConfig,
     /// Loaded from the store on first use, replaced on rotation.
     keys: tokio::sync::RwLock<Option<Arc<KeyRing>>>,
@@ -232,7 +233,7 @@ impl FaceGateBuilder {
                 face: self.face,
                 limits: self.limits,
                 started: Instant::now(),
-                warm: faces::WarmIndexes::default(),
+                followers: faces::IndexFollowers::default(),
                 tokens: self.tokens,
                 keys: tokio::sync::RwLock::new(None),
                 risk: self.risk,
@@ -402,6 +403,7 @@ impl FaceGate {
             Route::ReEnroll(id) => self.re_enroll(&tenant, &id, &body, audit).await,
             Route::Enroll => self.enroll(&tenant, scope, &body).await,
             Route::Match => self.match_face(&tenant, scope, &body).await,
+            Route::FaceIndex => self.face_index_status(&tenant).await,
             Route::DetectAttributes => self.detect_attributes(&body).await,
             Route::StartLiveness => self.start_liveness(&tenant, &parts.headers).await,
             Route::LivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,

@@ -24,6 +24,7 @@ pub(crate) enum Route {
     Enroll,
     Match,
     DetectAttributes,
+    FaceIndex,
     StartLiveness,
     LivenessFrames(LivenessSessionId),
     LivenessResult(LivenessSessionId),
@@ -93,6 +94,7 @@ impl Route {
             ("POST", ["v1", "enroll"]) => Enroll,
             ("POST", ["v1", "match"]) => Match,
             ("POST", ["v1", "detect-attributes"]) => DetectAttributes,
+            ("GET", ["v1", "face-index"]) => FaceIndex,
             ("POST", ["v1", "liveness", "session"]) => StartLiveness,
             ("POST", ["v1", "liveness", "session", id, "frames"]) => {
                 LivenessFrames(LivenessSessionId::from_string(*id))
@@ -141,6 +143,7 @@ impl Route {
             Enroll => "/v1/enroll",
             Match => "/v1/match",
             DetectAttributes => "/v1/detect-attributes",
+            FaceIndex => "/v1/face-index",
             StartLiveness => "/v1/liveness/session",
             LivenessFrames(_) => "/v1/liveness/session/:id/frames",
             LivenessResult(_) => "/v1/liveness/result/:sessionId",
@@ -168,7 +171,7 @@ impl Route {
             LivenessFrames(id) | LivenessResult(id) | DemoLivenessFrames(id) => Some(id.as_str()),
             RevokeSession(id) | SessionRiskScore(id) => Some(id.as_str()),
             Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers | Enroll
-            | Match | DetectAttributes | StartLiveness | Verify | CreateSession
+            | Match | DetectAttributes | FaceIndex | StartLiveness | Verify | CreateSession
             | RefreshSession | DemoPage | DemoPreflight | DemoConsent | DemoStartLiveness
             | DemoEnroll | DemoVerify => None,
         }
@@ -200,7 +203,8 @@ impl Route {
             | RefreshSession => true,
             Match => settings.client_match,
             RevokeConsent(_) | ListUsers | GetUser(_) | DeleteUser(_) | SetUserStatus(_)
-            | ReEnroll(_) | DetectAttributes | RevokeSession(_) | SessionRiskScore(_) => false,
+            | ReEnroll(_) | DetectAttributes | FaceIndex | RevokeSession(_)
+            | SessionRiskScore(_) => false,
             // Keyless, on the demo tenant.
             DemoPage
             | DemoPreflight

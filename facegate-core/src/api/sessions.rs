@@ -276,9 +276,8 @@ impl FaceGate {
         token: &str,
     ) -> Result<(Claims, Session, User), ApiError> {
         let claims = self
-            .key_ring()
+            .verify_token(token)
             .await?
-            .verify(token)
             .map_err(|_| ApiError::InvalidVerificationToken)?;
         if claims.tid != tenant.id.as_str() {
             return Err(ApiError::InvalidVerificationToken);

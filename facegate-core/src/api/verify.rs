@@ -68,8 +68,8 @@ impl FaceGate {
 
         let face = self.warm_face_engine(&tenant.id).await?;
         let threshold = tenant.settings.match_threshold;
-        let candidates = face
-            .search_candidates(&tenant.id, &probe, threshold)
+        let candidates = self
+            .stored_candidates(face, &tenant.id, &probe, threshold)
             .await?;
         let Some(hit) = candidates.first() else {
             self.consume(tenant, session_id, now).await?;

@@ -150,14 +150,36 @@ pub trait FaceProvider: Send + Sync + 'static {
     /// Reachability of the engine, reported by `GET /v1/health`.
     async fn health(&self) -> Result<(), FaceError>;
 
-    /// Called once per tenant on start with every stored face, so an engine that
-    /// keeps an in-memory index can rebuild it. Server-side collections ignore it.
+    /// Called with every stored face of the tenant before its first face
+    /// operation (and again should the face log have been pruned past what
+    /// was applied), so an engine that keeps an in-memory index can rebuild
+    /// it, replacing what it held. Server-side collections ignore it.
     async fn restore(
         &self,
         _tenant: &TenantId,
         _faces: &[FaceEnrollment],
     ) -> Result<(), FaceError> {
         Ok(())
+    }
+
+    /// Brings an in-memory index up to date with faces added and removed
+    /// since [`Self::restore`] (by this instance or another, as the
+    /// tenant's face log tells): `added` are stored faces to index (again,
+    /// if already there), `removed` provider face ids to drop. Server-side
+    /// collections ignore it.
+    async fn apply_changes(
+        &self,
+        _tenant: &TenantId,
+        _added: &[FaceEnrollment],
+        _removed: &[String],
+    ) -> Result<(), FaceError> {
+        Ok(())
+    }
+
+    /// How many faces the engine's own index holds for the tenant, for
+    /// engines that keep one in memory (`GET /v1/face-index`).
+    fn indexed_faces(&self, _tenant: &TenantId) -> Option<usize> {
+        None
     }
 
     /// Every face in the image with its attributes.

@@ -4,8 +4,11 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod consent;
+pub mod face_change;
 pub mod face_enrollment;
+pub mod face_log_head;
 pub mod liveness_session;
+pub mod rate_window;
 pub mod reference_frame;
 pub mod refresh_token;
 pub mod session;

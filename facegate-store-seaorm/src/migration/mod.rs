@@ -12,6 +12,7 @@ mod m20261122_000006_user_payload;
 mod m20261122_000007_pins;
 mod m20261202_000008_trust_model;
 mod m20261202_000009_ceremony_bounds;
+mod m20261203_000010_scale_out;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_pins::Migration),
             Box::new(m20261202_000008_trust_model::Migration),
             Box::new(m20261202_000009_ceremony_bounds::Migration),
+            Box::new(m20261203_000010_scale_out::Migration),
         ]
     }
 }
