@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use facegate_conformance::{camera_frame, photo};
-use facegate_core::Store;
+use facegate_core::store::prelude::*;
 use serde_json::{Value, json};
 
 const KEY: &str = "fg_test_multiinstance000000000";

@@ -46,7 +46,7 @@ pub struct UserSummary {
     pub face_count: u32,
 }
 
-/// What [`Store::revoke_consent`] did.
+/// What [`ConsentStore::revoke_consent`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentRevocation {
     /// The record after revocation (its `revoked_at` is the first revocation's time).
@@ -62,7 +62,7 @@ pub enum FailureSubject<'a> {
     User(&'a UserId),
 }
 
-/// How many PINs may be tried; see [`Store::reserve_pin_try`].
+/// How many PINs may be tried; see [`LivenessStore::reserve_pin_try`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PinLimits {
     pub session_max: u32,
@@ -70,7 +70,7 @@ pub struct PinLimits {
     pub user_window: chrono::Duration,
 }
 
-/// What [`Store::reserve_pin_try`] did.
+/// What [`LivenessStore::reserve_pin_try`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinTry {
     /// Reserved: the session's tries so far, this one included.
@@ -82,7 +82,7 @@ pub enum PinTry {
     UserLocked { window_started_at: DateTime<Utc> },
 }
 
-/// What [`Store::rotate_refresh_token`] found.
+/// What [`SessionStore::rotate_refresh_token`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshRotation {
     /// The token was unspent: it is spent now and its successor stored.
@@ -93,7 +93,7 @@ pub enum RefreshRotation {
     Unknown,
 }
 
-/// One entry of a tenant's face log (see [`Store::face_changes`]).
+/// One entry of a tenant's face log (see [`UserStore::face_changes`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceChange {
     /// The entry's number: the tenant's changes are numbered 1, 2, 3… in
@@ -110,14 +110,59 @@ pub enum FaceChangeKind {
     Removed { provider_face_id: String },
 }
 
+/// The aggregates' traits, to call store methods on a concrete store type
+/// (`use facegate_core::store::prelude::*;`). Through `dyn Store` or an
+/// `S: Store` bound they need no import.
+pub mod prelude {
+    pub use super::{
+        AuditStore as _, ConsentStore as _, LivenessStore as _, RateLimitStore as _,
+        SessionStore as _, SigningKeyStore as _, Store, TenantStore as _, UserStore as _,
+    };
+}
+
+/// Everything FaceGate stores, as one trait object (`Arc<dyn Store>`): the
+/// aggregates' traits together. Implement those ([`TenantStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`], [`SessionStore`], [`SigningKeyStore`], [`RateLimitStore`], [`AuditStore`]);
+/// `Store` comes with them.
+pub trait Store:
+    TenantStore
+    + UserStore
+    + ConsentStore
+    + LivenessStore
+    + SessionStore
+    + SigningKeyStore
+    + RateLimitStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: TenantStore
+        + UserStore
+        + ConsentStore
+        + LivenessStore
+        + SessionStore
+        + SigningKeyStore
+        + RateLimitStore
+        + AuditStore
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Tenants and their API keys, and the store's own health.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait TenantStore: Send + Sync {
     /// A cheap round trip, for the health check.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    // Tenants and API keys.
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+
     /// Returns false when the tenant does not exist. Suspending also revokes
     /// the tenant's open sessions at `at`, in the same transaction: its users
     /// sign in again once it is active again.
@@ -127,16 +172,21 @@ pub trait Store: Send + Sync + 'static {
         status: TenantStatus,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
     /// Returns false when the tenant does not exist.
     async fn set_tenant_settings(
         &self,
         id: &TenantId,
         settings: &TenantSettings,
     ) -> Result<bool, StoreError>;
+
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
     /// The key whose SHA-256 is `hash`, revoked or not.
     async fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError>;
+
     async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
     /// Returns false when the tenant has no such unrevoked key.
     async fn revoke_api_key(
         &self,
@@ -144,8 +194,11 @@ pub trait Store: Send + Sync + 'static {
         id: &ApiKeyId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+}
 
-    // Users and their faces.
+/// Users, their faces, and the face log other instances follow.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Inserts a user together with its first enrollments, atomically. With
     /// `consent`, links that consent record to the new user in the same
     /// transaction; if it is revoked or already linked, nothing is written
@@ -158,12 +211,15 @@ pub trait Store: Send + Sync + 'static {
         faces: &[FaceEnrollment],
         consent: Option<&ConsentId>,
     ) -> Result<(), StoreError>;
+
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
+
     async fn list_users(
         &self,
         tenant: &TenantId,
         page: &UserPage,
     ) -> Result<Vec<UserSummary>, StoreError>;
+
     /// Returns the updated user, or `None` when the tenant has no such user.
     /// Any status but active also revokes the user's open sessions at `at`,
     /// in the same transaction: a suspended user's tokens stop working.
@@ -174,11 +230,13 @@ pub trait Store: Send + Sync + 'static {
         status: UserStatus,
         at: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError>;
+
     async fn faces_of_user(
         &self,
         tenant: &TenantId,
         id: &UserId,
     ) -> Result<Vec<FaceEnrollment>, StoreError>;
+
     /// Replaces all of a user's faces with `faces` in one transaction and
     /// returns the ones removed; `None` when the tenant has no such user.
     async fn replace_faces(
@@ -187,18 +245,21 @@ pub trait Store: Send + Sync + 'static {
         user: &UserId,
         faces: &[FaceEnrollment],
     ) -> Result<Option<Vec<FaceEnrollment>>, StoreError>;
+
     /// Every face of the tenant, for engines that rebuild their index on start.
     async fn faces_of_tenant(&self, tenant: &TenantId) -> Result<Vec<FaceEnrollment>, StoreError>;
+
     /// The number of the tenant's last face change (0 before the first).
-    /// Every write that adds or removes face rows ([`Store::insert_user`],
-    /// [`Store::replace_faces`], [`Store::delete_user`],
-    /// [`Store::revoke_consent`]) logs them in its own transaction, so an
+    /// Every write that adds or removes face rows ([`UserStore::insert_user`],
+    /// [`UserStore::replace_faces`], [`UserStore::delete_user`],
+    /// [`ConsentStore::revoke_consent`]) logs them in its own transaction, so an
     /// instance with an in-memory index learns every other instance's
     /// changes by reading the log after the last entry it applied.
     async fn face_log_head(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+
     /// The tenant's face changes numbered after `after`, in order, at most
     /// `limit`. Entries older than the retention of
-    /// [`Store::prune_face_changes`] may be gone: a reader that finds the
+    /// [`UserStore::prune_face_changes`] may be gone: a reader that finds the
     /// first one missing reloads every face instead.
     async fn face_changes(
         &self,
@@ -206,15 +267,19 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: u32,
     ) -> Result<Vec<FaceChange>, StoreError>;
+
     /// Forgets face changes logged before `before`; returns how many.
     async fn prune_face_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Deletes a user and all their face data in one transaction (the
     /// reference images of their unconsumed liveness sessions included);
     /// linked consent records are kept (as evidence) but unlinked. Returns
     /// false when absent.
     async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError>;
+
     /// Whether a user of the tenant has this PIN hash (the uniqueness option).
     async fn pin_taken(&self, tenant: &TenantId, pin_hash: &str) -> Result<bool, StoreError>;
+
     /// Users of the tenant enrolled before `before`, oldest first, at most
     /// `limit` (for data that expires, such as the demo's).
     async fn users_created_before(
@@ -232,14 +297,19 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         before: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
 
-    // Consent.
+/// Consent records.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
     async fn insert_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError>;
+
     async fn consent(
         &self,
         tenant: &TenantId,
         id: &ConsentId,
     ) -> Result<Option<ConsentRecord>, StoreError>;
+
     /// Marks the consent revoked (once; a repeat keeps the first time) and, in
     /// the same transaction, deletes the linked user and their faces.
     /// Returns `None` when the tenant has no such consent.
@@ -249,14 +319,19 @@ pub trait Store: Send + Sync + 'static {
         id: &ConsentId,
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentRevocation>, StoreError>;
+}
 
-    // Liveness ceremonies.
+/// Liveness ceremonies and what is counted against them: PIN tries, probes, replayed frames, failures.
+#[async_trait]
+pub trait LivenessStore: Send + Sync {
     async fn insert_liveness_session(&self, session: &LivenessSession) -> Result<(), StoreError>;
+
     async fn liveness_session(
         &self,
         tenant: &TenantId,
         id: &LivenessSessionId,
     ) -> Result<Option<LivenessSession>, StoreError>;
+
     /// Records the judgement of a session that has none yet; false when it
     /// already had one (a concurrent upload won) or does not exist.
     async fn complete_liveness_session(
@@ -265,6 +340,7 @@ pub trait Store: Send + Sync + 'static {
         id: &LivenessSessionId,
         completion: &LivenessCompletion,
     ) -> Result<bool, StoreError>;
+
     /// Marks a completed session consumed and drops its reference image;
     /// false when it was consumed already (or is not completed).
     async fn consume_liveness_session(
@@ -273,6 +349,7 @@ pub trait Store: Send + Sync + 'static {
         id: &LivenessSessionId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
     /// Reserves one PIN try before the PIN is checked, atomically (a
     /// conditional update each, in one transaction), so concurrent requests
     /// cannot test more PINs than the limits allow: one of each of `users`'
@@ -281,7 +358,7 @@ pub trait Store: Send + Sync + 'static {
     /// compared with is charged, locked in id order), then one of the
     /// unconsumed session's [`PinLimits::session_max`]. With no users, the
     /// session's try alone (enrollment's unique-PIN check). A reserved try
-    /// counts as wrong unless [`Store::refund_pin_try`] gives it back.
+    /// counts as wrong unless [`LivenessStore::refund_pin_try`] gives it back.
     async fn reserve_pin_try(
         &self,
         tenant: &TenantId,
@@ -290,6 +367,7 @@ pub trait Store: Send + Sync + 'static {
         limits: PinLimits,
         now: DateTime<Utc>,
     ) -> Result<PinTry, StoreError>;
+
     /// Gives back a try reserved at `reserved_at` for a PIN that proved
     /// right (or free). A user whose window restarted after `reserved_at`
     /// keeps the new window's count: the try belonged to the old one.
@@ -300,6 +378,7 @@ pub trait Store: Send + Sync + 'static {
         users: &[UserId],
         reserved_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
     /// Counts one probe of an unconsumed session's reference face (verify,
     /// enroll, match), atomically; false, and nothing counted, once it has
     /// been probed `max` times (or is consumed, or unknown).
@@ -309,6 +388,7 @@ pub trait Store: Send + Sync + 'static {
         session: &LivenessSessionId,
         max: u32,
     ) -> Result<bool, StoreError>;
+
     /// Remembers the reference frame of a live session by the digest of its
     /// decoded pixels; false when another session of the tenant already had
     /// it (a captured upload replayed). Insert-if-absent: of two sessions
@@ -320,8 +400,10 @@ pub trait Store: Send + Sync + 'static {
         digest: &[u8; 32],
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
     /// Forgets reference frames seen before `before`. Returns the rows deleted.
     async fn prune_reference_frames(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// When the subject's failed checks completed, since `since`: sessions
     /// judged not live, and sessions whose PIN tries ran out
     /// ([`crate::domain::PinSettings::MAX_TRIES`]).
@@ -331,6 +413,7 @@ pub trait Store: Send + Sync + 'static {
         subject: FailureSubject<'_>,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StoreError>;
+
     /// Drops the reference images of sessions expired by `now`, and deletes
     /// sessions that expired before `forget_before`. Returns the rows deleted.
     async fn prune_liveness_sessions(
@@ -338,19 +421,24 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
 
-    // Sessions.
+/// Verified sessions, their refresh tokens, and token exchanges.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Inserts a session with its first refresh token, atomically.
     async fn insert_session(
         &self,
         session: &Session,
         refresh_token: &RefreshTokenRecord,
     ) -> Result<(), StoreError>;
+
     async fn session(
         &self,
         tenant: &TenantId,
         id: &SessionId,
     ) -> Result<Option<Session>, StoreError>;
+
     /// Marks the session revoked (once; a repeat keeps the first time).
     /// Returns `None` when the tenant has no such session.
     async fn revoke_session(
@@ -390,18 +478,25 @@ pub trait Store: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+}
 
-    // Token signing keys.
+/// Token signing keys.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
     /// Adds `key` as the signing key and retires every other unretired key
     /// at `key.created_at`, in one transaction. Of two racing rotations one
     /// fails with [`StoreError::Conflict`] (at most one key is unretired), so
     /// instances starting together on an empty database create one first
     /// key.
     async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+}
 
-    // Request limits shared by every instance.
+/// Request limits shared by every instance.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
     /// Counts one request in `bucket`'s fixed window that started at
     /// `window_start`, atomically, and returns the window's count with it.
     async fn count_request(
@@ -409,14 +504,20 @@ pub trait Store: Send + Sync + 'static {
         bucket: &str,
         window_start: DateTime<Utc>,
     ) -> Result<u32, StoreError>;
+
     /// Forgets windows that started before `before`; returns how many.
     async fn prune_request_windows(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
 
-    // Audit trail.
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
     /// Deletes events recorded before `before` (the retention sweep);
     /// returns how many.
     async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// The tenant's most recent events, newest first.
     async fn audit_events(
         &self,

@@ -129,8 +129,9 @@ impl KeyRing {
         config: TokenConfig,
         now: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
-        let grace = chrono::Duration::from_std(config.lifetime + Self::RELOAD_INTERVAL)
-            .unwrap_or(chrono::Duration::MAX);
+        let grace =
+            chrono::Duration::from_std(config.lifetime.saturating_add(Self::RELOAD_INTERVAL))
+                .unwrap_or(chrono::Duration::MAX);
         let mut signing = None;
         let mut verifying = HashMap::new();
         for record in records {

@@ -34,8 +34,9 @@ use facegate_core::domain::{
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
 use facegate_core::store::{
-    ConsentRevocation, FaceChange, FaceChangeKind, FailureSubject, PinLimits, PinTry,
-    RefreshRotation, Store, StoreError, UserPage, UserSummary,
+    AuditStore, ConsentRevocation, ConsentStore, FaceChange, FaceChangeKind, FailureSubject,
+    LivenessStore, PinLimits, PinTry, RateLimitStore, RefreshRotation, SessionStore,
+    SigningKeyStore, StoreError, TenantStore, UserPage, UserStore, UserSummary,
 };
 
 use entity::{
@@ -85,13 +86,13 @@ impl SeaOrmStore {
     /// other, instead of racing to create the same tables.
     pub async fn from_connection(db: DatabaseConnection) -> Result<Self, StoreError> {
         if db.get_database_backend() == DbBackend::Postgres {
-            // Held by this transaction (on a connection of its own) until
-            // it ends; the migration runs on the pool's other connections.
+            // Held until this transaction ends; the migrations run inside it
+            // (each in a savepoint), so one connection is enough.
             let lock = db.begin().await.map_err(store_error)?;
             lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                 .await
                 .map_err(store_error)?;
-            Migrator::up(&db, None).await.map_err(store_error)?;
+            Migrator::up(&lock, None).await.map_err(store_error)?;
             lock.commit().await.map_err(store_error)?;
         } else {
             Migrator::up(&db, None).await.map_err(store_error)?;
@@ -293,7 +294,7 @@ async fn delete_user_rows(
 }
 
 #[async_trait]
-impl Store for SeaOrmStore {
+impl TenantStore for SeaOrmStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(store_error)
     }
@@ -409,7 +410,10 @@ impl Store for SeaOrmStore {
             .map_err(store_error)?;
         Ok(updated.rows_affected > 0)
     }
+}
 
+#[async_trait]
+impl UserStore for SeaOrmStore {
     async fn insert_user(
         &self,
         user: &User,
@@ -451,51 +455,6 @@ impl Store for SeaOrmStore {
             .await
             .map_err(store_error)?;
         txn.commit().await.map_err(store_error)
-    }
-
-    async fn replace_faces(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-        faces: &[FaceEnrollment],
-    ) -> Result<Option<Vec<FaceEnrollment>>, StoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        // Locked, so two replacements take turns instead of both keeping
-        // their new faces.
-        lock_user(&txn, tenant, user).await.map_err(store_error)?;
-        let exists = user::Entity::find_by_id(user.as_str())
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .one(&txn)
-            .await
-            .map_err(store_error)?
-            .is_some();
-        if !exists {
-            return Ok(None);
-        }
-        let old = user_face_rows(&txn, tenant, user)
-            .await
-            .map_err(store_error)?;
-        face_enrollment::Entity::delete_many()
-            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
-            .filter(face_enrollment::Column::UserId.eq(user.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        insert_faces(&txn, faces).await.map_err(store_error)?;
-        let logged = old
-            .iter()
-            .map(LoggedFace::removed)
-            .chain(faces.iter().map(LoggedFace::added))
-            .collect();
-        let at = faces.first().map_or_else(Utc::now, |face| face.created_at);
-        log_face_changes(&txn, tenant, logged, at)
-            .await
-            .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)?;
-        old.into_iter()
-            .map(convert::face)
-            .collect::<Result<_, _>>()
-            .map(Some)
     }
 
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -600,6 +559,51 @@ impl Store for SeaOrmStore {
             .into_iter()
             .map(convert::face)
             .collect()
+    }
+
+    async fn replace_faces(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        faces: &[FaceEnrollment],
+    ) -> Result<Option<Vec<FaceEnrollment>>, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        // Locked, so two replacements take turns instead of both keeping
+        // their new faces.
+        lock_user(&txn, tenant, user).await.map_err(store_error)?;
+        let exists = user::Entity::find_by_id(user.as_str())
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let old = user_face_rows(&txn, tenant, user)
+            .await
+            .map_err(store_error)?;
+        face_enrollment::Entity::delete_many()
+            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .filter(face_enrollment::Column::UserId.eq(user.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        insert_faces(&txn, faces).await.map_err(store_error)?;
+        let logged = old
+            .iter()
+            .map(LoggedFace::removed)
+            .chain(faces.iter().map(LoggedFace::added))
+            .collect();
+        let at = faces.first().map_or_else(Utc::now, |face| face.created_at);
+        log_face_changes(&txn, tenant, logged, at)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        old.into_iter()
+            .map(convert::face)
+            .collect::<Result<_, _>>()
+            .map(Some)
     }
 
     async fn faces_of_tenant(&self, tenant: &TenantId) -> Result<Vec<FaceEnrollment>, StoreError> {
@@ -744,7 +748,10 @@ impl Store for SeaOrmStore {
         txn.commit().await.map_err(store_error)?;
         Ok(consents.rows_affected + sessions.rows_affected)
     }
+}
 
+#[async_trait]
+impl ConsentStore for SeaOrmStore {
     async fn insert_consent(&self, record: &ConsentRecord) -> Result<(), StoreError> {
         consent::Entity::insert(convert::consent_row(record).into_active_model())
             .exec_without_returning(&self.db)
@@ -773,6 +780,16 @@ impl Store for SeaOrmStore {
         at: DateTime<Utc>,
     ) -> Result<Option<ConsentRevocation>, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
+        // Locked before it is read: an enrollment linking it either commits
+        // first (and its user is read below, and deleted) or waits and then
+        // finds it revoked.
+        consent::Entity::update_many()
+            .col_expr(consent::Column::Id, Expr::col(consent::Column::Id))
+            .filter(consent::Column::TenantId.eq(tenant.as_str()))
+            .filter(consent::Column::Id.eq(id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
         let Some(row) = consent::Entity::find_by_id(id.as_str())
             .filter(consent::Column::TenantId.eq(tenant.as_str()))
             .one(&txn)
@@ -809,7 +826,10 @@ impl Store for SeaOrmStore {
             user_deleted,
         }))
     }
+}
 
+#[async_trait]
+impl LivenessStore for SeaOrmStore {
     async fn insert_liveness_session(&self, session: &LivenessSession) -> Result<(), StoreError> {
         liveness_session::Entity::insert(
             convert::liveness_session_row(session).into_active_model(),
@@ -1123,7 +1143,10 @@ impl Store for SeaOrmStore {
             .map_err(store_error)?;
         Ok(deleted.rows_affected)
     }
+}
 
+#[async_trait]
+impl SessionStore for SeaOrmStore {
     async fn insert_session(
         &self,
         session: &Session,
@@ -1280,7 +1303,10 @@ impl Store for SeaOrmStore {
             Err(err) => Err(err),
         }
     }
+}
 
+#[async_trait]
+impl SigningKeyStore for SeaOrmStore {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         Ok(signing_key::Entity::find()
             .order_by_asc(signing_key::Column::CreatedAt)
@@ -1307,7 +1333,10 @@ impl Store for SeaOrmStore {
             .map_err(store_error)?;
         txn.commit().await.map_err(store_error)
     }
+}
 
+#[async_trait]
+impl RateLimitStore for SeaOrmStore {
     async fn count_request(
         &self,
         bucket: &str,
@@ -1353,7 +1382,10 @@ impl Store for SeaOrmStore {
             .map_err(store_error)?
             .rows_affected)
     }
+}
 
+#[async_trait]
+impl AuditStore for SeaOrmStore {
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         audit_event::Entity::insert(convert::audit_row(event).into_active_model())
             .exec_without_returning(&self.db)

@@ -12,9 +12,10 @@ use facegate_core::domain::{
 use facegate_core::ids::{
     ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
 };
+use facegate_core::store::prelude::*;
 use facegate_core::store::{
-    FaceChange, FaceChangeKind, FailureSubject, PinLimits, PinTry, RefreshRotation, Store,
-    StoreError, UserPage,
+    FaceChange, FaceChangeKind, FailureSubject, PinLimits, PinTry, RefreshRotation, StoreError,
+    UserPage,
 };
 use facegate_store_seaorm::testing::test_store;
 use serde_json::json;
@@ -1396,4 +1397,94 @@ async fn request_windows_count_per_bucket_and_window() {
     assert_eq!(store.count_request("demo:10.0.0.1", next).await.unwrap(), 1);
     assert_eq!(store.prune_request_windows(next).await.unwrap(), 2);
     assert_eq!(store.count_request("demo:10.0.0.1", next).await.unwrap(), 2);
+}
+
+/// A consent revoked while an enrollment links it: either the enrollment
+/// fails, or the revocation deletes the user it linked. Never a user left
+/// enrolled on a revoked consent.
+#[tokio::test]
+async fn revoking_a_consent_while_it_is_linked_leaves_no_user_behind() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    for i in 0..40 {
+        let record = consent(&tenant, None);
+        store.insert_consent(&record).await.unwrap();
+        let u = user(&tenant, &format!("racer{i}"));
+        let enroll = {
+            let (store, u, id) = (store.clone(), u.clone(), record.id.clone());
+            tokio::spawn(async move { store.insert_user(&u, &[face(&u)], Some(&id)).await })
+        };
+        let revoke = {
+            let (store, tenant, id) = (store.clone(), tenant.clone(), record.id.clone());
+            tokio::spawn(async move { store.revoke_consent(&tenant, &id, clock::now()).await })
+        };
+        let _ = enroll.await.unwrap();
+        revoke.await.unwrap().unwrap().unwrap();
+        let revoked = store.consent(&tenant, &record.id).await.unwrap().unwrap();
+        assert!(revoked.revoked_at.is_some());
+        assert_eq!(
+            store.user(&tenant, &u.id).await.unwrap(),
+            None,
+            "round {i}: a user enrolled on a revoked consent"
+        );
+        assert!(
+            store
+                .faces_of_user(&tenant, &u.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+/// A database from before the one-unretired-key rule, where two instances
+/// both stored a first key: the newest keeps signing, the other retires at
+/// the upgrade (not at some old time, so its tokens keep verifying).
+#[tokio::test]
+async fn the_upgrade_retires_all_but_the_newest_unretired_key() {
+    use facegate_store_seaorm::entity::signing_key;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    use sea_orm_migration::MigratorTrait;
+
+    let store = test_store().await;
+    let db = store.connection();
+    facegate_store_seaorm::migration::Migrator::down(db, Some(1))
+        .await
+        .unwrap();
+    let older =
+        facegate_core::token::generate_signing_key(clock::now() - chrono::Duration::hours(2));
+    let newer =
+        facegate_core::token::generate_signing_key(clock::now() - chrono::Duration::hours(1));
+    for key in [&older, &newer] {
+        signing_key::Model {
+            kid: key.kid.clone(),
+            private_key: key.private_key.clone(),
+            public_key: key.public_key.clone(),
+            created_at: key.created_at,
+            retired_at: None,
+        }
+        .into_active_model()
+        .insert(db)
+        .await
+        .unwrap();
+    }
+    let upgraded_at = clock::now();
+    facegate_store_seaorm::migration::Migrator::up(db, None)
+        .await
+        .unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    let unretired: Vec<_> = keys.iter().filter(|k| k.retired_at.is_none()).collect();
+    assert_eq!(unretired.len(), 1);
+    assert_eq!(unretired[0].kid, newer.kid);
+    let retired = keys.iter().find(|k| k.kid == older.kid).unwrap();
+    assert!(retired.retired_at.unwrap() >= upgraded_at - chrono::Duration::seconds(1));
+    // And from now on the database itself admits one.
+    let extra = signing_key::Model {
+        kid: "key-extra".into(),
+        private_key: older.private_key.clone(),
+        public_key: older.public_key.clone(),
+        created_at: clock::now(),
+        retired_at: None,
+    };
+    assert!(extra.into_active_model().insert(db).await.is_err());
 }

@@ -144,10 +144,7 @@ impl FaceGate {
             return Ok(page(&demo.config.embed_origins));
         }
         if parts.method == Method::POST {
-            let bucket = match parts.extensions.get::<ClientAddr>() {
-                Some(ClientAddr(addr)) => format!("demo:{addr}"),
-                None => "demo:unknown".to_owned(),
-            };
+            let bucket = rate_bucket(parts.extensions.get::<ClientAddr>());
             demo.limiter
                 .check(self.inner.store.as_ref(), &bucket, clock::now())
                 .await?;
@@ -377,9 +374,48 @@ fn is_plain_origin(origin: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".:/-".contains(&b))
 }
 
+/// The demo's rate-limit bucket for a client: its IPv4 address, or its
+/// IPv6 /64 (one subscriber's network: an attacker has the whole of it).
+fn rate_bucket(client: Option<&ClientAddr>) -> String {
+    match client.map(|c| c.0.to_canonical()) {
+        Some(IpAddr::V4(v4)) => format!("demo:{v4}"),
+        Some(IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("demo:{}/64", std::net::Ipv6Addr::from(network))
+        }
+        None => "demo:unknown".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_network_shares_one_rate_limit() {
+        let addr = |s: &str| Some(ClientAddr(s.parse().unwrap()));
+        assert_eq!(
+            rate_bucket(addr("203.0.113.7").as_ref()),
+            "demo:203.0.113.7"
+        );
+        assert_eq!(
+            rate_bucket(addr("::ffff:203.0.113.7").as_ref()),
+            "demo:203.0.113.7"
+        );
+        assert_eq!(
+            rate_bucket(addr("2001:db8:1:2:aaaa::1").as_ref()),
+            rate_bucket(addr("2001:db8:1:2:ffff:ffff:ffff:ffff").as_ref())
+        );
+        assert_eq!(
+            rate_bucket(addr("2001:db8:1:2::9").as_ref()),
+            "demo:2001:db8:1:2::/64"
+        );
+        assert_ne!(
+            rate_bucket(addr("2001:db8:1:2::1").as_ref()),
+            rate_bucket(addr("2001:db8:1:3::1").as_ref())
+        );
+        assert_eq!(rate_bucket(None), "demo:unknown");
+    }
 
     #[test]
     fn enroll_defaults_the_profile_and_refuses_uploaded_photos() {

@@ -170,7 +170,7 @@ impl<'a> FaceSource<'a> {
 /// How far the engine's index has followed each tenant's face log: the
 /// number of the last change applied, `None` until the tenant's faces are
 /// loaded. Another instance's writes reach this one's index through the log
-/// (see [`crate::store::Store::face_log_head`]).
+/// (see [`crate::store::UserStore::face_log_head`]).
 #[derive(Default)]
 pub(super) struct IndexFollowers(
     std::sync::Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<Option<u64>>>>>,
@@ -224,6 +224,9 @@ impl FaceGate {
                 face.restore(tenant, &faces).await?;
             }
         }
+        // A request that read an older head may finish after one that
+        // applied a newer: keep the newer.
+        let head = applied.map_or(head, |at| at.max(head));
         *applied = Some(head);
         Ok((face, head))
     }

@@ -19,8 +19,13 @@ use crate::store::StoreError;
 use crate::token::{Claims, KeyRing, TokenError, generate_signing_key};
 
 /// At most one re-read per this long for tokens of unknown `kid`s, so
-/// made-up ones cannot turn each request into a database read.
+/// made-up ones cannot turn each request into a database read; the same
+/// pause follows a re-read that failed.
 const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(1);
+/// How long a ring may serve while the keys cannot be re-read. After that,
+/// no ring: a key retired meanwhile (its replacement unreadable, say under
+/// another master key) must not keep signing and verifying.
+const MAX_STALE_RING: Duration = Duration::from_secs(5 * 60);
 
 impl FaceGate {
     /// The current key ring.
@@ -51,14 +56,26 @@ impl FaceGate {
     }
 
     /// Re-reads the ring unless it was read less than `fresh` ago. Should
-    /// the store fail, the ring in hand keeps serving (it was right a moment
-    /// ago, and keys past their window are refused at verification anyway).
+    /// the store fail, the ring in hand keeps serving for up to
+    /// [`MAX_STALE_RING`] (keys past their window are refused at
+    /// verification anyway), re-read at most once a second meanwhile.
     async fn reload_key_ring(&self, fresh: Duration) -> Result<Arc<KeyRing>, ApiError> {
         let mut slot = self.inner.keys.write().await;
         if let Some(ring) = slot.as_ref()
             && (self.inner.configured_keys.is_some() || ring.age() < fresh)
         {
             return Ok(ring.clone());
+        }
+        let failed_recently = self
+            .inner
+            .key_reload_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD);
+        if let Some(stale) = slot.as_ref()
+            && failed_recently
+        {
+            return stale_or_closed(stale);
         }
         let loaded = match &self.inner.configured_keys {
             Some(configured) => self.build_ring(configured),
@@ -71,15 +88,22 @@ impl FaceGate {
                 self.load_stored_ring().await
             }
         };
+        let mut failed = self
+            .inner
+            .key_reload_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match (loaded, slot.as_ref()) {
             (Ok(ring), _) => {
+                *failed = None;
                 let ring = Arc::new(ring);
                 *slot = Some(ring.clone());
                 Ok(ring)
             }
             (Err(err), Some(stale)) => {
-                tracing::warn!(%err, "could not re-read the signing keys; keeping the ones in hand");
-                Ok(stale.clone())
+                *failed = Some(std::time::Instant::now());
+                tracing::warn!(%err, "could not re-read the signing keys");
+                stale_or_closed(stale)
             }
             (Err(err), None) => Err(err),
         }
@@ -222,6 +246,18 @@ impl FaceGate {
             StatusCode::OK,
             &self.key_ring().await?.jwks(),
         ))
+    }
+}
+
+/// The ring read last, while it is young enough to trust without a re-read.
+fn stale_or_closed(stale: &Arc<KeyRing>) -> Result<Arc<KeyRing>, ApiError> {
+    if stale.age() <= MAX_STALE_RING {
+        Ok(stale.clone())
+    } else {
+        tracing::error!(
+            "the signing keys could not be re-read for five minutes: refusing to sign or verify"
+        );
+        Err(ApiError::Unavailable)
     }
 }
 

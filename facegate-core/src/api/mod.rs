@@ -81,6 +81,8 @@ struct Inner {
     tokens: TokenConfig,
     /// Loaded from the store on first use, replaced on rotation.
     keys: tokio::sync::RwLock<Option<Arc<KeyRing>>>,
+    /// When re-reading the signing keys last failed.
+    key_reload_failed: std::sync::Mutex<Option<Instant>>,
     risk: Arc<dyn RiskPolicy>,
     /// By the `provider` name clients send; `jwt` is built in.
     session_providers: SessionProviders,
@@ -236,6 +238,7 @@ impl FaceGateBuilder {
                 followers: faces::IndexFollowers::default(),
                 tokens: self.tokens,
                 keys: tokio::sync::RwLock::new(None),
+                key_reload_failed: std::sync::Mutex::new(None),
                 risk: self.risk,
                 session_providers: self.session_providers,
                 guard_cache: crate::guard::GuardCache::new(self.guard),

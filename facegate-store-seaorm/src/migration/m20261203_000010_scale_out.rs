@@ -88,16 +88,28 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Databases from before may hold two unretired keys (two instances
-        // that raced to create the first): the newest signs, as it did.
+        // that raced to create the first). The newest keeps signing; the
+        // others retire now, so tokens they signed verify for one more
+        // token lifetime.
         let db = manager.get_connection();
-        db.execute_unprepared(
-            "UPDATE signing_keys SET retired_at = \
-               (SELECT MAX(created_at) FROM signing_keys WHERE retired_at IS NULL) \
-             WHERE retired_at IS NULL AND kid NOT IN \
-               (SELECT kid FROM signing_keys WHERE retired_at IS NULL \
-                ORDER BY created_at DESC, kid DESC LIMIT 1)",
-        )
-        .await?;
+        let newest = Query::select()
+            .column("kid")
+            .from("signing_keys")
+            .and_where(Expr::col("retired_at").is_null())
+            .order_by("created_at", Order::Desc)
+            .order_by("kid", Order::Desc)
+            .limit(1)
+            .take();
+        if let Some(row) = db.query_one(&newest).await? {
+            let kid: String = row.try_get("", "kid")?;
+            let retire = Query::update()
+                .table("signing_keys")
+                .value("retired_at", chrono::Utc::now())
+                .and_where(Expr::col("retired_at").is_null())
+                .and_where(Expr::col("kid").ne(kid))
+                .take();
+            db.execute(&retire).await?;
+        }
         // The expression is the same for every unretired row: one may exist.
         db.execute_unprepared(
             "CREATE UNIQUE INDEX idx_signing_keys_one_unretired \
