@@ -523,3 +523,24 @@ where
         .await;
     assert_eq!(other.header("access-control-allow-origin"), None);
 }
+
+case!(
+    /// `GET /v1/face-index`: every face write is a numbered change of the
+    /// tenant's face log, and the index holds what the store holds.
+    face_index_follows_the_store(fx) {
+        let index = fx.call("GET", "/v1/face-index", None).await;
+        assert_eq!(index.assert_ok(200), &json!({ "engine": "local", "log_seq": 0, "indexed_faces": 0 }));
+        let user_id = enroll_obama(&fx).await;
+        let index = fx.call("GET", "/v1/face-index", None).await;
+        assert_eq!(index.assert_ok(200)["indexed_faces"], 1);
+        assert_eq!(index.assert_ok(200)["log_seq"], 1);
+        let body = json!({ "face_image": photo(BIDEN) });
+        fx.call("POST", &format!("/v1/users/{user_id}/re-enroll"), Some(body)).await.assert_ok(200);
+        let index = fx.call("GET", "/v1/face-index", None).await;
+        assert_eq!(index.assert_ok(200)["indexed_faces"], 1, "the old face removed, the new one added");
+        assert_eq!(index.assert_ok(200)["log_seq"], 3);
+        fx.call("DELETE", &format!("/v1/users/{user_id}"), None).await.assert_ok(200);
+        let index = fx.call("GET", "/v1/face-index", None).await;
+        assert_eq!(index.assert_ok(200), &json!({ "engine": "local", "log_seq": 4, "indexed_faces": 0 }));
+    }
+);

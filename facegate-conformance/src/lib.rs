@@ -97,6 +97,7 @@ macro_rules! suite {
             biometric_leftovers,
             pin_tries,
             replayed_uploads_and_probe_bounds,
+            face_index_follows_the_store,
         );
     };
     (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {

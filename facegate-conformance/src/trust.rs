@@ -145,6 +145,7 @@ case!(
             ("POST", format!("/v1/users/{user_id}/re-enroll")),
             ("POST", "/v1/match".to_owned()),
             ("POST", "/v1/detect-attributes".to_owned()),
+            ("GET", "/v1/face-index".to_owned()),
             ("POST", "/v1/session/sess_x/revoke".to_owned()),
             ("GET", "/v1/sessions/sess_x/risk-score".to_owned()),
             ("DELETE", "/v1/consent/00000000-0000-0000-0000-000000000000".to_owned()),
