@@ -16,14 +16,22 @@
 //!   index from PostgreSQL: the time of its first face operation and the
 //!   resident memory it added.
 //!
+//! - **Login throughput**: full passive-liveness logins (start a session,
+//!   upload three 640×480 camera frames, verify, call a host route behind
+//!   `FaceGateAuthLayer`), first one at a time for the time of each stage,
+//!   then from several clients at once on one instance and spread over two:
+//!   logins per second and the process's CPU milliseconds per login. The
+//!   frames are encoded before the clock starts (a browser's work).
+//!
 //! Settings (environment): `FACEGATE_BENCH_ENROLLMENTS` (default 200),
-//! `FACEGATE_BENCH_COLD_FACES` (default 100000).
+//! `FACEGATE_BENCH_COLD_FACES` (default 100000), `FACEGATE_BENCH_LOGINS`
+//! (per run, default 60), `FACEGATE_BENCH_CLIENTS` (default 4).
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use facegate_axum::FaceGate;
-use facegate_conformance::photo;
+use facegate_conformance::{camera_jpeg, photo, photo_bytes};
 use facegate_core::clock;
 use facegate_core::domain::{FaceEnrollment, User, UserStatus};
 use facegate_core::ids::{FaceId, UserId};
@@ -57,11 +65,25 @@ async fn instance(url: &str, engine: &LocalFaceEngine) -> FaceGate {
 }
 
 async fn call(facegate: &FaceGate, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let request = http::Request::builder()
+    call_with(facegate, method, path, body, &[]).await
+}
+
+async fn call_with(
+    facegate: &FaceGate,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = http::Request::builder()
         .method(method)
         .uri(path)
         .header("authorization", format!("Bearer {KEY}"))
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(http_body_util::Full::new(Bytes::from(
             body.map(|b| b.to_string()).unwrap_or_default(),
         )))
@@ -94,6 +116,138 @@ async fn indexed_faces(facegate: &FaceGate) -> u64 {
     body["indexed_faces"].as_u64().unwrap()
 }
 
+const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// Three camera frames of one person at 640×480, as a browser sends them:
+/// a head-and-shoulders shot that moves a little from frame to frame (each
+/// frame also has its own pixels: the server refuses a replayed frame).
+fn login_frames(count: usize) -> Vec<[String; 3]> {
+    let photo = image::load_from_memory(&photo_bytes(PHOTOS[0])).unwrap();
+    let photo = photo.resize(720, 960, image::imageops::FilterType::Triangle);
+    let frames: Vec<image::RgbImage> = [(0, 0), (24, 16), (48, 32)]
+        .iter()
+        .map(|&(x, y)| photo.crop_imm(x, y, 640, 480).to_rgb8())
+        .collect();
+    (0..count)
+        .map(|_| std::array::from_fn(|i| camera_jpeg(frames[i].clone(), 90)))
+        .collect()
+}
+
+/// Wall time of each stage of one login.
+#[derive(Default, Clone, Copy)]
+struct Stages {
+    session: Duration,
+    frames: Duration,
+    verify: Duration,
+    guarded: Duration,
+}
+
+async fn login(facegate: &FaceGate, host: &axum::Router, frames: &[String; 3]) -> Stages {
+    use tower::ServiceExt as _;
+    let device = ("x-device-fingerprint", FINGERPRINT);
+    let mut stages = Stages::default();
+    let t = Instant::now();
+    let (status, started) =
+        call_with(facegate, "POST", "/v1/liveness/session", None, &[device]).await;
+    assert_eq!(status, 200, "{started}");
+    stages.session = t.elapsed();
+    let id = started["session_id"].as_str().unwrap();
+    let body = json!({
+        "nonce": started["challenge"]["nonce"],
+        "frames": frames.iter().enumerate().map(|(i, image)| json!({
+            "image": image, "timestamp_ms": 1_000 + 400 * i as i64,
+        })).collect::<Vec<_>>(),
+    });
+    let t = Instant::now();
+    let (status, judged) = call(
+        facegate,
+        "POST",
+        &format!("/v1/liveness/session/{id}/frames"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        (status, &judged["is_live"]),
+        (200, &json!(true)),
+        "{judged}"
+    );
+    stages.frames = t.elapsed();
+    let t = Instant::now();
+    let body = json!({ "liveness_session_id": id });
+    let (status, verified) = call_with(facegate, "POST", "/v1/verify", Some(body), &[device]).await;
+    assert_eq!(
+        (status, &verified["matched"]),
+        (200, &json!(true)),
+        "{verified}"
+    );
+    stages.verify = t.elapsed();
+    let t = Instant::now();
+    let request = http::Request::builder()
+        .uri("/api/profile")
+        .header(
+            "authorization",
+            format!(
+                "Bearer {}",
+                verified["verification_token"].as_str().unwrap()
+            ),
+        )
+        .header(device.0, device.1)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = host.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    stages.guarded = t.elapsed();
+    stages
+}
+
+/// CPU time of the whole process so far (user + system).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
+}
+
+/// `logins` logins from `clients` concurrent clients, spread over
+/// `instances` round robin: logins per second and CPU ms per login.
+async fn throughput(
+    instances: &[(FaceGate, axum::Router)],
+    frames: Vec<[String; 3]>,
+    clients: usize,
+) -> (f64, f64) {
+    let logins = frames.len();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(frames));
+    let cpu = cpu_time();
+    let start = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|client| {
+            let (facegate, host) = instances[client % instances.len()].clone();
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Some(frames) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    login(&facegate, &host, &frames).await;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu).as_secs_f64();
+    (logins as f64 / wall, cpu * 1e3 / logins as f64)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[at]
@@ -117,12 +271,18 @@ fn status_kib(field: &str) -> u64 {
 
 #[tokio::main]
 async fn main() {
+    // RUST_LOG=info shows why a login failed, should one.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let Ok(server) = std::env::var(DATABASE_URL_VAR) else {
         println!("scale_out: set {DATABASE_URL_VAR} to a PostgreSQL server; skipped");
         return;
     };
     let enrollments = setting("FACEGATE_BENCH_ENROLLMENTS", 200);
     let cold_faces = setting("FACEGATE_BENCH_COLD_FACES", 100_000);
+    let logins = setting("FACEGATE_BENCH_LOGINS", 60);
+    let clients = setting("FACEGATE_BENCH_CLIENTS", 4);
     let url = fresh_postgres_url(&server).await;
     let engine =
         LocalFaceEngine::load(EngineConfig::default()).expect("models (scripts/fetch-models)");
@@ -234,5 +394,65 @@ async fn main() {
         loaded.as_secs_f64(),
         after.saturating_sub(before) / 1024,
         peak / 1024,
+    );
+
+    // Login throughput: one enrolled person, passive liveness, no PIN.
+    if logins == 0 {
+        return;
+    }
+    a.update_tenant_settings(&tenant, |s| {
+        s.liveness.mode = facegate_core::domain::LivenessMode::Passive;
+        s.pin.mode = facegate_core::domain::PinMode::Off;
+        s.prevent_duplicates = true;
+    })
+    .await
+    .unwrap();
+    // One person to log in as: the propagation run's enrollments go first.
+    for user in a
+        .store()
+        .users_created_before(&tenant, clock::now(), 10_000)
+        .await
+        .unwrap()
+    {
+        a.store().delete_user(&tenant, &user).await.unwrap();
+    }
+    enroll(&a, &photos[0]).await;
+    let host = |facegate: &FaceGate| {
+        axum::Router::new()
+            .route("/api/profile", axum::routing::get(|| async { "ok" }))
+            .layer(facegate_axum::FaceGateAuthLayer::new(facegate.clone()))
+    };
+    let one = [(a.clone(), host(&a))];
+    let two = [(a.clone(), host(&a)), (b.clone(), host(&b))];
+    // Warm up, then one at a time: the stages.
+    for frames in login_frames(3) {
+        login(&a, &one[0].1, &frames).await;
+    }
+    let mut total = Stages::default();
+    let serial = login_frames(logins.min(20));
+    for frames in &serial {
+        let stages = login(&a, &one[0].1, frames).await;
+        total.session += stages.session;
+        total.frames += stages.frames;
+        total.verify += stages.verify;
+        total.guarded += stages.guarded;
+    }
+    let n = serial.len() as f64;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
+    println!(
+        "login stages, one at a time ({} logins): session {:.1} ms, frames {:.1} ms, verify {:.1} ms, guarded route {:.2} ms",
+        serial.len(),
+        ms(total.session),
+        ms(total.frames),
+        ms(total.verify),
+        ms(total.guarded),
+    );
+    let (rate, cpu) = throughput(&one, login_frames(logins), clients).await;
+    println!(
+        "logins, one instance, {clients} clients: {rate:.1} logins/s, {cpu:.0} ms CPU per login"
+    );
+    let (rate, cpu) = throughput(&two, login_frames(logins), clients).await;
+    println!(
+        "logins, two instances on one PostgreSQL (one process, the same 2 cores), {clients} clients: {rate:.1} logins/s, {cpu:.0} ms CPU per login"
     );
 }
