@@ -160,7 +160,7 @@ fn main() {
     );
 
     println!(
-        "\n== 1:N exact search, 512-d int8 rows, {} threads",
+        "\n== 1:N search (exact below 32k rows, prefiltered above: see --bench index_search), 512-d int8 rows, {} threads",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     for count in [10_000usize, 100_000, 1_000_000] {
