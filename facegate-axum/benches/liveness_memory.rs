@@ -22,28 +22,15 @@
 //! models loaded. Runs go from the smallest expected peak up (a high-water
 //! mark only rises). The target is under 300 MB.
 
+mod support;
+use support::status_kib;
+
 use base64::Engine as _;
 use bytes::Bytes;
 use facegate_core::domain::KeyEnvironment;
 use facegate_core::{FaceGate, StaticConsentRegistry};
 use facegate_face_local::{EngineConfig, LocalFaceEngine};
 use serde_json::{Value, json};
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix(field)?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
-}
 
 /// The smallest 4096×4096 JPEG we can build: baseline greyscale, one
 /// quantisation table of ones, and Huffman tables with a single 1-bit code

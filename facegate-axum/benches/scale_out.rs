@@ -27,6 +27,9 @@
 //! `FACEGATE_BENCH_COLD_FACES` (default 100000), `FACEGATE_BENCH_LOGINS`
 //! (per run, default 60), `FACEGATE_BENCH_CLIENTS` (default 4).
 
+mod support;
+use support::status_kib;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -251,22 +254,6 @@ async fn throughput(
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[at]
-}
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix(field)?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::main]

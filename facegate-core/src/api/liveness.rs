@@ -334,8 +334,9 @@ impl FaceGate {
         {
             return Err(ApiError::LivenessSessionConsumed);
         }
-        let face = self.warm_face_engine(&tenant.id).await?;
-        let probe = face.probe(&ImageInput(image)).await?;
+        // Probing needs no index: the callers bring it up to date for
+        // their own search (one face-log read per request, not two).
+        let probe = self.face_engine()?.probe(&ImageInput(image)).await?;
         Ok((session, probe))
     }
 
