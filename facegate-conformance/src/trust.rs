@@ -369,7 +369,9 @@ case!(
             .await
             .unwrap()
             .unwrap();
-        let reference = stored.completion.unwrap().reference_image.unwrap();
+        let completion = stored.completion.unwrap();
+        assert!(completion.reference_probe.is_some(), "the face as the check analysed it");
+        let reference = completion.reference_image.unwrap();
         let bytes = base64::engine::general_purpose::STANDARD.decode(reference).unwrap();
         let (width, height) = image::load_from_memory(&bytes).unwrap().into_rgb8().dimensions();
         assert!(width.max(height) <= 1280, "{width}×{height}");
@@ -408,7 +410,8 @@ case!(
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!(stored.completion.unwrap().reference_image, None);
+            let completion = stored.completion.unwrap();
+            assert_eq!((completion.reference_image, completion.reference_probe), (None, None));
             fx.call("POST", "/v1/verify", Some(json!({ "liveness_session_id": waiting }))).await
                 .assert_error(403, "LIVENESS_FAILED");
         }

@@ -219,6 +219,12 @@ pub struct LivenessCompletion {
     /// The best frame (base64), kept for verify or enroll of a live session
     /// and dropped when it is consumed or expires.
     pub reference_image: Option<String>,
+    /// The reference face as the engine analysed it during the check
+    /// ([`FaceProvider::encode_probe`]), so verify need not analyse the
+    /// image again; kept and dropped with `reference_image`.
+    ///
+    /// [`FaceProvider::encode_probe`]: crate::providers::face::FaceProvider::encode_probe
+    pub reference_probe: Option<Vec<u8>>,
     /// The enrolled user the frames showed, if any: failures count against
     /// them as well as the device.
     pub user_id: Option<UserId>,

@@ -21,7 +21,7 @@ use rand::seq::IndexedRandom;
 use crate::domain::{
     LivenessAction, LivenessChallenge, LivenessMode, LivenessOutcome, LivenessSettings,
 };
-use crate::providers::face::{FrameObservation, ObservedFace};
+use crate::providers::face::{FrameObservation, ObservedFace, SameFace};
 
 /// A head turn or nod counts when the pose moves this far from the first frame.
 pub const TURN_DEGREES: f32 = 10.0;
@@ -157,13 +157,20 @@ pub fn judge(
             FrameObservation::NotOneFace => None,
         })
         .collect();
-    let Some(faces) = faces else {
+    let (Some(faces), Some(reference_frame)) = (
+        faces,
+        reference_frame(mode, frames.iter().map(|f| f.observation.live_score())),
+    ) else {
         return fail(Failure::NotOneFace);
     };
     if is_replay(mode, &faces) {
         return fail(Failure::RepeatedFrame);
     }
-    if faces.iter().any(|f| f.similarity_to_first < same_person) {
+    let different = |f: &&ObservedFace| match f.same_face {
+        SameFace::Reference | SameFace::Tracked => false,
+        SameFace::Compared(similarity) => similarity < same_person,
+    };
+    if faces.iter().any(different) {
         return fail(Failure::DifferentPeople);
     }
     if faces.iter().any(|f| f.live_score < SPOOF_FRAME_BELOW) {
@@ -179,15 +186,6 @@ pub fn judge(
     };
     let confidence = (confidence * 10.0).round() / 10.0;
     let failure = failure.or((confidence < min_confidence).then_some(Failure::LowConfidence));
-    let reference_frame = match mode {
-        LivenessMode::Active => 0,
-        // No pose to start from: the frame the passive model trusts most.
-        LivenessMode::Passive => faces
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.live_score.total_cmp(&b.1.live_score))
-            .map_or(0, |(i, _)| i),
-    };
     Verdict {
         outcome: LivenessOutcome {
             is_live: failure.is_none(),
@@ -195,6 +193,31 @@ pub fn judge(
         },
         failure,
         reference_frame,
+    }
+}
+
+/// The frame to keep as the session's reference (what verify and enroll
+/// use), among those that show one face (`None`: not one face): in active mode the first, where
+/// the user faces the camera before the challenge moves them; in passive
+/// mode, with no pose to start from, the frame the passive model trusts
+/// most. Engines analyse this frame's face for search (see
+/// [`LivenessObservation`]).
+///
+/// [`LivenessObservation`]: crate::providers::face::LivenessObservation
+pub fn reference_frame(
+    mode: LivenessMode,
+    live_scores: impl IntoIterator<Item = Option<f32>>,
+) -> Option<usize> {
+    let faces = live_scores
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, score)| Some((i, score?)));
+    match mode {
+        LivenessMode::Active => faces.map(|(i, _)| i).next(),
+        // Of equal scores, the first.
+        LivenessMode::Passive => faces
+            .reduce(|best, next| if next.1 > best.1 { next } else { best })
+            .map(|(i, _)| i),
     }
 }
 
@@ -247,15 +270,18 @@ fn performed_in_order(actions: &[LivenessAction], faces: &[&ObservedFace]) -> bo
     let mut frames = rest.iter();
     actions.iter().all(|action| {
         frames.any(|face| {
-            let (yaw, pitch) = (face.yaw - baseline.yaw, face.pitch - baseline.pitch);
+            // Unmeasured pose or eyes: nothing seen.
+            let yaw = face.yaw - baseline.yaw;
+            let pitch = face.pitch.zip(baseline.pitch).map(|(p, b)| p - b);
+            let eyes = face.eyes_open.zip(baseline.eyes_open);
             match action {
                 LivenessAction::TurnLeft => yaw <= -TURN_DEGREES,
                 LivenessAction::TurnRight => yaw >= TURN_DEGREES,
-                LivenessAction::LookUp => pitch >= TURN_DEGREES,
-                LivenessAction::LookDown => pitch <= -TURN_DEGREES,
-                LivenessAction::Blink => {
-                    baseline.eyes_open >= EYES_CLOSED_BELOW && face.eyes_open < EYES_CLOSED_BELOW
-                }
+                LivenessAction::LookUp => pitch.is_some_and(|p| p >= TURN_DEGREES),
+                LivenessAction::LookDown => pitch.is_some_and(|p| p <= -TURN_DEGREES),
+                LivenessAction::Blink => eyes.is_some_and(|(now, before)| {
+                    before >= EYES_CLOSED_BELOW && now < EYES_CLOSED_BELOW
+                }),
             }
         })
     })
@@ -296,20 +322,18 @@ pub fn lockout_lookback(lockout_minutes: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::providers::face::{BoundingBox, DetectedFace, FaceProbe, FramePixels};
+    use crate::providers::face::FramePixels;
 
     fn face(yaw: f32, pitch: f32, eyes_open: f32, live: f32) -> FrameObservation {
         // Distinct pixels, and dHashes far apart, unless a test says otherwise.
         let seed = (yaw * 7.0 + pitch * 13.0 + eyes_open * 17.0 + live * 1000.0) as u64;
         FrameObservation::Face(ObservedFace {
             yaw,
-            pitch,
-            eyes_open,
+            pitch: Some(pitch),
+            eyes_open: Some(eyes_open),
             live_score: live,
-            similarity_to_first: 99.0,
+            same_face: SameFace::Compared(99.0),
             pixels: FramePixels {
                 digest: sha2::Digest::finalize(sha2::Digest::chain_update(
                     <sha2::Sha256 as sha2::Digest>::new(),
@@ -318,22 +342,17 @@ mod tests {
                 .into(),
                 perceptual: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15),
             },
-            probe: FaceProbe {
-                face: DetectedFace {
-                    bounding_box: BoundingBox {
-                        left: 0.0,
-                        top: 0.0,
-                        width: 1.0,
-                        height: 1.0,
-                    },
-                    confidence: 99.0,
-                    estimated_age: None,
-                    attributes: serde_json::Value::Null,
-                },
-                angle: "front".into(),
-                data: Arc::new(()),
-            },
         })
+    }
+
+    fn with(
+        mut frame: FrameObservation,
+        change: impl FnOnce(&mut ObservedFace),
+    ) -> FrameObservation {
+        if let FrameObservation::Face(face) = &mut frame {
+            change(face);
+        }
+        frame
     }
 
     fn frames(observations: &[FrameObservation]) -> Vec<JudgedFrame<'_>> {
@@ -393,10 +412,9 @@ mod tests {
 
     #[test]
     fn hard_checks_fail_with_zero_confidence() {
-        let mut different = face(0.0, 0.0, 1.0, 0.97);
-        if let FrameObservation::Face(f) = &mut different {
-            f.similarity_to_first = 40.0;
-        }
+        let different = with(face(0.0, 0.0, 1.0, 0.97), |f| {
+            f.same_face = SameFace::Compared(40.0);
+        });
         let cases = [
             (
                 vec![face(0.0, 0.0, 1.0, 0.99), FrameObservation::NotOneFace],
@@ -576,5 +594,90 @@ mod tests {
             2,
             "only the last three minutes"
         );
+    }
+
+    #[test]
+    fn tracked_frames_count_as_the_same_person_and_the_reference_is_the_most_live() {
+        let observed = [
+            with(face(0.0, 0.0, 1.0, 0.95), |f| {
+                f.same_face = SameFace::Tracked
+            }),
+            with(face(1.0, 0.0, 1.0, 0.99), |f| {
+                f.same_face = SameFace::Reference
+            }),
+            face(2.0, 0.0, 1.0, 0.97),
+        ];
+        let verdict = judge(
+            LivenessMode::Passive,
+            &challenge(&[]),
+            &frames(&observed),
+            90.0,
+            90.0,
+            60_000,
+        );
+        assert!(verdict.outcome.is_live, "{verdict:?}");
+        assert_eq!(verdict.reference_frame, 1);
+        assert_eq!(
+            reference_frame(
+                LivenessMode::Active,
+                observed.iter().map(FrameObservation::live_score)
+            ),
+            Some(0)
+        );
+        let partly = [FrameObservation::NotOneFace, face(0.0, 0.0, 1.0, 0.6)];
+        assert_eq!(
+            reference_frame(
+                LivenessMode::Active,
+                partly.iter().map(FrameObservation::live_score)
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            reference_frame(
+                LivenessMode::Passive,
+                partly.iter().map(FrameObservation::live_score)
+            ),
+            Some(1)
+        );
+        assert_eq!(reference_frame(LivenessMode::Passive, []), None);
+        let no_frames = judge(
+            LivenessMode::Passive,
+            &challenge(&[]),
+            &[],
+            90.0,
+            0.0,
+            60_000,
+        );
+        assert_eq!(no_frames.failure, Some(Failure::NotOneFace));
+    }
+
+    #[test]
+    fn an_unmeasured_pose_or_blink_is_not_performed() {
+        let unmeasured = |f: FrameObservation| {
+            with(f, |f| {
+                f.pitch = None;
+                f.eyes_open = None;
+            })
+        };
+        let observed = [
+            unmeasured(face(0.0, -6.0, 1.0, 0.99)),
+            unmeasured(face(-16.0, 12.0, 0.1, 0.95)),
+        ];
+        let frames = frames(&observed);
+        let judged = |actions: &[LivenessAction]| {
+            judge(
+                LivenessMode::Active,
+                &challenge(actions),
+                &frames,
+                90.0,
+                0.0,
+                60_000,
+            )
+            .failure
+        };
+        assert_eq!(judged(&[TurnLeft]), None, "yaw comes from the landmarks");
+        for action in [LookUp, Blink] {
+            assert_eq!(judged(&[action]), Some(Failure::ChallengeNotPerformed));
+        }
     }
 }

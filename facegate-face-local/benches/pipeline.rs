@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use facegate_core::domain::LivenessMode;
 use facegate_core::ids::{FaceId, TenantId, UserId};
 use facegate_core::providers::face::{FaceProvider, ImageInput};
 use facegate_face_local::index::{Entry, FaceIndex};
@@ -49,6 +50,31 @@ fn test_jpeg() -> Vec<u8> {
         .encode_image(&frame)
         .unwrap();
     jpeg
+}
+
+/// Three frames of a liveness upload at 640×480, moving a little from
+/// frame to frame, each encoded on its own: a head-and-shoulders shot (as
+/// the login bench sends), or, `cut`, one with the top of the head out of
+/// the picture (the face box changes from frame to frame, so the cheap
+/// same-face check does not hold and every frame is embedded).
+fn upload_frames(cut: bool) -> Vec<ImageInput> {
+    let photo =
+        image::open(facegate_face_local::default_testdata_dir().join("face_recognition/obama.jpg"))
+            .expect("run scripts/fetch-testdata");
+    let photo = match cut {
+        false => photo.resize(720, 960, image::imageops::FilterType::Triangle),
+        true => photo.resize_to_fill(688, 512, image::imageops::FilterType::Triangle),
+    };
+    [(0, 0), (24, 16), (48, 32)]
+        .iter()
+        .map(|&(x, y)| {
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+                .encode_image(&photo.crop_imm(x, y, 640, 480).to_rgb8())
+                .unwrap();
+            ImageInput(base64::engine::general_purpose::STANDARD.encode(jpeg))
+        })
+        .collect()
 }
 
 fn unit_vectors(count: usize, dims: usize, seed: u64) -> Vec<f32> {
@@ -158,6 +184,37 @@ fn main() {
         "match end to end        {}   (decode→detect→landmarks→align→embed→age→gender→search)",
         percentiles(end_to_end)
     );
+    for (label, mode, cut, models) in [
+        (
+            "passive",
+            LivenessMode::Passive,
+            false,
+            "decode, detect, landmarks, align, anti-spoof each; one embedding",
+        ),
+        (
+            "active",
+            LivenessMode::Active,
+            false,
+            "the same with pose and eyes each",
+        ),
+        (
+            "passive, face cut",
+            LivenessMode::Passive,
+            true,
+            "the face cut by the frame's edge: every frame embedded",
+        ),
+    ] {
+        let upload = upload_frames(cut);
+        let observed = time(runs, || {
+            runtime
+                .block_on(engine.observe_liveness(mode, &upload))
+                .unwrap()
+        });
+        println!(
+            "liveness upload, {label:<18}{}   (3 frames: {models})",
+            percentiles(observed)
+        );
+    }
 
     println!(
         "\n== 1:N search (exact below 32k rows, prefiltered above: see --bench index_search), 512-d int8 rows, {} threads",

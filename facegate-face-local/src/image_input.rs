@@ -58,10 +58,16 @@ pub fn decode_liveness_frame(bytes: &[u8]) -> Result<RgbImage, FaceError> {
     Ok(image::imageops::thumbnail(&image, fit(width), fit(height)))
 }
 
-/// A liveness frame as the judge saw it (decoded, scaled down), encoded
-/// again as a JPEG of quality 92, base64.
+/// A liveness frame as the judge saw it: the upload itself when it was
+/// judged at full size (decoding it again gives the same pixels), else the
+/// scaled-down pixels encoded again as a JPEG of quality 92, base64.
 pub fn reference_frame(input: &ImageInput) -> Result<ImageInput, FaceError> {
-    let image = decode_liveness_frame(&base64_payload(&input.0)?)?;
+    let bytes = base64_payload(&input.0)?;
+    let (width, height) = dimensions(&bytes)?;
+    if width.max(height) <= LIVENESS_FRAME_MAX_SIDE {
+        return Ok(input.clone());
+    }
+    let image = decode_liveness_frame(&bytes)?;
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
         .encode_image(&image)

@@ -25,16 +25,20 @@ pub mod image_input;
 pub mod index;
 pub mod models;
 pub mod preprocess;
+pub mod track;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use facegate_core::domain::FaceEnrollment;
+use facegate_core::domain::LivenessMode;
 use facegate_core::ids::{FaceId, TenantId, UserId};
+use facegate_core::liveness;
 use facegate_core::providers::face::{
     BoundingBox, DetectedFace, FaceError, FaceMatch, FaceProbe, FaceProvider, FrameObservation,
-    ImageInput, IndexedFace, ObservedFace,
+    FramePixels, ImageInput, IndexedFace, LivenessObservation, ObservedFace, ReferenceFace,
+    SameFace,
 };
 use image::RgbImage;
 use serde_json::json;
@@ -66,9 +70,26 @@ struct Engine {
 /// The probe's engine data: the face's embedding.
 struct Embedding(Vec<f32>);
 
+/// A liveness frame's face, measured, waiting for the reference to be chosen.
+struct SeenFrame {
+    detection: Detection,
+    aligned: RgbImage,
+    track: track::Track,
+    yaw: f32,
+    angle: &'static str,
+    pitch: Option<f32>,
+    eyes_open: Option<f32>,
+    live_score: f32,
+    pixels: FramePixels,
+}
+
 /// Stored templates start with this tag so a future model's embeddings are
 /// never compared with this one's.
 const TEMPLATE_TAG: &[u8; 4] = b"fgl1";
+
+/// Probes kept with a live session ([`FaceProvider::encode_probe`]) start
+/// with this tag: the embedding, then the detected face as JSON.
+const PROBE_TAG: &[u8; 4] = b"fgp1";
 
 /// The name stored with this engine's enrollments.
 const ENGINE_NAME: &str = "local";
@@ -179,19 +200,10 @@ impl Engine {
         }
     }
 
-    /// One face, analysed for search and indexing, with the gender estimate
-    /// enrollment reports (FACEIO's `details`); liveness frames skip it.
+    /// One face, analysed for search and indexing, with the age the minors
+    /// rule reads and the gender estimate enrollment reports (FACEIO's
+    /// `details`).
     fn probe(&self, image: &RgbImage) -> Result<FaceProbe, FaceError> {
-        let (mut probe, face, _) = self.probe_with_landmarks(image)?;
-        let gender = self.models.gender(image, face.rect).map_err(engine_error)?;
-        probe.face.attributes["gender"] = gender_json(gender);
-        Ok(probe)
-    }
-
-    fn probe_with_landmarks(
-        &self,
-        image: &RgbImage,
-    ) -> Result<(FaceProbe, Detection, Vec<[f32; 2]>), FaceError> {
         let face = self.single_face(image)?;
         let landmarks = self
             .models
@@ -203,54 +215,135 @@ impl Engine {
             .ok_or(FaceError::NoFace)?;
         let embedding = self.models.embed(&aligned).map_err(engine_error)?;
         let age = self.models.age(image, face.rect).map_err(engine_error)?;
-        let probe = FaceProbe {
+        let gender = self.models.gender(image, face.rect).map_err(engine_error)?;
+        Ok(FaceProbe {
             face: DetectedFace {
                 bounding_box: bounding_box(face.rect),
                 confidence: round1(face.score * 100.0),
                 estimated_age: Some(age),
-                attributes: json!({ "age": round1(age) }),
+                attributes: json!({ "age": round1(age), "gender": gender_json(gender) }),
             },
             angle: angle_from_landmarks(&landmarks).to_owned(),
             data: Arc::new(Embedding(embedding)),
-        };
-        Ok((probe, face, landmarks))
+        })
     }
 
-    /// Pose, eyes, passive live score, identity and pixel fingerprint of
-    /// each liveness frame, decoded one at a time.
+    /// A liveness upload, decoded one frame at a time. Each frame with one
+    /// face: detect, landmarks (yaw), alignment, passive live score, and in
+    /// active mode pose (pitch) and eyes. Then one embedding, of the
+    /// reference frame, and for each other frame the cheap same-face check
+    /// ([`track`]), with an embedding only where it is not conclusive.
     fn observe(
         &self,
+        mode: LivenessMode,
         frames: impl Iterator<Item = Result<RgbImage, FaceError>>,
-    ) -> Result<Vec<FrameObservation>, FaceError> {
-        let mut first: Option<Vec<f32>> = None;
-        frames
-            .map(|image| {
-                let image = &image?;
-                let (probe, face, landmarks) = match self.probe_with_landmarks(image) {
-                    Ok(found) => found,
-                    Err(FaceError::NoFace | FaceError::ManyFaces) => {
-                        return Ok(FrameObservation::NotOneFace);
-                    }
-                    Err(other) => return Err(other),
+    ) -> Result<LivenessObservation, FaceError> {
+        let seen = frames
+            .map(|image| self.look_at_frame(mode, &image?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let reference =
+            liveness::reference_frame(mode, seen.iter().map(|s| s.as_ref().map(|s| s.live_score)));
+        let Some((index, reference_frame)) = reference.and_then(|i| Some((i, seen[i].as_ref()?)))
+        else {
+            return Ok(LivenessObservation {
+                frames: vec![FrameObservation::NotOneFace; seen.len()],
+                reference: None,
+            });
+        };
+        let embedding = self
+            .models
+            .embed(&reference_frame.aligned)
+            .map_err(engine_error)?;
+        let mut embedded = 1;
+        let frames = seen
+            .iter()
+            .enumerate()
+            .map(|(i, frame)| {
+                let Some(frame) = frame else {
+                    return Ok(FrameObservation::NotOneFace);
                 };
-                let models = &self.models;
-                let pose = models.pose(image, face.rect).map_err(engine_error)?;
-                let eyes = models.eyes_open(image, &landmarks).map_err(engine_error)?;
-                let live_score = models.anti_spoof(image, face.rect).map_err(engine_error)?;
-                let embedding = embedding_of(&probe)?;
-                let reference = first.get_or_insert_with(|| embedding.clone());
-                let cosine: f32 = reference.iter().zip(&embedding).map(|(a, b)| a * b).sum();
+                let same_face = if i == index {
+                    SameFace::Reference
+                } else if frame.track.same_moment(&reference_frame.track) {
+                    SameFace::Tracked
+                } else {
+                    embedded += 1;
+                    let other = self.models.embed(&frame.aligned).map_err(engine_error)?;
+                    let cosine: f32 = embedding.iter().zip(&other).map(|(a, b)| a * b).sum();
+                    SameFace::Compared(calibration::confidence(cosine))
+                };
                 Ok(FrameObservation::Face(ObservedFace {
-                    yaw: yaw_from_landmarks(&landmarks),
-                    pitch: pose.pitch,
-                    eyes_open: eyes[0].min(eyes[1]),
-                    live_score,
-                    similarity_to_first: calibration::confidence(cosine),
-                    pixels: image_input::fingerprint(image),
-                    probe,
+                    yaw: frame.yaw,
+                    pitch: frame.pitch,
+                    eyes_open: frame.eyes_open,
+                    live_score: frame.live_score,
+                    same_face,
+                    pixels: frame.pixels,
                 }))
             })
-            .collect()
+            .collect::<Result<Vec<_>, FaceError>>()?;
+        tracing::debug!(frames = frames.len(), embedded, "liveness upload observed");
+        let probe = FaceProbe {
+            face: DetectedFace {
+                bounding_box: bounding_box(reference_frame.detection.rect),
+                confidence: round1(reference_frame.detection.score * 100.0),
+                estimated_age: None,
+                attributes: json!({}),
+            },
+            angle: reference_frame.angle.to_owned(),
+            data: Arc::new(Embedding(embedding)),
+        };
+        Ok(LivenessObservation {
+            frames,
+            reference: Some(ReferenceFace {
+                frame: index,
+                probe,
+            }),
+        })
+    }
+
+    /// One liveness frame's measurements, `None` unless it shows one face.
+    /// Only the aligned crop outlives the frame's pixels.
+    fn look_at_frame(
+        &self,
+        mode: LivenessMode,
+        image: &RgbImage,
+    ) -> Result<Option<SeenFrame>, FaceError> {
+        let models = &self.models;
+        let detection = match self.single_face(image) {
+            Ok(face) => face,
+            Err(FaceError::NoFace | FaceError::ManyFaces) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let landmarks = models
+            .landmarks(image, detection.rect)
+            .map_err(engine_error)?;
+        let Some(aligned) = models.aligned(image, &landmarks) else {
+            return Ok(None);
+        };
+        let live_score = models
+            .anti_spoof(image, detection.rect)
+            .map_err(engine_error)?;
+        // Only active challenges look up, down or blink.
+        let (pitch, eyes_open) = match mode {
+            LivenessMode::Active => {
+                let pose = models.pose(image, detection.rect).map_err(engine_error)?;
+                let eyes = models.eyes_open(image, &landmarks).map_err(engine_error)?;
+                (Some(pose.pitch), Some(eyes[0].min(eyes[1])))
+            }
+            LivenessMode::Passive => (None, None),
+        };
+        Ok(Some(SeenFrame {
+            track: track::Track::of(detection.rect, &aligned),
+            aligned,
+            detection,
+            yaw: yaw_from_landmarks(&landmarks),
+            angle: angle_from_landmarks(&landmarks),
+            pitch,
+            eyes_open,
+            live_score,
+            pixels: image_input::fingerprint(image),
+        }))
     }
 
     fn detect_all(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, FaceError> {
@@ -359,8 +452,9 @@ impl FaceProvider for LocalFaceEngine {
 
     async fn observe_liveness(
         &self,
+        mode: LivenessMode,
         frames: &[ImageInput],
-    ) -> Result<Vec<FrameObservation>, FaceError> {
+    ) -> Result<LivenessObservation, FaceError> {
         let frames = frames.to_vec();
         self.run(move |engine| {
             // Every header first: an upload that would decode to too many
@@ -370,12 +464,36 @@ impl FaceProvider for LocalFaceEngine {
             let encoded = image_input::liveness_frames(&frames)?;
             drop(frames);
             engine.observe(
+                mode,
                 encoded
                     .iter()
                     .map(|bytes| image_input::decode_liveness_frame(bytes)),
             )
         })
         .await
+    }
+
+    fn encode_probe(&self, probe: &FaceProbe) -> Option<Vec<u8>> {
+        let embedding = probe.data.downcast_ref::<Embedding>()?;
+        let described = serde_json::to_vec(&(&probe.face, &probe.angle)).ok()?;
+        let mut bytes =
+            Vec::with_capacity(PROBE_TAG.len() + embedding.0.len() * 4 + described.len());
+        bytes.extend_from_slice(PROBE_TAG);
+        bytes.extend_from_slice(&encode_template(&embedding.0)[TEMPLATE_TAG.len()..]);
+        bytes.extend_from_slice(&described);
+        Some(bytes)
+    }
+
+    fn decode_probe(&self, bytes: &[u8]) -> Option<FaceProbe> {
+        let body = bytes.strip_prefix(PROBE_TAG)?;
+        let (embedding, described) = body.split_at_checked(EMBEDDING_DIMS * 4)?;
+        let embedding = decode_template(&[TEMPLATE_TAG.as_slice(), embedding].concat())?;
+        let (face, angle): (DetectedFace, String) = serde_json::from_slice(described).ok()?;
+        Some(FaceProbe {
+            face,
+            angle,
+            data: Arc::new(Embedding(embedding)),
+        })
     }
 
     async fn reference_frame(&self, frame: &ImageInput) -> Result<ImageInput, FaceError> {

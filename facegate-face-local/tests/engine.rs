@@ -4,9 +4,10 @@
 use std::sync::OnceLock;
 
 use base64::Engine as _;
+use facegate_core::domain::LivenessMode;
 use facegate_core::ids::{FaceId, TenantId, UserId};
 use facegate_core::providers::face::{
-    FaceError, FaceProbe, FaceProvider, FrameObservation, ImageInput,
+    FaceError, FaceProbe, FaceProvider, FrameObservation, ImageInput, SameFace,
 };
 use facegate_face_local::{
     EngineConfig, LocalFaceEngine, ModelError, ModelSet, default_model_dir, default_testdata_dir,
@@ -240,10 +241,14 @@ async fn liveness_observations_follow_head_pose_and_identity() {
         photo("face_recognition/obama3.jpg"),
         photo("face-api/sample1.jpg"),
     ];
-    let observed: Vec<_> = engine()
-        .observe_liveness(&frames)
+    let observed = engine()
+        .observe_liveness(LivenessMode::Active, &frames)
         .await
-        .unwrap()
+        .unwrap();
+    let reference = observed.reference.expect("a reference face");
+    assert_eq!(reference.frame, 0, "active: the first frame");
+    let observed: Vec<_> = observed
+        .frames
         .into_iter()
         .map(|o| match o {
             FrameObservation::Face(face) => Some(face),
@@ -259,14 +264,174 @@ async fn liveness_observations_follow_head_pose_and_identity() {
     assert!(right.yaw - front.yaw > 10.0, "turned right: {}", right.yaw);
     assert!(left.yaw - front.yaw < -10.0, "mirrored: {}", left.yaw);
     assert!((left.yaw + right.yaw).abs() < 2.0);
-    assert!(up.pitch - front.pitch > 10.0, "looking up: {}", up.pitch);
-    for face in [front, left, right, up] {
+    assert!(
+        up.pitch.unwrap() - front.pitch.unwrap() > 10.0,
+        "looking up: {:?}",
+        up.pitch
+    );
+    assert_eq!(front.same_face, SameFace::Reference);
+    for face in [left, right, up] {
+        // Other photos: compared by embedding, never merely tracked.
         assert!(
-            face.similarity_to_first >= THRESHOLD,
-            "{}",
-            face.similarity_to_first
+            matches!(face.same_face, SameFace::Compared(s) if s >= THRESHOLD),
+            "{:?}",
+            face.same_face
         );
-        assert!(face.eyes_open > 0.5);
+    }
+    for face in [front, left, right, up] {
+        assert!(face.eyes_open.unwrap() > 0.5);
         assert!(face.live_score > 0.5);
     }
+}
+
+/// Three camera frames of one person at 640×480, as the login bench sends
+/// them: a head-and-shoulders shot that moves a little from frame to
+/// frame, each re-encoded with its own noise.
+fn camera_frames(path: &str) -> Vec<image::RgbImage> {
+    let photo = image::open(default_testdata_dir().join(path)).unwrap();
+    let photo = photo.resize(720, 960, image::imageops::FilterType::Triangle);
+    [(0, 0), (24, 16), (48, 32)]
+        .iter()
+        .map(|&(x, y)| photo.crop_imm(x, y, 640, 480).to_rgb8())
+        .collect()
+}
+
+fn jpeg(image: &image::RgbImage) -> ImageInput {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
+        .encode_image(image)
+        .unwrap();
+    encode(&bytes)
+}
+
+/// A passive upload runs one embedding: the reference frame's, the most
+/// live; the other frames, the same face in place, are tracked.
+#[tokio::test]
+async fn a_passive_upload_embeds_the_reference_and_tracks_the_rest() {
+    let frames: Vec<_> = camera_frames(OBAMAS[0]).iter().map(jpeg).collect();
+    let observed = engine()
+        .observe_liveness(LivenessMode::Passive, &frames)
+        .await
+        .unwrap();
+    let reference = observed.reference.expect("a reference face");
+    let faces: Vec<_> = observed
+        .frames
+        .iter()
+        .map(|o| match o {
+            FrameObservation::Face(face) => face,
+            FrameObservation::NotOneFace => panic!("one face in every frame"),
+        })
+        .collect();
+    let most_live = faces
+        .iter()
+        .map(|f| f.live_score)
+        .fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(faces[reference.frame].live_score, most_live);
+    for (i, face) in faces.iter().enumerate() {
+        let expected = if i == reference.frame {
+            SameFace::Reference
+        } else {
+            SameFace::Tracked
+        };
+        assert_eq!(face.same_face, expected, "frame {i}");
+        assert_eq!(
+            (face.pitch, face.eyes_open),
+            (None, None),
+            "not measured in passive mode"
+        );
+    }
+    // The reference face is what verify searches later, kept as bytes.
+    let tenant = enrolled(OBAMAS[1]).await;
+    let kept = engine().encode_probe(&reference.probe).unwrap();
+    let restored = engine().decode_probe(&kept).unwrap();
+    let mut confidences = Vec::new();
+    for probe in [reference.probe.clone(), restored] {
+        let hit = engine().search(&tenant, &probe, THRESHOLD).await.unwrap();
+        confidences.push(hit.expect("Obama matches Obama").confidence);
+    }
+    assert_eq!(confidences[0], confidences[1]);
+    assert!(engine().decode_probe(b"fgp1 too short").is_none());
+    assert!(engine().decode_probe(&kept[..kept.len() - 1]).is_none());
+    let mut template = kept.clone();
+    template[..4].copy_from_slice(b"fgl1");
+    assert!(
+        engine().decode_probe(&template).is_none(),
+        "a template is not a probe"
+    );
+}
+
+/// Another person in place of the reference face is compared by
+/// embedding, not tracked, whatever the frame's position.
+#[tokio::test]
+async fn another_person_in_the_same_place_is_compared_not_tracked() {
+    let obama = camera_frames(OBAMAS[0]);
+    let biden = camera_frames(OTHERS[0]);
+    let frames = [jpeg(&obama[0]), jpeg(&biden[1]), jpeg(&obama[2])];
+    let observed = engine()
+        .observe_liveness(LivenessMode::Passive, &frames)
+        .await
+        .unwrap();
+    let reference = observed.reference.expect("a reference face").frame;
+    for (i, frame) in observed.frames.iter().enumerate() {
+        let FrameObservation::Face(face) = frame else {
+            panic!("one face in every frame");
+        };
+        if i != reference {
+            // Obama's against Biden's, whichever the passive model trusted most.
+            assert!(
+                matches!(face.same_face, SameFace::Compared(s) if s < THRESHOLD),
+                "frame {i}: {:?}",
+                face.same_face
+            );
+        }
+    }
+}
+
+/// The cheap check's margin, on every pair of different faces in the test
+/// photos (27 faces, group photos included), placed in the same spot:
+/// none comes near the likeness that counts as the same moment.
+#[test]
+fn no_two_faces_in_the_test_photos_look_alike_to_the_track_check() {
+    use facegate_face_local::models::Models;
+    use facegate_face_local::track::{MIN_LIKENESS, Track};
+    let models = Models::load(&EngineConfig::default()).unwrap();
+    let place = facegate_face_local::preprocess::Rect {
+        x: 0.0,
+        y: 0.0,
+        w: 100.0,
+        h: 100.0,
+    };
+    let mut tracks = Vec::new();
+    let group_photos = (1..=6).map(|i| format!("face-api/sample{i}.jpg"));
+    let paths = OBAMAS.iter().chain(&OTHERS).map(|p| p.to_string());
+    for path in paths.chain(group_photos) {
+        let image = image::load_from_memory(&testdata_bytes(&path))
+            .unwrap()
+            .to_rgb8();
+        for face in models
+            .detect(&image)
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.rect.w >= 40.0)
+        {
+            let landmarks = models.landmarks(&image, face.rect).unwrap();
+            if let Some(aligned) = models.aligned(&image, &landmarks) {
+                tracks.push((path.clone(), Track::of(place, &aligned)));
+            }
+        }
+    }
+    assert!(tracks.len() >= 25, "{} faces", tracks.len());
+    let mut closest = f32::NEG_INFINITY;
+    for (i, (a_path, a)) in tracks.iter().enumerate() {
+        for (b_path, b) in &tracks[i + 1..] {
+            // Another person, or the same one in another photo: either
+            // way not the same moment.
+            closest = closest.max(a.likeness(b));
+            assert!(!a.same_moment(b), "{a_path} ~ {b_path}: {}", a.likeness(b));
+        }
+    }
+    println!(
+        "closest likeness of two different faces: {closest:.3} (same moment: ≥ {MIN_LIKENESS})"
+    );
+    assert!(closest < MIN_LIKENESS - 0.1, "margin: {closest}");
 }

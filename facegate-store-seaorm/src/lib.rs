@@ -277,6 +277,10 @@ async fn delete_user_rows(
             liveness_session::Column::ReferenceImage,
             Expr::value(None::<String>),
         )
+        .col_expr(
+            liveness_session::Column::ReferenceProbe,
+            Expr::value(None::<Vec<u8>>),
+        )
         .filter(liveness_session::Column::TenantId.eq(tenant.as_str()))
         .filter(liveness_session::Column::UserId.eq(id.as_str()))
         .filter(liveness_session::Column::ReferenceImage.is_not_null())
@@ -873,6 +877,10 @@ impl LivenessStore for SeaOrmStore {
                 Expr::value(completion.reference_image.clone()),
             )
             .col_expr(
+                Column::ReferenceProbe,
+                Expr::value(completion.reference_probe.clone()),
+            )
+            .col_expr(
                 Column::UserId,
                 Expr::value(completion.user_id.as_ref().map(ToString::to_string)),
             )
@@ -895,6 +903,7 @@ impl LivenessStore for SeaOrmStore {
         let updated = liveness_session::Entity::update_many()
             .col_expr(Column::ConsumedAt, Expr::value(at))
             .col_expr(Column::ReferenceImage, Expr::value(None::<String>))
+            .col_expr(Column::ReferenceProbe, Expr::value(None::<Vec<u8>>))
             .filter(Column::TenantId.eq(tenant.as_str()))
             .filter(Column::Id.eq(id.as_str()))
             .filter(Column::CompletedAt.is_not_null())
@@ -1131,6 +1140,7 @@ impl LivenessStore for SeaOrmStore {
         use liveness_session::Column;
         liveness_session::Entity::update_many()
             .col_expr(Column::ReferenceImage, Expr::value(None::<String>))
+            .col_expr(Column::ReferenceProbe, Expr::value(None::<Vec<u8>>))
             .filter(Column::ExpiresAt.lte(now))
             .filter(Column::ReferenceImage.is_not_null())
             .exec(&self.db)

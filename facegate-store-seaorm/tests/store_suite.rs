@@ -734,6 +734,7 @@ async fn liveness_sessions_complete_once_and_are_consumed_once() {
             confidence: 97.5,
         },
         reference_image: Some("aGVsbG8=".into()),
+        reference_probe: Some(b"fgp1 probe".to_vec()),
         user_id: None,
         completed_at: clock::now(),
     };
@@ -776,10 +777,11 @@ async fn liveness_sessions_complete_once_and_are_consumed_once() {
         .unwrap()
         .unwrap();
     assert_eq!(consumed.consumed_at, Some(at));
+    let consumed = consumed.completion.unwrap();
     assert_eq!(
-        consumed.completion.unwrap().reference_image,
-        None,
-        "the face image is dropped once used"
+        (consumed.reference_image, consumed.reference_probe),
+        (None, None),
+        "the face image and probe are dropped once used"
     );
 }
 
@@ -795,6 +797,7 @@ async fn failures_are_counted_by_device_and_by_user_and_old_sessions_pruned() {
             confidence: 0.0,
         },
         reference_image: None,
+        reference_probe: None,
         user_id: user,
         completed_at: now,
     };
@@ -810,6 +813,7 @@ async fn failures_are_counted_by_device_and_by_user_and_old_sessions_pruned() {
                     confidence: 99.0,
                 },
                 reference_image: Some("aW1n".into()),
+                reference_probe: Some(b"fgp1".to_vec()),
                 user_id: None,
                 completed_at: now,
             },
@@ -892,6 +896,7 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
             confidence: 99.0,
         },
         reference_image: Some("aGk=".into()),
+        reference_probe: None,
         // Completion names whoever the frames showed.
         user_id: Some(holder.id.clone()),
         completed_at: clock::now(),
@@ -1448,7 +1453,14 @@ async fn the_upgrade_retires_all_but_the_newest_unretired_key() {
 
     let store = test_store().await;
     let db = store.connection();
-    facegate_store_seaorm::migration::Migrator::down(db, Some(1))
+    // Back to before the rule, however many migrations came after it.
+    let migrations = facegate_store_seaorm::migration::Migrator::migrations();
+    let since_rule = migrations
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261203_000010_scale_out")
+        .unwrap();
+    facegate_store_seaorm::migration::Migrator::down(db, Some(since_rule as u32 + 1))
         .await
         .unwrap();
     let older =

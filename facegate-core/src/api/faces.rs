@@ -16,6 +16,7 @@ use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::liveness::LiveFace;
 use super::users::EnrollmentView;
 use super::{FaceGate, wire};
 use crate::clock;
@@ -511,7 +512,12 @@ impl FaceGate {
         let (probe, live) = match FaceSource::of(request.face_image, &request.liveness_session_id)?
         {
             FaceSource::Photo(image) => (face.probe(&ImageInput(image)).await?, false),
-            FaceSource::Live(session) => (self.live_probe(tenant, session).await?.1, true),
+            FaceSource::Live(session) => (
+                self.live_probe(tenant, session, LiveFace::ForEnrollment)
+                    .await?
+                    .1,
+                true,
+            ),
         };
         check_minimum_age(&tenant.settings, &probe)?;
         let found = self

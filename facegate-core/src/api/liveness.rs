@@ -69,6 +69,18 @@ struct ResultResponse {
     confidence: f32,
 }
 
+/// What a live session's face is wanted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LiveFace {
+    /// A search (verify): the face as the liveness check analysed it will
+    /// do, when the engine kept it.
+    ForSearch,
+    /// An enrollment: analysed again from the reference image, for what
+    /// only enrollment needs (the age the minors rule reads, the gender in
+    /// its details).
+    ForEnrollment,
+}
+
 /// The device behind a request, from `x-device-id` and `x-device-fingerprint`.
 pub(super) struct Device {
     pub id: String,
@@ -196,16 +208,28 @@ impl FaceGate {
             .iter()
             .map(|f| ImageInput(f.image.clone()))
             .collect();
-        let observations = face.observe_liveness(&images).await?;
+        let observed = face.observe_liveness(session.mode, &images).await?;
+        let observations = &observed.frames;
         if observations.len() != images.len() {
             return Err(ApiError::Internal(
                 "the face engine did not observe every frame".into(),
             ));
         }
+        // The engine compared every face with the frame the judge keeps.
+        if observed.reference.as_ref().map(|r| r.frame)
+            != liveness::reference_frame(
+                session.mode,
+                observations.iter().map(FrameObservation::live_score),
+            )
+        {
+            return Err(ApiError::Internal(
+                "the face engine analysed another reference frame than the judge keeps".into(),
+            ));
+        }
         let frames: Vec<JudgedFrame<'_>> = request
             .frames
             .iter()
-            .zip(&observations)
+            .zip(observations)
             .map(|(frame, observation)| JudgedFrame {
                 timestamp_ms: frame.timestamp_ms,
                 observation,
@@ -235,7 +259,8 @@ impl FaceGate {
 
         // Whoever the frames showed: a failure counts against them too, and
         // deleting them (or their consent) drops this session's image.
-        let user_id = match first_probe(&observations) {
+        let reference = observed.reference.as_ref().map(|r| &r.probe);
+        let user_id = match reference {
             Some(probe) => self
                 .stored_match(face, &tenant.id, probe, settings.match_threshold)
                 .await?
@@ -245,20 +270,20 @@ impl FaceGate {
         if let Some(failure) = verdict.failure {
             tracing::info!(tenant = %tenant.id, session = %id, ?failure, user = ?user_id, "liveness check failed");
         }
-        let reference_image = match verdict.outcome.is_live {
-            true => {
+        let (reference_image, reference_probe) = match (verdict.outcome.is_live, reference) {
+            (true, Some(probe)) => {
                 let frame = &request.frames[verdict.reference_frame];
-                Some(
-                    face.reference_frame(&ImageInput(frame.image.clone()))
-                        .await?
-                        .0,
-                )
+                let image = face
+                    .reference_frame(&ImageInput(frame.image.clone()))
+                    .await?;
+                (Some(image.0), face.encode_probe(probe))
             }
-            false => None,
+            _ => (None, None),
         };
         let completion = LivenessCompletion {
             outcome: verdict.outcome,
             reference_image,
+            reference_probe,
             user_id,
             completed_at: clock::now(),
         };
@@ -299,17 +324,16 @@ impl FaceGate {
         }
     }
 
-    /// Spends a live session for verify or enroll: the probe of its
-    /// reference frame, or why it cannot be used. The session is consumed
-    /// only once the probe succeeded, so a busy engine does not burn it;
-    /// a failed session is consumed as it is refused.
-    /// The live session's reference face, and the session spent.
+    /// Spends a live session for enroll: the probe of its reference frame,
+    /// or why it cannot be used. The session is consumed only once the
+    /// probe succeeded, so a busy engine does not burn it; a failed session
+    /// is consumed as it is refused.
     pub(super) async fn take_live_session(
         &self,
         tenant: &Tenant,
         id: &LivenessSessionId,
     ) -> Result<(LivenessSession, FaceProbe), ApiError> {
-        let live = self.live_probe(tenant, id).await?;
+        let live = self.live_probe(tenant, id, LiveFace::ForEnrollment).await?;
         self.consume(tenant, id, clock::now()).await?;
         Ok(live)
     }
@@ -321,6 +345,7 @@ impl FaceGate {
         &self,
         tenant: &Tenant,
         id: &LivenessSessionId,
+        wanted: LiveFace,
     ) -> Result<(LivenessSession, FaceProbe), ApiError> {
         let (session, image) = self.usable_live_session(tenant, id).await?;
         // Each probe decodes and embeds the frame: a ceremony kept open by
@@ -336,7 +361,19 @@ impl FaceGate {
         }
         // Probing needs no index: the callers bring it up to date for
         // their own search (one face-log read per request, not two).
-        let probe = self.face_engine()?.probe(&ImageInput(image)).await?;
+        let face = self.face_engine()?;
+        let kept = match wanted {
+            LiveFace::ForSearch => session
+                .completion
+                .as_ref()
+                .and_then(|c| c.reference_probe.as_deref())
+                .and_then(|bytes| face.decode_probe(bytes)),
+            LiveFace::ForEnrollment => None,
+        };
+        let probe = match kept {
+            Some(probe) => probe,
+            None => face.probe(&ImageInput(image)).await?,
+        };
         Ok((session, probe))
     }
 
@@ -434,13 +471,6 @@ impl FaceGate {
             .liveness_failures(&tenant.id, subject, now - lookback)
             .await?)
     }
-}
-
-fn first_probe(observations: &[FrameObservation]) -> Option<&FaceProbe> {
-    observations.iter().find_map(|o| match o {
-        FrameObservation::Face(face) => Some(&face.probe),
-        FrameObservation::NotOneFace => None,
-    })
 }
 
 /// Shape rules: the nonce of this challenge, a frame count the mode allows,

@@ -6,7 +6,7 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::faces::MatchedUser;
-use super::liveness::Device;
+use super::liveness::{Device, LiveFace};
 use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{PinMode, PinSettings, Tenant, User, UserStatus};
@@ -58,7 +58,9 @@ impl FaceGate {
             .await?;
         let session_id = &request.liveness_session_id;
         // Spent below once the outcome is final; a PIN prompt keeps it.
-        let (liveness, probe) = self.live_probe(tenant, session_id).await?;
+        let (liveness, probe) = self
+            .live_probe(tenant, session_id, LiveFace::ForSearch)
+            .await?;
         // Without an id from the client, the device that ran the ceremony.
         let device_id = if device.identified {
             device.id.clone()

@@ -8,10 +8,10 @@ use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::FaceEnrollment;
+use crate::domain::{FaceEnrollment, LivenessMode};
 use crate::ids::{FaceId, TenantId, UserId};
 
 /// An image as sent by a client: base64 JPEG or PNG, possibly with a `data:` prefix.
@@ -39,7 +39,7 @@ pub enum FaceError {
 }
 
 /// A face found in an image, with whatever attributes the engine estimates.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DetectedFace {
     pub bounding_box: BoundingBox,
     /// Detection confidence, 0–100.
@@ -53,7 +53,7 @@ pub struct DetectedFace {
 }
 
 /// In pixels of the submitted image.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BoundingBox {
     pub left: f32,
     pub top: f32,
@@ -110,6 +110,16 @@ pub enum FrameObservation {
     NotOneFace,
 }
 
+impl FrameObservation {
+    /// The passive live score of the frame's one face.
+    pub fn live_score(&self) -> Option<f32> {
+        match self {
+            FrameObservation::Face(face) => Some(face.live_score),
+            FrameObservation::NotOneFace => None,
+        }
+    }
+}
+
 /// Fingerprints of a frame's decoded pixels (not of its encoding: the same
 /// image sent as another JPEG, a PNG or with other base64 padding is the same
 /// frame).
@@ -127,18 +137,51 @@ pub struct ObservedFace {
     /// Head yaw in degrees; positive when the nose points to the image's left
     /// (the user turning to their right on an unmirrored frame).
     pub yaw: f32,
-    /// Head pitch in degrees; positive looking up.
-    pub pitch: f32,
-    /// Probability that the eyes are open, 0–1 (the more closed eye of the two).
-    pub eyes_open: f32,
+    /// Head pitch in degrees; positive looking up. Measured for active
+    /// challenges only (no passive rule looks at it).
+    pub pitch: Option<f32>,
+    /// Probability that the eyes are open, 0–1 (the more closed eye of the
+    /// two). Measured for active challenges only.
+    pub eyes_open: Option<f32>,
     /// Probability that the face is a live person rather than a photo or
     /// screen, 0–1, from a single-frame (passive) model.
     pub live_score: f32,
-    /// Calibrated similarity (0–100) to the face of the first frame.
-    pub similarity_to_first: f32,
+    /// How the face is known to be the reference frame's person.
+    pub same_face: SameFace,
     /// What the frame's decoded pixels are, for the replay checks.
     pub pixels: FramePixels,
-    /// The face, ready for [`FaceProvider::search`].
+}
+
+/// How an engine established that a frame shows the reference frame's face.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SameFace {
+    /// It is the reference frame.
+    Reference,
+    /// The face stayed in place and looks the same, pixel for pixel, as in
+    /// the reference frame: the same moment of the same person, shown
+    /// without comparing embeddings. An engine answers this only when the
+    /// likeness is far beyond what two people's faces reach; anything less
+    /// is [`SameFace::Compared`].
+    Tracked,
+    /// Compared by identity: calibrated similarity (0–100) to the reference face.
+    Compared(f32),
+}
+
+/// What an engine saw in one liveness upload.
+#[derive(Debug, Clone)]
+pub struct LivenessObservation {
+    /// Each frame, in order.
+    pub frames: Vec<FrameObservation>,
+    /// The reference frame and its face, ready for [`FaceProvider::search`]:
+    /// the frame [`crate::liveness::reference_frame`] picks, `None` when no
+    /// frame shows one face.
+    pub reference: Option<ReferenceFace>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReferenceFace {
+    /// Index into [`LivenessObservation::frames`].
+    pub frame: usize,
     pub probe: FaceProbe,
 }
 
@@ -229,19 +272,35 @@ pub trait FaceProvider: Send + Sync + 'static {
         provider_face_ids: &[String],
     ) -> Result<(), FaceError>;
 
-    /// Measures each liveness frame, in order, for engines that judge
-    /// uploaded frames themselves (the local engine).
+    /// Measures a liveness upload, for engines that judge uploaded frames
+    /// themselves (the local engine): each frame, and the reference frame's
+    /// face. `mode` says what the judge will look at (head pose and eyes in
+    /// active mode only), so an engine runs only the models it needs.
     async fn observe_liveness(
         &self,
+        _mode: LivenessMode,
         _frames: &[ImageInput],
-    ) -> Result<Vec<FrameObservation>, FaceError> {
+    ) -> Result<LivenessObservation, FaceError> {
         Err(FaceError::Unsupported("liveness frames"))
     }
 
+    /// A probe as bytes to keep with a live session, so that verify
+    /// searches the face the liveness check saw without analysing the frame
+    /// again. `None` (the default): verify probes the reference image.
+    fn encode_probe(&self, _probe: &FaceProbe) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// The probe [`Self::encode_probe`] made these bytes from; `None` for
+    /// bytes this engine (or this version of it) did not make.
+    fn decode_probe(&self, _bytes: &[u8]) -> Option<FaceProbe> {
+        None
+    }
+
     /// The frame of a live session to keep for verify or enroll, as the
-    /// engine judged it: the local engine keeps the downscaled pixels its
-    /// liveness check saw (re-encoded), not the upload, so what verify
-    /// matches is what was judged live, and costs a camera-sized decode.
+    /// engine judged it: the local engine keeps the upload when it judged
+    /// it at full size, and the downscaled pixels (re-encoded) when it did
+    /// not, so what enroll analyses is what was judged live, camera-sized.
     async fn reference_frame(&self, frame: &ImageInput) -> Result<ImageInput, FaceError> {
         Ok(frame.clone())
     }

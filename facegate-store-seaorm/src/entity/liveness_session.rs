@@ -19,6 +19,8 @@ pub struct Model {
     pub confidence: Option<f32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub reference_image: Option<String>,
+    /// The reference face as the engine analysed it (dropped with the image).
+    pub reference_probe: Option<Vec<u8>>,
     pub user_id: Option<String>,
     pub consumed_at: Option<DateTimeUtc>,
     pub pin_failures: i32,

@@ -13,6 +13,7 @@ mod m20261122_000007_pins;
 mod m20261202_000008_trust_model;
 mod m20261202_000009_ceremony_bounds;
 mod m20261203_000010_scale_out;
+mod m20261203_000011_reference_probe;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_trust_model::Migration),
             Box::new(m20261202_000009_ceremony_bounds::Migration),
             Box::new(m20261203_000010_scale_out::Migration),
+            Box::new(m20261203_000011_reference_probe::Migration),
         ]
     }
 }
