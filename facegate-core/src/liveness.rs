@@ -168,12 +168,14 @@ pub fn judge(
     }
     let different = |f: &&ObservedFace| match f.same_face {
         SameFace::Reference | SameFace::Tracked => false,
-        SameFace::Compared(similarity) => similarity < same_person,
+        // Written so that a NaN similarity counts as different.
+        SameFace::Compared(similarity) => !(similarity >= same_person),
     };
     if faces.iter().any(different) {
         return fail(Failure::DifferentPeople);
     }
-    if faces.iter().any(|f| f.live_score < SPOOF_FRAME_BELOW) {
+    // Written so that a NaN score (a broken model) counts as a spoof.
+    if faces.iter().any(|f| !(f.live_score >= SPOOF_FRAME_BELOW)) {
         return fail(Failure::SpoofFrame);
     }
     let live_score = faces.iter().map(|f| f.live_score).sum::<f32>() / faces.len() as f32;
@@ -185,7 +187,7 @@ pub fn judge(
         LivenessMode::Active => (50.0 * live_score, Some(Failure::ChallengeNotPerformed)),
     };
     let confidence = (confidence * 10.0).round() / 10.0;
-    let failure = failure.or((confidence < min_confidence).then_some(Failure::LowConfidence));
+    let failure = failure.or((!(confidence >= min_confidence)).then_some(Failure::LowConfidence));
     Verdict {
         outcome: LivenessOutcome {
             is_live: failure.is_none(),
@@ -408,6 +410,33 @@ mod tests {
             assert!(!verdict.outcome.is_live);
             assert!(verdict.outcome.confidence < 50.0);
         }
+    }
+
+    #[test]
+    fn a_nan_from_a_broken_model_never_counts_as_live_or_the_same_person() {
+        let judged = |observed: &[FrameObservation]| {
+            let frames = frames(observed);
+            judge(
+                LivenessMode::Passive,
+                &challenge(&[]),
+                &frames,
+                90.0,
+                90.0,
+                60_000,
+            )
+        };
+        let nan_live = [
+            face(0.0, 0.0, 1.0, 0.97),
+            with(face(1.0, 0.0, 1.0, 0.96), |f| f.live_score = f32::NAN),
+        ];
+        assert_eq!(judged(&nan_live).failure, Some(Failure::SpoofFrame));
+        let nan_same = [
+            face(0.0, 0.0, 1.0, 0.97),
+            with(face(1.0, 0.0, 1.0, 0.96), |f| {
+                f.same_face = SameFace::Compared(f32::NAN);
+            }),
+        ];
+        assert_eq!(judged(&nan_same).failure, Some(Failure::DifferentPeople));
     }
 
     #[test]

@@ -58,16 +58,12 @@ pub fn decode_liveness_frame(bytes: &[u8]) -> Result<RgbImage, FaceError> {
     Ok(image::imageops::thumbnail(&image, fit(width), fit(height)))
 }
 
-/// A liveness frame as the judge saw it: the upload itself when it was
-/// judged at full size (decoding it again gives the same pixels), else the
-/// scaled-down pixels encoded again as a JPEG of quality 92, base64.
+/// A liveness frame as the judge saw it (decoded, scaled down), encoded
+/// again as a JPEG of quality 92, base64: never the client's own bytes, so
+/// what a live session keeps is pixels only (no metadata such as a photo's
+/// location, nothing appended) and camera-sized, whatever was uploaded.
 pub fn reference_frame(input: &ImageInput) -> Result<ImageInput, FaceError> {
-    let bytes = base64_payload(&input.0)?;
-    let (width, height) = dimensions(&bytes)?;
-    if width.max(height) <= LIVENESS_FRAME_MAX_SIDE {
-        return Ok(input.clone());
-    }
-    let image = decode_liveness_frame(&bytes)?;
+    let image = decode_liveness_frame(&base64_payload(&input.0)?)?;
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
         .encode_image(&image)
@@ -219,6 +215,24 @@ mod tests {
         // What verify gets later: the frame as judged, not the upload.
         let kept = reference_frame(&big).unwrap();
         assert_eq!(decode(&kept).unwrap().dimensions(), (1280, 1280));
+    }
+
+    #[test]
+    fn a_live_session_keeps_pixels_not_the_uploaded_bytes() {
+        // A small PNG with a trailer after its end: the kept frame is a
+        // fresh JPEG of the same size, without the client's extra bytes.
+        let mut bytes = base64::engine::general_purpose::STANDARD
+            .decode(png_base64(64, 48))
+            .unwrap();
+        bytes.extend_from_slice(b"GPS 51.5N 0.1W and anything else");
+        let upload = ImageInput(base64::engine::general_purpose::STANDARD.encode(&bytes));
+        let kept = reference_frame(&upload).unwrap();
+        let kept_bytes = base64::engine::general_purpose::STANDARD
+            .decode(&kept.0)
+            .unwrap();
+        assert!(kept_bytes.starts_with(&[0xFF, 0xD8]), "a JPEG");
+        assert!(!kept_bytes.windows(3).any(|w| w == b"GPS"));
+        assert_eq!(decode(&kept).unwrap().dimensions(), (64, 48));
     }
 
     #[test]

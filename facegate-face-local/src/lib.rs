@@ -88,7 +88,8 @@ struct SeenFrame {
 const TEMPLATE_TAG: &[u8; 4] = b"fgl1";
 
 /// Probes kept with a live session ([`FaceProvider::encode_probe`]) start
-/// with this tag: the embedding, then the detected face as JSON.
+/// with this tag and the embedder's hash (so a probe made by another model
+/// is never searched), then the embedding, then the detected face as JSON.
 const PROBE_TAG: &[u8; 4] = b"fgp1";
 
 /// The name stored with this engine's enrollments.
@@ -142,6 +143,12 @@ impl LocalFaceEngine {
     }
 
     /// Faces indexed for the tenant (for tests and metrics).
+    /// [`PROBE_TAG`] and the first 16 hex digits of the embedder's SHA-256.
+    fn probe_header(&self) -> Vec<u8> {
+        let hash = self.inner.config.models.embedder.sha256.as_bytes();
+        [PROBE_TAG.as_slice(), &hash[..hash.len().min(16)]].concat()
+    }
+
     pub fn indexed_faces(&self, tenant: &TenantId) -> usize {
         self.inner
             .read_index(|indexes| indexes.get(tenant).map_or(0, FaceIndex::len))
@@ -476,18 +483,23 @@ impl FaceProvider for LocalFaceEngine {
     fn encode_probe(&self, probe: &FaceProbe) -> Option<Vec<u8>> {
         let embedding = probe.data.downcast_ref::<Embedding>()?;
         let described = serde_json::to_vec(&(&probe.face, &probe.angle)).ok()?;
-        let mut bytes =
-            Vec::with_capacity(PROBE_TAG.len() + embedding.0.len() * 4 + described.len());
-        bytes.extend_from_slice(PROBE_TAG);
+        let header = self.probe_header();
+        let mut bytes = Vec::with_capacity(header.len() + embedding.0.len() * 4 + described.len());
+        bytes.extend_from_slice(&header);
         bytes.extend_from_slice(&encode_template(&embedding.0)[TEMPLATE_TAG.len()..]);
         bytes.extend_from_slice(&described);
         Some(bytes)
     }
 
     fn decode_probe(&self, bytes: &[u8]) -> Option<FaceProbe> {
-        let body = bytes.strip_prefix(PROBE_TAG)?;
+        let body = bytes.strip_prefix(self.probe_header().as_slice())?;
         let (embedding, described) = body.split_at_checked(EMBEDDING_DIMS * 4)?;
         let embedding = decode_template(&[TEMPLATE_TAG.as_slice(), embedding].concat())?;
+        // What this engine makes: finite and of unit length.
+        let norm = embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if !((norm - 1.0).abs() < 1e-3) {
+            return None;
+        }
         let (face, angle): (DetectedFace, String) = serde_json::from_slice(described).ok()?;
         Some(FaceProbe {
             face,

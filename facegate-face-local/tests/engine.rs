@@ -358,6 +358,19 @@ async fn a_passive_upload_embeds_the_reference_and_tracks_the_rest() {
         engine().decode_probe(&template).is_none(),
         "a template is not a probe"
     );
+    // The tag names the embedder (its hash's first 16 hex digits follow).
+    let mut other_model = kept.clone();
+    other_model[4] ^= 0x01;
+    assert!(
+        engine().decode_probe(&other_model).is_none(),
+        "another model's probe"
+    );
+    let mut not_unit = kept.clone();
+    not_unit[20..24].copy_from_slice(&3.0f32.to_le_bytes());
+    assert!(
+        engine().decode_probe(&not_unit).is_none(),
+        "not an embedding this engine makes"
+    );
 }
 
 /// Another person in place of the reference face is compared by
