@@ -134,6 +134,12 @@ pub const RECEIPT_SLACK_MS: i64 = 5_000;
 /// Two dHashes this close (in bits) show the same picture.
 pub const SAME_PICTURE_BITS: u32 = 4;
 
+/// `score ≥ bar`, and never for a NaN (from a broken model): every
+/// liveness comparison is made through this, so NaN fails it.
+fn reaches(score: f32, bar: f32) -> bool {
+    score >= bar
+}
+
 /// Judges an upload. `same_person` is the similarity (0–100) two frames need
 /// to count as the same person: the tenant's match threshold.
 /// `session_age_ms` is how long the session had existed when the frames
@@ -168,14 +174,15 @@ pub fn judge(
     }
     let different = |f: &&ObservedFace| match f.same_face {
         SameFace::Reference | SameFace::Tracked => false,
-        // Written so that a NaN similarity counts as different.
-        SameFace::Compared(similarity) => !(similarity >= same_person),
+        SameFace::Compared(similarity) => !reaches(similarity, same_person),
     };
     if faces.iter().any(different) {
         return fail(Failure::DifferentPeople);
     }
-    // Written so that a NaN score (a broken model) counts as a spoof.
-    if faces.iter().any(|f| !(f.live_score >= SPOOF_FRAME_BELOW)) {
+    if faces
+        .iter()
+        .any(|f| !reaches(f.live_score, SPOOF_FRAME_BELOW))
+    {
         return fail(Failure::SpoofFrame);
     }
     let live_score = faces.iter().map(|f| f.live_score).sum::<f32>() / faces.len() as f32;
@@ -187,7 +194,8 @@ pub fn judge(
         LivenessMode::Active => (50.0 * live_score, Some(Failure::ChallengeNotPerformed)),
     };
     let confidence = (confidence * 10.0).round() / 10.0;
-    let failure = failure.or((!(confidence >= min_confidence)).then_some(Failure::LowConfidence));
+    let failure =
+        failure.or((!reaches(confidence, min_confidence)).then_some(Failure::LowConfidence));
     Verdict {
         outcome: LivenessOutcome {
             is_live: failure.is_none(),

@@ -497,9 +497,7 @@ impl FaceProvider for LocalFaceEngine {
         let embedding = decode_template(&[TEMPLATE_TAG.as_slice(), embedding].concat())?;
         // What this engine makes: finite and of unit length.
         let norm = embedding.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if !((norm - 1.0).abs() < 1e-3) {
-            return None;
-        }
+        ((norm - 1.0).abs() < 1e-3).then_some(())?;
         let (face, angle): (DetectedFace, String) = serde_json::from_slice(described).ok()?;
         Some(FaceProbe {
             face,
