@@ -8,7 +8,7 @@ use image::{ImageFormat, ImageReader, Limits, RgbImage};
 use sha2::{Digest, Sha256};
 
 /// Largest decoded (binary) image accepted.
-pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+pub const MAX_IMAGE_BYTES: usize = ImageInput::MAX_BYTES;
 /// Largest width or height accepted.
 pub const MAX_DIMENSION: u32 = 4096;
 
@@ -21,7 +21,7 @@ pub const LIVENESS_FRAME_MAX_SIDE: u32 = 1280;
 
 /// Decodes a client image into RGB pixels.
 pub fn decode(input: &ImageInput) -> Result<RgbImage, FaceError> {
-    let bytes = base64_payload(&input.0)?;
+    let bytes = input.bytes()?;
     decode_bytes(&bytes)
 }
 
@@ -31,7 +31,7 @@ pub fn liveness_frames(inputs: &[ImageInput]) -> Result<Vec<Vec<u8>>, FaceError>
     let mut total: u64 = 0;
     let mut frames = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let bytes = base64_payload(&input.0)?;
+        let bytes = input.bytes()?;
         let (width, height) = dimensions(&bytes)?;
         total = total.saturating_add(u64::from(width) * u64::from(height));
         if total > MAX_LIVENESS_PIXELS {
@@ -63,7 +63,7 @@ pub fn decode_liveness_frame(bytes: &[u8]) -> Result<RgbImage, FaceError> {
 /// what a live session keeps is pixels only (no metadata such as a photo's
 /// location, nothing appended) and camera-sized, whatever was uploaded.
 pub fn reference_frame(input: &ImageInput) -> Result<ImageInput, FaceError> {
-    let image = decode_liveness_frame(&base64_payload(&input.0)?)?;
+    let image = decode_liveness_frame(&input.bytes()?)?;
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
         .encode_image(&image)
@@ -134,30 +134,6 @@ fn decode_bytes_within(bytes: &[u8], max_alloc: u64) -> Result<RgbImage, FaceErr
         .decode()
         .map_err(|err| FaceError::InvalidImage(format!("cannot decode image: {err}")))?;
     Ok(image.into_rgb8())
-}
-
-fn base64_payload(data: &str) -> Result<Vec<u8>, FaceError> {
-    let data = data.trim();
-    let payload = match data.strip_prefix("data:") {
-        Some(rest) => {
-            rest.split_once(";base64,")
-                .ok_or_else(|| FaceError::InvalidImage("data: URL is not base64".into()))?
-                .1
-        }
-        None => data,
-    };
-    if payload.len() > MAX_IMAGE_BYTES / 3 * 4 + 4 {
-        return Err(FaceError::InvalidImage(format!(
-            "image is larger than {MAX_IMAGE_BYTES} bytes"
-        )));
-    }
-    let compact: String = payload
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|err| FaceError::InvalidImage(format!("invalid base64: {err}")))
 }
 
 #[cfg(test)]

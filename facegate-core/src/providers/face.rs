@@ -18,6 +18,39 @@ use crate::ids::{FaceId, TenantId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageInput(pub String);
 
+impl ImageInput {
+    /// Most image bytes any engine takes (Rekognition's limit too).
+    pub const MAX_BYTES: usize = 5 * 1024 * 1024;
+
+    /// The image's bytes: a `data:` prefix stripped, whitespace ignored,
+    /// and the length checked before anything is decoded.
+    pub fn bytes(&self) -> Result<Vec<u8>, FaceError> {
+        use base64::Engine as _;
+        let data = self.0.trim();
+        let payload = match data.strip_prefix("data:") {
+            Some(rest) => {
+                rest.split_once(";base64,")
+                    .ok_or_else(|| FaceError::InvalidImage("data: URL is not base64".into()))?
+                    .1
+            }
+            None => data,
+        };
+        if payload.len() > Self::MAX_BYTES / 3 * 4 + 4 {
+            return Err(FaceError::InvalidImage(format!(
+                "image is larger than {} bytes",
+                Self::MAX_BYTES
+            )));
+        }
+        let compact: String = payload
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|err| FaceError::InvalidImage(format!("invalid base64: {err}")))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {
     #[error("invalid image: {0}")]

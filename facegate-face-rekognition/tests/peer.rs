@@ -1,0 +1,248 @@
+//! The Rekognition engine against the local Rekognition peer, over HTTP,
+//! signed with SigV4 (the peer checks every signature). Needs the models
+//! and test photos (scripts/fetch-models, scripts/fetch-testdata).
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use base64::Engine as _;
+use facegate_core::ids::{FaceId, TenantId, UserId};
+use facegate_core::providers::face::{FaceError, FaceProvider, ImageInput};
+use facegate_face_local::{EngineConfig, LocalFaceEngine, default_testdata_dir};
+use facegate_face_rekognition::{RekognitionConfig, RekognitionEngine, https_client};
+use facegate_rekognition_peer::{AwsError, Peer, PeerCredentials};
+
+const KEY_ID: &str = "AKIDFACEGATETEST";
+const SECRET: &str = "facegate-test-secret";
+const THRESHOLD: f32 = facegate_core::domain::TenantSettings::DEFAULT_MATCH_THRESHOLD;
+
+fn local_engine() -> &'static LocalFaceEngine {
+    static ENGINE: OnceLock<LocalFaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        LocalFaceEngine::load(EngineConfig::default()).unwrap_or_else(|err| panic!("{err}"))
+    })
+}
+
+fn photo(path: &str) -> ImageInput {
+    let bytes = std::fs::read(default_testdata_dir().join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"));
+    ImageInput(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Obama and Biden in one picture.
+fn side_by_side() -> ImageInput {
+    let open = |path: &str| {
+        image::open(default_testdata_dir().join(path))
+            .unwrap()
+            .to_rgb8()
+    };
+    let (left, right) = (
+        open("face_recognition/obama.jpg"),
+        open("face_recognition/biden.jpg"),
+    );
+    let mut both = image::RgbImage::new(
+        left.width() + right.width(),
+        left.height().max(right.height()),
+    );
+    image::imageops::overlay(&mut both, &left, 0, 0);
+    image::imageops::overlay(&mut both, &right, i64::from(left.width()), 0);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&both)
+        .unwrap();
+    ImageInput(base64::engine::general_purpose::STANDARD.encode(jpeg))
+}
+
+/// A fresh peer on a free port.
+async fn peer() -> (Peer, SocketAddr) {
+    let peer = Peer::new(
+        local_engine(),
+        vec![PeerCredentials {
+            access_key_id: KEY_ID.into(),
+            secret_access_key: SECRET.into(),
+            account_id: "111122223333".into(),
+        }],
+    );
+    let addr = peer
+        .clone()
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (peer, addr)
+}
+
+async fn engine_with(addr: SocketAddr, secret: &str) -> RekognitionEngine {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new(KEY_ID, secret, None, None, "test"))
+        .endpoint_url(format!("http://{addr}"))
+        .http_client(https_client())
+        .load()
+        .await;
+    RekognitionEngine::new(&sdk, RekognitionConfig::default())
+}
+
+#[tokio::test]
+async fn faces_are_indexed_searched_and_deleted_in_the_tenants_collection() {
+    let (peer, addr) = peer().await;
+    let engine = engine_with(addr, SECRET).await;
+    let tenant = TenantId::generate();
+    let obama = UserId::generate();
+
+    // Nothing enrolled yet: no collection, no match, no error.
+    let probe = engine
+        .probe(&photo("face_recognition/obama.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.search(&tenant, &probe, THRESHOLD).await.unwrap(),
+        None
+    );
+
+    let face_id = FaceId::generate();
+    let indexed = engine
+        .index(&tenant, &obama, &face_id, &probe)
+        .await
+        .unwrap();
+    assert_eq!(
+        indexed.template, None,
+        "Rekognition keeps its own embeddings"
+    );
+
+    // Another photo of the same man matches; another person does not.
+    let again = engine
+        .probe(&photo("face_recognition/obama2.jpg"))
+        .await
+        .unwrap();
+    let hit = engine
+        .search(&tenant, &again, THRESHOLD)
+        .await
+        .unwrap()
+        .expect("Obama matches Obama");
+    assert_eq!(hit.user_id, obama);
+    assert_eq!(hit.provider_face_id, indexed.provider_face_id);
+    assert!(hit.confidence >= THRESHOLD);
+    let biden = engine
+        .probe(&photo("face_recognition/biden.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.search(&tenant, &biden, THRESHOLD).await.unwrap(),
+        None
+    );
+    // Another tenant's collection does not hold him.
+    assert_eq!(
+        engine
+            .search(&TenantId::generate(), &again, THRESHOLD)
+            .await
+            .unwrap(),
+        None
+    );
+
+    engine
+        .delete(&tenant, std::slice::from_ref(&indexed.provider_face_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.search(&tenant, &again, THRESHOLD).await.unwrap(),
+        None
+    );
+    // Deleting again, or in a tenant with no collection, is no error.
+    engine
+        .delete(&tenant, std::slice::from_ref(&indexed.provider_face_id))
+        .await
+        .unwrap();
+    engine
+        .delete(&TenantId::generate(), &["missing".into()])
+        .await
+        .unwrap();
+
+    // One CreateCollection for the tenant's two operations that needed it.
+    let calls = peer.calls();
+    assert_eq!(calls["CreateCollection"], 1, "{calls:?}");
+    assert_eq!(calls["IndexFaces"], 1, "{calls:?}");
+}
+
+#[tokio::test]
+async fn detect_attributes_come_in_the_local_engines_shape() {
+    let (_peer, addr) = peer().await;
+    let engine = engine_with(addr, SECRET).await;
+    let image = photo("face_recognition/obama.jpg");
+    let faces = engine.detect(&image).await.unwrap();
+    let local = local_engine().detect(&image).await.unwrap();
+    assert_eq!(faces.len(), 1);
+    let (face, local) = (&faces[0], &local[0]);
+    // Boxes in pixels, as the local engine reports them (ratios × size).
+    for (ours, theirs) in [
+        (face.bounding_box.left, local.bounding_box.left),
+        (face.bounding_box.top, local.bounding_box.top),
+        (face.bounding_box.width, local.bounding_box.width),
+    ] {
+        assert!((ours - theirs).abs() < 1.0, "{ours} vs {theirs}");
+    }
+    for key in [
+        "age_range",
+        "gender",
+        "eyes_open",
+        "pose",
+        "sharpness",
+        "brightness",
+    ] {
+        assert!(
+            !face.attributes[key].is_null(),
+            "{key} missing: {}",
+            face.attributes
+        );
+    }
+    assert_eq!(face.attributes["gender"]["value"], "male");
+    assert_eq!(
+        face.attributes["eyes_open"]["left"],
+        local.attributes["eyes_open"]["left"]
+    );
+    let age = face.estimated_age.unwrap();
+    assert!((age - local.estimated_age.unwrap()).abs() <= 1.0);
+
+    // Probe rules as the local engine's: one face, big enough.
+    assert!(matches!(
+        engine.probe(&side_by_side()).await,
+        Err(FaceError::ManyFaces)
+    ));
+}
+
+#[tokio::test]
+async fn bad_images_cost_no_call_and_aws_errors_map_to_face_errors() {
+    let (peer, addr) = peer().await;
+    let engine = engine_with(addr, SECRET).await;
+    let not_an_image = ImageInput(base64::engine::general_purpose::STANDARD.encode(b"GIF89a"));
+    assert!(matches!(
+        engine.detect(&not_an_image).await,
+        Err(FaceError::InvalidImage(_))
+    ));
+    assert!(!peer.calls().contains_key("DetectFaces"));
+
+    // Throttled beyond the SDK's three attempts: busy (503 ENGINE_BUSY).
+    let throttled = AwsError::new(400, "ThrottlingException", "Rate exceeded");
+    peer.fail_next(vec![throttled.clone(); 3]);
+    assert!(matches!(
+        engine.probe(&photo("face_recognition/obama.jpg")).await,
+        Err(FaceError::Busy)
+    ));
+    // Throttled once: the SDK's retry absorbs it.
+    peer.fail_next([throttled]);
+    engine
+        .probe(&photo("face_recognition/obama.jpg"))
+        .await
+        .unwrap();
+
+    // A wrong secret: the peer refuses the signature, the engine says so.
+    let wrong = engine_with(addr, "not-the-secret").await;
+    match wrong.health().await {
+        Err(FaceError::Engine(message)) => {
+            assert!(message.contains("InvalidSignatureException"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    engine.health().await.unwrap();
+}
