@@ -136,7 +136,7 @@ pub const SAME_PICTURE_BITS: u32 = 4;
 
 /// `score ≥ bar`, and never for a NaN (from a broken model): every
 /// liveness comparison is made through this, so NaN fails it.
-fn reaches(score: f32, bar: f32) -> bool {
+pub fn reaches(score: f32, bar: f32) -> bool {
     score >= bar
 }
 

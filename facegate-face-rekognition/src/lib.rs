@@ -39,6 +39,7 @@ use aws_sdk_rekognition::types::{Attribute, Image, QualityFilter};
 use facegate_core::ids::{FaceId, TenantId, UserId};
 use facegate_core::providers::face::{
     DetectedFace, FaceError, FaceMatch, FaceProbe, FaceProvider, ImageInput, IndexedFace,
+    ProviderLivenessResult, ProviderLivenessStart, TemporaryCredentials,
 };
 
 use errors::{aws_error, is_code};
@@ -62,6 +63,33 @@ pub struct RekognitionConfig {
     pub max_attempts: u32,
     /// Time for one call, all its attempts included.
     pub operation_timeout: Duration,
+    /// Face Liveness sessions (`POST /v1/liveness/session`).
+    pub liveness: LivenessConfig,
+}
+
+/// How Face Liveness sessions are made.
+#[derive(Clone, Default)]
+pub struct LivenessConfig {
+    /// Where AWS stores the session's reference and audit images, if
+    /// anywhere (`OutputConfig`): bucket and key prefix.
+    pub output_bucket: Option<(String, Option<String>)>,
+    /// Audit images AWS keeps per session, 0 to 4.
+    pub audit_images_limit: i32,
+    /// Credentials handed to the browser for `StartFaceLivenessSession`:
+    /// temporary, and allowed nothing else. Without them the session
+    /// answer carries `credentials: null` and the browser must get its
+    /// own (a Cognito identity pool, say).
+    pub browser_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+}
+
+impl std::fmt::Debug for LivenessConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivenessConfig")
+            .field("output_bucket", &self.output_bucket)
+            .field("audit_images_limit", &self.audit_images_limit)
+            .field("browser_credentials", &self.browser_credentials.is_some())
+            .finish()
+    }
 }
 
 impl Default for RekognitionConfig {
@@ -72,6 +100,7 @@ impl Default for RekognitionConfig {
             min_face_px: 80.0,
             max_attempts: 3,
             operation_timeout: Duration::from_secs(10),
+            liveness: LivenessConfig::default(),
         }
     }
 }
@@ -82,6 +111,8 @@ struct ImageBytes(Vec<u8>);
 
 pub struct RekognitionEngine {
     client: Client,
+    /// Reported with each liveness session, for the browser's component.
+    region: Option<String>,
     config: RekognitionConfig,
     /// Collections known to exist (created here or found), so that only
     /// a tenant's first enrollment per process pays `CreateCollection`.
@@ -113,6 +144,7 @@ impl RekognitionEngine {
             .build();
         Self {
             client: Client::from_conf(rekognition),
+            region: sdk.region().map(|r| r.to_string()),
             config,
             collections: Mutex::new(HashSet::new()),
         }
@@ -375,6 +407,103 @@ impl FaceProvider for RekognitionEngine {
         Ok(IndexedFace {
             provider_face_id,
             template: None,
+        })
+    }
+
+    fn runs_liveness(&self) -> bool {
+        true
+    }
+
+    async fn start_liveness(&self, tenant: &TenantId) -> Result<ProviderLivenessStart, FaceError> {
+        use aws_sdk_rekognition::types::{
+            CreateFaceLivenessSessionRequestSettings, LivenessOutputConfig,
+        };
+        let liveness = &self.config.liveness;
+        let output = match &liveness.output_bucket {
+            Some((bucket, prefix)) => Some(
+                LivenessOutputConfig::builder()
+                    .s3_bucket(bucket)
+                    .set_s3_key_prefix(prefix.clone())
+                    .build()
+                    .map_err(|err| FaceError::Engine(format!("liveness output: {err}")))?,
+            ),
+            None => None,
+        };
+        let settings = CreateFaceLivenessSessionRequestSettings::builder()
+            .set_output_config(output)
+            .audit_images_limit(liveness.audit_images_limit)
+            .build();
+        let created = self
+            .client
+            .create_face_liveness_session()
+            .settings(settings)
+            .send()
+            .await
+            .map_err(|err| aws_error("CreateFaceLivenessSession", err))?;
+        let credentials = match &liveness.browser_credentials {
+            Some(provider) => {
+                use aws_credential_types::provider::ProvideCredentials;
+                let issued = provider.provide_credentials().await.map_err(|err| {
+                    tracing::error!(%tenant, error = %err, "no browser credentials for Face Liveness");
+                    FaceError::Engine(format!("browser credentials: {err}"))
+                })?;
+                Some(TemporaryCredentials {
+                    access_key_id: issued.access_key_id().to_owned(),
+                    secret_access_key: issued.secret_access_key().to_owned(),
+                    session_token: issued.session_token().unwrap_or_default().to_owned(),
+                })
+            }
+            None => None,
+        };
+        Ok(ProviderLivenessStart {
+            session_id: created.session_id().to_owned(),
+            credentials,
+            region: self.region.clone(),
+        })
+    }
+
+    async fn finish_liveness(
+        &self,
+        _tenant: &TenantId,
+        session_id: &str,
+    ) -> Result<ProviderLivenessResult, FaceError> {
+        use aws_sdk_rekognition::types::LivenessSessionStatus as Status;
+        let results = match self
+            .client
+            .get_face_liveness_session_results()
+            .session_id(session_id)
+            .send()
+            .await
+        {
+            Ok(results) => results,
+            // AWS forgets sessions some time after they end.
+            Err(err) if is_code(&err, "SessionNotFoundException") => {
+                return Ok(ProviderLivenessResult::Expired);
+            }
+            Err(err) => return Err(aws_error("GetFaceLivenessSessionResults", err)),
+        };
+        let confidence = results.confidence().unwrap_or(0.0);
+        let reference_image = results
+            .reference_image()
+            .and_then(|image| image.bytes())
+            .map(|bytes| {
+                use base64::Engine as _;
+                ImageInput(base64::engine::general_purpose::STANDARD.encode(bytes.as_ref()))
+            });
+        Ok(match results.status() {
+            Status::Created | Status::InProgress => ProviderLivenessResult::Pending,
+            Status::Expired => ProviderLivenessResult::Expired,
+            Status::Succeeded => ProviderLivenessResult::Finished {
+                live: true,
+                confidence,
+                reference_image,
+            },
+            // FAILED, and any status this SDK does not know yet.
+            _ => ProviderLivenessResult::Finished {
+                live: false,
+                confidence,
+                reference_image: None,
+            },
         })
     }
 

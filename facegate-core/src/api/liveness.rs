@@ -20,16 +20,22 @@ use crate::domain::{LivenessChallenge, LivenessCompletion, LivenessMode, Livenes
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{LivenessSessionId, TenantId};
 use crate::liveness::{self, Failure, JudgedFrame, Verdict};
-use crate::providers::face::{FaceProbe, FrameObservation, ImageInput};
+use crate::providers::face::{
+    FaceProbe, FrameObservation, ImageInput, ProviderLivenessResult, TemporaryCredentials,
+};
 use crate::store::FailureSubject;
 
 #[derive(Serialize)]
 struct StartResponse {
     session_id: LivenessSessionId,
-    /// AWS temporary credentials with the Rekognition engine; `null` locally.
-    credentials: Option<()>,
-    region: Option<()>,
-    challenge: ChallengeView,
+    /// Temporary credentials for the provider's browser component
+    /// (Rekognition Face Liveness); `null` with the local engine.
+    credentials: Option<TemporaryCredentials>,
+    region: Option<String>,
+    /// What the user is to do, for the local engine's frames ceremony;
+    /// absent when the provider runs the check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge: Option<ChallengeView>,
     expires_at: DateTime<Utc>,
 }
 
@@ -146,17 +152,29 @@ impl FaceGate {
         tenant: &Tenant,
         headers: &HeaderMap,
     ) -> Result<Response<Bytes>, ApiError> {
-        self.face_engine()?;
+        let face = self.face_engine()?;
         let device = Device::from_headers(headers, &tenant.id)?;
         let settings = &tenant.settings.liveness;
         let now = clock::now();
         self.ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
             .await?;
+        // A provider-run check: the provider's session, under its id.
+        let provider = match face.runs_liveness() {
+            true => Some(face.start_liveness(&tenant.id).await?),
+            false => None,
+        };
         let session = LivenessSession {
-            id: LivenessSessionId::generate(),
+            id: provider
+                .as_ref()
+                .map_or_else(LivenessSessionId::generate, |p| {
+                    LivenessSessionId::from_string(p.session_id.clone())
+                }),
             tenant_id: tenant.id.clone(),
             device_id: device.id,
-            mode: settings.mode,
+            mode: match provider {
+                Some(_) => LivenessMode::Passive,
+                None => settings.mode,
+            },
             challenge: liveness::new_challenge(settings),
             created_at: now,
             expires_at: now + Duration::seconds(LivenessSession::LIFETIME_SECS),
@@ -166,21 +184,96 @@ impl FaceGate {
         };
         self.inner.store.insert_liveness_session(&session).await?;
         let limits = liveness::frame_limits(session.mode);
-        Ok(wire::json_response(
-            StatusCode::OK,
-            &StartResponse {
-                session_id: session.id,
-                credentials: None,
-                region: None,
-                challenge: ChallengeView {
+        let (credentials, region, challenge) = match provider {
+            Some(started) => (started.credentials, started.region, None),
+            None => (
+                None,
+                None,
+                Some(ChallengeView {
                     mode: session.mode,
                     challenge: session.challenge,
                     min_frames: *limits.start(),
                     max_frames: *limits.end(),
-                },
+                }),
+            ),
+        };
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &StartResponse {
+                session_id: session.id,
+                credentials,
+                region,
+                challenge,
                 expires_at: session.expires_at,
             },
         ))
+    }
+
+    /// A provider-run check's outcome, fetched from the provider once it
+    /// is there and stored like a judged upload: a failure counts as one,
+    /// and a live session keeps the provider's reference frame.
+    async fn settle_provider_session(
+        &self,
+        tenant: &Tenant,
+        session: LivenessSession,
+    ) -> Result<LivenessSession, ApiError> {
+        let face = self.face_engine()?;
+        if session.completion.is_some()
+            || !face.runs_liveness()
+            || session.expires_at <= clock::now()
+        {
+            return Ok(session);
+        }
+        let (live, confidence, reference_image) = match face
+            .finish_liveness(&tenant.id, session.id.as_str())
+            .await?
+        {
+            ProviderLivenessResult::Pending => return Ok(session),
+            ProviderLivenessResult::Expired => return Err(ApiError::LivenessSessionExpired),
+            ProviderLivenessResult::Finished {
+                live,
+                confidence,
+                reference_image,
+            } => (live, confidence, reference_image),
+        };
+        let settings = &tenant.settings;
+        let is_live = live
+            && reference_image.is_some()
+            && liveness::reaches(confidence, settings.liveness.min_confidence);
+        // Whoever the provider saw: a failure counts against them too, and
+        // deleting them drops this session's image.
+        let user_id = match &reference_image {
+            Some(image) => match face.probe(image).await {
+                Ok(probe) => self
+                    .stored_match(face, &tenant.id, &probe, settings.match_threshold)
+                    .await?
+                    .map(|hit| hit.user_id),
+                Err(err) => {
+                    tracing::info!(tenant = %tenant.id, session = %session.id, %err, "the provider's reference frame has no usable face");
+                    None
+                }
+            },
+            None => None,
+        };
+        if !is_live {
+            tracing::info!(tenant = %tenant.id, session = %session.id, live, confidence, user = ?user_id, "liveness check failed");
+        }
+        let completion = LivenessCompletion {
+            outcome: crate::domain::LivenessOutcome {
+                is_live,
+                confidence: if is_live { round1(confidence) } else { 0.0 },
+            },
+            reference_image: reference_image.filter(|_| is_live).map(|image| image.0),
+            reference_probe: None,
+            user_id,
+            completed_at: clock::now(),
+        };
+        // Another request may have settled it first: theirs stands.
+        self.inner
+            .store
+            .complete_liveness_session(&tenant.id, &session.id, &completion)
+            .await?;
+        self.liveness_session(tenant, &session.id).await
     }
 
     pub(super) async fn submit_liveness_frames(
@@ -189,6 +282,12 @@ impl FaceGate {
         id: &LivenessSessionId,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
+        if self.face_engine()?.runs_liveness() {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "frames",
+                "this face engine runs the liveness check with the browser: there are no frames to upload",
+            )]));
+        }
         let request: FramesRequest = wire::parse_json(body)?;
         let session = self.liveness_session(tenant, id).await?;
         let now = clock::now();
@@ -311,6 +410,7 @@ impl FaceGate {
         id: &LivenessSessionId,
     ) -> Result<Response<Bytes>, ApiError> {
         let session = self.liveness_session(tenant, id).await?;
+        let session = self.settle_provider_session(tenant, session).await?;
         match session.completion {
             Some(completion) => Ok(wire::json_response(
                 StatusCode::OK,
@@ -385,6 +485,7 @@ impl FaceGate {
         id: &LivenessSessionId,
     ) -> Result<(LivenessSession, String), ApiError> {
         let session = self.liveness_session(tenant, id).await?;
+        let session = self.settle_provider_session(tenant, session).await?;
         let now = clock::now();
         if session.consumed_at.is_some() {
             return Err(ApiError::LivenessSessionConsumed);
@@ -471,6 +572,10 @@ impl FaceGate {
             .liveness_failures(&tenant.id, subject, now - lookback)
             .await?)
     }
+}
+
+fn round1(x: f32) -> f32 {
+    (x * 10.0).round() / 10.0
 }
 
 /// Shape rules: the nonce of this challenge, a frame count the mode allows,

@@ -218,6 +218,52 @@ pub struct ReferenceFace {
     pub probe: FaceProbe,
 }
 
+/// The start of a liveness check the provider runs with the browser
+/// (Rekognition Face Liveness): what the browser needs to run it.
+#[derive(Debug, Clone)]
+pub struct ProviderLivenessStart {
+    /// The provider's session id; FaceGate's session takes the same id.
+    pub session_id: String,
+    /// Temporary credentials the browser streams to the provider with,
+    /// allowed to do nothing else.
+    pub credentials: Option<TemporaryCredentials>,
+    pub region: Option<String>,
+}
+
+/// AWS-style temporary credentials, as the spec's liveness session
+/// answer carries them.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemporaryCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+impl std::fmt::Debug for TemporaryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporaryCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a provider-run liveness check stands.
+#[derive(Debug, Clone)]
+pub enum ProviderLivenessResult {
+    /// Not run yet, or still running.
+    Pending,
+    /// The provider's session expired unused.
+    Expired,
+    /// Checked: whether the provider found a live person, its confidence
+    /// (0–100) and the frame it keeps as the reference.
+    Finished {
+        live: bool,
+        confidence: f32,
+        reference_image: Option<ImageInput>,
+    },
+}
+
 #[async_trait]
 pub trait FaceProvider: Send + Sync + 'static {
     /// Short stable name stored with each enrollment (`local`, `rekognition`).
@@ -315,6 +361,27 @@ pub trait FaceProvider: Send + Sync + 'static {
         _frames: &[ImageInput],
     ) -> Result<LivenessObservation, FaceError> {
         Err(FaceError::Unsupported("liveness frames"))
+    }
+
+    /// Whether this engine runs liveness with the browser itself
+    /// ([`Self::start_liveness`] / [`Self::finish_liveness`]) rather than
+    /// judging uploaded frames ([`Self::observe_liveness`]).
+    fn runs_liveness(&self) -> bool {
+        false
+    }
+
+    /// Starts a provider-run liveness check for the tenant.
+    async fn start_liveness(&self, _tenant: &TenantId) -> Result<ProviderLivenessStart, FaceError> {
+        Err(FaceError::Unsupported("provider-run liveness"))
+    }
+
+    /// The outcome of a check [`Self::start_liveness`] started.
+    async fn finish_liveness(
+        &self,
+        _tenant: &TenantId,
+        _session_id: &str,
+    ) -> Result<ProviderLivenessResult, FaceError> {
+        Err(FaceError::Unsupported("provider-run liveness"))
     }
 
     /// A probe as bytes to keep with a live session, so that verify
