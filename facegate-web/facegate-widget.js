@@ -10,7 +10,7 @@
 // retries, timeouts, iframe close messages), which runs in node with injected
 // fakes, and WidgetView, the DOM (a shadow root with its own CSS).
 
-import { Camera, CameraError, FaceGateError, LivenessTimeout, NetworkError, runLiveness } from './facegate.js';
+import { Camera, CameraError, FaceGateError, LivenessTimeout, NetworkError, ProviderLivenessRequired, runLiveness } from './facegate.js';
 
 // ---------------------------------------------------------------------------
 // Error codes
@@ -130,6 +130,10 @@ export function toWidgetError(error, context = {}) {
     const code = CAPTURE_CAMERA_CODES.has(error.code) ? 'NO_FACES_DETECTED' : 'PERMISSION_REFUSED';
     return new WidgetError(code, error.message, { cameraCode: error.code, cause: error });
   }
+  if (error instanceof ProviderLivenessRequired) {
+    // Rekognition mode: the capture UI is AWS's FaceLivenessDetector, not this widget.
+    return new WidgetError('UI_NOT_READY', error.message, { serverCode: error.code, details: { session: error.session }, cause: error });
+  }
   if (error instanceof LivenessTimeout) {
     const code = context.cameraReady === false ? 'TIMEOUT' : 'NO_FACES_DETECTED';
     return new WidgetError(code, DESCRIPTIONS[code], { cause: error });
@@ -227,6 +231,9 @@ export const MESSAGES = {
       MINORS_NOT_ALLOWED: ['Enrollment not allowed', 'You must be an adult to enroll.'],
       CANCELED: ['Canceled', ''],
     },
+    serverHints: {
+      PROVIDER_LIVENESS_REQUIRED: 'This site checks liveness with AWS Face Liveness, which has its own capture screen; this window cannot show it.',
+    },
     cameraHints: {
       camera_permission_denied: 'Allow camera access in your browser’s site settings, then try again.',
       camera_insecure_context: 'The camera only works on a secure (HTTPS) page.',
@@ -298,6 +305,9 @@ export const MESSAGES = {
       TOO_MANY_REQUESTS: ['Trop de tentatives', 'Patientez un instant puis réessayez.'],
       MINORS_NOT_ALLOWED: ['Enregistrement refusé', 'Vous devez être majeur pour vous enregistrer.'],
       CANCELED: ['Annulé', ''],
+    },
+    serverHints: {
+      PROVIDER_LIVENESS_REQUIRED: 'Ce site vérifie la présence avec AWS Face Liveness, qui a son propre écran de capture ; cette fenêtre ne peut pas l’afficher.',
     },
     cameraHints: {
       camera_permission_denied: 'Autorisez la caméra dans les paramètres du site de votre navigateur, puis réessayez.',
@@ -693,6 +703,10 @@ export class FaceGateWidget {
     op.check();
 
     const session = await this.#reply(op, timeouts, () => client.createLivenessSession());
+    if (!session.challenge && ('credentials' in session || 'region' in session)) {
+      op.release();
+      throw new ProviderLivenessRequired(session);
+    }
     const challenge = session.challenge ?? {};
     const actions = challenge.mode === 'passive' ? [] : challenge.actions ?? [];
     view.setState('challenge', { actions });
@@ -1130,7 +1144,8 @@ export class WidgetView {
   showError(error) {
     const [title, hint] = this.#strings.errors[error.code] ?? this.#strings.errors.PROCESSING_ERR;
     const cameraHint = error.cameraCode ? this.#strings.cameraHints[error.cameraCode] : null;
-    return this.#outcome('error', 'bad', 'alert', title, cameraHint ?? hint, this.#feedback.error);
+    const serverHint = error.serverCode ? this.#strings.serverHints?.[error.serverCode] : null;
+    return this.#outcome('error', 'bad', 'alert', title, serverHint ?? cameraHint ?? hint, this.#feedback.error);
   }
 
   /** Unmounts and gives focus back to where it was. */

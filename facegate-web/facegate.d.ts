@@ -103,7 +103,8 @@ export interface LivenessSession {
   /** AWS credentials with the Rekognition engine; null with the local engine. */
   credentials: Record<string, string> | null;
   region: string | null;
-  challenge: LivenessChallenge;
+  /** The local engine's challenge; absent when the engine runs the check itself (Rekognition). */
+  challenge?: LivenessChallenge;
   /** ISO 8601; a session lives 3 minutes. */
   expires_at: string;
 }
@@ -382,6 +383,13 @@ export declare class CameraPermissionDenied extends CameraError {
 }
 export declare class CameraUnavailable extends CameraError {
   constructor(message?: string, options?: FaceGateErrorOptions);
+}
+/** The server's engine runs liveness itself (Rekognition): capture with AWS's FaceLivenessDetector, then `verify()`. */
+export declare class ProviderLivenessRequired extends FaceGateError {
+  constructor(session: LivenessSession, options?: FaceGateErrorOptions);
+  readonly code: 'PROVIDER_LIVENESS_REQUIRED';
+  /** The server's answer: `session_id`, `credentials`, `region` for AWS's component. */
+  session: LivenessSession;
 }
 export declare class LivenessTimeout extends FaceGateError {
   constructor(message?: string, options?: FaceGateErrorOptions);

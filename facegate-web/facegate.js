@@ -72,6 +72,19 @@ export class LivenessFailed extends ApiError {}
 /** 410: a handoff session expired. */
 export class HandoffExpired extends ApiError {}
 
+/**
+ * The server's face engine runs the liveness check itself (AWS Rekognition
+ * Face Liveness): the capture UI is AWS's `FaceLivenessDetector`, not this
+ * SDK's. `session` is the server's answer (`session_id`, `credentials`,
+ * `region`) to hand to that component; then call `client.verify()`.
+ */
+export class ProviderLivenessRequired extends FaceGateError {
+  constructor(session, options = {}) {
+    super('This server runs liveness with AWS Rekognition Face Liveness: capture with AWS\'s FaceLivenessDetector (session_id, credentials, region from this session), then call verify()', { code: 'PROVIDER_LIVENESS_REQUIRED', ...options });
+    this.session = session;
+  }
+}
+
 /** fetch itself failed (offline, DNS, CORS, connection reset). */
 export class NetworkError extends FaceGateError {
   constructor(message = 'Network request failed', options = {}) {
@@ -738,6 +751,12 @@ export function planFrames(challenge, framesPerStep = 10) {
  */
 export async function runLiveness(client, camera, options = {}) {
   const session = options.session ?? await client.createLivenessSession();
+  if (!session.challenge && ('credentials' in session || 'region' in session)) {
+    // A provider-run check (Rekognition): no frames are uploaded here.
+    const error = new ProviderLivenessRequired(session);
+    client.emit?.('error', error);
+    throw error;
+  }
   const challenge = session.challenge ?? {};
   await options.onChallenge?.(challenge, session);
   const timeoutMs = options.timeoutMs ?? client.config?.challengeTimeout ?? 30000;

@@ -22,8 +22,16 @@ pub struct Settings {
     pub database_url: String,
     /// `FACEGATE_BOOTSTRAP_API_KEY`: a `fg_test_…` key to create on start if absent.
     pub bootstrap_api_key: Option<String>,
-    /// `FACEGATE_FACE_ENGINE`: `local` (default) or `none`.
+    /// `FACEGATE_FACE_ENGINE`: `local` (default), `rekognition` (built
+    /// with `--features rekognition`; the usual AWS environment) or `none`.
     pub face_engine: String,
+    /// `FACEGATE_REKOGNITION_COLLECTION_PREFIX`: collections are named
+    /// `{prefix}{tenant id}`; default `facegate-`.
+    pub rekognition_collection_prefix: Option<String>,
+    /// `FACEGATE_LIVENESS_ROLE_ARN`: the role whose STS credentials,
+    /// narrowed to `rekognition:StartFaceLivenessSession`, the browser
+    /// gets with each liveness session; unset, it gets none.
+    pub liveness_role_arn: Option<String>,
     /// `FACEGATE_SIGNING_KEY_FILE`: an Ed25519 PKCS#8 PEM to sign tokens
     /// with; unset, a key is generated once and kept in the database.
     pub signing_key_file: Option<String>,
@@ -71,6 +79,8 @@ impl Settings {
                 .unwrap_or_else(|| "sqlite://./facegate.db".into()),
             bootstrap_api_key: var("FACEGATE_BOOTSTRAP_API_KEY"),
             face_engine: var("FACEGATE_FACE_ENGINE").unwrap_or_else(|| "local".into()),
+            rekognition_collection_prefix: var("FACEGATE_REKOGNITION_COLLECTION_PREFIX"),
+            liveness_role_arn: var("FACEGATE_LIVENESS_ROLE_ARN"),
             signing_key_file: var("FACEGATE_SIGNING_KEY_FILE"),
             master_key: var("FACEGATE_MASTER_KEY"),
             cors_origins: var("FACEGATE_CORS_ORIGINS")
@@ -115,11 +125,45 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
     }
     Ok(match settings.face_engine.as_str() {
         "local" => builder.face_provider(load_local_engine()?).build(),
+        #[cfg(feature = "rekognition")]
+        "rekognition" => builder
+            .face_provider(rekognition_engine(settings).await)
+            .build(),
+        #[cfg(not(feature = "rekognition"))]
+        "rekognition" => {
+            return Err(
+                "FACEGATE_FACE_ENGINE=rekognition: build with --features rekognition".into(),
+            );
+        }
         "none" => builder.build(),
         other => {
-            return Err(format!("FACEGATE_FACE_ENGINE={other}: expected local or none").into());
+            return Err(format!(
+                "FACEGATE_FACE_ENGINE={other}: expected local, rekognition or none"
+            )
+            .into());
         }
     })
+}
+
+/// AWS Rekognition from the usual AWS environment (`AWS_REGION`, the
+/// credentials chain, `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_REKOGNITION`
+/// / `AWS_ENDPOINT_URL_STS` for local peers).
+#[cfg(feature = "rekognition")]
+async fn rekognition_engine(settings: &Settings) -> facegate_face_rekognition::RekognitionEngine {
+    use facegate_face_rekognition::{LivenessConfig, RekognitionConfig, https_client};
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await;
+    let mut config = RekognitionConfig::default();
+    if let Some(prefix) = &settings.rekognition_collection_prefix {
+        config.collection_prefix = prefix.clone();
+    }
+    if let Some(role) = &settings.liveness_role_arn {
+        config.liveness.browser_credentials = Some(LivenessConfig::assume_role(&sdk, role).await);
+    }
+    tracing::info!(region = ?sdk.region(), browser_credentials = settings.liveness_role_arn.is_some(), "face engine: AWS Rekognition");
+    facegate_face_rekognition::RekognitionEngine::new(&sdk, config)
 }
 
 /// The demo tenant: default face rules with the liveness and PIN modes asked for.
@@ -208,6 +252,8 @@ mod tests {
             database_url: url.into(),
             bootstrap_api_key: None,
             face_engine: "none".into(),
+            rekognition_collection_prefix: None,
+            liveness_role_arn: None,
             signing_key_file: None,
             master_key: None,
             cors_origins: Vec::new(),

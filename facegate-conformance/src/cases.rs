@@ -9,14 +9,15 @@ use facegate_core::domain::LivenessMode;
 use serde_json::{Value, json};
 
 use crate::fixture::{camera_frame, photo};
-use crate::{Adapter, Fixture, Reply};
+use crate::{Adapter, Engine, Fixture, Reply};
 
+pub use crate::provider::*;
 pub use crate::trust::*;
 
 pub(crate) const OBAMA: &str = "face_recognition/obama.jpg";
 pub(crate) const OBAMA_2: &str = "face_recognition/obama2.jpg";
 pub(crate) const OBAMA_3: &str = "face_recognition/obama3.jpg";
-const BIDEN: &str = "face_recognition/biden.jpg";
+pub(crate) const BIDEN: &str = "face_recognition/biden.jpg";
 pub(crate) const FINGERPRINT: &str =
     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -27,6 +28,13 @@ case!(
         let body = reply.assert_ok(200);
         assert_eq!(body["status"], "healthy");
         assert_eq!(body["checks"]["db"]["status"], "ok");
+        let engine = match fx.engine() {
+            Engine::Local => "local",
+            Engine::Rekognition => "rekognition",
+        };
+        assert_eq!(body["provider"], engine);
+        assert_eq!(body["checks"][engine]["status"], "ok");
+        assert!(body["checks"][engine]["latencyMs"].is_u64());
     }
 );
 
@@ -240,26 +248,57 @@ case!(
     }
 );
 
-/// A passive tenant and a live session of Obama (three photos of him).
+/// A live session of Obama (three photos of him): uploaded to a passive
+/// tenant with the local engine, or streamed to the Rekognition peer.
 pub(crate) async fn live_session<A: Adapter>(fx: &Fixture<A>, headers: &[(&str, &str)]) -> String {
+    let id = checked_session(fx, headers, &[OBAMA, OBAMA_2, OBAMA_3]).await;
+    let result = fx
+        .call("GET", &format!("/v1/liveness/result/{id}"), None)
+        .await;
+    assert_eq!(result.assert_ok(200)["is_live"], true, "{}", result.body);
+    id
+}
+
+/// A session whose check ran on these photos (as camera frames), settled.
+pub(crate) async fn checked_session<A: Adapter>(
+    fx: &Fixture<A>,
+    headers: &[(&str, &str)],
+    photos: &[&str],
+) -> String {
     let started = fx
         .call_with("POST", "/v1/liveness/session", None, headers)
         .await;
     let started = started.assert_ok(200).clone();
     let id = started["session_id"].as_str().unwrap().to_owned();
-    let frames: Vec<Value> = [OBAMA, OBAMA_2, OBAMA_3]
-        .iter()
-        .enumerate()
-        .map(|(i, path)| json!({ "image": camera_frame(path), "timestamp_ms": 1_000 + 400 * i as i64 }))
-        .collect();
-    let judged = fx
-        .call(
-            "POST",
-            &format!("/v1/liveness/session/{id}/frames"),
-            Some(json!({ "nonce": started["challenge"]["nonce"], "frames": frames })),
-        )
-        .await;
-    assert_eq!(judged.assert_ok(200)["is_live"], true, "{}", judged.body);
+    let frames: Vec<String> = photos.iter().map(|path| camera_frame(path)).collect();
+    match &fx.peer {
+        None => {
+            let frames: Vec<Value> = frames
+                .into_iter()
+                .enumerate()
+                .map(|(i, image)| json!({ "image": image, "timestamp_ms": 1_000 + 400 * i as i64 }))
+                .collect();
+            let judged = fx
+                .call(
+                    "POST",
+                    &format!("/v1/liveness/session/{id}/frames"),
+                    Some(json!({ "nonce": started["challenge"]["nonce"], "frames": frames })),
+                )
+                .await;
+            judged.assert_ok(200);
+        }
+        Some(peer) => {
+            // The browser streams to AWS with the session's credentials.
+            assert_eq!(
+                started["credentials"]["accessKeyId"],
+                crate::fixture::BROWSER_KEY_ID
+            );
+            assert_eq!(started["region"], "eu-west-1");
+            peer.complete_liveness(&id, frames)
+                .await
+                .expect("the peer takes the frames");
+        }
+    }
     id
 }
 
@@ -354,22 +393,9 @@ case!(
         passive(&fx).await;
         let device = [("x-device-id", "attacker")];
         for _ in 0..5 {
-            let started = fx.call_with("POST", "/v1/liveness/session", None, &device).await;
-            let started = started.assert_ok(200).clone();
-            let frames: Vec<Value> = [OBAMA, BIDEN, OBAMA_2]
-                .iter()
-                .enumerate()
-                .map(|(i, path)| json!({ "image": photo(path), "timestamp_ms": 400 * i as i64 }))
-                .collect();
-            let id = started["session_id"].as_str().unwrap();
-            let judged = fx
-                .call(
-                    "POST",
-                    &format!("/v1/liveness/session/{id}/frames"),
-                    Some(json!({ "nonce": started["challenge"]["nonce"], "frames": frames })),
-                )
-                .await;
-            assert_eq!(judged.assert_ok(200)["is_live"], false);
+            let id = checked_session(&fx, &device, &[OBAMA, BIDEN, OBAMA_2]).await;
+            let result = fx.call("GET", &format!("/v1/liveness/result/{id}"), None).await;
+            assert_eq!(result.assert_ok(200)["is_live"], false);
         }
         let locked = fx.call_with("POST", "/v1/liveness/session", None, &device).await;
         locked.assert_error(429, "TOO_MANY_ATTEMPTS");
@@ -396,13 +422,13 @@ case!(
 
 /// The keyless demo: off by default; on, the page, its preflight and
 /// rate-limited ceremony routes on the demo tenant.
-pub async fn demo<A, F, Fut>(make: F)
+pub async fn demo<A, F, Fut>(make: F, engine: Engine)
 where
     A: Adapter,
     F: FnOnce(FaceGate) -> Fut,
     Fut: Future<Output = A>,
 {
-    let fx = Fixture::configured(make, |builder| {
+    let fx = Fixture::configured(make, engine, |builder| {
         let mut demo = facegate_core::DemoConfig {
             requests_per_minute: 2,
             ..Default::default()
@@ -449,14 +475,14 @@ where
 }
 
 /// Browser apps on listed origins may call the API; others get no grant.
-pub async fn cors<A, F, Fut>(make: F)
+pub async fn cors<A, F, Fut>(make: F, engine: Engine)
 where
     A: Adapter,
     F: FnOnce(FaceGate) -> Fut,
     Fut: Future<Output = A>,
 {
     let app_origin = "https://app.example";
-    let fx = Fixture::configured(make, |builder| {
+    let fx = Fixture::configured(make, engine, |builder| {
         builder.cors(facegate_core::CorsConfig {
             allowed_origins: vec![app_origin.into()],
         })

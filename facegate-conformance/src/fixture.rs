@@ -1,5 +1,6 @@
-//! A FaceGate on a fresh store with the local engine, a tenant and its key,
-//! behind the adapter under test; and a small JSON client for it.
+//! A FaceGate on a fresh store with the face engine of the run (the local
+//! engine, or Rekognition through a local Rekognition peer), a tenant and
+//! its key, behind the adapter under test; and a small JSON client for it.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -14,7 +15,7 @@ use facegate_face_local::{EngineConfig, LocalFaceEngine};
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;
 
-use crate::Adapter;
+use crate::{Adapter, Engine};
 
 pub const CONSENT_TEXT: &str = "I agree that my face is used to sign me in.";
 
@@ -23,6 +24,8 @@ pub struct Fixture<A> {
     pub facegate: FaceGate,
     pub tenant: TenantId,
     pub key: String,
+    /// The Rekognition peer the engine calls, on a Rekognition run.
+    pub peer: Option<facegate_rekognition_peer::Peer>,
 }
 
 /// An answer: status, headers, and the body parsed as JSON (`Null` if empty).
@@ -77,18 +80,76 @@ fn engine() -> &'static LocalFaceEngine {
     })
 }
 
+/// The peer's keys, and the temporary ones the browser gets.
+const PEER_KEY_ID: &str = "AKIDFACEGATECONFORMANCE";
+const PEER_SECRET: &str = "facegate-conformance-secret";
+pub const BROWSER_KEY_ID: &str = "ASIAFACEGATEBROWSER";
+
+/// A Rekognition engine on a fresh peer of its own (any free port).
+async fn rekognition() -> (
+    facegate_face_rekognition::RekognitionEngine,
+    facegate_rekognition_peer::Peer,
+) {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    let peer = facegate_rekognition_peer::Peer::new(
+        engine(),
+        vec![facegate_rekognition_peer::PeerCredentials {
+            access_key_id: PEER_KEY_ID.into(),
+            secret_access_key: PEER_SECRET.into(),
+            account_id: "111122223333".into(),
+        }],
+    );
+    let addr = peer
+        .clone()
+        .spawn(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("the Rekognition peer binds a local port");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new(
+            PEER_KEY_ID,
+            PEER_SECRET,
+            None,
+            None,
+            "conformance",
+        ))
+        .endpoint_url(format!("http://{addr}"))
+        .http_client(facegate_face_rekognition::https_client())
+        .load()
+        .await;
+    let config = facegate_face_rekognition::RekognitionConfig {
+        liveness: facegate_face_rekognition::LivenessConfig {
+            browser_credentials: Some(SharedCredentialsProvider::new(Credentials::new(
+                BROWSER_KEY_ID,
+                "browser-secret",
+                Some("browser-session-token".into()),
+                None,
+                "conformance",
+            ))),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    (
+        facegate_face_rekognition::RekognitionEngine::new(&sdk, config),
+        peer,
+    )
+}
+
 impl<A: Adapter> Fixture<A> {
-    pub async fn new<F, Fut>(make: F) -> Self
+    pub async fn new<F, Fut>(make: F, engine: Engine) -> Self
     where
         F: FnOnce(FaceGate) -> Fut,
         Fut: Future<Output = A>,
     {
-        Self::configured(make, |builder| builder).await
+        Self::configured(make, engine, |builder| builder).await
     }
 
     /// With more configuration of the FaceGate under test.
     pub async fn configured<F, Fut>(
         make: F,
+        engine_kind: Engine,
         configure: impl FnOnce(FaceGateBuilder) -> FaceGateBuilder,
     ) -> Self
     where
@@ -96,12 +157,16 @@ impl<A: Adapter> Fixture<A> {
         Fut: Future<Output = A>,
     {
         let store = facegate_store_seaorm::testing::test_store().await;
-        let facegate = configure(
-            FaceGate::builder(store)
-                .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT))
-                .face_provider(engine().clone()),
-        )
-        .build();
+        let builder = FaceGate::builder(store)
+            .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT));
+        let (builder, peer) = match engine_kind {
+            Engine::Local => (builder.face_provider(engine().clone()), None),
+            Engine::Rekognition => {
+                let (rekognition, peer) = rekognition().await;
+                (builder.face_provider(rekognition), Some(peer))
+            }
+        };
+        let facegate = configure(builder).build();
         let tenant = facegate.create_tenant("conformance").await.unwrap();
         let key = facegate
             .mint_api_key(&tenant.id, KeyEnvironment::Test)
@@ -115,6 +180,14 @@ impl<A: Adapter> Fixture<A> {
             facegate,
             tenant: tenant.id,
             key,
+            peer,
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.peer {
+            Some(_) => Engine::Rekognition,
+            None => Engine::Local,
         }
     }
 

@@ -20,13 +20,13 @@
 macro_rules! case {
     ($(#[$doc:meta])* $name:ident($fx:ident) $body:block) => {
         $(#[$doc])*
-        pub async fn $name<A, F, Fut>(make: F)
+        pub async fn $name<A, F, Fut>(make: F, engine: $crate::Engine)
         where
             A: $crate::Adapter,
             F: FnOnce(facegate_core::FaceGate) -> Fut,
             Fut: std::future::Future<Output = A>,
         {
-            let $fx = $crate::Fixture::new(make).await;
+            let $fx = $crate::Fixture::new(make, engine).await;
             $body
         }
     };
@@ -34,11 +34,22 @@ macro_rules! case {
 
 pub mod cases;
 mod fixture;
+mod provider;
 mod trust;
 
 pub use fixture::{Fixture, Reply, camera_frame, camera_jpeg, photo, photo_bytes};
 
 use bytes::Bytes;
+
+/// The face engine a case runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The local on-CPU engine (the default), judging uploaded frames.
+    Local,
+    /// AWS Rekognition through a local Rekognition peer
+    /// (`facegate-rekognition-peer`), running liveness itself.
+    Rekognition,
+}
 
 /// An app under test.
 ///
@@ -63,11 +74,13 @@ pub const PINNED_TENANT: &str = "ten_conformance_pinned";
 
 /// Declares one test per conformance case, run on `$runtime` (the
 /// framework's test attribute) against the app `$make` builds around a
-/// `FaceGate` (an `async fn(FaceGate) -> impl Adapter`).
+/// `FaceGate` (an `async fn(FaceGate) -> impl Adapter`), with the local
+/// engine; and, in a module `rekognition`, the face and login cases again
+/// with the Rekognition engine.
 #[macro_export]
 macro_rules! suite {
     ($runtime:path, $make:path) => {
-        $crate::suite!(@cases $runtime, $make,
+        $crate::suite!(@cases Local, $runtime, $make,
             health_is_public,
             jwks_is_public,
             sdk_is_public,
@@ -99,12 +112,31 @@ macro_rules! suite {
             replayed_uploads_and_probe_bounds,
             face_index_follows_the_store,
         );
+        mod rekognition {
+            use super::*;
+            $crate::suite!(@cases Rekognition, $runtime, $make,
+                health_is_public,
+                users,
+                faces,
+                liveness_verify_and_sessions,
+                liveness_errors,
+                provider_liveness,
+                lockout,
+                session_providers,
+                client_keys_reach_the_ceremony_only,
+                session_exchange_and_device_binding,
+                re_enroll_from_a_live_session,
+                biometric_leftovers,
+                pin_tries,
+                engine_deletions_are_retried,
+            );
+        }
     };
-    (@cases $runtime:path, $make:path, $($case:ident),* $(,)?) => {
+    (@cases $engine:ident, $runtime:path, $make:path, $($case:ident),* $(,)?) => {
         $(
             #[$runtime]
             async fn $case() {
-                $crate::cases::$case($make).await
+                $crate::cases::$case($make, $crate::Engine::$engine).await
             }
         )*
     };

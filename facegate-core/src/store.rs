@@ -93,6 +93,19 @@ pub enum RefreshRotation {
     Unknown,
 }
 
+/// A face the store let go that the face engine still holds (an engine that
+/// keeps faces itself, like Rekognition: a face row without a template).
+/// Queued in the transaction that removed the row, deleted from the
+/// engine after it commits, and kept until the engine has done so (see
+/// [`UserStore::engine_face_deletions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineFaceDeletion {
+    pub tenant_id: TenantId,
+    pub provider: String,
+    pub provider_face_id: String,
+    pub queued_at: DateTime<Utc>,
+}
+
 /// One entry of a tenant's face log (see [`UserStore::face_changes`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceChange {
@@ -270,6 +283,22 @@ pub trait UserStore: Send + Sync {
 
     /// Forgets face changes logged before `before`; returns how many.
     async fn prune_face_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Engine faces waiting to be deleted from `provider`, oldest first, of
+    /// one tenant or of every tenant. Every write that removes a face row
+    /// without a template queues one in its own transaction.
+    async fn engine_face_deletions(
+        &self,
+        tenant: Option<&TenantId>,
+        provider: &str,
+        limit: u32,
+    ) -> Result<Vec<EngineFaceDeletion>, StoreError>;
+
+    /// The engine deleted these: forget them.
+    async fn finish_engine_face_deletions(
+        &self,
+        done: &[EngineFaceDeletion],
+    ) -> Result<(), StoreError>;
 
     /// Deletes a user and all their face data in one transaction (the
     /// reference images of their unconsumed liveness sessions included);

@@ -33,6 +33,8 @@ use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_rekognition::Client;
 use aws_sdk_rekognition::primitives::Blob;
 use aws_sdk_rekognition::types::{Attribute, Image, QualityFilter};
@@ -76,10 +78,46 @@ pub struct LivenessConfig {
     /// Audit images AWS keeps per session, 0 to 4.
     pub audit_images_limit: i32,
     /// Credentials handed to the browser for `StartFaceLivenessSession`:
-    /// temporary, and allowed nothing else. Without them the session
-    /// answer carries `credentials: null` and the browser must get its
-    /// own (a Cognito identity pool, say).
-    pub browser_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    /// temporary, and allowed nothing else ([`LivenessConfig::assume_role`]
+    /// makes such a provider). Without them the session answer carries
+    /// `credentials: null` and the browser must get its own (a Cognito
+    /// identity pool, say). A set is handed out while it has at least
+    /// [`BROWSER_CREDENTIALS_MARGIN`] left, then a new one is asked for.
+    pub browser_credentials: Option<SharedCredentialsProvider>,
+}
+
+/// The inline session policy of the browser's credentials: the one call
+/// AWS's `FaceLivenessDetector` makes, on no other resource type (Face
+/// Liveness has none). Whatever the role allows, the credentials allow
+/// only what both allow.
+pub const BROWSER_SESSION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rekognition:StartFaceLivenessSession","Resource":"*"}]}"#;
+
+/// How long browser credentials last (STS's shortest).
+pub const BROWSER_CREDENTIALS_LIFETIME: Duration = Duration::from_secs(900);
+
+/// A browser gets credentials with at least this much time left: more
+/// than a Face Liveness session's 3 minutes, so they outlive its stream.
+pub const BROWSER_CREDENTIALS_MARGIN: Duration = Duration::from_secs(300);
+
+impl LivenessConfig {
+    /// Browser credentials from STS `AssumeRole` on `role_arn` (a role
+    /// the host's credentials may assume), narrowed by
+    /// [`BROWSER_SESSION_POLICY`] and valid [`BROWSER_CREDENTIALS_LIFETIME`].
+    /// STS is reached with `sdk`'s credentials, region and endpoint
+    /// (`AWS_ENDPOINT_URL_STS` for a local STS).
+    pub async fn assume_role(
+        sdk: &aws_config::SdkConfig,
+        role_arn: impl Into<String>,
+    ) -> SharedCredentialsProvider {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name("facegate-liveness")
+            .policy(BROWSER_SESSION_POLICY)
+            .session_length(BROWSER_CREDENTIALS_LIFETIME)
+            .configure(sdk)
+            .build()
+            .await;
+        SharedCredentialsProvider::new(provider)
+    }
 }
 
 impl std::fmt::Debug for LivenessConfig {
@@ -117,6 +155,9 @@ pub struct RekognitionEngine {
     /// Collections known to exist (created here or found), so that only
     /// a tenant's first enrollment per process pays `CreateCollection`.
     collections: Mutex<HashSet<String>>,
+    /// The browser credentials last issued; callers queue on the lock so
+    /// that a burst of sessions makes one STS call, not one each.
+    browser_credentials: tokio::sync::Mutex<Option<Credentials>>,
 }
 
 impl RekognitionEngine {
@@ -147,6 +188,7 @@ impl RekognitionEngine {
             region: sdk.region().map(|r| r.to_string()),
             config,
             collections: Mutex::new(HashSet::new()),
+            browser_credentials: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -189,6 +231,29 @@ impl RekognitionEngine {
         } else {
             known.remove(collection);
         }
+    }
+
+    /// The last credentials issued while they have the margin left, else
+    /// a new set from the provider.
+    async fn browser_credentials(
+        &self,
+        provider: &SharedCredentialsProvider,
+    ) -> Result<Credentials, aws_credential_types::provider::error::CredentialsError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let mut cached = self.browser_credentials.lock().await;
+        let fresh = |c: &Credentials| {
+            c.expiry().is_none_or(|expiry| {
+                expiry
+                    .duration_since(std::time::SystemTime::now())
+                    .is_ok_and(|left| left >= BROWSER_CREDENTIALS_MARGIN)
+            })
+        };
+        if let Some(credentials) = cached.as_ref().filter(|c| fresh(c)) {
+            return Ok(credentials.clone());
+        }
+        let issued = provider.provide_credentials().await?;
+        *cached = Some(issued.clone());
+        Ok(issued)
     }
 
     async fn detect_bytes(&self, bytes: &[u8]) -> Result<Vec<DetectedFace>, FaceError> {
@@ -442,8 +507,7 @@ impl FaceProvider for RekognitionEngine {
             .map_err(|err| aws_error("CreateFaceLivenessSession", err))?;
         let credentials = match &liveness.browser_credentials {
             Some(provider) => {
-                use aws_credential_types::provider::ProvideCredentials;
-                let issued = provider.provide_credentials().await.map_err(|err| {
+                let issued = self.browser_credentials(provider).await.map_err(|err| {
                     tracing::error!(%tenant, error = %err, "no browser credentials for Face Liveness");
                     FaceError::Engine(format!("browser credentials: {err}"))
                 })?;

@@ -2,13 +2,15 @@
 //! signed with SigV4 (the peer checks every signature). Needs the models
 //! and test photos (scripts/fetch-models, scripts/fetch-testdata).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use base64::Engine as _;
-use facegate_core::ids::{FaceId, TenantId, UserId};
+use common::photo;
 use facegate_core::providers::face::{FaceError, FaceProvider, ImageInput};
 use facegate_face_local::{EngineConfig, LocalFaceEngine, default_testdata_dir};
 use facegate_face_rekognition::{RekognitionConfig, RekognitionEngine, https_client};
@@ -16,19 +18,12 @@ use facegate_rekognition_peer::{AwsError, Peer, PeerCredentials};
 
 const KEY_ID: &str = "AKIDFACEGATETEST";
 const SECRET: &str = "facegate-test-secret";
-const THRESHOLD: f32 = facegate_core::domain::TenantSettings::DEFAULT_MATCH_THRESHOLD;
 
 fn local_engine() -> &'static LocalFaceEngine {
     static ENGINE: OnceLock<LocalFaceEngine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         LocalFaceEngine::load(EngineConfig::default()).unwrap_or_else(|err| panic!("{err}"))
     })
-}
-
-fn photo(path: &str) -> ImageInput {
-    let bytes = std::fs::read(default_testdata_dir().join(path))
-        .unwrap_or_else(|err| panic!("{path}: {err} (run scripts/fetch-testdata)"));
-    ImageInput(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// Obama and Biden in one picture.
@@ -88,76 +83,7 @@ async fn engine_with(addr: SocketAddr, secret: &str) -> RekognitionEngine {
 async fn faces_are_indexed_searched_and_deleted_in_the_tenants_collection() {
     let (peer, addr) = peer().await;
     let engine = engine_with(addr, SECRET).await;
-    let tenant = TenantId::generate();
-    let obama = UserId::generate();
-
-    // Nothing enrolled yet: no collection, no match, no error.
-    let probe = engine
-        .probe(&photo("face_recognition/obama.jpg"))
-        .await
-        .unwrap();
-    assert_eq!(
-        engine.search(&tenant, &probe, THRESHOLD).await.unwrap(),
-        None
-    );
-
-    let face_id = FaceId::generate();
-    let indexed = engine
-        .index(&tenant, &obama, &face_id, &probe)
-        .await
-        .unwrap();
-    assert_eq!(
-        indexed.template, None,
-        "Rekognition keeps its own embeddings"
-    );
-
-    // Another photo of the same man matches; another person does not.
-    let again = engine
-        .probe(&photo("face_recognition/obama2.jpg"))
-        .await
-        .unwrap();
-    let hit = engine
-        .search(&tenant, &again, THRESHOLD)
-        .await
-        .unwrap()
-        .expect("Obama matches Obama");
-    assert_eq!(hit.user_id, obama);
-    assert_eq!(hit.provider_face_id, indexed.provider_face_id);
-    assert!(hit.confidence >= THRESHOLD);
-    let biden = engine
-        .probe(&photo("face_recognition/biden.jpg"))
-        .await
-        .unwrap();
-    assert_eq!(
-        engine.search(&tenant, &biden, THRESHOLD).await.unwrap(),
-        None
-    );
-    // Another tenant's collection does not hold him.
-    assert_eq!(
-        engine
-            .search(&TenantId::generate(), &again, THRESHOLD)
-            .await
-            .unwrap(),
-        None
-    );
-
-    engine
-        .delete(&tenant, std::slice::from_ref(&indexed.provider_face_id))
-        .await
-        .unwrap();
-    assert_eq!(
-        engine.search(&tenant, &again, THRESHOLD).await.unwrap(),
-        None
-    );
-    // Deleting again, or in a tenant with no collection, is no error.
-    engine
-        .delete(&tenant, std::slice::from_ref(&indexed.provider_face_id))
-        .await
-        .unwrap();
-    engine
-        .delete(&TenantId::generate(), &["missing".into()])
-        .await
-        .unwrap();
+    common::faces_round_trip(&engine).await;
 
     // One CreateCollection for the tenant's two operations that needed it.
     let calls = peer.calls();

@@ -38,6 +38,7 @@ use facegate_face_local::LocalFaceEngine;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Value, json};
 
+pub use liveness::Refused;
 pub use sigv4::{Caller, PeerCredentials};
 
 /// The face model version the peer reports, as Rekognition's current one.
@@ -158,6 +159,11 @@ impl Peer {
     /// Calls per operation so far (signed requests that reached an operation).
     pub fn calls(&self) -> BTreeMap<String, u64> {
         lock(&self.state.calls).clone()
+    }
+
+    /// Faces held in all collections (what a deletion must bring down).
+    pub fn stored_faces(&self) -> usize {
+        lock(&self.state.data).face_count()
     }
 
     /// Moves the peer's clock (session expiry) forward.

@@ -599,3 +599,10 @@ fn face_detail(face: &DetectedFace, image: &CheckedImage, all: bool) -> Value {
     }
     detail
 }
+
+impl Data {
+    /// Faces held in all collections of all accounts.
+    pub(crate) fn face_count(&self) -> usize {
+        self.collections.values().map(|c| c.faces.len()).sum()
+    }
+}

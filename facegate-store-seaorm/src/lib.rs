@@ -34,15 +34,15 @@ use facegate_core::domain::{
 };
 use facegate_core::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
 use facegate_core::store::{
-    AuditStore, ConsentRevocation, ConsentStore, FaceChange, FaceChangeKind, FailureSubject,
-    LivenessStore, PinLimits, PinTry, RateLimitStore, RefreshRotation, SessionStore,
-    SigningKeyStore, StoreError, TenantStore, UserPage, UserStore, UserSummary,
+    AuditStore, ConsentRevocation, ConsentStore, EngineFaceDeletion, FaceChange, FaceChangeKind,
+    FailureSubject, LivenessStore, PinLimits, PinTry, RateLimitStore, RefreshRotation,
+    SessionStore, SigningKeyStore, StoreError, TenantStore, UserPage, UserStore, UserSummary,
 };
 
 use entity::{
-    api_key, audit_event, consent, face_change, face_enrollment, face_log_head, liveness_session,
-    rate_window, reference_frame, refresh_token, session, signing_key, tenant, token_exchange,
-    user,
+    api_key, audit_event, consent, engine_face_deletion, face_change, face_enrollment,
+    face_log_head, liveness_session, rate_window, reference_frame, refresh_token, session,
+    signing_key, tenant, token_exchange, user,
 };
 use migration::Migrator;
 
@@ -215,6 +215,45 @@ async fn log_face_changes(
     Ok(())
 }
 
+/// Queues, for the engine, the removed faces it holds itself (rows without
+/// a template), inside the caller's transaction. A face queued twice (two
+/// removals racing) is one entry.
+async fn queue_engine_deletions(
+    txn: &impl ConnectionTrait,
+    removed: &[face_enrollment::Model],
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let held: Vec<_> = removed
+        .iter()
+        .filter(|row| row.template.is_none())
+        .map(|row| {
+            engine_face_deletion::Model {
+                tenant_id: row.tenant_id.clone(),
+                provider: row.provider.clone(),
+                provider_face_id: row.provider_face_id.clone(),
+                queued_at: at,
+            }
+            .into_active_model()
+        })
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    engine_face_deletion::Entity::insert_many(held)
+        .on_conflict(
+            OnConflict::columns([
+                engine_face_deletion::Column::TenantId,
+                engine_face_deletion::Column::Provider,
+                engine_face_deletion::Column::ProviderFaceId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
 /// Locks a user's row for the rest of the caller's transaction (a write
 /// that changes nothing), so writes to one user's faces take turns. PIN
 /// reservations lock it before the liveness session: the same order, so
@@ -291,6 +330,7 @@ async fn delete_user_rows(
         .filter(user::Column::Id.eq(id.as_str()))
         .exec(txn)
         .await?;
+    queue_engine_deletions(txn, &faces, Utc::now()).await?;
     Ok((
         deleted.rows_affected > 0,
         faces.iter().map(LoggedFace::removed).collect(),
@@ -594,12 +634,15 @@ impl UserStore for SeaOrmStore {
             .await
             .map_err(store_error)?;
         insert_faces(&txn, faces).await.map_err(store_error)?;
+        let at = faces.first().map_or_else(Utc::now, |face| face.created_at);
+        queue_engine_deletions(&txn, &old, at)
+            .await
+            .map_err(store_error)?;
         let logged = old
             .iter()
             .map(LoggedFace::removed)
             .chain(faces.iter().map(LoggedFace::added))
             .collect();
-        let at = faces.first().map_or_else(Utc::now, |face| face.created_at);
         log_face_changes(&txn, tenant, logged, at)
             .await
             .map_err(store_error)?;
@@ -684,6 +727,53 @@ impl UserStore for SeaOrmStore {
             .await
             .map_err(store_error)?
             .rows_affected)
+    }
+
+    async fn engine_face_deletions(
+        &self,
+        tenant: Option<&TenantId>,
+        provider: &str,
+        limit: u32,
+    ) -> Result<Vec<EngineFaceDeletion>, StoreError> {
+        let mut query = engine_face_deletion::Entity::find()
+            .filter(engine_face_deletion::Column::Provider.eq(provider));
+        if let Some(tenant) = tenant {
+            query = query.filter(engine_face_deletion::Column::TenantId.eq(tenant.as_str()));
+        }
+        Ok(query
+            .order_by_asc(engine_face_deletion::Column::QueuedAt)
+            .limit(u64::from(limit))
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|row| EngineFaceDeletion {
+                tenant_id: TenantId::from_string(row.tenant_id),
+                provider: row.provider,
+                provider_face_id: row.provider_face_id,
+                queued_at: row.queued_at,
+            })
+            .collect())
+    }
+
+    async fn finish_engine_face_deletions(
+        &self,
+        done: &[EngineFaceDeletion],
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        for deletion in done {
+            engine_face_deletion::Entity::delete_many()
+                .filter(engine_face_deletion::Column::TenantId.eq(deletion.tenant_id.as_str()))
+                .filter(engine_face_deletion::Column::Provider.eq(deletion.provider.as_str()))
+                .filter(
+                    engine_face_deletion::Column::ProviderFaceId
+                        .eq(deletion.provider_face_id.as_str()),
+                )
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+        }
+        txn.commit().await.map_err(store_error)
     }
 
     async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError> {

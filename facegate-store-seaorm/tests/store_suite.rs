@@ -14,8 +14,8 @@ use facegate_core::ids::{
 };
 use facegate_core::store::prelude::*;
 use facegate_core::store::{
-    FaceChange, FaceChangeKind, FailureSubject, PinLimits, PinTry, RefreshRotation, StoreError,
-    UserPage,
+    EngineFaceDeletion, FaceChange, FaceChangeKind, FailureSubject, PinLimits, PinTry,
+    RefreshRotation, StoreError, UserPage,
 };
 use facegate_store_seaorm::testing::test_store;
 use serde_json::json;
@@ -1499,4 +1499,89 @@ async fn the_upgrade_retires_all_but_the_newest_unretired_key() {
         retired_at: None,
     };
     assert!(extra.into_active_model().insert(db).await.is_err());
+}
+
+/// A face the engine keeps itself (Rekognition's: no template).
+fn engine_held_face(user: &User, provider_face_id: &str) -> FaceEnrollment {
+    FaceEnrollment {
+        provider: "rekognition".into(),
+        provider_face_id: provider_face_id.into(),
+        template: None,
+        ..face(user)
+    }
+}
+
+fn queued_ids(queued: &[EngineFaceDeletion]) -> Vec<&str> {
+    let mut ids: Vec<&str> = queued.iter().map(|d| d.provider_face_id.as_str()).collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test]
+async fn removed_engine_faces_are_queued_until_the_engine_deleted_them() {
+    let store = test_store().await;
+    let (t1, t2) = (tenant(&store).await, tenant(&store).await);
+    let ada = user(&t1, "ada");
+    store
+        .insert_user(&ada, &[engine_held_face(&ada, "aws-1"), face(&ada)], None)
+        .await
+        .unwrap();
+    let bob = user(&t2, "bob");
+    let record = consent(&t2, Some(&bob));
+    store
+        .insert_user(&bob, &[engine_held_face(&bob, "aws-2")], None)
+        .await
+        .unwrap();
+    store.insert_consent(&record).await.unwrap();
+    let queued = |tenant: Option<TenantId>| {
+        let store = &store;
+        async move {
+            store
+                .engine_face_deletions(tenant.as_ref(), "rekognition", 100)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(queued(None).await.is_empty(), "nothing removed yet");
+
+    // Re-enrolling swaps the face: the old one is queued, in the same
+    // transaction; a face with a template (the local engine's) is not.
+    store
+        .replace_faces(&t1, &ada.id, &[engine_held_face(&ada, "aws-3")])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued_ids(&queued(Some(t1.clone())).await), ["aws-1"]);
+    // Deleting the user, and revoking a consent, queue theirs.
+    assert!(store.delete_user(&t1, &ada.id).await.unwrap());
+    store
+        .revoke_consent(&t2, &record.id, clock::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        queued_ids(&queued(Some(t1.clone())).await),
+        ["aws-1", "aws-3"]
+    );
+    assert_eq!(queued_ids(&queued(None).await), ["aws-1", "aws-2", "aws-3"]);
+    assert!(
+        store
+            .engine_face_deletions(None, "local", 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "per provider"
+    );
+    let first = store
+        .engine_face_deletions(None, "rekognition", 1)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1, "the limit holds");
+
+    // Done: forgotten, and only those.
+    let t1_queue = queued(Some(t1.clone())).await;
+    store.finish_engine_face_deletions(&t1_queue).await.unwrap();
+    assert_eq!(queued_ids(&queued(None).await), ["aws-2"]);
+    assert_eq!(queued(None).await[0].tenant_id, t2);
+    store.finish_engine_face_deletions(&t1_queue).await.unwrap();
 }

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { CameraError, FaceGateClient, LivenessTimeout, planFrames, runLiveness } from '../facegate.js';
+import { CameraError, FaceGateClient, LivenessTimeout, ProviderLivenessRequired, planFrames, runLiveness } from '../facegate.js';
 import { API_KEY, memoryStorage, reply, scriptedFetch } from '../test-support/fakes.mjs';
 
 const ACTIVE = { mode: 'active', actions: ['turn_left', 'blink', 'look_up'], nonce: 'nonce-1', min_frames: 3, max_frames: 30 };
@@ -119,6 +119,28 @@ describe('runLiveness', () => {
     const result = await runLiveness(client, camera, { session: given, sleep: camera.sleep });
     assert.equal(record.sessionsCreated, 0);
     assert.equal(result.sessionId, 'mine');
+  });
+
+  test('a provider-run session (Rekognition) is not captured here: ProviderLivenessRequired carries it for AWS\'s component', async () => {
+    const camera = fakeCamera();
+    const { client, record } = fakeClient(PASSIVE);
+    const aws = {
+      session_id: 'aws-session-1',
+      credentials: { accessKeyId: 'ASIA1', secretAccessKey: 's', sessionToken: 't' },
+      region: 'eu-west-1',
+      expires_at: '2026-11-22T10:03:00.000Z',
+    };
+    await assert.rejects(runLiveness(client, camera, { session: aws, sleep: camera.sleep }), (err) => {
+      assert.ok(err instanceof ProviderLivenessRequired);
+      assert.equal(err.code, 'PROVIDER_LIVENESS_REQUIRED');
+      assert.equal(err.retryable, false);
+      assert.deepEqual(err.session, aws);
+      assert.match(err.message, /FaceLivenessDetector/);
+      return true;
+    });
+    assert.equal(camera.state.captured, 0, 'no frame captured');
+    assert.deepEqual(record.uploads, []);
+    assert.deepEqual(record.events.map((e) => e.type), ['error']);
   });
 
   test('times out after challengeTimeout with LivenessTimeout, uploading nothing', async () => {

@@ -306,6 +306,22 @@ describe('authenticate', () => {
     assert.equal(http.of('POST /demo/verify').length, 0);
   });
 
+  test('a Rekognition server (a session with credentials, no challenge) → UI_NOT_READY naming AWS\'s capture UI; nothing uploaded, camera released', async () => {
+    const aws = { session_id: 'aws-1', credentials: { accessKeyId: 'ASIA1', secretAccessKey: 's', sessionToken: 't' }, region: 'eu-west-1', expires_at: '2030-01-01T00:03:00.000Z' };
+    const { widget, http, view, camera } = setup({ routes: { 'POST /demo/liveness-session': reply(200, aws) } });
+    await assert.rejects(widget.authenticate(), (err) => {
+      rejectsWith('UI_NOT_READY', { serverCode: 'PROVIDER_LIVENESS_REQUIRED' })(err);
+      assert.match(err.message, /FaceLivenessDetector/);
+      assert.deepEqual(err.details, { session: aws });
+      return true;
+    });
+    assert.deepEqual(http.calls.map((c) => c.route), ['POST /demo/liveness-session']);
+    assert.ok(camera.state.closed >= 1, 'camera released');
+    assert.deepEqual(view.record.errors, ['UI_NOT_READY']);
+    assert.match(MESSAGES.en.serverHints.PROVIDER_LIVENESS_REQUIRED, /AWS Face Liveness/);
+    assert.match(MESSAGES.fr.serverHints.PROVIDER_LIVENESS_REQUIRED, /AWS Face Liveness/);
+  });
+
   test('403 LIVENESS_FAILED from verify → PAD_ATTACK', async () => {
     const { widget } = setup({ routes: { 'POST /demo/verify': reply(403, { error: 'not live', code: 'LIVENESS_FAILED' }) } });
     await assert.rejects(widget.authenticate(), rejectsWith('PAD_ATTACK', { serverCode: 'LIVENESS_FAILED' }));

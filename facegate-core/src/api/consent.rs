@@ -108,15 +108,6 @@ impl FaceGate {
         tenant: &Tenant,
         id: &ConsentId,
     ) -> Result<Response<Bytes>, ApiError> {
-        let record = self
-            .inner
-            .store
-            .consent(&tenant.id, id)
-            .await?
-            .ok_or(ApiError::ConsentNotFound)?;
-        if let (Some(user_id), None) = (&record.user_id, record.revoked_at) {
-            self.forget_faces(tenant, user_id).await?;
-        }
         let now = clock::now();
         let revocation = self
             .inner
@@ -124,6 +115,9 @@ impl FaceGate {
             .revoke_consent(&tenant.id, id, now)
             .await?
             .ok_or(ApiError::ConsentNotFound)?;
+        if revocation.user_deleted {
+            self.delete_engine_faces(Some(&tenant.id)).await;
+        }
         tracing::info!(tenant = %tenant.id, consent = %id, user_deleted = revocation.user_deleted, "consent revoked");
         Ok(wire::json_response(
             StatusCode::OK,

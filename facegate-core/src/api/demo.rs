@@ -287,18 +287,14 @@ impl FaceGate {
         };
         let full_batch = expired.len() as u64 == SWEEP_BATCH;
         for user in expired {
-            let deleted = async {
-                self.forget_faces(tenant, &user).await?;
-                self.inner.store.delete_user(&tenant.id, &user).await?;
-                Ok::<_, ApiError>(())
-            };
-            match deleted.await {
-                Ok(()) => tracing::info!(user = %user, "expired demo user deleted"),
+            match self.inner.store.delete_user(&tenant.id, &user).await {
+                Ok(_) => tracing::info!(user = %user, "expired demo user deleted"),
                 Err(err) => {
                     tracing::warn!(%err, user = %user, "could not delete expired demo user")
                 }
             }
         }
+        self.delete_engine_faces(Some(&tenant.id)).await;
         // Then their consents and ceremonies, once no older user is left.
         if !full_batch
             && let Err(err) = self

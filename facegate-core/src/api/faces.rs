@@ -557,14 +557,10 @@ impl FaceGate {
                 return Err(err.into());
             }
         };
-        let old_ids: Vec<String> = old
-            .into_iter()
-            .filter(|f| f.provider == face.name())
-            .map(|f| f.provider_face_id)
-            .collect();
-        if let Err(err) = face.delete(&tenant.id, &old_ids).await {
-            tracing::error!(tenant = %tenant.id, user = %user_id, %err, "old faces could not be removed from the engine");
-        }
+        // The old faces: out of the store; out of an engine that keeps
+        // faces itself now, or by the next maintenance pass.
+        drop(old);
+        self.delete_engine_faces(Some(&tenant.id)).await;
         tracing::info!(tenant = %tenant.id, user = %user_id, "user re-enrolled");
         Ok(wire::json_response(
             StatusCode::OK,

@@ -55,6 +55,9 @@ pub struct MaintenanceReport {
     pub face_changes_deleted: u64,
     pub request_windows_deleted: u64,
     pub audit_events_deleted: u64,
+    /// Faces deleted from an engine that keeps faces itself, which had
+    /// failed when their rows were removed.
+    pub engine_faces_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -153,6 +156,7 @@ impl FaceGate {
             Ok(deleted) => report.audit_events_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune the audit trail"),
         }
+        report.engine_faces_deleted = self.delete_engine_faces(None).await;
         tracing::debug!(?report, "maintenance done");
         report
     }

@@ -2,6 +2,8 @@
 //! `PATCH /v1/users/:id/status`. Every query is scoped to the caller's tenant:
 //! another tenant's user is indistinguishable from one that does not exist.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{Response, StatusCode};
@@ -12,8 +14,8 @@ use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{FaceEnrollment, Tenant, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
-use crate::ids::{FaceId, UserId};
-use crate::store::UserPage;
+use crate::ids::{FaceId, TenantId, UserId};
+use crate::store::{EngineFaceDeletion, UserPage};
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -173,9 +175,9 @@ impl FaceGate {
         Ok(wire::json_response(StatusCode::OK, &body))
     }
 
-    /// Deletes the user and all face data: first from the face engine (so the
-    /// face can no longer match even if the database write then fails), then
-    /// the rows, in one transaction.
+    /// Deletes the user and all face data: the rows in one transaction,
+    /// which also queues the faces an engine keeps itself; then those from
+    /// the engine (retried by maintenance if the engine is down).
     pub(super) async fn delete_user(
         &self,
         tenant: &Tenant,
@@ -184,10 +186,10 @@ impl FaceGate {
     ) -> Result<Response<Bytes>, ApiError> {
         let query: DeleteUserQuery = wire::parse_query(query)?;
         self.tenant_user(tenant, id).await?;
-        self.forget_faces(tenant, id).await?;
         if !self.inner.store.delete_user(&tenant.id, id).await? {
             return Err(ApiError::UserNotFound);
         }
+        self.delete_engine_faces(Some(&tenant.id)).await;
         tracing::info!(tenant = %tenant.id, user = %id, reason = ?query.reason, "user deleted");
         Ok(wire::json_response(
             StatusCode::OK,
@@ -232,28 +234,50 @@ impl FaceGate {
             .ok_or(ApiError::UserNotFound)
     }
 
-    /// Removes a user's faces from the face engine, ahead of deleting the rows.
-    pub(super) async fn forget_faces(&self, tenant: &Tenant, id: &UserId) -> Result<(), ApiError> {
-        if self.inner.face.is_none() {
-            return Ok(());
-        }
-        // Waits for the tenant's index to be loaded, so a load in progress
-        // cannot bring the face back after it is removed.
-        let face = self.warm_face_engine(&tenant.id).await?;
-        let provider_face_ids: Vec<String> = self
-            .inner
-            .store
-            .faces_of_user(&tenant.id, id)
-            .await?
-            .into_iter()
-            .filter(|enrollment| enrollment.provider == face.name())
-            .map(|enrollment| enrollment.provider_face_id)
-            .collect();
-        if provider_face_ids.is_empty() {
-            return Ok(());
-        }
-        face.delete(&tenant.id, &provider_face_ids)
+    /// Deletes from the face engine the faces the store let go (queued by
+    /// the writes that removed their rows), of one tenant or of all;
+    /// returns how many went. Best effort: what fails stays queued for the
+    /// next maintenance pass. Until then the face can match in the engine
+    /// but never log in: every hit is checked against the store.
+    pub(super) async fn delete_engine_faces(&self, tenant: Option<&TenantId>) -> u64 {
+        let Some(face) = &self.inner.face else {
+            return 0;
+        };
+        let store = &self.inner.store;
+        let queued = match store
+            .engine_face_deletions(tenant, face.name(), ENGINE_DELETIONS_PER_PASS)
             .await
-            .map_err(|err| ApiError::Internal(format!("face engine could not delete faces: {err}")))
+        {
+            Ok(queued) => queued,
+            Err(err) => {
+                tracing::warn!(%err, "could not read the engine's queued deletions");
+                return 0;
+            }
+        };
+        let mut by_tenant: HashMap<TenantId, Vec<EngineFaceDeletion>> = HashMap::new();
+        for deletion in queued {
+            by_tenant
+                .entry(deletion.tenant_id.clone())
+                .or_default()
+                .push(deletion);
+        }
+        let mut deleted = 0;
+        for (tenant, batch) in by_tenant {
+            let ids: Vec<String> = batch.iter().map(|d| d.provider_face_id.clone()).collect();
+            if let Err(err) = face.delete(&tenant, &ids).await {
+                tracing::warn!(%tenant, faces = ids.len(), %err, "the face engine could not delete faces; they stay queued");
+                continue;
+            }
+            match store.finish_engine_face_deletions(&batch).await {
+                Ok(()) => deleted += batch.len() as u64,
+                Err(err) => {
+                    tracing::warn!(%tenant, %err, "engine deletions done but not recorded; they will be repeated")
+                }
+            }
+        }
+        deleted
     }
 }
+
+/// Engine deletions one pass takes (one tenant's go in one call per 4096).
+const ENGINE_DELETIONS_PER_PASS: u32 = 1000;

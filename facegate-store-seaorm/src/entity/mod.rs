@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod audit_event;
 pub mod consent;
+pub mod engine_face_deletion;
 pub mod face_change;
 pub mod face_enrollment;
 pub mod face_log_head;

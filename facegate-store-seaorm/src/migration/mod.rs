@@ -14,6 +14,7 @@ mod m20261202_000008_trust_model;
 mod m20261202_000009_ceremony_bounds;
 mod m20261203_000010_scale_out;
 mod m20261203_000011_reference_probe;
+mod m20261204_000012_engine_face_deletions;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_ceremony_bounds::Migration),
             Box::new(m20261203_000010_scale_out::Migration),
             Box::new(m20261203_000011_reference_probe::Migration),
+            Box::new(m20261204_000012_engine_face_deletions::Migration),
         ]
     }
 }
