@@ -124,7 +124,7 @@ async fn rekognition() -> (
                 BROWSER_KEY_ID,
                 "browser-secret",
                 Some("browser-session-token".into()),
-                None,
+                Some(std::time::SystemTime::now() + std::time::Duration::from_secs(3600)),
                 "conformance",
             ))),
             ..Default::default()

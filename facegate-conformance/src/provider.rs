@@ -69,10 +69,40 @@ case!(
         assert_eq!(deleted.assert_ok(200)["deleted"], true);
         fx.call("GET", &format!("/v1/users/{user}"), None).await.assert_error(404, "USER_NOT_FOUND");
         assert_eq!(peer.stored_faces(), 1, "the engine was down: its copy waits");
+
+        // The waiting copy never stands in for anyone, nor hides anyone:
+        // another photo of him enrolls (the copy is no duplicate), and then
+        // the very photo of the deleted user, which the copy matches best,
+        // is a duplicate of the new user behind it.
+        let again = enroll_photo(&fx, OBAMA_2).await;
+        let again = again.assert_ok(201)["user_id"].as_str().unwrap().to_owned();
+        enroll_photo(&fx, OBAMA).await.assert_error(409, "USER_ALREADY_ENROLLED");
+        let matched = fx.call("POST", "/v1/match", Some(json!({ "image": crate::photo(OBAMA) }))).await;
+        assert_eq!(matched.assert_ok(200)["user"]["id"], again.as_str());
+        assert_eq!(peer.stored_faces(), 2);
+
+        // Maintenance retries the deletion; the next one goes at once.
         let report = fx.facegate.run_maintenance().await;
         assert_eq!(report.engine_faces_deleted, 1);
-        assert_eq!(peer.stored_faces(), 0);
+        assert_eq!(peer.stored_faces(), 1);
         assert_eq!(fx.facegate.run_maintenance().await.engine_faces_deleted, 0);
+        fx.call("DELETE", &format!("/v1/users/{again}"), None).await.assert_ok(200);
+        assert_eq!(peer.stored_faces(), 0);
+
+        // A face indexed for an enrollment the store then refuses (a taken
+        // external id) is taken back; with DeleteFaces failing too, it is
+        // queued, never left behind.
+        let first = enroll_external(&fx, OBAMA, "ext-1").await;
+        first.assert_ok(201);
+        let outage = (0..3).map(|_| AwsError::new(500, "InternalServerError", "down for a test"));
+        peer.fail_next_of("DeleteFaces", outage);
+        enroll_external(&fx, BIDEN, "ext-1").await.assert_error(409, "EXTERNAL_ID_TAKEN");
+        assert_eq!(peer.stored_faces(), 2, "Biden's face waits for its deletion");
+        assert_eq!(fx.facegate.run_maintenance().await.engine_faces_deleted, 1);
+        assert_eq!(peer.stored_faces(), 1);
+        let first = first.body["user_id"].as_str().unwrap().to_owned();
+        fx.call("DELETE", &format!("/v1/users/{first}"), None).await.assert_ok(200);
+        assert_eq!(peer.stored_faces(), 0);
 
         // With the engine up, revoking consent takes the face at once, and
         // re-enrolling swaps it.
@@ -89,3 +119,19 @@ case!(
         assert_eq!(peer.stored_faces(), 0);
     }
 );
+
+async fn enroll_photo<A: crate::Adapter>(fx: &crate::Fixture<A>, photo: &str) -> crate::Reply {
+    let consent = fx.consent().await;
+    let body = json!({ "name": "B", "role": "user", "consent_id": consent, "face_image": crate::photo(photo) });
+    fx.call("POST", "/v1/enroll", Some(body)).await
+}
+
+async fn enroll_external<A: crate::Adapter>(
+    fx: &crate::Fixture<A>,
+    photo: &str,
+    external_id: &str,
+) -> crate::Reply {
+    let consent = fx.consent().await;
+    let body = json!({ "name": "E", "role": "user", "consent_id": consent, "external_id": external_id, "face_image": crate::photo(photo) });
+    fx.call("POST", "/v1/enroll", Some(body)).await
+}

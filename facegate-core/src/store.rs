@@ -294,6 +294,14 @@ pub trait UserStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<EngineFaceDeletion>, StoreError>;
 
+    /// Queues these for deletion from the engine (a face indexed for a
+    /// write that then failed, whose first deletion failed too). A face
+    /// already queued stays one entry.
+    async fn queue_engine_face_deletions(
+        &self,
+        faces: &[EngineFaceDeletion],
+    ) -> Result<(), StoreError>;
+
     /// The engine deleted these: forget them.
     async fn finish_engine_face_deletions(
         &self,

@@ -46,6 +46,9 @@ use facegate_core::providers::face::{
 
 use errors::{aws_error, is_code};
 
+/// Faces asked for when looking for the best two people.
+const CANDIDATE_FACES: i32 = 16;
+
 /// The name stored with this engine's enrollments.
 const ENGINE_NAME: &str = "rekognition";
 
@@ -234,15 +237,18 @@ impl RekognitionEngine {
     }
 
     /// The last credentials issued while they have the margin left, else
-    /// a new set from the provider.
+    /// a new set from the provider (within the operation timeout). Only
+    /// temporary credentials (a session token and an expiry) go to a
+    /// browser: a provider that answers the host's own long-term keys is
+    /// refused, not obeyed.
     async fn browser_credentials(
         &self,
         provider: &SharedCredentialsProvider,
-    ) -> Result<Credentials, aws_credential_types::provider::error::CredentialsError> {
+    ) -> Result<Credentials, String> {
         use aws_credential_types::provider::ProvideCredentials;
         let mut cached = self.browser_credentials.lock().await;
         let fresh = |c: &Credentials| {
-            c.expiry().is_none_or(|expiry| {
+            c.expiry().is_some_and(|expiry| {
                 expiry
                     .duration_since(std::time::SystemTime::now())
                     .is_ok_and(|left| left >= BROWSER_CREDENTIALS_MARGIN)
@@ -251,7 +257,16 @@ impl RekognitionEngine {
         if let Some(credentials) = cached.as_ref().filter(|c| fresh(c)) {
             return Ok(credentials.clone());
         }
-        let issued = provider.provide_credentials().await?;
+        let issued = tokio::time::timeout(
+            self.config.operation_timeout,
+            provider.provide_credentials(),
+        )
+        .await
+        .map_err(|_| format!("no answer within {:?}", self.config.operation_timeout))?
+        .map_err(|err| err.to_string())?;
+        if issued.session_token().is_none() || issued.expiry().is_none() {
+            return Err("not temporary credentials (no session token or no expiry): refusing to hand them to a browser".into());
+        }
         *cached = Some(issued.clone());
         Ok(issued)
     }
@@ -313,9 +328,8 @@ impl RekognitionEngine {
             let Some((user, _face)) = owner.split_once(':') else {
                 continue;
             };
-            if matches.iter().any(|m| m.user_id.as_str() == user) {
-                continue; // A second face of the same person is no rival.
-            }
+            // Every face, a user's second too: one may be a face the store
+            // let go whose deletion is still queued (core drops those).
             matches.push(FaceMatch {
                 user_id: UserId::from_string(user),
                 provider_face_id: face_id.to_owned(),
@@ -419,10 +433,9 @@ impl FaceProvider for RekognitionEngine {
         threshold: f32,
     ) -> Result<Vec<FaceMatch>, FaceError> {
         // Enough faces that a second person shows even when the first has
-        // several enrolled.
-        let mut matches = self.search_image(tenant, probe, threshold, 10).await?;
-        matches.truncate(2);
-        Ok(matches)
+        // several enrolled, or stale ones (core keeps the stored two).
+        self.search_image(tenant, probe, threshold, CANDIDATE_FACES)
+            .await
     }
 
     async fn index(
@@ -498,13 +511,7 @@ impl FaceProvider for RekognitionEngine {
             .set_output_config(output)
             .audit_images_limit(liveness.audit_images_limit)
             .build();
-        let created = self
-            .client
-            .create_face_liveness_session()
-            .settings(settings)
-            .send()
-            .await
-            .map_err(|err| aws_error("CreateFaceLivenessSession", err))?;
+        // Credentials first: when STS fails, no session is made at AWS.
         let credentials = match &liveness.browser_credentials {
             Some(provider) => {
                 let issued = self.browser_credentials(provider).await.map_err(|err| {
@@ -519,6 +526,13 @@ impl FaceProvider for RekognitionEngine {
             }
             None => None,
         };
+        let created = self
+            .client
+            .create_face_liveness_session()
+            .settings(settings)
+            .send()
+            .await
+            .map_err(|err| aws_error("CreateFaceLivenessSession", err))?;
         Ok(ProviderLivenessStart {
             session_id: created.session_id().to_owned(),
             credentials,

@@ -172,3 +172,42 @@ async fn bad_images_cost_no_call_and_aws_errors_map_to_face_errors() {
     }
     engine.health().await.unwrap();
 }
+
+#[tokio::test]
+async fn only_temporary_credentials_go_to_a_browser() {
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    let (peer, addr) = peer().await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new(KEY_ID, SECRET, None, None, "test"))
+        .endpoint_url(format!("http://{addr}"))
+        .http_client(https_client())
+        .load()
+        .await;
+    let with = |browser: Credentials| {
+        let mut config = RekognitionConfig::default();
+        config.liveness.browser_credentials = Some(SharedCredentialsProvider::new(browser));
+        RekognitionEngine::new(&sdk, config)
+    };
+    let tenant = facegate_core::ids::TenantId::generate();
+    // The host's own long-term keys (no session token, no expiry): refused,
+    // and no session is made at AWS for nothing.
+    let long_term = with(Credentials::new(KEY_ID, SECRET, None, None, "host"));
+    match long_term.start_liveness(&tenant).await {
+        Err(FaceError::Engine(message)) => assert!(message.contains("not temporary"), "{message}"),
+        other => panic!("{:?}", other.map(|s| s.session_id)),
+    }
+    assert!(!peer.calls().contains_key("CreateFaceLivenessSession"));
+    // Temporary ones are handed out.
+    let expiry = std::time::SystemTime::now() + std::time::Duration::from_secs(900);
+    let temporary = with(Credentials::new(
+        "ASIATEMP",
+        "s",
+        Some("t".into()),
+        Some(expiry),
+        "sts",
+    ));
+    let started = temporary.start_liveness(&tenant).await.unwrap();
+    assert_eq!(started.credentials.unwrap().access_key_id, "ASIATEMP");
+    assert_eq!(peer.calls()["CreateFaceLivenessSession"], 1);
+}

@@ -107,6 +107,7 @@ struct PeerState {
     clock_offset_ms: AtomicI64,
     /// Errors the next signed requests get, in order.
     fail_next: Mutex<Vec<AwsError>>,
+    fail_next_of: Mutex<BTreeMap<String, Vec<AwsError>>>,
     calls: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -124,6 +125,7 @@ impl Peer {
                 data: Mutex::new(ops::Data::default()),
                 clock_offset_ms: AtomicI64::new(0),
                 fail_next: Mutex::new(Vec::new()),
+                fail_next_of: Mutex::new(BTreeMap::new()),
                 calls: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -176,6 +178,15 @@ impl Peer {
     /// The next signed requests fail with these errors, one each.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = AwsError>) {
         lock(&self.state.fail_next).extend(errors);
+    }
+
+    /// The next requests of `operation` (`DeleteFaces`, …) fail with these
+    /// errors, one each; other operations go on as usual.
+    pub fn fail_next_of(&self, operation: &str, errors: impl IntoIterator<Item = AwsError>) {
+        lock(&self.state.fail_next_of)
+            .entry(operation.to_owned())
+            .or_default()
+            .extend(errors);
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -251,6 +262,13 @@ async fn handle(
     *lock(&peer.state.calls)
         .entry(operation.clone())
         .or_default() += 1;
+    if let Some(err) = {
+        let mut of_operation = lock(&peer.state.fail_next_of);
+        let queued = of_operation.get_mut(&operation).filter(|q| !q.is_empty());
+        queued.map(|q| q.remove(0))
+    } {
+        return Err(err);
+    }
     if let Some(err) = {
         let mut queued = lock(&peer.state.fail_next);
         (!queued.is_empty()).then(|| queued.remove(0))

@@ -226,15 +226,24 @@ async fn queue_engine_deletions(
     let held: Vec<_> = removed
         .iter()
         .filter(|row| row.template.is_none())
-        .map(|row| {
-            engine_face_deletion::Model {
-                tenant_id: row.tenant_id.clone(),
-                provider: row.provider.clone(),
-                provider_face_id: row.provider_face_id.clone(),
-                queued_at: at,
-            }
-            .into_active_model()
+        .map(|row| engine_face_deletion::Model {
+            tenant_id: row.tenant_id.clone(),
+            provider: row.provider.clone(),
+            provider_face_id: row.provider_face_id.clone(),
+            queued_at: at,
         })
+        .collect();
+    insert_engine_deletions(txn, held).await
+}
+
+/// Inserts queued engine deletions; one already there stays as it is.
+async fn insert_engine_deletions(
+    txn: &impl ConnectionTrait,
+    rows: Vec<engine_face_deletion::Model>,
+) -> Result<(), DbErr> {
+    let held: Vec<_> = rows
+        .into_iter()
+        .map(IntoActiveModel::into_active_model)
         .collect();
     if held.is_empty() {
         return Ok(());
@@ -754,6 +763,24 @@ impl UserStore for SeaOrmStore {
                 queued_at: row.queued_at,
             })
             .collect())
+    }
+
+    async fn queue_engine_face_deletions(
+        &self,
+        faces: &[EngineFaceDeletion],
+    ) -> Result<(), StoreError> {
+        let rows = faces
+            .iter()
+            .map(|face| engine_face_deletion::Model {
+                tenant_id: face.tenant_id.as_str().to_owned(),
+                provider: face.provider.clone(),
+                provider_face_id: face.provider_face_id.clone(),
+                queued_at: face.queued_at,
+            })
+            .collect();
+        insert_engine_deletions(&self.db, rows)
+            .await
+            .map_err(store_error)
     }
 
     async fn finish_engine_face_deletions(

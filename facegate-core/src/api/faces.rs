@@ -27,7 +27,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::pin::Pin;
 use crate::providers::face::{DetectedFace, FaceMatch, FaceProbe, FaceProvider, ImageInput};
-use crate::store::{FaceChangeKind, PinLimits, PinTry};
+use crate::store::{EngineFaceDeletion, FaceChangeKind, PinLimits, PinTry};
 
 /// Largest `metadata` object accepted on a user, serialised.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -285,7 +285,9 @@ impl FaceGate {
     /// The best search hit whose face the store still has. The index may
     /// trail the store by a change another instance is committing, so a
     /// hit only counts once the store agrees: a stale index can miss, never
-    /// admit.
+    /// admit. A stale best hit (an engine that keeps faces itself, whose
+    /// deletion is still queued) must not hide a stored face behind it, so
+    /// then the candidates are searched.
     pub(super) async fn stored_match(
         &self,
         face: &Arc<dyn FaceProvider>,
@@ -294,12 +296,19 @@ impl FaceGate {
         threshold: f32,
     ) -> Result<Option<FaceMatch>, ApiError> {
         match face.search(tenant, probe, threshold).await? {
+            None => Ok(None),
             Some(hit) if self.still_stored(tenant, &hit).await? => Ok(Some(hit)),
-            _ => Ok(None),
+            Some(_) => Ok(self
+                .stored_candidates(face, tenant, probe, threshold)
+                .await?
+                .into_iter()
+                .next()),
         }
     }
 
-    /// [`FaceProvider::search_candidates`], keeping the hits the store still has.
+    /// [`FaceProvider::search_candidates`], keeping the hits the store still
+    /// has: the best and the runner-up of two different users. Stale faces
+    /// are dropped before a user is counted, so neither hides a stored one.
     pub(super) async fn stored_candidates(
         &self,
         face: &Arc<dyn FaceProvider>,
@@ -307,10 +316,16 @@ impl FaceGate {
         probe: &FaceProbe,
         threshold: f32,
     ) -> Result<Vec<FaceMatch>, ApiError> {
-        let mut stored = Vec::new();
+        let mut stored: Vec<FaceMatch> = Vec::new();
         for hit in face.search_candidates(tenant, probe, threshold).await? {
+            if stored.iter().any(|s| s.user_id == hit.user_id) {
+                continue;
+            }
             if self.still_stored(tenant, &hit).await? {
                 stored.push(hit);
+                if stored.len() == 2 {
+                    break;
+                }
             }
         }
         Ok(stored)
@@ -398,7 +413,7 @@ impl FaceGate {
             status: UserStatus::Active,
             created_at: clock::now(),
         };
-        let enrollment = self
+        let indexed = self
             .index_face(
                 face,
                 tenant,
@@ -407,19 +422,21 @@ impl FaceGate {
                 request.enrolled_with_glasses,
             )
             .await?;
+        let enrollment = indexed.enrollment.clone();
         let stored = self
             .inner
             .store
             .insert_user(&user, std::slice::from_ref(&enrollment), Some(&consent.id))
             .await;
         if let Err(err) = stored {
-            self.unindex(face, &tenant.id, &enrollment).await;
+            indexed.take_back().await;
             return Err(match err {
                 crate::StoreError::Conflict(_) => ApiError::ConsentInvalid,
                 crate::StoreError::Duplicate("external_id") => ApiError::ExternalIdTaken,
                 other => other.into(),
             });
         }
+        indexed.kept();
         tracing::info!(tenant = %tenant.id, user = %user.id, "user enrolled");
         Ok(wire::json_response(
             StatusCode::CREATED,
@@ -538,9 +555,10 @@ impl FaceGate {
         if let Some(session) = &request.liveness_session_id {
             self.consume(tenant, session, clock::now()).await?;
         }
-        let enrollment = self
+        let indexed = self
             .index_face(face, tenant, user_id, &probe, request.enrolled_with_glasses)
             .await?;
+        let enrollment = indexed.enrollment.clone();
         let replaced = self
             .inner
             .store
@@ -549,14 +567,15 @@ impl FaceGate {
         let old = match replaced {
             Ok(Some(old)) => old,
             Ok(None) => {
-                self.unindex(face, &tenant.id, &enrollment).await;
+                indexed.take_back().await;
                 return Err(ApiError::UserNotFound);
             }
             Err(err) => {
-                self.unindex(face, &tenant.id, &enrollment).await;
+                indexed.take_back().await;
                 return Err(err.into());
             }
         };
+        indexed.kept();
         // The old faces: out of the store; out of an engine that keeps
         // faces itself now, or by the next maintenance pass.
         drop(old);
@@ -579,35 +598,119 @@ impl FaceGate {
         user: &UserId,
         probe: &FaceProbe,
         enrolled_with_glasses: bool,
-    ) -> Result<FaceEnrollment, ApiError> {
+    ) -> Result<IndexedFace, ApiError> {
         let id = FaceId::generate();
         let indexed = face.index(&tenant.id, user, &id, probe).await?;
-        Ok(FaceEnrollment {
-            id,
-            tenant_id: tenant.id.clone(),
-            user_id: user.clone(),
-            provider: face.name().to_owned(),
-            provider_face_id: indexed.provider_face_id,
-            angle: probe.angle.clone(),
-            confidence: probe.face.confidence,
-            enrolled_with_glasses,
-            template: indexed.template,
-            created_at: clock::now(),
+        Ok(IndexedFace {
+            facegate: self.clone(),
+            pending: true,
+            enrollment: FaceEnrollment {
+                id,
+                tenant_id: tenant.id.clone(),
+                user_id: user.clone(),
+                provider: face.name().to_owned(),
+                provider_face_id: indexed.provider_face_id,
+                angle: probe.angle.clone(),
+                confidence: probe.face.confidence,
+                enrolled_with_glasses,
+                template: indexed.template,
+                created_at: clock::now(),
+            },
         })
     }
 
-    /// Takes back a face indexed for a write that then failed.
-    async fn unindex(
-        &self,
-        face: &Arc<dyn FaceProvider>,
-        tenant: &TenantId,
-        enrollment: &FaceEnrollment,
-    ) {
-        if let Err(err) = face
-            .delete(tenant, std::slice::from_ref(&enrollment.provider_face_id))
+    /// Takes back a face indexed for a write that did not happen: out of
+    /// the engine, or queued for the next maintenance pass when the engine
+    /// keeps faces itself and cannot delete it now. A face the store does
+    /// hold (a write cut off after its commit) is left alone.
+    async fn take_back_face(&self, enrollment: &FaceEnrollment) {
+        let tenant = &enrollment.tenant_id;
+        let Some(face) = &self.inner.face else { return };
+        match self
+            .inner
+            .store
+            .faces_of_user(tenant, &enrollment.user_id)
             .await
         {
+            Ok(faces)
+                if faces
+                    .iter()
+                    .any(|f| f.provider_face_id == enrollment.provider_face_id) =>
+            {
+                return;
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(%tenant, face = %enrollment.id, %err, "could not tell whether the face was stored; taking it back")
+            }
+        }
+        let Err(err) = face
+            .delete(tenant, std::slice::from_ref(&enrollment.provider_face_id))
+            .await
+        else {
+            return;
+        };
+        if enrollment.template.is_some() {
             tracing::error!(%tenant, face = %enrollment.id, %err, "could not undo indexing");
+            return;
+        }
+        let queued = EngineFaceDeletion {
+            tenant_id: tenant.clone(),
+            provider: enrollment.provider.clone(),
+            provider_face_id: enrollment.provider_face_id.clone(),
+            queued_at: clock::now(),
+        };
+        match self
+            .inner
+            .store
+            .queue_engine_face_deletions(&[queued])
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(%tenant, face = %enrollment.id, %err, "the engine could not take back a face; queued for maintenance")
+            }
+            Err(store_err) => {
+                tracing::error!(%tenant, face = %enrollment.id, %err, %store_err, "a face indexed for a failed write is left in the engine")
+            }
+        }
+    }
+}
+
+/// A face the engine indexed whose store write has not committed yet.
+/// [`IndexedFace::kept`] once it has; otherwise it is taken back: by
+/// [`IndexedFace::take_back`] after a failed write, or, when the request
+/// is dropped mid-way (the client went away), by a task of its own.
+struct IndexedFace {
+    facegate: FaceGate,
+    enrollment: FaceEnrollment,
+    /// Still to be kept or taken back.
+    pending: bool,
+}
+
+impl IndexedFace {
+    fn kept(mut self) {
+        self.pending = false;
+    }
+
+    async fn take_back(mut self) {
+        self.pending = false;
+        self.facegate.take_back_face(&self.enrollment).await;
+    }
+}
+
+impl Drop for IndexedFace {
+    fn drop(&mut self) {
+        if !self.pending {
+            return;
+        }
+        let (facegate, enrollment) = (self.facegate.clone(), self.enrollment.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { facegate.take_back_face(&enrollment).await });
+            }
+            Err(_) => {
+                tracing::error!(face = %enrollment.id, "request dropped with no runtime: a face may be left in the engine")
+            }
         }
     }
 }

@@ -197,7 +197,7 @@ impl FaceGate {
                 }),
             ),
         };
-        Ok(wire::json_response(
+        let mut response = wire::json_response(
             StatusCode::OK,
             &StartResponse {
                 session_id: session.id,
@@ -206,7 +206,13 @@ impl FaceGate {
                 challenge,
                 expires_at: session.expires_at,
             },
-        ))
+        );
+        // It may carry AWS credentials: no cache keeps a copy.
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        Ok(response)
     }
 
     /// A provider-run check's outcome, fetched from the provider once it

@@ -319,9 +319,13 @@ pub trait FaceProvider: Send + Sync + 'static {
         threshold: f32,
     ) -> Result<Option<FaceMatch>, FaceError>;
 
-    /// The best match and, if another enrolled person also reaches
-    /// `threshold`, the runner-up: two people matching makes verify ask for
-    /// a PIN. Engines that only report the best match keep this default.
+    /// The hits at or above `threshold`, best first: at least the best
+    /// match and, if another enrolled person also reaches it, the
+    /// runner-up (two people matching makes verify ask for a PIN). An
+    /// engine that may hold faces the store let go (deletions it has not
+    /// done yet) returns more, several of one user included: core drops
+    /// the stale ones before it picks the best two people. Engines that
+    /// only report the best match keep this default.
     async fn search_candidates(
         &self,
         tenant: &TenantId,
