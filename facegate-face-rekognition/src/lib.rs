@@ -76,7 +76,9 @@ pub struct RekognitionConfig {
 #[derive(Clone, Default)]
 pub struct LivenessConfig {
     /// Where AWS stores the session's reference and audit images, if
-    /// anywhere (`OutputConfig`): bucket and key prefix.
+    /// anywhere (`OutputConfig`): bucket and key prefix. Not supported
+    /// yet: AWS then returns the reference image in S3, which this engine
+    /// does not read, so every check fails (closed).
     pub output_bucket: Option<(String, Option<String>)>,
     /// Audit images AWS keeps per session, 0 to 4.
     pub audit_images_limit: i32,
@@ -178,6 +180,12 @@ impl RekognitionEngine {
     /// provider, region or endpoint). Its HTTP client should be
     /// [`https_client`], or another the host chose.
     pub fn new(sdk: &aws_config::SdkConfig, config: RekognitionConfig) -> Self {
+        if config.liveness.output_bucket.is_some() {
+            // AWS then puts the reference image in S3, not in the results.
+            tracing::error!(
+                "LivenessConfig::output_bucket is not supported yet: every liveness check will fail (docs/rekognition.md)"
+            );
+        }
         let rekognition = aws_sdk_rekognition::config::Builder::from(sdk)
             .retry_config(RetryConfig::standard().with_max_attempts(config.max_attempts))
             .timeout_config(

@@ -68,15 +68,19 @@ async fn peer() -> (Peer, SocketAddr) {
     (peer, addr)
 }
 
-async fn engine_with(addr: SocketAddr, secret: &str) -> RekognitionEngine {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+/// The SDK's configuration for the peer at `addr`, signing with `secret`.
+async fn sdk_for(addr: SocketAddr, secret: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(Credentials::new(KEY_ID, secret, None, None, "test"))
         .endpoint_url(format!("http://{addr}"))
         .http_client(https_client())
         .load()
-        .await;
-    RekognitionEngine::new(&sdk, RekognitionConfig::default())
+        .await
+}
+
+async fn engine_with(addr: SocketAddr, secret: &str) -> RekognitionEngine {
+    RekognitionEngine::new(&sdk_for(addr, secret).await, RekognitionConfig::default())
 }
 
 #[tokio::test]
@@ -177,13 +181,7 @@ async fn bad_images_cost_no_call_and_aws_errors_map_to_face_errors() {
 async fn only_temporary_credentials_go_to_a_browser() {
     use aws_credential_types::provider::SharedCredentialsProvider;
     let (peer, addr) = peer().await;
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new(KEY_ID, SECRET, None, None, "test"))
-        .endpoint_url(format!("http://{addr}"))
-        .http_client(https_client())
-        .load()
-        .await;
+    let sdk = sdk_for(addr, SECRET).await;
     let with = |browser: Credentials| {
         let mut config = RekognitionConfig::default();
         config.liveness.browser_credentials = Some(SharedCredentialsProvider::new(browser));
