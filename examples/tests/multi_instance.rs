@@ -12,16 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use facegate_conformance::cases::{BIDEN, FINGERPRINT, OBAMA, OBAMA_2, OBAMA_3};
 use facegate_conformance::{camera_frame, photo};
 use facegate_core::store::prelude::*;
 use serde_json::{Value, json};
 
 const KEY: &str = "fg_test_multiinstance000000000";
-const OBAMA: &str = "face_recognition/obama.jpg";
-const OBAMA_2: &str = "face_recognition/obama2.jpg";
-const OBAMA_3: &str = "face_recognition/obama3.jpg";
-const BIDEN: &str = "face_recognition/biden.jpg";
-const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 /// One example host process.
 struct Instance {

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
+use facegate_conformance::cases::{OBAMA, OBAMA_2, OBAMA_3};
 use facegate_conformance::{camera_frame, photo};
 use facegate_face_local::{EngineConfig, LocalFaceEngine};
 use facegate_rekognition_peer::{Peer, PeerCredentials};
@@ -25,9 +26,6 @@ const PEER_KEY_ID: &str = "AKIDFACEGATEEXAMPLE";
 const PEER_SECRET: &str = "facegate-example-secret";
 /// moto makes any role assumable; the account is the ARN's.
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/facegate-liveness-browser";
-const OBAMA: &str = "face_recognition/obama.jpg";
-const OBAMA_2: &str = "face_recognition/obama2.jpg";
-const OBAMA_3: &str = "face_recognition/obama3.jpg";
 
 /// moto's STS: the URL CI gave, or one the project's script starts.
 fn sts_url() -> String {
@@ -183,22 +181,19 @@ async fn the_example_runs_on_rekognition_and_hands_out_sts_credentials() {
     let sts = sts_url();
     let engine =
         LocalFaceEngine::load(EngineConfig::default()).expect("models (scripts/fetch-models)");
-    let peer = Peer::new(
+    let (peer, endpoint) = Peer::start_local(
         &engine,
-        vec![PeerCredentials {
+        PeerCredentials {
             access_key_id: PEER_KEY_ID.into(),
             secret_access_key: PEER_SECRET.into(),
             account_id: "111122223333".into(),
-        }],
-    );
-    let addr = peer
-        .clone()
-        .spawn(([127, 0, 0, 1], 0).into())
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .expect("the peer binds a local port");
     let dir = std::env::temp_dir().join(format!("facegate-rekognition-app-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut app = App::start(&format!("http://{addr}"), &sts, &dir.join("facegate.db"));
+    let mut app = App::start(&endpoint, &sts, &dir.join("facegate.db"));
     let http = reqwest::Client::new();
 
     let health = app.ready(&http).await;

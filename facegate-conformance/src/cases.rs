@@ -14,12 +14,12 @@ use crate::{Adapter, Engine, Fixture, Reply};
 pub use crate::provider::*;
 pub use crate::trust::*;
 
-pub(crate) const OBAMA: &str = "face_recognition/obama.jpg";
-pub(crate) const OBAMA_2: &str = "face_recognition/obama2.jpg";
-pub(crate) const OBAMA_3: &str = "face_recognition/obama3.jpg";
-pub(crate) const BIDEN: &str = "face_recognition/biden.jpg";
-pub(crate) const FINGERPRINT: &str =
-    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+/// Test photos (scripts/fetch-testdata), for the cases and the example apps' tests.
+pub const OBAMA: &str = "face_recognition/obama.jpg";
+pub const OBAMA_2: &str = "face_recognition/obama2.jpg";
+pub const OBAMA_3: &str = "face_recognition/obama3.jpg";
+pub const BIDEN: &str = "face_recognition/biden.jpg";
+pub const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 case!(
     /// `GET /v1/health` needs no key and reports the database and engine.

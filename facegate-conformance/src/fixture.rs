@@ -92,19 +92,16 @@ async fn rekognition() -> (
 ) {
     use aws_credential_types::Credentials;
     use aws_credential_types::provider::SharedCredentialsProvider;
-    let peer = facegate_rekognition_peer::Peer::new(
+    let (peer, endpoint) = facegate_rekognition_peer::Peer::start_local(
         engine(),
-        vec![facegate_rekognition_peer::PeerCredentials {
+        facegate_rekognition_peer::PeerCredentials {
             access_key_id: PEER_KEY_ID.into(),
             secret_access_key: PEER_SECRET.into(),
             account_id: "111122223333".into(),
-        }],
-    );
-    let addr = peer
-        .clone()
-        .spawn(([127, 0, 0, 1], 0).into())
-        .await
-        .expect("the Rekognition peer binds a local port");
+        },
+    )
+    .await
+    .expect("the Rekognition peer binds a local port");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(Credentials::new(
@@ -114,7 +111,7 @@ async fn rekognition() -> (
             None,
             "conformance",
         ))
-        .endpoint_url(format!("http://{addr}"))
+        .endpoint_url(endpoint)
         .http_client(facegate_face_rekognition::https_client())
         .load()
         .await;

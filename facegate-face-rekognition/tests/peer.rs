@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use aws_config::BehaviorVersion;
@@ -50,43 +49,42 @@ fn side_by_side() -> ImageInput {
     ImageInput(base64::engine::general_purpose::STANDARD.encode(jpeg))
 }
 
-/// A fresh peer on a free port.
-async fn peer() -> (Peer, SocketAddr) {
-    let peer = Peer::new(
+/// A fresh peer on a free port, and its endpoint.
+async fn peer() -> (Peer, String) {
+    Peer::start_local(
         local_engine(),
-        vec![PeerCredentials {
+        PeerCredentials {
             access_key_id: KEY_ID.into(),
             secret_access_key: SECRET.into(),
             account_id: "111122223333".into(),
-        }],
-    );
-    let addr = peer
-        .clone()
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    (peer, addr)
+        },
+    )
+    .await
+    .unwrap()
 }
 
-/// The SDK's configuration for the peer at `addr`, signing with `secret`.
-async fn sdk_for(addr: SocketAddr, secret: &str) -> aws_config::SdkConfig {
+/// The SDK's configuration for the peer at `endpoint`, signing with `secret`.
+async fn sdk_for(endpoint: &str, secret: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(Credentials::new(KEY_ID, secret, None, None, "test"))
-        .endpoint_url(format!("http://{addr}"))
+        .endpoint_url(endpoint)
         .http_client(https_client())
         .load()
         .await
 }
 
-async fn engine_with(addr: SocketAddr, secret: &str) -> RekognitionEngine {
-    RekognitionEngine::new(&sdk_for(addr, secret).await, RekognitionConfig::default())
+async fn engine_with(endpoint: &str, secret: &str) -> RekognitionEngine {
+    RekognitionEngine::new(
+        &sdk_for(endpoint, secret).await,
+        RekognitionConfig::default(),
+    )
 }
 
 #[tokio::test]
 async fn faces_are_indexed_searched_and_deleted_in_the_tenants_collection() {
-    let (peer, addr) = peer().await;
-    let engine = engine_with(addr, SECRET).await;
+    let (peer, endpoint) = peer().await;
+    let engine = engine_with(&endpoint, SECRET).await;
     common::faces_round_trip(&engine).await;
 
     // One CreateCollection for the tenant's two operations that needed it.
@@ -97,8 +95,8 @@ async fn faces_are_indexed_searched_and_deleted_in_the_tenants_collection() {
 
 #[tokio::test]
 async fn detect_attributes_come_in_the_local_engines_shape() {
-    let (_peer, addr) = peer().await;
-    let engine = engine_with(addr, SECRET).await;
+    let (_peer, endpoint) = peer().await;
+    let engine = engine_with(&endpoint, SECRET).await;
     let image = photo("face_recognition/obama.jpg");
     let faces = engine.detect(&image).await.unwrap();
     let local = local_engine().detect(&image).await.unwrap();
@@ -143,8 +141,8 @@ async fn detect_attributes_come_in_the_local_engines_shape() {
 
 #[tokio::test]
 async fn bad_images_cost_no_call_and_aws_errors_map_to_face_errors() {
-    let (peer, addr) = peer().await;
-    let engine = engine_with(addr, SECRET).await;
+    let (peer, endpoint) = peer().await;
+    let engine = engine_with(&endpoint, SECRET).await;
     let not_an_image = ImageInput(base64::engine::general_purpose::STANDARD.encode(b"GIF89a"));
     assert!(matches!(
         engine.detect(&not_an_image).await,
@@ -167,7 +165,7 @@ async fn bad_images_cost_no_call_and_aws_errors_map_to_face_errors() {
         .unwrap();
 
     // A wrong secret: the peer refuses the signature, the engine says so.
-    let wrong = engine_with(addr, "not-the-secret").await;
+    let wrong = engine_with(&endpoint, "not-the-secret").await;
     match wrong.health().await {
         Err(FaceError::Engine(message)) => {
             assert!(message.contains("InvalidSignatureException"), "{message}")
@@ -180,8 +178,8 @@ async fn bad_images_cost_no_call_and_aws_errors_map_to_face_errors() {
 #[tokio::test]
 async fn only_temporary_credentials_go_to_a_browser() {
     use aws_credential_types::provider::SharedCredentialsProvider;
-    let (peer, addr) = peer().await;
-    let sdk = sdk_for(addr, SECRET).await;
+    let (peer, endpoint) = peer().await;
+    let sdk = sdk_for(&endpoint, SECRET).await;
     let with = |browser: Credentials| {
         let mut config = RekognitionConfig::default();
         config.liveness.browser_credentials = Some(SharedCredentialsProvider::new(browser));

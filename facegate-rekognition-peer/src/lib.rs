@@ -145,6 +145,17 @@ impl Peer {
             .with_state(self.clone())
     }
 
+    /// A peer for one test: one account's key, served on a free local port
+    /// (the URL to give the SDK as its endpoint).
+    pub async fn start_local(
+        engine: &LocalFaceEngine,
+        credentials: PeerCredentials,
+    ) -> std::io::Result<(Self, String)> {
+        let peer = Self::new(engine, vec![credentials]);
+        let addr = peer.clone().spawn(([127, 0, 0, 1], 0).into()).await?;
+        Ok((peer, format!("http://{addr}")))
+    }
+
     /// Serves the peer on `addr` (port 0: any free port) until the process ends.
     pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
