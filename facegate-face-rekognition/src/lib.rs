@@ -75,11 +75,9 @@ pub struct RekognitionConfig {
 /// How Face Liveness sessions are made.
 #[derive(Clone, Default)]
 pub struct LivenessConfig {
-    /// Where AWS stores the session's reference and audit images, if
-    /// anywhere (`OutputConfig`): bucket and key prefix. Not supported
-    /// yet: AWS then returns the reference image in S3, which this engine
-    /// does not read, so every check fails (closed).
-    pub output_bucket: Option<(String, Option<String>)>,
+    // No `OutputConfig` (an S3 bucket for the images) on purpose: with
+    // one, AWS puts the reference image in S3 instead of the results, and
+    // copies of faces would outlive the user's deletion there.
     /// Audit images AWS keeps per session, 0 to 4.
     pub audit_images_limit: i32,
     /// Credentials handed to the browser for `StartFaceLivenessSession`:
@@ -128,7 +126,6 @@ impl LivenessConfig {
 impl std::fmt::Debug for LivenessConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LivenessConfig")
-            .field("output_bucket", &self.output_bucket)
             .field("audit_images_limit", &self.audit_images_limit)
             .field("browser_credentials", &self.browser_credentials.is_some())
             .finish()
@@ -180,12 +177,6 @@ impl RekognitionEngine {
     /// provider, region or endpoint). Its HTTP client should be
     /// [`https_client`], or another the host chose.
     pub fn new(sdk: &aws_config::SdkConfig, config: RekognitionConfig) -> Self {
-        if config.liveness.output_bucket.is_some() {
-            // AWS then puts the reference image in S3, not in the results.
-            tracing::error!(
-                "LivenessConfig::output_bucket is not supported yet: every liveness check will fail (docs/rekognition.md)"
-            );
-        }
         let rekognition = aws_sdk_rekognition::config::Builder::from(sdk)
             .retry_config(RetryConfig::standard().with_max_attempts(config.max_attempts))
             .timeout_config(
@@ -501,22 +492,9 @@ impl FaceProvider for RekognitionEngine {
     }
 
     async fn start_liveness(&self, tenant: &TenantId) -> Result<ProviderLivenessStart, FaceError> {
-        use aws_sdk_rekognition::types::{
-            CreateFaceLivenessSessionRequestSettings, LivenessOutputConfig,
-        };
+        use aws_sdk_rekognition::types::CreateFaceLivenessSessionRequestSettings;
         let liveness = &self.config.liveness;
-        let output = match &liveness.output_bucket {
-            Some((bucket, prefix)) => Some(
-                LivenessOutputConfig::builder()
-                    .s3_bucket(bucket)
-                    .set_s3_key_prefix(prefix.clone())
-                    .build()
-                    .map_err(|err| FaceError::Engine(format!("liveness output: {err}")))?,
-            ),
-            None => None,
-        };
         let settings = CreateFaceLivenessSessionRequestSettings::builder()
-            .set_output_config(output)
             .audit_images_limit(liveness.audit_images_limit)
             .build();
         // Credentials first: when STS fails, no session is made at AWS.
