@@ -566,6 +566,8 @@ case!(
         assert_eq!(index.assert_ok(200)["indexed_faces"], 1, "the old face removed, the new one added");
         assert_eq!(index.assert_ok(200)["log_seq"], 3);
         fx.call("DELETE", &format!("/v1/users/{user_id}"), None).await.assert_ok(200);
+        // Forgotten by the deletion itself, not at the next face operation.
+        assert_eq!(crate::fixture::engine().indexed_faces(&fx.tenant), 0);
         let index = fx.call("GET", "/v1/face-index", None).await;
         assert_eq!(index.assert_ok(200), &json!({ "engine": "local", "log_seq": 4, "indexed_faces": 0 }));
     }

@@ -73,7 +73,7 @@ fn assert_json(reply: &Reply) {
 }
 
 /// Models load once per test binary.
-fn engine() -> &'static LocalFaceEngine {
+pub(crate) fn engine() -> &'static LocalFaceEngine {
     static ENGINE: OnceLock<LocalFaceEngine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         LocalFaceEngine::load(EngineConfig::default()).unwrap_or_else(|err| panic!("{err}"))

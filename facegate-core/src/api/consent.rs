@@ -116,7 +116,7 @@ impl FaceGate {
             .await?
             .ok_or(ApiError::ConsentNotFound)?;
         if revocation.user_deleted {
-            self.delete_engine_faces(Some(&tenant.id)).await;
+            self.faces_removed(&tenant.id).await;
         }
         tracing::info!(tenant = %tenant.id, consent = %id, user_deleted = revocation.user_deleted, "consent revoked");
         Ok(wire::json_response(

@@ -294,7 +294,7 @@ impl FaceGate {
                 }
             }
         }
-        self.delete_engine_faces(Some(&tenant.id)).await;
+        self.faces_removed(&tenant.id).await;
         // Then their consents and ceremonies, once no older user is left.
         if !full_batch
             && let Err(err) = self

@@ -579,7 +579,7 @@ impl FaceGate {
         // The old faces: out of the store; out of an engine that keeps
         // faces itself now, or by the next maintenance pass.
         drop(old);
-        self.delete_engine_faces(Some(&tenant.id)).await;
+        self.faces_removed(&tenant.id).await;
         tracing::info!(tenant = %tenant.id, user = %user_id, "user re-enrolled");
         Ok(wire::json_response(
             StatusCode::OK,

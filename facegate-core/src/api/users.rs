@@ -189,7 +189,7 @@ impl FaceGate {
         if !self.inner.store.delete_user(&tenant.id, id).await? {
             return Err(ApiError::UserNotFound);
         }
-        self.delete_engine_faces(Some(&tenant.id)).await;
+        self.faces_removed(&tenant.id).await;
         tracing::info!(tenant = %tenant.id, user = %id, reason = ?query.reason, "user deleted");
         Ok(wire::json_response(
             StatusCode::OK,
@@ -232,6 +232,20 @@ impl FaceGate {
             .user(&tenant.id, id)
             .await?
             .ok_or(ApiError::UserNotFound)
+    }
+
+    /// After a write that removed a tenant's faces: this instance's index
+    /// forgets them now (not at the tenant's next face operation), and an
+    /// engine that keeps faces itself deletes its copies. Best effort:
+    /// every hit is re-checked against the store meanwhile.
+    pub(super) async fn faces_removed(&self, tenant: &TenantId) {
+        if self.inner.face.is_none() {
+            return;
+        }
+        if let Err(err) = self.warm_face_engine(tenant).await {
+            tracing::warn!(%tenant, %err, "the face index could not catch up after a deletion");
+        }
+        self.delete_engine_faces(Some(tenant)).await;
     }
 
     /// Deletes from the face engine the faces the store let go (queued by
