@@ -564,8 +564,9 @@ impl FaceGate {
             .store
             .replace_faces(&tenant.id, user_id, std::slice::from_ref(&enrollment))
             .await;
-        let old = match replaced {
-            Ok(Some(old)) => old,
+        // The old faces are out of the store now; out of the engine below.
+        match replaced {
+            Ok(Some(_old)) => {}
             Ok(None) => {
                 indexed.take_back().await;
                 return Err(ApiError::UserNotFound);
@@ -574,11 +575,8 @@ impl FaceGate {
                 indexed.take_back().await;
                 return Err(err.into());
             }
-        };
+        }
         indexed.kept();
-        // The old faces: out of the store; out of an engine that keeps
-        // faces itself now, or by the next maintenance pass.
-        drop(old);
         self.faces_removed(&tenant.id).await;
         tracing::info!(tenant = %tenant.id, user = %user_id, "user re-enrolled");
         Ok(wire::json_response(
