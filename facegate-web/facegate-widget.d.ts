@@ -133,6 +133,15 @@ export interface AuthenticateUserData {
   confidence: number;
   /** FaceGate's addition: exchange it for a session (POST /v1/session) on your server. */
   verificationToken: string | null;
+  /** FaceGate's additions: the session's refresh token and id (`sessionId` is what `reverify` renews). */
+  refreshToken: string | null;
+  sessionId: string | null;
+}
+
+export interface AuthenticateParams extends OperationParams {
+  /** Re-verify the open session `sessionId` (continuous re-verification) instead of a new login. */
+  reverify?: boolean;
+  sessionId?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -262,7 +271,7 @@ export declare class FaceGateWidget {
   /** Consent (unless userConsent), liveness, enrollment; asks for a PIN when the server requires one. */
   enroll(params?: EnrollParams): Promise<EnrollUserInfo>;
   /** Liveness, identification; asks for a PIN when the server requires one (3 tries). */
-  authenticate(params?: OperationParams): Promise<AuthenticateUserData>;
+  authenticate(params?: AuthenticateParams): Promise<AuthenticateUserData>;
   /** Ends the operation in progress (CANCELED); false while the server is committing it. */
   restartSession(): boolean;
   fetchAllErrorCodes(): ErrorCodes;

@@ -115,6 +115,14 @@ const SERVER_CODES = {
   RATE_LIMITED: 'TOO_MANY_REQUESTS',
   TOO_MANY_ATTEMPTS: 'TOO_MANY_REQUESTS',
   LIVENESS_SESSION_EXPIRED: 'TIMEOUT',
+  // The tenant's risk, rotation and re-verification rules.
+  RISK_BLOCKED: 'UNAUTHORIZED',
+  RE_ENROLLMENT_REQUIRED: 'UNAUTHORIZED',
+  REVERIFY_REQUIRED: 'UNAUTHORIZED',
+  REVERIFY_FACE_MISMATCH: 'UNRECOGNIZED_FACE',
+  STEP_UP_FAILED: 'UNRECOGNIZED_FACE',
+  STEP_UP_EXPIRED: 'TIMEOUT',
+  SESSION_NOT_FOUND: 'UNAUTHORIZED',
 };
 
 /** The camera failed mid-capture (no usable video), rather than failing to start. */
@@ -409,6 +417,19 @@ export function closeMessage(operation, outcome) {
 // The operation runner
 // ---------------------------------------------------------------------------
 
+/** authenticate()'s result from a verify (or re-verify) answer with a token. */
+function loginResult(verified) {
+  return {
+    facialId: verified.user?.id ?? null,
+    payload: verified.payload ?? null,
+    timestamp: new Date().toISOString(),
+    confidence: verified.confidence,
+    verificationToken: verified.verification_token ?? null,
+    refreshToken: verified.refresh_token ?? null,
+    sessionId: verified.session_id ?? null,
+  };
+}
+
 /** FACEIO's defaults: seconds, except termsTimeout (minutes). */
 export const DEFAULT_TIMEOUTS = Object.freeze({ permissionTimeout: 27, idleTimeout: 27, replyTimeout: 40, termsTimeout: 10 });
 
@@ -539,7 +560,12 @@ export class FaceGateWidget {
     return this.#run('enroll', params ?? {});
   }
 
-  /** FACEIO's authenticate(): liveness, identification (with a PIN when asked). */
+  /**
+   * FACEIO's authenticate(): liveness, identification (with a PIN when
+   * asked), and the step-up the tenant's risk rules may ask for (a PIN, or a
+   * second, active check). `{ reverify: true, sessionId }` re-verifies an
+   * open session instead (continuous re-verification): same session, new tokens.
+   */
   authenticate(params = {}) {
     return this.#run('authenticate', params ?? {});
   }
@@ -580,7 +606,7 @@ export class FaceGateWidget {
       } catch (cause) {
         throw new WidgetError('UI_NOT_READY', `The widget could not be displayed: ${cause?.message ?? cause}`, { cause });
       }
-      const result = kind === 'enroll' ? await this.#enroll(op, params, timeouts) : await this.#authenticate(op, timeouts);
+      const result = kind === 'enroll' ? await this.#enroll(op, params, timeouts) : await this.#authenticate(op, params, timeouts);
       outcome = { result };
     } catch (error) {
       outcome = { error: toWidgetError(error, { cameraReady: op.camera ? op.camera.isReady : undefined }) };
@@ -652,14 +678,23 @@ export class FaceGateWidget {
     }
   }
 
-  async #authenticate(op, timeouts) {
+  async #authenticate(op, params, timeouts) {
     const client = this.#client;
-    const live = await this.#liveness(op, timeouts);
+    if (params.reverify) {
+      if (typeof params.sessionId !== 'string' || params.sessionId === '') {
+        throw new WidgetError('PROCESSING_ERR', 'authenticate({ reverify: true }) needs the sessionId to re-verify');
+      }
+      const live = await this.#liveness(op, timeouts);
+      const renewed = await this.#commit(op, timeouts, () => client.reverify({ sessionId: params.sessionId, livenessSessionId: live.sessionId }));
+      return loginResult(renewed);
+    }
+    let live = await this.#liveness(op, timeouts);
     let pin;
+    let stepUpFor;
     for (let asked = 0; ; ) {
       let verified;
       try {
-        verified = await this.#commit(op, timeouts, () => client.verify({ livenessSessionId: live.sessionId, pin }));
+        verified = await this.#commit(op, timeouts, () => client.verify({ livenessSessionId: live.sessionId, pin, stepUpFor }));
       } catch (error) {
         if (error?.code === 'PIN_REQUIRED' && asked++ < MAX_PIN_PROMPTS) {
           pin = await this.#askPin(op, timeouts, { reason: 'required' });
@@ -678,18 +713,30 @@ export class FaceGateWidget {
       if (!verified?.matched) {
         throw new WidgetError('UNRECOGNIZED_FACE', DESCRIPTIONS.UNRECOGNIZED_FACE, { confidence: verified?.confidence ?? 0 });
       }
-      return {
-        facialId: verified.user?.id ?? null,
-        payload: verified.payload ?? null,
-        timestamp: new Date().toISOString(),
-        confidence: verified.confidence,
-        verificationToken: verified.verification_token ?? null,
-      };
+      const stepUp = verified.risk?.step_up_required ? verified.risk.step_up_type : null;
+      if (stepUp && !stepUpFor && asked++ < MAX_PIN_PROMPTS) {
+        if (stepUp === 'pin') {
+          // The same live session, with the user's PIN.
+          pin = await this.#askPin(op, timeouts, { reason: 'required' });
+          continue;
+        }
+        if (stepUp === 'liveness_active' && verified.step_up_id) {
+          // A second, active check of the same person finishes the login.
+          live = await this.#liveness(op, timeouts, { mode: 'active' });
+          stepUpFor = verified.step_up_id;
+          pin = undefined;
+          continue;
+        }
+      }
+      if (!verified.verification_token) {
+        throw new WidgetError('UNAUTHORIZED', 'The sign-in needs a step-up this widget could not complete', { serverCode: 'STEP_UP_REQUIRED' });
+      }
+      return loginResult(verified);
     }
   }
 
   /** Camera, liveness session, challenge, upload; a session that is not live is PAD_ATTACK. */
-  async #liveness(op, timeouts) {
+  async #liveness(op, timeouts, { mode } = {}) {
     const client = this.#client;
     const view = op.view;
     view.setState('camera');
@@ -702,7 +749,7 @@ export class FaceGateWidget {
     await op.within(timeouts.permissionMs, opening, () => new WidgetError('PERMISSION_REFUSED', 'Camera permission was not granted in time'));
     op.check();
 
-    const session = await this.#reply(op, timeouts, () => client.createLivenessSession());
+    const session = await this.#reply(op, timeouts, () => client.createLivenessSession(mode ? { mode } : undefined));
     if (!session.challenge && ('credentials' in session || 'region' in session)) {
       op.release();
       throw new ProviderLivenessRequired(session);
@@ -714,7 +761,7 @@ export class FaceGateWidget {
     const timedClient = {
       config: client.config,
       emit: (type, data) => client.emit?.(type, data),
-      createLivenessSession: () => this.#reply(op, timeouts, () => client.createLivenessSession()),
+      createLivenessSession: () => this.#reply(op, timeouts, () => client.createLivenessSession(mode ? { mode } : undefined)),
       uploadFrames: (id, body) => {
         // Captured: show the last frame while the server judges it, and turn the camera off.
         view.setState('processing');

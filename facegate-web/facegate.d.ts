@@ -128,19 +128,42 @@ export interface LivenessOutcome {
   confidence: number;
 }
 
+/** One named contribution to a risk score (docs/risk.md lists the codes). */
+export interface RiskFactor {
+  code: string;
+  weight: number;
+  /** 0–1. */
+  value: number;
+}
+
 export interface RiskAssessment {
   /** 0 (no risk) to 1. */
   score: number;
   level: 'low' | 'medium' | 'high';
-  factors: string[];
+  factors: RiskFactor[];
+  /** true: no token yet; pass the step-up first. */
   step_up_required: boolean;
-  step_up_type: string | null;
+  /** `pin`: resend verify with the PIN and the same liveness session; `liveness_active`: a second, active check with `stepUpFor`. */
+  step_up_type: 'pin' | 'liveness_active' | null;
+  /** `shadow`: scored and reported, nothing enforced. */
+  mode: 'enforce' | 'shadow';
+  /** What enforcing the tenant's rules does with this score. */
+  decision: 'allow' | 'step_up' | 'block';
 }
 
 export interface VerifyParams {
   livenessSessionId: string;
-  /** 4–16 digits, when the server asked for one (PIN_REQUIRED, WRONG_PIN_CODE); the same liveness session is reused. */
+  /** 4–16 digits, when the server asked for one (PIN_REQUIRED, WRONG_PIN_CODE, a `pin` step-up); the same liveness session is reused. */
   pin?: string;
+  /** A step-up's `step_up_id`, with a second, active liveness session. */
+  stepUpFor?: string;
+}
+
+export interface ReverifyParams {
+  /** The open session to renew. */
+  sessionId: string;
+  /** A fresh, live liveness session of the session's user. */
+  livenessSessionId: string;
 }
 
 export interface VerifyResult {
@@ -156,6 +179,8 @@ export interface VerifyResult {
   re_enrollment_required: boolean;
   /** The enrollment payload of the matched user, or null. */
   payload: unknown;
+  /** A `liveness_active` step-up's id, to send as `stepUpFor`. */
+  step_up_id?: string | null;
 }
 
 export interface FaceGateSession {
@@ -264,8 +289,10 @@ export interface ConsentVersions {
 // ---------------------------------------------------------------------------
 
 export interface FaceGateEventMap {
-  /** After a verify that matched. */
+  /** After a verify that issued a token. */
   verified: VerifyResult;
+  /** After reverify() renewed a session. */
+  reverified: VerifyResult;
   /** After createSession(). */
   session_created: FaceGateSession;
   /** runLiveness found the camera ready. */
@@ -293,10 +320,12 @@ export declare class FaceGateClient {
 
   /** POST /v1/match. */
   match(params: { image: string }): Promise<MatchResult>;
-  /** POST /v1/liveness/session. */
-  createLivenessSession(): Promise<LivenessSession>;
-  /** POST /v1/verify; persists device_id, emits `verified` on a match. */
+  /** POST /v1/liveness/session; `mode: 'active'` asks for an active challenge (a step-up needs one). */
+  createLivenessSession(params?: { mode?: 'active' | 'passive' }): Promise<LivenessSession>;
+  /** POST /v1/verify; persists device_id, emits `verified` once a token is issued. */
   verify(params: VerifyParams): Promise<VerifyResult>;
+  /** POST /v1/verify with session_id: renews an open session (same id, new tokens); emits `reverified`. */
+  reverify(params: ReverifyParams): Promise<VerifyResult>;
   /** POST /v1/session (with config.provider when set); emits `session_created`. */
   createSession(verificationToken: string): Promise<FaceGateSession>;
   /** POST /v1/enroll. */
@@ -408,6 +437,17 @@ export declare class InvalidApiKey extends ApiError {}
 export declare class LivenessFailed extends ApiError {}
 /** 410. */
 export declare class HandoffExpired extends ApiError {}
+/** 403 RISK_BLOCKED. */
+export declare class RiskBlocked extends ApiError {}
+/** 403 RE_ENROLLMENT_REQUIRED: re-enroll from the same live session. */
+export declare class ReEnrollmentRequired extends ApiError {}
+/** 401 REVERIFY_REQUIRED: call reverify(). */
+export declare class ReverifyRequired extends ApiError {
+  /** The guard's `max_age` (seconds), when known. */
+  readonly maxAge: number | null;
+}
+/** RFC 9470's challenge on a guarded route's 401: `{ maxAge }`, or null for any other answer. */
+export declare function reverifyChallenge(response: Response): { maxAge: number | null } | null;
 /** fetch failed; always retryable. */
 export declare class NetworkError extends FaceGateError {
   constructor(message?: string, options?: FaceGateErrorOptions);

@@ -71,6 +71,21 @@ export class InvalidApiKey extends ApiError {}
 export class LivenessFailed extends ApiError {}
 /** 410: a handoff session expired. */
 export class HandoffExpired extends ApiError {}
+/** 403 `RISK_BLOCKED`: the tenant's risk rules refused this sign-in. */
+export class RiskBlocked extends ApiError {}
+/** 403 `RE_ENROLLMENT_REQUIRED`: the user's face is past rotation; re-enroll from the same live session. */
+export class ReEnrollmentRequired extends ApiError {}
+/**
+ * 401 `REVERIFY_REQUIRED`: the session is past its re-verification deadline
+ * (a refresh, or a guarded route's RFC 9470 challenge); call `reverify()`.
+ * `maxAge` is the challenge's `max_age` in seconds, when known.
+ */
+export class ReverifyRequired extends ApiError {
+  constructor(message, options = {}) {
+    super(message, { code: 'REVERIFY_REQUIRED', ...options });
+    this.maxAge = options.maxAge ?? null;
+  }
+}
 
 /**
  * The server's face engine runs the liveness check itself (AWS Rekognition
@@ -110,7 +125,22 @@ function errorFromResponse(status, body, retryAfter) {
   if (status === 401 && (code === 'MISSING_API_KEY' || code === 'INVALID_API_KEY')) return new InvalidApiKey(message, options);
   if (status === 403 && code === 'LIVENESS_FAILED') return new LivenessFailed(message, options);
   if (status === 410) return new HandoffExpired(message, options);
+  if (status === 403 && code === 'RISK_BLOCKED') return new RiskBlocked(message, options);
+  if (status === 403 && code === 'RE_ENROLLMENT_REQUIRED') return new ReEnrollmentRequired(message, options);
+  if (status === 401 && code === 'REVERIFY_REQUIRED') return new ReverifyRequired(message, options);
   return new ApiError(message, options);
+}
+
+/**
+ * RFC 9470's step-up challenge on a response from the host's guarded route:
+ * `{ maxAge }` (seconds, or null) when the guard asks for re-verification
+ * (`WWW-Authenticate: Bearer error="insufficient_user_authentication"`), else null.
+ */
+export function reverifyChallenge(response) {
+  const header = response?.headers?.get?.('www-authenticate') ?? '';
+  if (response?.status !== 401 || !/error="insufficient_user_authentication"/.test(header)) return null;
+  const maxAge = /max_age="?(\d+)"?/.exec(header);
+  return { maxAge: maxAge ? Number(maxAge[1]) : null };
 }
 
 /** `Retry-After` as seconds (delta-seconds or an HTTP date), or null. */
@@ -254,22 +284,43 @@ export class FaceGateClient {
     return this.#call('POST', '/v1/match', { image: bareBase64(image) });
   }
 
-  /** POST /v1/liveness/session (demo: /demo/liveness-session): a challenge (local engine) or AWS credentials. */
-  createLivenessSession() {
-    return this.#call('POST', this.#paths.livenessSession);
+  /**
+   * POST /v1/liveness/session (demo: /demo/liveness-session): a challenge
+   * (local engine) or AWS credentials. `mode: 'active'` asks for an active
+   * challenge whatever the tenant's mode (a step-up needs one).
+   */
+  createLivenessSession({ mode } = {}) {
+    return this.#call('POST', this.#paths.livenessSession, mode ? { mode } : undefined);
   }
 
   /**
    * POST /v1/verify (demo: /demo/verify): keeps the server's device id and
-   * emits `verified` on a match. `pin` when the server asked for one
-   * (PIN_REQUIRED, WRONG_PIN_CODE with `attemptsRemaining`).
+   * emits `verified` once a token is issued. `pin` when the server asked for
+   * one (PIN_REQUIRED, WRONG_PIN_CODE with `attemptsRemaining`, or a step-up
+   * of type `pin`); `stepUpFor` with a second, active liveness session to
+   * finish a step-up of type `liveness_active` (the first answer's `step_up_id`).
+   * A step-up answer has `matched: true`, `risk.step_up_required: true` and no token.
    */
-  async verify({ livenessSessionId, pin }) {
+  async verify({ livenessSessionId, pin, stepUpFor }) {
     const body = { liveness_session_id: livenessSessionId };
     if (pin !== undefined && pin !== null) body.pin = String(pin);
+    if (stepUpFor) body.step_up_for = stepUpFor;
     const result = await this.#call('POST', this.#paths.verify, body);
     if (result && typeof result.device_id === 'string') this.#storeDeviceId(result.device_id);
-    if (result && result.matched) this.#emit('verified', result);
+    if (result && result.matched && result.verification_token) this.#emit('verified', result);
+    return result;
+  }
+
+  /**
+   * POST /v1/verify with `session_id` (continuous re-verification): a fresh
+   * live check renews the session: the same `session_id`, new tokens. Another
+   * face is 403 `REVERIFY_FACE_MISMATCH` and ends the session.
+   */
+  async reverify({ sessionId, livenessSessionId }) {
+    if (this.#config.demo) return this.#notInDemo('reverify');
+    const body = { liveness_session_id: livenessSessionId, session_id: sessionId };
+    const result = await this.#call('POST', this.#paths.verify, body);
+    if (result && result.matched) this.#emit('reverified', result);
     return result;
   }
 

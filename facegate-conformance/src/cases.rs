@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::fixture::{camera_frame, photo};
 use crate::{Adapter, Engine, Fixture, Reply};
 
+pub use crate::policy::*;
 pub use crate::provider::*;
 pub use crate::trust::*;
 
@@ -228,7 +229,7 @@ pub(crate) async fn profile<A: Adapter>(
 }
 
 #[track_caller]
-fn assert_guard_refusal(reply: &Reply, status: u16, code: &str, challenge: &str) {
+pub(crate) fn assert_guard_refusal(reply: &Reply, status: u16, code: &str, challenge: &str) {
     reply.assert_error(status, code);
     assert_eq!(reply.header("www-authenticate"), Some(challenge));
 }

@@ -26,6 +26,9 @@ pub struct Fixture<A> {
     pub key: String,
     /// The Rekognition peer the engine calls, on a Rekognition run.
     pub peer: Option<facegate_rekognition_peer::Peer>,
+    /// The store's database, for cases that move a record back in time
+    /// (an old face, a session verified long ago).
+    pub db: facegate_store_seaorm::SeaOrmStore,
 }
 
 /// An answer: status, headers, and the body parsed as JSON (`Null` if empty).
@@ -154,6 +157,7 @@ impl<A: Adapter> Fixture<A> {
         Fut: Future<Output = A>,
     {
         let store = facegate_store_seaorm::testing::test_store().await;
+        let db = store.clone();
         let builder = FaceGate::builder(store)
             .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT));
         let (builder, peer) = match engine_kind {
@@ -178,6 +182,7 @@ impl<A: Adapter> Fixture<A> {
             tenant: tenant.id,
             key,
             peer,
+            db,
         }
     }
 

@@ -34,6 +34,7 @@ macro_rules! case {
 
 pub mod cases;
 mod fixture;
+mod policy;
 mod provider;
 mod trust;
 
@@ -111,6 +112,13 @@ macro_rules! suite {
             pin_tries,
             replayed_uploads_and_probe_bounds,
             face_index_follows_the_store,
+            policy_routes,
+            risk_blocks_and_shadow_mode_reports,
+            step_up_by_pin,
+            step_up_by_active_liveness,
+            lockout_follows_the_policy_and_grows,
+            continuous_reverification,
+            face_rotation,
         );
         mod rekognition {
             use super::*;
@@ -129,6 +137,8 @@ macro_rules! suite {
                 biometric_leftovers,
                 pin_tries,
                 engine_deletions_are_retried,
+                step_up_by_active_liveness,
+                continuous_reverification,
             );
         }
     };

@@ -142,7 +142,6 @@ case!(
             ("GET", format!("/v1/users/{user_id}")),
             ("DELETE", format!("/v1/users/{user_id}")),
             ("PATCH", format!("/v1/users/{user_id}/status")),
-            ("POST", format!("/v1/users/{user_id}/re-enroll")),
             ("POST", "/v1/match".to_owned()),
             ("POST", "/v1/detect-attributes".to_owned()),
             ("GET", "/v1/face-index".to_owned()),
@@ -152,6 +151,11 @@ case!(
         ] {
             assert_needs_server_key(&call_as(&fx, &key, method, &path, Some(json!({})), &[]).await);
         }
+        // Re-enrollment: the user's own live face only (see the rotation case).
+        let re_enroll = format!("/v1/users/{user_id}/re-enroll");
+        call_as(&fx, &key, "POST", &re_enroll, Some(json!({ "face_image": photo(BIDEN) })), &[])
+            .await
+            .assert_error(400, "VALIDATION_FAILED");
         // Nothing was deleted by the refused calls.
         fx.call("GET", &format!("/v1/users/{user_id}"), None).await.assert_ok(200);
 

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId};
+use crate::ids::{
+    ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, StepUpId, TenantId, UserId,
+};
 
 /// A customer of the FaceGate deployment. Every other record belongs to exactly one tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -406,26 +408,55 @@ pub struct Session {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// The three tenant policies of the spec; each tenant has at most one of each type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "policy_type", content = "config", rename_all = "snake_case")]
-pub enum Policy {
-    Rotation {
-        rotation_days: u32,
-        grace_period_days: u32,
-        notify_before_days: u32,
-    },
-    Risk {
-        block_threshold: f32,
-        step_up_threshold: f32,
-        max_failed_attempts: u32,
-        lockout_duration_minutes: u32,
-    },
-    Continuous {
-        re_verify_interval_minutes: u32,
-        confidence_decay_rate: f32,
-        min_confidence: f32,
-    },
+/// A sign-in (or enrollment) of a user from a device: what the risk engine
+/// compares a new login with (known devices, networks, user agents, and
+/// how fast the user moves between devices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub device_id: String,
+    /// The client address's network (`/24` of IPv4, `/48` of IPv6), when known.
+    pub network: Option<String>,
+    pub user_agent: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A login that scored for a step-up of active liveness: no session yet.
+/// A second, active-mode liveness session of the same user on the same
+/// device completes it once (`POST /v1/verify { step_up_for }`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepUp {
+    pub id: StepUpId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub device_id: String,
+    pub device_fingerprint: Option<String>,
+    /// The first check's match confidence and risk score.
+    pub confidence: f32,
+    pub risk_score: f32,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl StepUp {
+    /// Time to pass the second check: a new liveness ceremony, no more.
+    pub const LIFETIME_SECS: i64 = 5 * 60;
+}
+
+/// A policy write, for the audit trail: who changed which policy, from
+/// what to what (`None`: the defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyChange {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub policy_type: crate::policy::PolicyType,
+    pub before: Option<crate::policy::Policy>,
+    pub after: Option<crate::policy::Policy>,
+    /// The API key that made the change.
+    pub changed_by: ApiKeyId,
+    pub changed_at: DateTime<Utc>,
 }
 
 /// One line of the audit trail: every API request leaves one.

@@ -138,6 +138,27 @@ pub enum ApiError {
     /// Details go to the log, not to the client.
     #[error("The session provider did not answer as expected")]
     ProviderFailed(String),
+    /// Verify: the login's risk score reached the tenant's block threshold.
+    #[error("This sign-in was blocked as too risky")]
+    RiskBlocked,
+    /// Verify: the user's face is past its rotation and grace period.
+    #[error("Your enrolled face has expired: enroll again from a live session")]
+    ReEnrollmentRequired,
+    /// Refresh: the session is past its re-verification deadline.
+    #[error("This session must be re-verified with a new liveness check")]
+    ReverifyRequired,
+    #[error("Step-up not found")]
+    StepUpNotFound,
+    #[error("The step-up has expired; sign in again")]
+    StepUpExpired,
+    #[error("The step-up was already completed")]
+    StepUpConsumed,
+    /// The step-up's liveness check showed someone else.
+    #[error("The step-up check did not confirm the same person")]
+    StepUpFailed,
+    /// Re-verification showed someone else: the session is revoked.
+    #[error("The face does not match this session's user; the session has been revoked")]
+    ReverifyFaceMismatch,
     #[error("Not found")]
     RouteNotFound,
     #[error("Method not allowed")]
@@ -183,6 +204,7 @@ impl ApiError {
             | InvalidRefreshToken
             | RefreshTokenReused
             | PinRequired
+            | ReverifyRequired
             | WrongPinCode { .. } => StatusCode::UNAUTHORIZED,
             TenantSuspended
             | InsufficientScope { .. }
@@ -191,7 +213,11 @@ impl ApiError {
             | MinorsNotAllowed
             | LivenessFailed
             | UserSuspended
-            | UserLocked => StatusCode::FORBIDDEN,
+            | UserLocked
+            | RiskBlocked
+            | ReEnrollmentRequired
+            | StepUpFailed
+            | ReverifyFaceMismatch => StatusCode::FORBIDDEN,
             MalformedJson(_)
             | Validation(_)
             | UnknownConsentVersion
@@ -204,6 +230,8 @@ impl ApiError {
             | LivenessSessionConsumed
             | LivenessNotCompleted
             | LivenessAlreadyCompleted
+            | StepUpExpired
+            | StepUpConsumed
             | PinRequiredAtEnroll => StatusCode::BAD_REQUEST,
             TooManyAttempts { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             EngineUnsupported(_) | ProviderNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -220,6 +248,7 @@ impl ApiError {
             | ConsentNotFound
             | LivenessSessionNotFound
             | SessionNotFound
+            | StepUpNotFound
             | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -277,6 +306,14 @@ impl ApiError {
             SessionNotFound => "SESSION_NOT_FOUND",
             ProviderNotImplemented(_) => "PROVIDER_NOT_IMPLEMENTED",
             ProviderFailed(_) => "PROVIDER_ERROR",
+            RiskBlocked => "RISK_BLOCKED",
+            ReEnrollmentRequired => "RE_ENROLLMENT_REQUIRED",
+            ReverifyRequired => "REVERIFY_REQUIRED",
+            StepUpNotFound => "STEP_UP_NOT_FOUND",
+            StepUpExpired => "STEP_UP_EXPIRED",
+            StepUpConsumed => "STEP_UP_CONSUMED",
+            StepUpFailed => "STEP_UP_FAILED",
+            ReverifyFaceMismatch => "REVERIFY_FACE_MISMATCH",
             RouteNotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Unavailable => "SERVICE_UNAVAILABLE",

@@ -43,6 +43,7 @@ use crate::FaceGate;
 use crate::clock;
 use crate::domain::TenantStatus;
 use crate::ids::{SessionId, TenantId, UserId};
+use crate::policy::TenantPolicies;
 use crate::token::Claims;
 
 /// Why a request was turned away.
@@ -56,37 +57,52 @@ pub enum GuardRejection {
     WrongRole(String),
     #[error("Could not check the token right now")]
     Unavailable,
+    /// The session is past its re-verification deadline (continuous
+    /// policy): RFC 9470's step-up challenge, with the policy's interval as
+    /// `max_age` (seconds).
+    #[error("This session must be re-verified")]
+    ReverifyRequired { max_age: u64 },
 }
 
 impl GuardRejection {
     /// The JSON error response, with the `WWW-Authenticate` header of RFC 6750.
     pub fn response<B: From<Bytes>>(&self) -> Response<B> {
         let (status, code, challenge) = match self {
-            GuardRejection::MissingToken => (StatusCode::UNAUTHORIZED, "MISSING_TOKEN", "Bearer"),
+            GuardRejection::MissingToken => {
+                (StatusCode::UNAUTHORIZED, "MISSING_TOKEN", "Bearer".into())
+            }
             GuardRejection::InvalidToken(_) => (
                 StatusCode::UNAUTHORIZED,
                 "INVALID_TOKEN",
-                r#"Bearer error="invalid_token""#,
+                r#"Bearer error="invalid_token""#.into(),
             ),
             GuardRejection::WrongRole(_) => (
                 StatusCode::FORBIDDEN,
                 "INSUFFICIENT_ROLE",
-                r#"Bearer error="insufficient_scope""#,
+                r#"Bearer error="insufficient_scope""#.into(),
             ),
             GuardRejection::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
-                "Bearer",
+                "Bearer".into(),
+            ),
+            GuardRejection::ReverifyRequired { max_age } => (
+                StatusCode::UNAUTHORIZED,
+                "REVERIFY_REQUIRED",
+                format!(
+                    r#"Bearer error="insufficient_user_authentication", error_description="A more recent face verification is required", max_age="{max_age}""#
+                ),
             ),
         };
         let mut response = crate::api::wire::json_response(
             status,
             &json!({ "error": self.to_string(), "code": code }),
         );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+        if let Ok(challenge) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
         response.map(B::from)
     }
 }
@@ -118,9 +134,17 @@ pub(crate) struct GuardCache {
 
 #[derive(Clone)]
 struct CachedToken {
-    claims: Arc<Claims>,
+    verdict: Verdict,
     /// When the session was last read from the store.
     session_checked: Instant,
+}
+
+/// A verified token and its session's re-verification deadline.
+#[derive(Clone)]
+struct Verdict {
+    claims: Arc<Claims>,
+    /// `(deadline, max_age in seconds)` under a continuous policy.
+    reverify: Option<(chrono::DateTime<chrono::Utc>, u64)>,
 }
 
 impl GuardCache {
@@ -135,15 +159,15 @@ impl GuardCache {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The claims of a token verified within the recheck window.
-    fn fresh(&self, token: &str) -> Option<Arc<Claims>> {
+    /// The verdict on a token verified within the recheck window.
+    fn fresh(&self, token: &str) -> Option<Verdict> {
         let entries = self.entries();
         let cached = entries.get(token)?;
         (cached.session_checked.elapsed() < self.config.session_recheck)
-            .then(|| cached.claims.clone())
+            .then(|| cached.verdict.clone())
     }
 
-    fn insert(&self, token: &str, claims: Arc<Claims>) {
+    fn insert(&self, token: &str, verdict: Verdict) {
         if self.config.session_recheck.is_zero() {
             return;
         }
@@ -154,7 +178,7 @@ impl GuardCache {
         entries.insert(
             token.to_owned(),
             CachedToken {
-                claims,
+                verdict,
                 session_checked: Instant::now(),
             },
         );
@@ -166,17 +190,17 @@ impl GuardCache {
 
     pub(crate) fn forget_session(&self, session: &SessionId) {
         self.entries()
-            .retain(|_, cached| cached.claims.sid != session.as_str());
+            .retain(|_, cached| cached.verdict.claims.sid != session.as_str());
     }
 
     pub(crate) fn forget_user(&self, user: &UserId) {
         self.entries()
-            .retain(|_, cached| cached.claims.sub != user.as_str());
+            .retain(|_, cached| cached.verdict.claims.sub != user.as_str());
     }
 
     pub(crate) fn forget_tenant(&self, tenant: &TenantId) {
         self.entries()
-            .retain(|_, cached| cached.claims.tid != tenant.as_str());
+            .retain(|_, cached| cached.verdict.claims.tid != tenant.as_str());
     }
 }
 
@@ -197,12 +221,12 @@ impl FaceGate {
             })
             .ok_or(GuardRejection::MissingToken)?;
         let cache = self.guard_cache();
-        let claims = match cache.fresh(token) {
-            Some(claims) => claims,
+        let Verdict { claims, reverify } = match cache.fresh(token) {
+            Some(verdict) => verdict,
             None => match self.verify_token_and_session(token).await {
-                Ok(claims) => {
-                    cache.insert(token, claims.clone());
-                    claims
+                Ok(verdict) => {
+                    cache.insert(token, verdict.clone());
+                    verdict
                 }
                 Err(rejection) => {
                     cache.remove(token);
@@ -211,6 +235,11 @@ impl FaceGate {
             },
         };
         rules.accepts_tenant(&claims.tid)?;
+        if let Some((deadline, max_age)) = reverify
+            && deadline <= chrono::Utc::now()
+        {
+            return Err(GuardRejection::ReverifyRequired { max_age });
+        }
         let leeway = i64::try_from(self.token_config().leeway.as_secs()).unwrap_or(0);
         // Whole seconds are all `exp` has; no need for the store's truncated clock.
         if claims.exp + leeway <= chrono::Utc::now().timestamp() {
@@ -235,8 +264,9 @@ impl FaceGate {
         self.guard_cache().forget_session(session);
     }
 
-    /// The uncached checks: signature and registered claims, then the session.
-    async fn verify_token_and_session(&self, token: &str) -> Result<Arc<Claims>, GuardRejection> {
+    /// The uncached checks: signature and registered claims, then the
+    /// session, and its re-verification deadline under the tenant's policy.
+    async fn verify_token_and_session(&self, token: &str) -> Result<Verdict, GuardRejection> {
         let claims = self
             .verify_token(token)
             .await
@@ -258,13 +288,29 @@ impl FaceGate {
             .store()
             .tenant(&session.tenant_id)
             .await
-            .map_err(|_| GuardRejection::Unavailable)?;
-        if tenant.is_none_or(|t| t.status != TenantStatus::Active) {
-            return Err(GuardRejection::InvalidToken(
-                "the tenant is suspended".into(),
-            ));
-        }
-        Ok(Arc::new(claims))
+            .map_err(|_| GuardRejection::Unavailable)?
+            .filter(|t| t.status == TenantStatus::Active)
+            .ok_or_else(|| GuardRejection::InvalidToken("the tenant is suspended".into()))?;
+        let stored: Vec<_> = self
+            .store()
+            .policies(&tenant.id)
+            .await
+            .map_err(|_| GuardRejection::Unavailable)?
+            .into_iter()
+            .map(|p| p.policy)
+            .collect();
+        let reverify = TenantPolicies::from_stored(&tenant.settings, &stored)
+            .continuous
+            .map(|policy| {
+                (
+                    policy.deadline(session.last_verified_at, session.confidence),
+                    u64::from(policy.re_verify_interval_minutes) * 60,
+                )
+            });
+        Ok(Verdict {
+            claims: Arc::new(claims),
+            reverify,
+        })
     }
 }
 

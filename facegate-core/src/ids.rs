@@ -96,3 +96,9 @@ prefixed_id!(
     "",
     hyphenated
 );
+prefixed_id!(
+    /// `stp_…`: a login waiting for its step-up.
+    StepUpId,
+    "stp_",
+    simple
+);

@@ -9,6 +9,7 @@
 //! token      the JWTs FaceGate signs, and the key ring behind them
 //! liveness   challenge, frame judging and lockout rules
 //! pin        the PINs a tenant may ask for besides the face
+//! policy     the tenant policies: rotation, risk and lockout, re-verification
 //! sealed     secrets at rest, under the host's master key
 //! guard      the tower layer that checks those tokens on the host's routes
 //! admin      tenants, API keys and signing keys, for operators and CLIs
@@ -26,6 +27,7 @@ pub mod guard;
 pub mod ids;
 pub mod liveness;
 pub mod pin;
+pub mod policy;
 pub mod providers;
 pub mod sealed;
 pub mod store;

@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, LivenessCompletion, LivenessSession,
-    RefreshTokenRecord, Session, SigningKeyRecord, Tenant, TenantSettings, TenantStatus, User,
-    UserStatus,
+    PolicyChange, RefreshTokenRecord, Session, SignIn, SigningKeyRecord, StepUp, Tenant,
+    TenantSettings, TenantStatus, User, UserStatus,
 };
-use crate::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
+use crate::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, StepUpId, TenantId, UserId};
+use crate::policy::{Policy, PolicyType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -128,20 +129,26 @@ pub enum FaceChangeKind {
 /// `S: Store` bound they need no import.
 pub mod prelude {
     pub use super::{
-        AuditStore as _, ConsentStore as _, LivenessStore as _, RateLimitStore as _,
-        SessionStore as _, SigningKeyStore as _, Store, TenantStore as _, UserStore as _,
+        AuditStore as _, ConsentStore as _, LivenessStore as _, PolicyStore as _,
+        RateLimitStore as _, RiskStore as _, SessionStore as _, SigningKeyStore as _, Store,
+        TenantStore as _, UserStore as _,
     };
 }
 
 /// Everything FaceGate stores, as one trait object (`Arc<dyn Store>`): the
-/// aggregates' traits together. Implement those ([`TenantStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`], [`SessionStore`], [`SigningKeyStore`], [`RateLimitStore`], [`AuditStore`]);
+/// aggregates' traits together. Implement those ([`TenantStore`],
+/// [`PolicyStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`],
+/// [`SessionStore`], [`RiskStore`], [`SigningKeyStore`], [`RateLimitStore`],
+/// [`AuditStore`]);
 /// `Store` comes with them.
 pub trait Store:
     TenantStore
+    + PolicyStore
     + UserStore
     + ConsentStore
     + LivenessStore
     + SessionStore
+    + RiskStore
     + SigningKeyStore
     + RateLimitStore
     + AuditStore
@@ -153,10 +160,12 @@ pub trait Store:
 
 impl<T> Store for T where
     T: TenantStore
+        + PolicyStore
         + UserStore
         + ConsentStore
         + LivenessStore
         + SessionStore
+        + RiskStore
         + SigningKeyStore
         + RateLimitStore
         + AuditStore
@@ -207,6 +216,87 @@ pub trait TenantStore: Send + Sync {
         id: &ApiKeyId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+}
+
+/// A stored policy and when it was last written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPolicy {
+    pub policy: Policy,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The tenants' policies (at most one of each type per tenant) and the log
+/// of their changes.
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    async fn policies(&self, tenant: &TenantId) -> Result<Vec<StoredPolicy>, StoreError>;
+
+    /// Stores `policy` as the tenant's policy of its type and, in the same
+    /// transaction, logs the change (before → after) by `changed_by`.
+    /// Returns the policy it replaced; `None` when it created one. Of two
+    /// concurrent writes each logs the policy it really replaced.
+    async fn put_policy(
+        &self,
+        tenant: &TenantId,
+        policy: &Policy,
+        changed_by: &ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Policy>, StoreError>;
+
+    /// Deletes the tenant's policy of this type (back to the defaults) and
+    /// logs it in the same transaction; returns what was deleted (`None`,
+    /// and nothing logged, when there was none).
+    async fn delete_policy(
+        &self,
+        tenant: &TenantId,
+        kind: PolicyType,
+        changed_by: &ApiKeyId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Policy>, StoreError>;
+
+    /// The tenant's policy changes, newest first.
+    async fn policy_changes(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<PolicyChange>, StoreError>;
+}
+
+/// What the risk engine remembers: sign-ins it compares new logins with,
+/// and logins waiting for a step-up.
+#[async_trait]
+pub trait RiskStore: Send + Sync {
+    async fn record_sign_in(&self, sign_in: &SignIn) -> Result<(), StoreError>;
+
+    /// The user's sign-ins since `since`, newest first, at most `limit`.
+    async fn sign_ins(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SignIn>, StoreError>;
+
+    /// Forgets sign-ins before `before`; returns how many.
+    async fn prune_sign_ins(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    async fn insert_step_up(&self, step_up: &StepUp) -> Result<(), StoreError>;
+
+    async fn step_up(&self, tenant: &TenantId, id: &StepUpId)
+    -> Result<Option<StepUp>, StoreError>;
+
+    /// Marks a step-up completed at `at` if it is neither completed nor
+    /// expired, atomically; false otherwise (of two racing completions, one
+    /// wins).
+    async fn complete_step_up(
+        &self,
+        tenant: &TenantId,
+        id: &StepUpId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes step-ups that expired before `before`; returns how many.
+    async fn prune_step_ups(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Users, their faces, and the face log other instances follow.
@@ -503,6 +593,20 @@ pub trait SessionStore: Send + Sync {
         next_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<RefreshRotation, StoreError>;
+
+    /// Re-verifies a session that is neither revoked nor expired: its
+    /// confidence and `last_verified_at` become `confidence` and `at`, every
+    /// unspent refresh token of it is spent, and `next_refresh` is stored
+    /// as its one live refresh token, in one transaction. `None` when the
+    /// tenant has no such live session.
+    async fn reverify_session(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+        confidence: f32,
+        at: DateTime<Utc>,
+        next_refresh: &RefreshTokenRecord,
+    ) -> Result<Option<Session>, StoreError>;
 
     /// Records that the verification token `jti` (of `session`, valid until
     /// `expires_at`) was exchanged for a session at `at`; false when it was

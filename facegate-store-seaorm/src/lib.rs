@@ -12,6 +12,7 @@
 mod convert;
 pub mod entity;
 pub mod migration;
+mod policy;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -41,8 +42,8 @@ use facegate_core::store::{
 
 use entity::{
     api_key, audit_event, consent, engine_face_deletion, face_change, face_enrollment,
-    face_log_head, liveness_session, rate_window, reference_frame, refresh_token, session,
-    signing_key, tenant, token_exchange, user,
+    face_log_head, liveness_session, rate_window, reference_frame, refresh_token, session, sign_in,
+    signing_key, step_up, tenant, token_exchange, user,
 };
 use migration::Migrator;
 
@@ -116,7 +117,7 @@ fn with_sqlite_create_mode(url: &str) -> String {
     }
 }
 
-fn store_error(err: DbErr) -> StoreError {
+pub(crate) fn store_error(err: DbErr) -> StoreError {
     if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
         return StoreError::Conflict(detail);
     }
@@ -311,6 +312,17 @@ async fn delete_user_rows(
     face_enrollment::Entity::delete_many()
         .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
         .filter(face_enrollment::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    // Where and on what they signed in: theirs, gone with them.
+    sign_in::Entity::delete_many()
+        .filter(sign_in::Column::TenantId.eq(tenant.as_str()))
+        .filter(sign_in::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    step_up::Entity::delete_many()
+        .filter(step_up::Column::TenantId.eq(tenant.as_str()))
+        .filter(step_up::Column::UserId.eq(id.as_str()))
         .exec(txn)
         .await?;
     consent::Entity::update_many()
@@ -1397,6 +1409,50 @@ impl SessionStore for SeaOrmStore {
             .ok_or_else(|| StoreError::Backend("refresh token without a session".into()))?;
         txn.commit().await.map_err(store_error)?;
         Ok(RefreshRotation::Rotated(session))
+    }
+
+    async fn reverify_session(
+        &self,
+        tenant: &TenantId,
+        id: &SessionId,
+        confidence: f32,
+        at: DateTime<Utc>,
+        next_refresh: &RefreshTokenRecord,
+    ) -> Result<Option<Session>, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let updated = session::Entity::update_many()
+            .col_expr(session::Column::Confidence, Expr::value(confidence))
+            .col_expr(session::Column::LastVerifiedAt, Expr::value(at))
+            .filter(session::Column::TenantId.eq(tenant.as_str()))
+            .filter(session::Column::Id.eq(id.as_str()))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(at))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if updated.rows_affected == 0 {
+            return Ok(None);
+        }
+        // The old refresh tokens are spent: presented again, they are a reuse.
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::SpentAt, Expr::value(at))
+            .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+            .filter(refresh_token::Column::SessionId.eq(id.as_str()))
+            .filter(refresh_token::Column::SpentAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        refresh_token::Entity::insert(convert::refresh_token_row(next_refresh).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(store_error)?;
+        let session = session::Entity::find_by_id(id.as_str())
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .map(convert::session);
+        txn.commit().await.map_err(store_error)?;
+        Ok(session)
     }
 
     async fn record_token_exchange(

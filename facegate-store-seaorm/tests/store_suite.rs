@@ -1585,3 +1585,273 @@ async fn removed_engine_faces_are_queued_until_the_engine_deleted_them() {
     assert_eq!(queued(None).await[0].tenant_id, t2);
     store.finish_engine_face_deletions(&t1_queue).await.unwrap();
 }
+
+mod policies_and_risk {
+    use super::*;
+    use facegate_core::domain::{SignIn, StepUp};
+    use facegate_core::ids::StepUpId;
+    use facegate_core::policy::{
+        ContinuousPolicy, Policy, PolicyType, RiskMode, RiskRules, RotationPolicy,
+    };
+
+    fn risk(block: f64) -> Policy {
+        Policy::Risk(RiskRules {
+            block_threshold: block,
+            step_up_threshold: 0.5,
+            max_failed_attempts: 5,
+            lockout_duration_minutes: 30,
+            mode: RiskMode::Shadow,
+        })
+    }
+
+    #[tokio::test]
+    async fn policies_are_upserted_per_type_and_every_change_logged() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let other = super::tenant(&store).await;
+        let key = ApiKeyId::generate();
+        let now = clock::now();
+        assert_eq!(
+            store
+                .put_policy(&tenant, &risk(0.9), &key, now)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .put_policy(&tenant, &risk(0.8), &key, now)
+                .await
+                .unwrap(),
+            Some(risk(0.9))
+        );
+        let rotation = Policy::Rotation(RotationPolicy {
+            rotation_days: 90,
+            grace_period_days: 7,
+            notify_before_days: 14,
+        });
+        store
+            .put_policy(&tenant, &rotation, &key, now)
+            .await
+            .unwrap();
+        let mut stored: Vec<_> = store
+            .policies(&tenant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.policy)
+            .collect();
+        stored.sort_by_key(|p| p.policy_type().as_str());
+        assert_eq!(stored, vec![risk(0.8), rotation]);
+        assert!(store.policies(&other).await.unwrap().is_empty());
+
+        assert_eq!(
+            store
+                .delete_policy(&tenant, PolicyType::Risk, &key, now)
+                .await
+                .unwrap(),
+            Some(risk(0.8))
+        );
+        assert_eq!(
+            store
+                .delete_policy(&tenant, PolicyType::Continuous, &key, now)
+                .await
+                .unwrap(),
+            None
+        );
+        let changes = store.policy_changes(&tenant, 10).await.unwrap();
+        let summary: Vec<_> = changes
+            .iter()
+            .map(|c| (c.policy_type, c.before, c.after))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (PolicyType::Risk, Some(risk(0.8)), None),
+                (PolicyType::Rotation, None, Some(rotation)),
+                (PolicyType::Risk, Some(risk(0.9)), Some(risk(0.8))),
+                (PolicyType::Risk, None, Some(risk(0.9))),
+            ]
+        );
+        assert!(changes.iter().all(|c| c.changed_by == key));
+        assert!(store.policy_changes(&other, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn racing_first_writes_of_a_policy_create_it_once() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let writes = (0..8).map(|i| {
+            let store = store.clone();
+            let tenant = tenant.clone();
+            tokio::spawn(async move {
+                let policy = Policy::Continuous(ContinuousPolicy {
+                    re_verify_interval_minutes: 10 + i,
+                    confidence_decay_rate: 0.1,
+                    min_confidence: 80.0,
+                });
+                store
+                    .put_policy(&tenant, &policy, &ApiKeyId::generate(), clock::now())
+                    .await
+            })
+        });
+        let results: Vec<_> = futures_util::future::join_all(writes)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().unwrap())
+            .collect();
+        assert_eq!(results.iter().filter(|before| before.is_none()).count(), 1);
+        let changes = store.policy_changes(&tenant, 20).await.unwrap();
+        assert_eq!(changes.len(), 8);
+        // Each write logged the policy it really replaced: a chain.
+        let created = changes.iter().filter(|c| c.before.is_none()).count();
+        assert_eq!(created, 1);
+    }
+
+    #[tokio::test]
+    async fn sign_ins_come_newest_first_and_go_with_their_user() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let ada = user(&tenant, "ada");
+        store.insert_user(&ada, &[], None).await.unwrap();
+        let now = clock::now();
+        for (i, device) in ["dev-a", "dev-b", "dev-c"].into_iter().enumerate() {
+            store
+                .record_sign_in(&SignIn {
+                    tenant_id: tenant.clone(),
+                    user_id: ada.id.clone(),
+                    device_id: device.into(),
+                    network: Some("10.0.0.0/24".into()),
+                    user_agent: Some("Firefox".into()),
+                    at: now - chrono::Duration::days(2 - i as i64),
+                })
+                .await
+                .unwrap();
+        }
+        let recent = store
+            .sign_ins(&tenant, &ada.id, now - chrono::Duration::hours(36), 10)
+            .await
+            .unwrap();
+        let devices: Vec<_> = recent.iter().map(|s| s.device_id.as_str()).collect();
+        assert_eq!(devices, ["dev-c", "dev-b"]);
+        assert_eq!(
+            store
+                .prune_sign_ins(now - chrono::Duration::hours(36))
+                .await
+                .unwrap(),
+            1
+        );
+        store.delete_user(&tenant, &ada.id).await.unwrap();
+        assert!(
+            store
+                .sign_ins(&tenant, &ada.id, now - chrono::Duration::days(9), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_up_completes_once_and_only_in_time() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let now = clock::now();
+        let step_up = |expires_in: i64| StepUp {
+            id: StepUpId::generate(),
+            tenant_id: tenant.clone(),
+            user_id: UserId::generate(),
+            device_id: "dev-1".into(),
+            device_fingerprint: Some("ab".repeat(32)),
+            confidence: 97.5,
+            risk_score: 0.65,
+            created_at: now,
+            expires_at: now + chrono::Duration::seconds(expires_in),
+            completed_at: None,
+        };
+        let live = step_up(300);
+        let stale = step_up(-1);
+        store.insert_step_up(&live).await.unwrap();
+        store.insert_step_up(&stale).await.unwrap();
+        assert_eq!(
+            store.step_up(&tenant, &live.id).await.unwrap(),
+            Some(live.clone())
+        );
+        let other = super::tenant(&store).await;
+        assert_eq!(store.step_up(&other, &live.id).await.unwrap(), None);
+        assert!(!store.complete_step_up(&other, &live.id, now).await.unwrap());
+        let racers = (0..4).map(|_| {
+            let store = store.clone();
+            let tenant = tenant.clone();
+            let id = live.id.clone();
+            tokio::spawn(async move { store.complete_step_up(&tenant, &id, now).await })
+        });
+        let won = futures_util::future::join_all(racers)
+            .await
+            .into_iter()
+            .filter(|r| *r.as_ref().unwrap().as_ref().unwrap())
+            .count();
+        assert_eq!(won, 1);
+        assert!(
+            !store
+                .complete_step_up(&tenant, &stale.id, now)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.prune_step_ups(now).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn re_verifying_a_session_spends_its_refresh_tokens() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let ada = user(&tenant, "ada");
+        store.insert_user(&ada, &[], None).await.unwrap();
+        let now = clock::now();
+        let session = Session {
+            id: SessionId::generate(),
+            tenant_id: tenant.clone(),
+            user_id: ada.id.clone(),
+            device_id: "dev-1".into(),
+            device_fingerprint: None,
+            confidence: 95.0,
+            risk_score: 0.1,
+            created_at: now,
+            last_verified_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            revoked_at: None,
+        };
+        let token = |hash: &str| RefreshTokenRecord {
+            hash: hash.into(),
+            tenant_id: tenant.clone(),
+            session_id: session.id.clone(),
+            created_at: now,
+            spent_at: None,
+        };
+        store.insert_session(&session, &token("old")).await.unwrap();
+        let later = now + chrono::Duration::minutes(20);
+        let renewed = store
+            .reverify_session(&tenant, &session.id, 99.0, later, &token("new"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (renewed.confidence, renewed.last_verified_at),
+            (99.0, later)
+        );
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&tenant, "old", "next", later)
+                .await
+                .unwrap(),
+            RefreshRotation::Reused(_)
+        ));
+        // Revoked by that reuse: no more re-verification.
+        assert_eq!(
+            store
+                .reverify_session(&tenant, &session.id, 99.0, later, &token("newer"))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}

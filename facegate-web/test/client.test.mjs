@@ -9,6 +9,10 @@ import {
   InvalidApiKey,
   LivenessFailed,
   NetworkError,
+  ReEnrollmentRequired,
+  ReverifyRequired,
+  RiskBlocked,
+  reverifyChallenge,
 } from '../facegate.js';
 import { API_KEY, memoryStorage, recordingSleep, reply, scriptedFetch } from '../test-support/fakes.mjs';
 
@@ -376,7 +380,7 @@ describe('error mapping', () => {
 
 describe('events', () => {
   test('verified fires after a matched verify, with unsubscribe working', async () => {
-    const matched = { matched: true, confidence: 97, device_id: 'dev_1' };
+    const matched = { matched: true, confidence: 97, device_id: 'dev_1', verification_token: 'jwt' };
     const { client } = clientWith([ok(matched)]);
     const seen = [];
     const off = client.on('verified', (event) => seen.push(event));
@@ -395,6 +399,15 @@ describe('events', () => {
     const seen = [];
     client.on('verified', (event) => seen.push(event));
     await client.verify({ livenessSessionId: 'l' });
+    assert.deepEqual(seen, []);
+  });
+
+  test('no verified event for a step-up answer (no token yet)', async () => {
+    const stepUp = { matched: true, device_id: 'dev_1', verification_token: null, risk: { step_up_required: true, step_up_type: 'pin' } };
+    const { client } = clientWith([ok(stepUp)]);
+    const seen = [];
+    client.on('verified', (event) => seen.push(event));
+    assert.deepEqual(await client.verify({ livenessSessionId: 'l' }), stepUp);
     assert.deepEqual(seen, []);
   });
 
@@ -418,7 +431,7 @@ describe('events', () => {
   });
 
   test('on(listener) receives every event and unsubscribes', async () => {
-    const { client } = clientWith([ok({ matched: true, device_id: 'dev_1' })]);
+    const { client } = clientWith([ok({ matched: true, device_id: 'dev_1', verification_token: 'jwt' })]);
     const types = [];
     const off = client.on((event) => types.push(event.type));
     client.emit('camera_ready', { stream: null });
@@ -426,5 +439,53 @@ describe('events', () => {
     off();
     client.emit('camera_ready', { stream: null });
     assert.deepEqual(types, ['camera_ready', 'verified']);
+  });
+});
+
+describe('risk, step-up and re-verification', () => {
+  test('createLivenessSession asks for an active check only when told to', async () => {
+    const { client, calls } = clientWith([ok({ session_id: 'l1' }), ok({ session_id: 'l2' })]);
+    await client.createLivenessSession();
+    await client.createLivenessSession({ mode: 'active' });
+    assert.equal(calls[0].body, undefined);
+    assert.deepEqual(calls[1].body, { mode: 'active' });
+  });
+
+  test('verify finishes a step-up with step_up_for', async () => {
+    const { client, calls } = clientWith([ok({ matched: true, device_id: 'dev_1', verification_token: 'jwt' })]);
+    await client.verify({ livenessSessionId: 'l2', stepUpFor: 'stp_1' });
+    assert.deepEqual(calls[0].body, { liveness_session_id: 'l2', step_up_for: 'stp_1' });
+  });
+
+  test('reverify sends the session and emits reverified', async () => {
+    const renewed = { matched: true, session_id: 'sess_1', verification_token: 'jwt2', refresh_token: 'fgr_2', device_id: 'dev_1' };
+    const { client, calls } = clientWith([ok(renewed)]);
+    const seen = [];
+    client.on('reverified', (event) => seen.push(event.data));
+    assert.deepEqual(await client.reverify({ sessionId: 'sess_1', livenessSessionId: 'l3' }), renewed);
+    assert.equal(calls[0].url.endsWith('/v1/verify'), true);
+    assert.deepEqual(calls[0].body, { liveness_session_id: 'l3', session_id: 'sess_1' });
+    assert.deepEqual(seen, [renewed]);
+  });
+
+  test('the policy refusals are typed errors', async () => {
+    const cases = [
+      [403, 'RISK_BLOCKED', RiskBlocked],
+      [403, 'RE_ENROLLMENT_REQUIRED', ReEnrollmentRequired],
+      [401, 'REVERIFY_REQUIRED', ReverifyRequired],
+    ];
+    for (const [status, code, type] of cases) {
+      const { client } = clientWith([failure(status, code)]);
+      await assert.rejects(client.verify({ livenessSessionId: 'l' }), (error) => error instanceof type && error.code === code);
+    }
+  });
+
+  test('reverifyChallenge reads the guard\'s RFC 9470 challenge', () => {
+    const challenge = 'Bearer error="insufficient_user_authentication", error_description="x", max_age="1800"';
+    const response = (status, header) => ({ status, headers: new Headers(header ? { 'www-authenticate': header } : {}) });
+    assert.deepEqual(reverifyChallenge(response(401, challenge)), { maxAge: 1800 });
+    assert.equal(reverifyChallenge(response(401, 'Bearer error="invalid_token"')), null);
+    assert.equal(reverifyChallenge(response(403, challenge)), null);
+    assert.equal(reverifyChallenge(response(401)), null);
   });
 });

@@ -101,6 +101,12 @@ describe('error codes', () => {
     ['429 TOO_MANY_ATTEMPTS', api(429, 'TOO_MANY_ATTEMPTS', { retryAfter: 900 }), 'TOO_MANY_REQUESTS'],
     ['429 with another code', api(429, 'SLOW_DOWN'), 'TOO_MANY_REQUESTS'],
     ['400 LIVENESS_SESSION_EXPIRED', api(400, 'LIVENESS_SESSION_EXPIRED'), 'TIMEOUT'],
+    ['403 RISK_BLOCKED', api(403, 'RISK_BLOCKED'), 'UNAUTHORIZED'],
+    ['403 RE_ENROLLMENT_REQUIRED', api(403, 'RE_ENROLLMENT_REQUIRED'), 'UNAUTHORIZED'],
+    ['401 REVERIFY_REQUIRED', api(401, 'REVERIFY_REQUIRED'), 'UNAUTHORIZED'],
+    ['403 REVERIFY_FACE_MISMATCH', api(403, 'REVERIFY_FACE_MISMATCH'), 'UNRECOGNIZED_FACE'],
+    ['403 STEP_UP_FAILED', api(403, 'STEP_UP_FAILED'), 'UNRECOGNIZED_FACE'],
+    ['400 STEP_UP_EXPIRED', api(400, 'STEP_UP_EXPIRED'), 'TIMEOUT'],
     ['500 INTERNAL_ERROR', api(500, 'INTERNAL_ERROR'), 'PROCESSING_ERR'],
     ['503 FACE_ENGINE_UNAVAILABLE', api(503, 'FACE_ENGINE_UNAVAILABLE'), 'PROCESSING_ERR'],
     ['400 VALIDATION_FAILED', api(400, 'VALIDATION_FAILED'), 'PROCESSING_ERR'],
@@ -432,6 +438,66 @@ describe('PIN', () => {
 });
 
 // ---------------------------------------------------------------------------
+
+describe('step-up and re-verification', () => {
+  const stepUp = (type, id = null) => reply(200, {
+    matched: true, confidence: 93, verification_token: null, refresh_token: null, session_id: null, device_id: 'dev-1',
+    user: { id: 'user-1', name: 'Demo user', role: 'user', metadata: {} },
+    risk: { score: 0.7, level: 'high', factors: [], step_up_required: true, step_up_type: type, mode: 'enforce', decision: 'step_up' },
+    step_up_id: id,
+  });
+  const activeSession = livenessSession('live-2', { mode: 'active', actions: ['turn_left'], nonce: 'n-2', min_frames: 3, max_frames: 30 });
+
+  test('a PIN step-up asks for the PIN and resends it with the same live session', async () => {
+    const view = fakeView({ pins: ['2468'] });
+    const { widget, http } = setup({ view, routes: { 'POST /demo/verify': [stepUp('pin'), demoRoutes()['POST /demo/verify']] } });
+    const result = await widget.authenticate();
+    assert.equal(result.verificationToken, 'vt-1');
+    assert.deepEqual(http.of('POST /demo/verify').map((c) => c.body), [
+      { liveness_session_id: 'live-1' },
+      { liveness_session_id: 'live-1', pin: '2468' },
+    ]);
+  });
+
+  test('an active-liveness step-up runs a second, active check and finishes with step_up_for', async () => {
+    const { widget, http, view } = setup({
+      routes: {
+        'POST /demo/liveness-session': [reply(200, livenessSession()), reply(200, activeSession)],
+        'POST /demo/verify': [stepUp('liveness_active', 'stp-1'), demoRoutes()['POST /demo/verify']],
+      },
+    });
+    const result = await widget.authenticate();
+    assert.equal(result.verificationToken, 'vt-1');
+    assert.equal(result.sessionId, 'sess-1');
+    assert.equal(result.refreshToken, 'rt-1');
+    assert.deepEqual(http.of('POST /demo/liveness-session').map((c) => c.body), [undefined, { mode: 'active' }]);
+    assert.deepEqual(http.of('POST /demo/verify').map((c) => c.body), [
+      { liveness_session_id: 'live-1' },
+      { liveness_session_id: 'live-2', step_up_for: 'stp-1' },
+    ]);
+    assert.ok(view.record.prompts.includes('turn_left'), JSON.stringify(view.record.prompts));
+  });
+
+  test('a step-up the widget cannot run is UNAUTHORIZED, never a login without a token', async () => {
+    const { widget } = setup({ routes: { 'POST /demo/verify': stepUp('liveness_active', null) } });
+    await assert.rejects(widget.authenticate(), rejectsWith('UNAUTHORIZED', { serverCode: 'STEP_UP_REQUIRED' }));
+  });
+
+  test('reverify: a live check renews the session given', async () => {
+    const http = routedFetch({
+      'POST /v1/liveness/session': reply(200, livenessSession('live-7')),
+      'POST /v1/liveness/session/:id/frames': reply(200, { session_id: 'live-7', is_live: true, confidence: 99 }),
+      'POST /v1/verify': reply(200, { matched: true, confidence: 97, verification_token: 'vt-2', refresh_token: 'rt-2', session_id: 'sess-1', device_id: 'dev-1', user: { id: 'user-1' } }),
+    });
+    const client = new FaceGateClient({ apiKey: 'fg_test_key', baseUrl: BASE }, { fetch: http.fetch, sleep: tick, storage: null });
+    const view = fakeView();
+    const widget = new FaceGateWidget(client, { createView: (i) => view.create(i), createCamera: () => fakeCamera(), window: null, sleep: tick, pace: { introMs: 0, stepMs: 0 } });
+    await assert.rejects(widget.authenticate({ reverify: true }), rejectsWith('PROCESSING_ERR'));
+    const renewed = await widget.authenticate({ reverify: true, sessionId: 'sess-1' });
+    assert.deepEqual([renewed.sessionId, renewed.verificationToken, renewed.refreshToken], ['sess-1', 'vt-2', 'rt-2']);
+    assert.deepEqual(http.of('POST /v1/verify')[0].body, { liveness_session_id: 'live-7', session_id: 'sess-1' });
+  });
+});
 
 describe('operation state', () => {
   test('a second call while one runs → SESSION_IN_PROGRESS; the first carries on', async () => {

@@ -359,7 +359,15 @@ async fn verify_returns_the_full_response_and_the_session_is_single_use() {
     assert!(body["session_id"].as_str().unwrap().starts_with("sess_"));
     assert!(body["device_id"].as_str().unwrap().starts_with("dev_"));
     assert!(body["refresh_token"].as_str().unwrap().starts_with("fgr_"));
-    assert_eq!(body["risk"]["level"], "low", "{body}");
+    // A first login, from a device and a network never seen for Barack.
+    assert_eq!(body["risk"]["level"], "medium", "{body}");
+    let codes: Vec<_> = body["risk"]["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.starts_with(&["new_device", "new_network"]), "{body}");
     assert_eq!(body["risk"]["step_up_required"], false);
     assert_eq!(body["re_enrollment_required"], false);
     let token = body["verification_token"].as_str().unwrap();
@@ -567,8 +575,10 @@ async fn five_failures_lock_the_device_and_the_user_they_showed() {
         "TOO_MANY_ATTEMPTS",
     );
 
-    // The lockout time is the tenant's.
-    app.settings(|s| s.liveness.lockout_minutes = 0).await;
+    // The lockout rules are the tenant's risk policy.
+    let rules = json!({ "block_threshold": 0.9, "step_up_threshold": 0.6, "max_failed_attempts": 6, "lockout_duration_minutes": 30 });
+    let set = app.call("POST", "/v1/policy/risk", Some(rules)).await;
+    assert_eq!(set.status, 200, "{}", set.body);
     assert_eq!(start(&app, &attacker).await.status, 200);
 }
 

@@ -156,13 +156,13 @@ impl FaceGate {
         match route {
             Route::DemoPreflight => Ok(self.demo_preflight(demo, &tenant)),
             Route::DemoConsent => self.record_consent(&tenant, KeyScope::Client, &body).await,
-            Route::DemoStartLiveness => self.start_liveness(&tenant, &parts.headers).await,
+            Route::DemoStartLiveness => self.start_liveness(&tenant, &parts.headers, &[]).await,
             Route::DemoLivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
             Route::DemoEnroll => {
-                self.enroll(&tenant, KeyScope::Client, &demo_enroll_body(&body)?)
+                self.enroll(&tenant, KeyScope::Client, parts, &demo_enroll_body(&body)?)
                     .await
             }
-            Route::DemoVerify => self.verify(&tenant, &parts.headers, &body).await,
+            Route::DemoVerify => self.verify(&tenant, parts, &body).await,
             _ => Err(ApiError::RouteNotFound),
         }
     }

@@ -70,6 +70,10 @@ struct ReEnrollRequest {
     force: bool,
     #[serde(default)]
     enrolled_with_glasses: bool,
+    /// With a client key: a valid verification token of this user (not
+    /// needed once the user's face is past rotation and grace, when verify
+    /// answers `RE_ENROLLMENT_REQUIRED` and no token can be had).
+    verification_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -345,6 +349,7 @@ impl FaceGate {
         &self,
         tenant: &Tenant,
         scope: KeyScope,
+        parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let mut request: EnrollRequest = wire::parse_json(body)?;
@@ -384,10 +389,13 @@ impl FaceGate {
             .enrollment_pin(tenant, request.pin.as_deref(), live_session)
             .await?;
         let face = self.warm_face_engine(&tenant.id).await?;
-        let probe = match source {
-            FaceSource::Photo(image) => face.probe(&ImageInput(image)).await?,
+        let (probe, live_device) = match source {
+            FaceSource::Photo(image) => (face.probe(&ImageInput(image)).await?, None),
             // The live session's reference frame, spent by this enrollment.
-            FaceSource::Live(session) => self.take_live_session(tenant, session).await?.1,
+            FaceSource::Live(session) => {
+                let (live, probe) = self.take_live_session(tenant, session).await?;
+                (probe, Some(live.device_id))
+            }
         };
         check_minimum_age(&tenant.settings, &probe)?;
         if tenant.settings.prevent_duplicates
@@ -437,6 +445,16 @@ impl FaceGate {
             });
         }
         indexed.kept();
+        // The enrolling device is a known one at the user's first login.
+        if let Some(device) = &live_device {
+            let user_agent = parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let client = parts.extensions.get::<super::ClientAddr>().copied();
+            self.remember_sign_in(&user, device, client, user_agent, user.created_at)
+                .await;
+        }
         tracing::info!(tenant = %tenant.id, user = %user.id, "user enrolled");
         Ok(wire::json_response(
             StatusCode::CREATED,
@@ -515,16 +533,21 @@ impl FaceGate {
     pub(super) async fn re_enroll(
         &self,
         tenant: &Tenant,
+        scope: KeyScope,
         user_id: &UserId,
         body: &[u8],
         audit: &mut super::AuditDraft,
     ) -> Result<Response<Bytes>, ApiError> {
         let request: ReEnrollRequest = wire::parse_json(body)?;
-        self.inner
+        let user = self
+            .inner
             .store
             .user(&tenant.id, user_id)
             .await?
             .ok_or(ApiError::UserNotFound)?;
+        if scope == KeyScope::Client {
+            self.check_client_re_enroll(tenant, &user, &request).await?;
+        }
         let face = self.warm_face_engine(&tenant.id).await?;
         let (probe, live) = match FaceSource::of(request.face_image, &request.liveness_session_id)?
         {
@@ -587,6 +610,53 @@ impl FaceGate {
                 details: EnrollmentDetails::of(&probe.face),
             },
         ))
+    }
+
+    /// A browser may re-enroll only its own user, from a live session of
+    /// the same face (no photo, no `force`): with a valid verification
+    /// token of that user, or without one once the face is past rotation
+    /// and grace (verify then issues none).
+    async fn check_client_re_enroll(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        request: &ReEnrollRequest,
+    ) -> Result<(), ApiError> {
+        if request.face_image.is_some() || request.liveness_session_id.is_none() {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "liveness_session_id",
+                "a client key re-enrolls from a live session only",
+            )]));
+        }
+        if request.force {
+            return Err(ApiError::InsufficientScope {
+                required: KeyScope::Server.as_str(),
+            });
+        }
+        let token_holder = match &request.verification_token {
+            Some(token) => Some(self.verified_token(tenant, token).await?.2.id),
+            None => None,
+        };
+        if token_holder.as_ref() == Some(&user.id) {
+            return Ok(());
+        }
+        if token_holder.is_some() {
+            return Err(ApiError::InvalidVerificationToken);
+        }
+        let expired = match self.policies(tenant).await?.rotation {
+            Some(rotation) => self
+                .face_enrolled_at(tenant, user)
+                .await?
+                .is_some_and(|at| {
+                    rotation.status(at, clock::now()) == crate::policy::RotationStatus::Expired
+                }),
+            None => false,
+        };
+        if expired {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidVerificationToken)
+        }
     }
 
     async fn index_face(

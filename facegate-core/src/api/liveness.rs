@@ -20,6 +20,7 @@ use crate::domain::{LivenessChallenge, LivenessCompletion, LivenessMode, Livenes
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{LivenessSessionId, TenantId};
 use crate::liveness::{self, Failure, JudgedFrame, Verdict};
+use crate::policy::RiskRules;
 use crate::providers::face::{
     FaceProbe, FrameObservation, ImageInput, ProviderLivenessResult, TemporaryCredentials,
 };
@@ -146,17 +147,42 @@ impl Device {
     }
 }
 
+/// `POST /v1/liveness/session`'s optional body (our addition).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartRequest {
+    mode: Option<LivenessMode>,
+}
+
 impl FaceGate {
     pub(super) async fn start_liveness(
         &self,
         tenant: &Tenant,
         headers: &HeaderMap,
+        body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let face = self.face_engine()?;
         let device = Device::from_headers(headers, &tenant.id)?;
-        let settings = &tenant.settings.liveness;
+        let mut settings = tenant.settings.liveness.clone();
+        // A client may ask for a stricter check than the tenant's (an
+        // active one for a step-up), never a weaker one.
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            let request: StartRequest = wire::parse_json(body)?;
+            match (request.mode, settings.mode) {
+                (Some(LivenessMode::Passive), LivenessMode::Active) => {
+                    return Err(ApiError::Validation(vec![FieldIssue::new(
+                        "mode",
+                        "this application requires active liveness",
+                    )]));
+                }
+                (Some(mode), _) => settings.mode = mode,
+                (None, _) => {}
+            }
+        }
+        let settings = &settings;
         let now = clock::now();
-        self.ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
+        let rules = self.policies(tenant).await?.risk;
+        self.ensure_not_locked(tenant, &rules, FailureSubject::Device(&device.id), now)
             .await?;
         // A provider-run check: the provider's session, under its id.
         let provider = match face.runs_liveness() {
@@ -304,8 +330,14 @@ impl FaceGate {
             return Err(ApiError::LivenessSessionExpired);
         }
         validate_frames(&session, &request)?;
-        self.ensure_not_locked(tenant, FailureSubject::Device(&session.device_id), now)
-            .await?;
+        let rules = self.policies(tenant).await?.risk;
+        self.ensure_not_locked(
+            tenant,
+            &rules,
+            FailureSubject::Device(&session.device_id),
+            now,
+        )
+        .await?;
 
         let face = self.warm_face_engine(&tenant.id).await?;
         let images: Vec<ImageInput> = request
@@ -547,16 +579,18 @@ impl FaceGate {
             .ok_or(ApiError::LivenessSessionNotFound)
     }
 
-    /// 429 with `Retry-After` while the subject is locked out; otherwise
-    /// the failure history read to decide it (for risk scoring).
+    /// 429 with `Retry-After` while the subject is locked out by the
+    /// tenant's risk rules; otherwise the failure history read to decide it
+    /// (for risk scoring).
     pub(super) async fn ensure_not_locked(
         &self,
         tenant: &Tenant,
+        rules: &RiskRules,
         subject: FailureSubject<'_>,
         now: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, ApiError> {
         let failures = self.failure_history(tenant, subject, now).await?;
-        match liveness::lockout_until(&failures, tenant.settings.liveness.lockout_minutes, now) {
+        match rules.lockout_until(&failures, now) {
             Some(until) => Err(ApiError::TooManyAttempts {
                 retry_after_secs: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1),
             }),
@@ -571,11 +605,10 @@ impl FaceGate {
         subject: FailureSubject<'_>,
         now: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, ApiError> {
-        let lookback = liveness::lockout_lookback(tenant.settings.liveness.lockout_minutes);
         Ok(self
             .inner
             .store
-            .liveness_failures(&tenant.id, subject, now - lookback)
+            .liveness_failures(&tenant.id, subject, now - RiskRules::repeat_window())
             .await?)
     }
 }

@@ -58,6 +58,9 @@ pub struct MaintenanceReport {
     /// Faces deleted from an engine that keeps faces itself, which had
     /// failed when their rows were removed.
     pub engine_faces_deleted: u64,
+    /// Sign-ins older than the risk engine looks back, and expired step-ups.
+    pub sign_ins_deleted: u64,
+    pub step_ups_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -120,8 +123,9 @@ impl FaceGate {
     /// One housekeeping pass: images of expired ceremonies dropped, the
     /// ceremonies themselves a day later, the digests of reference frames
     /// after [`crate::liveness::REMEMBER_REFERENCE_FRAMES`], face-log
-    /// entries after a day, request counters after an hour, audit events
-    /// past the retention.
+    /// entries after a day, request counters after an hour, sign-ins after
+    /// the risk engine's 30 days, step-ups an hour after they expire, audit
+    /// events past the retention.
     /// Failures are logged; the next pass retries.
     pub async fn run_maintenance(&self) -> MaintenanceReport {
         let now = clock::now();
@@ -151,6 +155,16 @@ impl FaceGate {
         match store.prune_request_windows(forget_windows).await {
             Ok(deleted) => report.request_windows_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune request counters"),
+        }
+        let forget_sign_ins =
+            now - chrono::Duration::days(crate::providers::risk::SIGN_IN_LOOKBACK_DAYS);
+        match store.prune_sign_ins(forget_sign_ins).await {
+            Ok(deleted) => report.sign_ins_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune sign-ins"),
+        }
+        match store.prune_step_ups(now - chrono::Duration::hours(1)).await {
+            Ok(deleted) => report.step_ups_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune step-ups"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

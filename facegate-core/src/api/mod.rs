@@ -11,7 +11,9 @@ mod keys;
 mod liveness;
 mod maintenance;
 pub(crate) mod origin;
+mod policy;
 mod rate_limit;
+mod risk;
 mod routes;
 mod sdk;
 mod sessions;
@@ -36,10 +38,10 @@ use crate::api_key::ApiKey;
 use crate::clock;
 use crate::domain::{AuditEvent, KeyScope, SigningKeyRecord, Tenant, TenantStatus};
 use crate::error::ApiError;
-use crate::ids::TenantId;
+use crate::ids::{ApiKeyId, TenantId};
 use crate::providers::consent::{ConsentRegistry, StaticConsentRegistry};
 use crate::providers::face::FaceProvider;
-use crate::providers::risk::{DefaultRiskPolicy, RiskPolicy};
+use crate::providers::risk::{DefaultRiskPolicy, RiskPolicy, ThreatIntel};
 use crate::providers::session::SessionProvider;
 use crate::store::Store;
 use crate::token::{KeyRing, TokenConfig};
@@ -84,6 +86,7 @@ struct Inner {
     /// When re-reading the signing keys last failed.
     key_reload_failed: std::sync::Mutex<Option<Instant>>,
     risk: Arc<dyn RiskPolicy>,
+    threat_intel: Option<Arc<dyn ThreatIntel>>,
     /// By the `provider` name clients send; `jwt` is built in.
     session_providers: SessionProviders,
     /// Tokens the guard has verified recently.
@@ -105,6 +108,7 @@ pub struct FaceGateBuilder {
     limits: BodyLimits,
     tokens: TokenConfig,
     risk: Arc<dyn RiskPolicy>,
+    threat_intel: Option<Arc<dyn ThreatIntel>>,
     session_providers: SessionProviders,
     guard: crate::guard::GuardConfig,
     configured_keys: Option<Vec<SigningKeyRecord>>,
@@ -196,6 +200,12 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Feeds the risk engine's `threat_intel` factor; none by default.
+    pub fn threat_intel(mut self, feed: impl ThreatIntel) -> Self {
+        self.threat_intel = Some(Arc::new(feed));
+        self
+    }
+
     /// Lets `POST /v1/session` create sessions of this provider (Supabase,
     /// Firebase, Auth0…) for every tenant that has none of that name of its
     /// own; unregistered providers answer 501.
@@ -240,6 +250,7 @@ impl FaceGateBuilder {
                 keys: tokio::sync::RwLock::new(None),
                 key_reload_failed: std::sync::Mutex::new(None),
                 risk: self.risk,
+                threat_intel: self.threat_intel,
                 session_providers: self.session_providers,
                 guard_cache: crate::guard::GuardCache::new(self.guard),
                 configured_keys: self.configured_keys,
@@ -290,6 +301,7 @@ impl FaceGate {
             limits: BodyLimits::default(),
             tokens: TokenConfig::default(),
             risk: Arc::new(DefaultRiskPolicy),
+            threat_intel: None,
             session_providers: SessionProviders::default(),
             guard: crate::guard::GuardConfig::default(),
             configured_keys: None,
@@ -382,7 +394,7 @@ impl FaceGate {
             _ => {}
         }
 
-        let (tenant, scope) = self.authenticate(&parts.headers).await?;
+        let (tenant, scope, key) = self.authenticate(&parts.headers).await?;
         audit.tenant = Some(tenant.clone());
         if scope == KeyScope::Client && !route.allows_client_keys(&tenant.settings) {
             return Err(ApiError::InsufficientScope {
@@ -403,19 +415,22 @@ impl FaceGate {
             Route::GetUser(id) => self.get_user(&tenant, &id).await,
             Route::DeleteUser(id) => self.delete_user(&tenant, &id, query).await,
             Route::SetUserStatus(id) => self.set_user_status(&tenant, &id, &body).await,
-            Route::ReEnroll(id) => self.re_enroll(&tenant, &id, &body, audit).await,
-            Route::Enroll => self.enroll(&tenant, scope, &body).await,
+            Route::ReEnroll(id) => self.re_enroll(&tenant, scope, &id, &body, audit).await,
+            Route::Enroll => self.enroll(&tenant, scope, parts, &body).await,
             Route::Match => self.match_face(&tenant, scope, &body).await,
             Route::FaceIndex => self.face_index_status(&tenant).await,
             Route::DetectAttributes => self.detect_attributes(&body).await,
-            Route::StartLiveness => self.start_liveness(&tenant, &parts.headers).await,
+            Route::StartLiveness => self.start_liveness(&tenant, &parts.headers, &body).await,
             Route::LivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
             Route::LivenessResult(id) => self.liveness_result(&tenant, &id).await,
-            Route::Verify => self.verify(&tenant, &parts.headers, &body).await,
+            Route::Verify => self.verify(&tenant, parts, &body).await,
             Route::CreateSession => self.create_session(&tenant, &parts.headers, &body).await,
             Route::RefreshSession => self.refresh_session(&tenant, &parts.headers, &body).await,
             Route::RevokeSession(id) => self.revoke_session(&tenant, &id).await,
             Route::SessionRiskScore(id) => self.session_risk_score(&tenant, &id).await,
+            Route::ListPolicies => self.list_policies(&tenant).await,
+            Route::PutPolicy(kind) => self.put_policy(&tenant, &key, kind, &body).await,
+            Route::DeletePolicy(kind) => self.delete_policy(&tenant, &key, kind).await,
             Route::DemoPage
             | Route::DemoPreflight
             | Route::DemoConsent
@@ -447,8 +462,11 @@ impl FaceGate {
 
     /// Resolves the tenant and the key's scope from `Authorization: Bearer
     /// fg_…` or `x-api-key`; a client key must also come from one of its
-    /// origins.
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<(Tenant, KeyScope), ApiError> {
+    /// origins. Returns the key's id too, for what it changes.
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(Tenant, KeyScope, ApiKeyId), ApiError> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -477,7 +495,7 @@ impl FaceGate {
         if record.scope == KeyScope::Client {
             origin::check(&record.origins, headers)?;
         }
-        Ok((tenant, record.scope))
+        Ok((tenant, record.scope, record.id))
     }
 
     async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, started: Instant) {

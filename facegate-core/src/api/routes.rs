@@ -7,6 +7,7 @@ use http::Method;
 use crate::domain::TenantSettings;
 use crate::error::ApiError;
 use crate::ids::{ConsentId, LivenessSessionId, SessionId, UserId};
+use crate::policy::PolicyType;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -33,6 +34,9 @@ pub(crate) enum Route {
     RefreshSession,
     RevokeSession(SessionId),
     SessionRiskScore(SessionId),
+    ListPolicies,
+    PutPolicy(PolicyType),
+    DeletePolicy(PolicyType),
     DemoPage,
     DemoPreflight,
     DemoConsent,
@@ -109,6 +113,9 @@ impl Route {
             ("GET", ["v1", "sessions", id, "risk-score"]) => {
                 SessionRiskScore(SessionId::from_string(*id))
             }
+            ("GET", ["v1", "policy"]) => ListPolicies,
+            ("POST", ["v1", "policy", name]) => PutPolicy(PolicyType::parse(name)?),
+            ("DELETE", ["v1", "policy", name]) => DeletePolicy(PolicyType::parse(name)?),
             ("GET", ["demo"] | ["demo", ""]) => DemoPage,
             ("GET", ["demo", "preflight"]) => DemoPreflight,
             ("POST", ["demo", "consent"]) => DemoConsent,
@@ -152,6 +159,11 @@ impl Route {
             RefreshSession => "/v1/session/refresh",
             RevokeSession(_) => "/v1/session/:id/revoke",
             SessionRiskScore(_) => "/v1/sessions/:id/risk-score",
+            ListPolicies => "/v1/policy",
+            PutPolicy(PolicyType::Rotation) => "/v1/policy/rotation",
+            PutPolicy(PolicyType::Risk) => "/v1/policy/risk",
+            PutPolicy(PolicyType::Continuous) => "/v1/policy/continuous",
+            DeletePolicy(_) => "/v1/policy/:type",
             DemoPage => "/demo",
             DemoPreflight => "/demo/preflight",
             DemoConsent => "/demo/consent",
@@ -170,10 +182,11 @@ impl Route {
             GetUser(id) | DeleteUser(id) | SetUserStatus(id) | ReEnroll(id) => Some(id.as_str()),
             LivenessFrames(id) | LivenessResult(id) | DemoLivenessFrames(id) => Some(id.as_str()),
             RevokeSession(id) | SessionRiskScore(id) => Some(id.as_str()),
-            Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers | Enroll
-            | Match | DetectAttributes | FaceIndex | StartLiveness | Verify | CreateSession
-            | RefreshSession | DemoPage | DemoPreflight | DemoConsent | DemoStartLiveness
-            | DemoEnroll | DemoVerify => None,
+            PutPolicy(kind) | DeletePolicy(kind) => Some(kind.as_str()),
+            ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
+            | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
+            | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
+            | DemoStartLiveness | DemoEnroll | DemoVerify => None,
         }
     }
 
@@ -201,10 +214,12 @@ impl Route {
             Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | StartLiveness
             | LivenessFrames(_) | LivenessResult(_) | Verify | Enroll | CreateSession
             | RefreshSession => true,
+            // Narrowed by the handler: the user's own live face only.
+            ReEnroll(_) => true,
             Match => settings.client_match,
             RevokeConsent(_) | ListUsers | GetUser(_) | DeleteUser(_) | SetUserStatus(_)
-            | ReEnroll(_) | DetectAttributes | FaceIndex | RevokeSession(_)
-            | SessionRiskScore(_) => false,
+            | DetectAttributes | FaceIndex | RevokeSession(_) | SessionRiskScore(_)
+            | ListPolicies | PutPolicy(_) | DeletePolicy(_) => false,
             // Keyless, on the demo tenant.
             DemoPage
             | DemoPreflight

@@ -85,8 +85,15 @@ struct RevokeResponse {
 struct RiskScoreResponse {
     session_id: SessionId,
     risk_score: f32,
+    /// Decayed since `last_verified_at` by the continuous policy, if any.
     confidence: f32,
+    #[serde(serialize_with = "wire::serialize_timestamp")]
     last_verified_at: DateTime<Utc>,
+    /// Our additions: when the session must re-verify (`null` without a
+    /// continuous policy), and whether that time has come.
+    #[serde(serialize_with = "wire::serialize_optional_timestamp")]
+    reverify_by: Option<DateTime<Utc>>,
+    reverify_required: bool,
 }
 
 /// A fresh refresh token; the store only ever sees its hash.
@@ -169,6 +176,41 @@ impl FaceGate {
         })
     }
 
+    /// Renews a session its user has just re-verified: new confidence and
+    /// `last_verified_at`, a new refresh token (the old ones spent), and a
+    /// new verification token.
+    pub(super) async fn renew_session(
+        &self,
+        session: &Session,
+        user: &User,
+        confidence: f32,
+        now: DateTime<Utc>,
+    ) -> Result<OpenedSession, ApiError> {
+        let refresh_token = new_refresh_token();
+        let renewed = self
+            .inner
+            .store
+            .reverify_session(
+                &session.tenant_id,
+                &session.id,
+                confidence,
+                now,
+                &refresh_record(&refresh_token, session, now),
+            )
+            .await?
+            .ok_or(ApiError::SessionNotFound)?;
+        // Cached verdicts carry the old deadline.
+        self.forget_session(&renewed.id);
+        let verification_token = self
+            .issue_token(user, &renewed, renewed.device_fingerprint.as_deref())
+            .await?;
+        Ok(OpenedSession {
+            session: renewed,
+            verification_token,
+            refresh_token,
+        })
+    }
+
     /// Exchanges a verification token for a provider session: once per
     /// token (by `jti`, recorded before the provider is asked, so a failed
     /// upstream call also spends it), from the device the token is bound to.
@@ -197,6 +239,12 @@ impl FaceGate {
         }
         if !crate::device::matches_binding(claims.dfp.as_deref(), headers) {
             return Err(ApiError::InvalidVerificationToken);
+        }
+        // No provider session for a session past its re-verification.
+        if let Some(continuous) = self.policies(tenant).await?.continuous
+            && continuous.deadline(session.last_verified_at, session.confidence) <= clock::now()
+        {
+            return Err(ApiError::ReverifyRequired);
         }
         // Kept while the token can still verify: until `exp` plus the leeway.
         let leeway = chrono::Duration::from_std(self.inner.tokens.leeway).unwrap_or_default();
@@ -270,7 +318,7 @@ impl FaceGate {
 
     /// The claims, session and user behind a verification token that is
     /// valid, of this tenant, of a live session and an active user.
-    async fn verified_token(
+    pub(super) async fn verified_token(
         &self,
         tenant: &Tenant,
         token: &str,
@@ -343,6 +391,12 @@ impl FaceGate {
         if !crate::device::matches_binding(bound.device_fingerprint.as_deref(), headers) {
             return Err(ApiError::InvalidRefreshToken);
         }
+        // Refreshing never carries a session past its re-verification.
+        if let Some(continuous) = self.policies(tenant).await?.continuous
+            && continuous.deadline(bound.last_verified_at, bound.confidence) <= now
+        {
+            return Err(ApiError::ReverifyRequired);
+        }
         let next_token = new_refresh_token();
         let rotation = self
             .inner
@@ -414,13 +468,22 @@ impl FaceGate {
             .session(&tenant.id, id)
             .await?
             .ok_or(ApiError::SessionNotFound)?;
+        let now = clock::now();
+        let continuous = self.policies(tenant).await?.continuous;
+        let confidence = continuous.map_or(session.confidence, |policy| {
+            policy.decayed(session.confidence, now - session.last_verified_at)
+        });
+        let reverify_by =
+            continuous.map(|policy| policy.deadline(session.last_verified_at, session.confidence));
         Ok(wire::json_response(
             StatusCode::OK,
             &RiskScoreResponse {
                 session_id: session.id,
                 risk_score: session.risk_score,
-                confidence: session.confidence,
+                confidence: (confidence * 10.0).round() / 10.0,
                 last_verified_at: session.last_verified_at,
+                reverify_by,
+                reverify_required: reverify_by.is_some_and(|by| by <= now),
             },
         ))
     }

@@ -97,6 +97,12 @@ struct UserDetailResponse {
     #[serde(flatten)]
     user: UserView,
     enrollments: Vec<EnrollmentView>,
+    /// When the current face was enrolled (`null` without one), and when
+    /// the rotation policy wants a new one (`null` without a policy).
+    #[serde(serialize_with = "wire::serialize_optional_timestamp")]
+    face_enrolled_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "wire::serialize_optional_timestamp")]
+    rotation_due_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, Serialize, PartialEq, Eq, Debug)]
@@ -168,11 +174,26 @@ impl FaceGate {
     ) -> Result<Response<Bytes>, ApiError> {
         let user = self.tenant_user(tenant, id).await?;
         let faces = self.inner.store.faces_of_user(&tenant.id, id).await?;
+        let face_enrolled_at = oldest(&faces);
+        let rotation = self.policies(tenant).await?.rotation;
         let body = UserDetailResponse {
             user: UserView::new(user, faces.len() as u32),
             enrollments: faces.into_iter().map(EnrollmentView::from).collect(),
+            face_enrolled_at,
+            rotation_due_at: rotation.zip(face_enrolled_at).map(|(p, at)| p.due_at(at)),
         };
         Ok(wire::json_response(StatusCode::OK, &body))
+    }
+
+    /// When the user's current face was enrolled (the oldest of their face
+    /// rows: re-enrollment replaces them all); `None` without one.
+    pub(super) async fn face_enrolled_at(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+    ) -> Result<Option<DateTime<Utc>>, ApiError> {
+        let faces = self.inner.store.faces_of_user(&tenant.id, &user.id).await?;
+        Ok(oldest(&faces))
     }
 
     /// Deletes the user and all face data: the rows in one transaction,
@@ -295,3 +316,7 @@ impl FaceGate {
 
 /// Engine deletions one pass takes (one tenant's go in one call per 4096).
 const ENGINE_DELETIONS_PER_PASS: u32 = 1000;
+
+fn oldest(faces: &[FaceEnrollment]) -> Option<DateTime<Utc>> {
+    faces.iter().map(|f| f.created_at).min()
+}

@@ -1,20 +1,31 @@
 //! `POST /v1/verify`: a live session's face, searched in the tenant's
-//! collection; on a match, a session with a signed token and a refresh token.
+//! collection; on a match that the tenant's rules allow, a session with a
+//! signed token and a refresh token. The same route finishes the two
+//! follow-ups of a login (our additions to the body):
+//! - `step_up_for`: a login that scored for an active-liveness step-up,
+//!   completed by a second, active-mode check of the same person;
+//! - `session_id`: an open session re-verified (continuous
+//!   re-verification): same session, new tokens.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::faces::MatchedUser;
 use super::liveness::{Device, LiveFace};
-use super::{FaceGate, wire};
+use super::risk::{Decision, LoginFacts, RiskView, StepUpType, recent};
+use super::{ClientAddr, FaceGate, wire};
 use crate::clock;
-use crate::domain::{PinMode, PinSettings, Tenant, User, UserStatus};
-use crate::error::ApiError;
-use crate::ids::{LivenessSessionId, SessionId};
-use crate::liveness;
+use crate::domain::{
+    LivenessMode, LivenessSession, PinMode, PinSettings, StepUp, Tenant, User, UserStatus,
+};
+use crate::error::{ApiError, FieldIssue};
+use crate::ids::{LivenessSessionId, SessionId, StepUpId};
 use crate::pin::{self, Pin};
-use crate::providers::risk::{RiskAssessment, RiskContext};
+use crate::policy::{RiskRules, RotationStatus, TenantPolicies};
+use crate::providers::face::FaceProbe;
+use crate::providers::risk::RiskScore;
 use crate::store::{FailureSubject, PinLimits, PinTry};
 
 /// A match this close to the threshold suggests the enrolled face has drifted
@@ -24,11 +35,16 @@ const RE_ENROLL_MARGIN: f32 = 5.0;
 #[derive(Deserialize)]
 struct VerifyRequest {
     liveness_session_id: LivenessSessionId,
-    /// The matched user's PIN, when an earlier attempt answered `PIN_REQUIRED`.
+    /// The matched user's PIN, when an earlier attempt answered
+    /// `PIN_REQUIRED` or a step-up of type `pin`.
     pin: Option<String>,
+    /// Completes the login that answered this `step_up_id`.
+    step_up_for: Option<StepUpId>,
+    /// Re-verifies this open session.
+    session_id: Option<SessionId>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct VerifyResponse {
     matched: bool,
     confidence: f32,
@@ -37,64 +53,383 @@ struct VerifyResponse {
     session_id: Option<SessionId>,
     device_id: String,
     user: Option<MatchedUser>,
-    risk: Option<RiskAssessment>,
+    risk: Option<RiskView>,
     re_enrollment_required: bool,
     /// FACEIO's enrollment payload of the matched user (our addition).
     payload: Option<serde_json::Value>,
+    /// For a step-up of type `liveness_active`: send it back as `step_up_for`.
+    step_up_id: Option<StepUpId>,
+}
+
+/// The request as the three flows need it.
+struct Attempt<'a> {
+    tenant: &'a Tenant,
+    headers: &'a HeaderMap,
+    client: Option<ClientAddr>,
+    device: Device,
+    policies: TenantPolicies,
+    now: DateTime<Utc>,
+}
+
+impl Attempt<'_> {
+    fn user_agent(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    fn rules(&self) -> &RiskRules {
+        &self.policies.risk
+    }
+
+    /// The device to charge and bind: the client's own id, else the one
+    /// that ran the ceremony.
+    fn device_id(&self, liveness: &LivenessSession) -> String {
+        if self.device.identified {
+            self.device.id.clone()
+        } else {
+            liveness.device_id.clone()
+        }
+    }
 }
 
 impl FaceGate {
     pub(super) async fn verify(
         &self,
         tenant: &Tenant,
-        headers: &HeaderMap,
+        parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
+        let headers = &parts.headers;
         let request: VerifyRequest = wire::parse_json(body)?;
-        let device = Device::from_headers(headers, &tenant.id)?;
-        let now = clock::now();
-        let mut device_failures = self
-            .ensure_not_locked(tenant, FailureSubject::Device(&device.id), now)
-            .await?;
+        if request.step_up_for.is_some() && request.session_id.is_some() {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "session_id",
+                "send either step_up_for or session_id, not both",
+            )]));
+        }
+        let attempt = Attempt {
+            tenant,
+            headers,
+            client: parts.extensions.get::<ClientAddr>().copied(),
+            device: Device::from_headers(headers, &tenant.id)?,
+            policies: self.policies(tenant).await?,
+            now: clock::now(),
+        };
+        self.ensure_not_locked(
+            tenant,
+            attempt.rules(),
+            FailureSubject::Device(&attempt.device.id),
+            attempt.now,
+        )
+        .await?;
+        match (&request.step_up_for, &request.session_id) {
+            (Some(step_up), _) => self.finish_step_up(&attempt, &request, step_up).await,
+            (None, Some(session)) => self.reverify(&attempt, &request, session).await,
+            (None, None) => self.sign_in(&attempt, &request).await,
+        }
+    }
+
+    /// A login: search, PIN when ambiguous, rotation, risk; then a session,
+    /// a step-up, or a refusal.
+    async fn sign_in(
+        &self,
+        attempt: &Attempt<'_>,
+        request: &VerifyRequest,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let tenant = attempt.tenant;
+        let now = attempt.now;
         let session_id = &request.liveness_session_id;
         // Spent below once the outcome is final; a PIN prompt keeps it.
         let (liveness, probe) = self
             .live_probe(tenant, session_id, LiveFace::ForSearch)
             .await?;
-        // Without an id from the client, the device that ran the ceremony.
-        let device_id = if device.identified {
-            device.id.clone()
-        } else {
-            liveness.device_id.clone()
-        };
-
-        let face = self.warm_face_engine(&tenant.id).await?;
-        let threshold = tenant.settings.match_threshold;
-        let candidates = self
-            .stored_candidates(face, &tenant.id, &probe, threshold)
-            .await?;
-        let Some(hit) = candidates.first() else {
+        let device_id = attempt.device_id(&liveness);
+        let Some((user, confidence, rival)) = self.search(tenant, &probe).await? else {
             self.consume(tenant, session_id, now).await?;
             return Ok(no_match(device_id));
         };
-        let Some(user) = self.inner.store.user(&tenant.id, &hit.user_id).await? else {
-            // The index knew a face the store has since deleted.
-            self.consume(tenant, session_id, now).await?;
-            return Ok(no_match(device_id));
-        };
-        let refused = match user.status {
-            UserStatus::Active => None,
-            UserStatus::Suspended => Some(ApiError::UserSuspended),
-            UserStatus::Locked => Some(ApiError::UserLocked),
-        };
-        if let Some(refused) = refused {
+        if let Err(refused) = usable(&user) {
             self.consume(tenant, session_id, now).await?;
             return Err(refused);
         }
         let mut user_failures = self
-            .ensure_not_locked(tenant, FailureSubject::User(&user.id), now)
+            .ensure_not_locked(tenant, attempt.rules(), FailureSubject::User(&user.id), now)
             .await?;
         // Another enrolled person matching too: the PIN says which one it is.
+        let ambiguous = pin_needed(tenant, (&user, confidence), rival.as_ref());
+        let (user, confidence) = if ambiguous {
+            let best_id = user.id.clone();
+            let chosen = self
+                .check_pin(
+                    attempt,
+                    session_id,
+                    (user, confidence),
+                    rival,
+                    request.pin.as_deref(),
+                )
+                .await?;
+            if chosen.0.id != best_id {
+                user_failures = self
+                    .ensure_not_locked(
+                        tenant,
+                        attempt.rules(),
+                        FailureSubject::User(&chosen.0.id),
+                        now,
+                    )
+                    .await?;
+            }
+            chosen
+        } else {
+            (user, confidence)
+        };
+
+        let rotation = self.rotation_status(attempt, &user).await?;
+        if rotation == RotationStatus::Expired {
+            // The live session is kept: the user re-enrolls with it.
+            tracing::info!(tenant = %tenant.id, user = %user.id, "face past rotation and grace");
+            return Err(ApiError::ReEnrollmentRequired);
+        }
+
+        let device_failures = self
+            .failure_history(tenant, FailureSubject::Device(&device_id), now)
+            .await?;
+        let facts = LoginFacts {
+            device_id: &device_id,
+            device_identified: attempt.device.identified,
+            user_agent: attempt.user_agent(),
+            client: attempt.client,
+            confidence,
+            liveness_confidence: liveness_confidence(&liveness),
+            recent_failures: recent(&device_failures, attempt.rules(), now)
+                + recent(&user_failures, attempt.rules(), now),
+            now,
+        };
+        let score = self
+            .assess_login(tenant, attempt.rules(), &user, &facts)
+            .await;
+        let plain = RiskView::new(score.clone(), attempt.rules(), None);
+        tracing::info!(
+            tenant = %tenant.id, user = %user.id, score = plain.score, decision = ?plain.decision,
+            mode = ?plain.mode, factors = ?plain.factors, "login scored"
+        );
+        if plain.enforces(Decision::Block) {
+            self.consume(tenant, session_id, now).await?;
+            tracing::warn!(tenant = %tenant.id, user = %user.id, score = plain.score, "login blocked by risk");
+            return Err(ApiError::RiskBlocked);
+        }
+        // A PIN asked for the ambiguity has stepped the login up already.
+        let mut risk = plain;
+        if risk.enforces(Decision::StepUp) && !ambiguous {
+            if user.pin_hash.is_some() {
+                let Some(presented) = request.pin.as_deref() else {
+                    // Kept for the retry with the PIN, as for `PIN_REQUIRED`.
+                    let risk = RiskView::new(score, attempt.rules(), Some(StepUpType::Pin));
+                    return Ok(step_up_answer(user, confidence, device_id, risk, None));
+                };
+                self.check_pin(
+                    attempt,
+                    session_id,
+                    (user.clone(), confidence),
+                    None,
+                    Some(presented),
+                )
+                .await?;
+                risk.step_up_type = Some(StepUpType::Pin);
+            } else {
+                self.consume(tenant, session_id, now).await?;
+                let step_up = StepUp {
+                    id: StepUpId::generate(),
+                    tenant_id: tenant.id.clone(),
+                    user_id: user.id.clone(),
+                    device_id: device_id.clone(),
+                    device_fingerprint: attempt.device.fingerprint.clone(),
+                    confidence,
+                    risk_score: score.score,
+                    created_at: now,
+                    expires_at: now + chrono::Duration::seconds(StepUp::LIFETIME_SECS),
+                    completed_at: None,
+                };
+                self.inner.store.insert_step_up(&step_up).await?;
+                let risk = RiskView::new(score, attempt.rules(), Some(StepUpType::LivenessActive));
+                return Ok(step_up_answer(
+                    user,
+                    confidence,
+                    device_id,
+                    risk,
+                    Some(step_up.id),
+                ));
+            }
+        }
+        self.consume(tenant, session_id, now).await?;
+        self.issue_login(attempt, user, &device_id, confidence, risk, rotation)
+            .await
+    }
+
+    /// The follow-up of a `liveness_active` step-up: a fresh active check
+    /// of the same person on the same device, once, in time.
+    async fn finish_step_up(
+        &self,
+        attempt: &Attempt<'_>,
+        request: &VerifyRequest,
+        id: &StepUpId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let tenant = attempt.tenant;
+        let now = attempt.now;
+        let step_up = self
+            .inner
+            .store
+            .step_up(&tenant.id, id)
+            .await?
+            .ok_or(ApiError::StepUpNotFound)?;
+        if step_up.completed_at.is_some() {
+            return Err(ApiError::StepUpConsumed);
+        }
+        if step_up.expires_at <= now {
+            return Err(ApiError::StepUpExpired);
+        }
+        let session_id = &request.liveness_session_id;
+        let (liveness, probe) = self
+            .live_probe(tenant, session_id, LiveFace::ForSearch)
+            .await?;
+        // Bound to the device that was asked, as the token will be.
+        if attempt.device_id(&liveness) != step_up.device_id
+            || attempt.device.fingerprint != step_up.device_fingerprint
+        {
+            return Err(ApiError::StepUpNotFound);
+        }
+        if !self.is_active_check(&liveness) {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "liveness_session_id",
+                "a step-up needs an active liveness session (POST /v1/liveness/session {\"mode\":\"active\"})",
+            )]));
+        }
+        let user = self
+            .inner
+            .store
+            .user(&tenant.id, &step_up.user_id)
+            .await?
+            .ok_or(ApiError::StepUpNotFound)?;
+        usable(&user)?;
+        self.ensure_not_locked(tenant, attempt.rules(), FailureSubject::User(&user.id), now)
+            .await?;
+        self.consume(tenant, session_id, now).await?;
+        let found = self.search(tenant, &probe).await?;
+        let Some((matched, confidence, _)) = found.filter(|(m, _, _)| m.id == user.id) else {
+            tracing::warn!(tenant = %tenant.id, user = %user.id, "step-up showed another face");
+            return Err(ApiError::StepUpFailed);
+        };
+        if !self
+            .inner
+            .store
+            .complete_step_up(&tenant.id, id, now)
+            .await?
+        {
+            return Err(ApiError::StepUpConsumed);
+        }
+        let rotation = self.rotation_status(attempt, &matched).await?;
+        let risk = RiskView::new(
+            RiskScore {
+                score: step_up.risk_score,
+                factors: Vec::new(),
+            },
+            attempt.rules(),
+            Some(StepUpType::LivenessActive),
+        );
+        let device_id = step_up.device_id.clone();
+        self.issue_login(attempt, matched, &device_id, confidence, risk, rotation)
+            .await
+    }
+
+    /// Continuous re-verification: a fresh live check of the session's own
+    /// user renews it (same id, new tokens). Someone else's face ends it.
+    async fn reverify(
+        &self,
+        attempt: &Attempt<'_>,
+        request: &VerifyRequest,
+        id: &SessionId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let tenant = attempt.tenant;
+        let now = attempt.now;
+        let session = self
+            .inner
+            .store
+            .session(&tenant.id, id)
+            .await?
+            .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
+            .filter(|s| {
+                crate::device::matches_binding(s.device_fingerprint.as_deref(), attempt.headers)
+            })
+            .ok_or(ApiError::SessionNotFound)?;
+        let session_id = &request.liveness_session_id;
+        let (liveness, probe) = self
+            .live_probe(tenant, session_id, LiveFace::ForSearch)
+            .await?;
+        // Only the session's own device may re-verify it: a stranger who
+        // learnt its id cannot end it by showing another face.
+        if attempt.device_id(&liveness) != session.device_id {
+            return Err(ApiError::SessionNotFound);
+        }
+        self.ensure_not_locked(
+            tenant,
+            attempt.rules(),
+            FailureSubject::User(&session.user_id),
+            now,
+        )
+        .await?;
+        self.consume(tenant, session_id, now).await?;
+        let found = self.search(tenant, &probe).await?;
+        let Some((user, confidence, _)) = found.filter(|(u, _, _)| u.id == session.user_id) else {
+            self.inner.store.revoke_session(&tenant.id, id, now).await?;
+            self.forget_session(id);
+            tracing::warn!(tenant = %tenant.id, session = %id, "re-verification showed another face; session revoked");
+            return Err(ApiError::ReverifyFaceMismatch);
+        };
+        usable(&user)?;
+        let renewed = self.renew_session(&session, &user, confidence, now).await?;
+        self.remember_sign_in(
+            &user,
+            &session.device_id,
+            attempt.client,
+            attempt.user_agent(),
+            now,
+        )
+        .await;
+        tracing::info!(tenant = %tenant.id, user = %user.id, session = %id, "session re-verified");
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &VerifyResponse {
+                matched: true,
+                confidence,
+                verification_token: Some(renewed.verification_token),
+                refresh_token: Some(renewed.refresh_token),
+                session_id: Some(renewed.session.id),
+                device_id: session.device_id,
+                payload: user.payload.clone(),
+                user: Some(MatchedUser::from(user)),
+                ..Default::default()
+            },
+        ))
+    }
+
+    /// The best stored match of a live face, with its confidence and the
+    /// runner-up (another enrolled person matching too); `None` for nobody.
+    async fn search(
+        &self,
+        tenant: &Tenant,
+        probe: &FaceProbe,
+    ) -> Result<Option<(User, f32, Option<Candidate>)>, ApiError> {
+        let face = self.warm_face_engine(&tenant.id).await?;
+        let candidates = self
+            .stored_candidates(face, &tenant.id, probe, tenant.settings.match_threshold)
+            .await?;
+        let Some(hit) = candidates.first() else {
+            return Ok(None);
+        };
+        // The index knew a face the store has since deleted: nobody.
+        let Some(user) = self.inner.store.user(&tenant.id, &hit.user_id).await? else {
+            return Ok(None);
+        };
         let rival = match candidates.get(1) {
             Some(second) => self
                 .inner
@@ -105,61 +440,53 @@ impl FaceGate {
                 .map(|rival| (rival, second.confidence)),
             None => None,
         };
-        let (user, confidence) = if pin_needed(tenant, (&user, hit.confidence), rival.as_ref()) {
-            let chosen = self
-                .check_pin(
-                    tenant,
-                    session_id,
-                    (user, hit.confidence),
-                    rival,
-                    request.pin.as_deref(),
-                )
-                .await?;
-            if chosen.0.id != hit.user_id {
-                user_failures = self
-                    .ensure_not_locked(tenant, FailureSubject::User(&chosen.0.id), now)
-                    .await?;
-            }
-            chosen
-        } else {
-            (user, hit.confidence)
-        };
-        self.consume(tenant, session_id, now).await?;
-        if device_id != device.id {
-            // The ceremony's device, not the one (made up) for this request.
-            device_failures = self
-                .failure_history(tenant, FailureSubject::Device(&device_id), now)
-                .await?;
-        }
-        let recent_failures = liveness::recent_failures(&device_failures, now)
-            + liveness::recent_failures(&user_failures, now);
-        let risk = self
-            .inner
-            .risk
-            .assess(&RiskContext {
-                tenant_id: tenant.id.clone(),
-                user_id: Some(user.id.clone()),
-                device_id: device_id.clone(),
-                device_identified: device.identified,
-                user_agent: headers
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-                confidence,
-                match_threshold: threshold,
-                recent_failures,
-            })
-            .await;
+        Ok(Some((user, hit.confidence, rival)))
+    }
 
+    /// Where the user's enrolled face stands against the rotation policy.
+    async fn rotation_status(
+        &self,
+        attempt: &Attempt<'_>,
+        user: &User,
+    ) -> Result<RotationStatus, ApiError> {
+        let Some(rotation) = attempt.policies.rotation else {
+            return Ok(RotationStatus::Current);
+        };
+        Ok(match self.face_enrolled_at(attempt.tenant, user).await? {
+            Some(enrolled_at) => rotation.status(enrolled_at, attempt.now),
+            None => RotationStatus::Current,
+        })
+    }
+
+    /// A session for a login the rules allow: stored, remembered as a
+    /// sign-in, answered with its tokens.
+    async fn issue_login(
+        &self,
+        attempt: &Attempt<'_>,
+        user: User,
+        device_id: &str,
+        confidence: f32,
+        risk: RiskView,
+        rotation: RotationStatus,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let tenant = attempt.tenant;
         let opened = self
             .open_session(
                 &user,
-                &device_id,
-                device.fingerprint.as_deref(),
+                device_id,
+                attempt.device.fingerprint.as_deref(),
                 confidence,
                 risk.score,
             )
             .await?;
+        self.remember_sign_in(
+            &user,
+            device_id,
+            attempt.client,
+            attempt.user_agent(),
+            attempt.now,
+        )
+        .await;
         let session = opened.session;
         tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, risk = risk.score, "verified");
         Ok(wire::json_response(
@@ -170,18 +497,70 @@ impl FaceGate {
                 verification_token: Some(opened.verification_token),
                 refresh_token: Some(opened.refresh_token),
                 session_id: Some(session.id),
-                device_id,
+                device_id: device_id.to_owned(),
                 payload: user.payload.clone(),
                 user: Some(MatchedUser::from(user)),
-                risk: Some(risk),
-                re_enrollment_required: confidence < threshold + RE_ENROLL_MARGIN,
+                risk: Some(RiskView {
+                    step_up_required: false,
+                    ..risk
+                }),
+                re_enrollment_required: rotation == RotationStatus::Due
+                    || confidence < tenant.settings.match_threshold + RE_ENROLL_MARGIN,
+                ..Default::default()
             },
         ))
+    }
+
+    /// Whether a liveness session was an active check: a challenge of
+    /// actions, or a provider's own (challenge-based) check.
+    fn is_active_check(&self, liveness: &LivenessSession) -> bool {
+        let provider_run = self.inner.face.as_ref().is_some_and(|f| f.runs_liveness());
+        provider_run
+            || (liveness.mode == LivenessMode::Active && !liveness.challenge.actions.is_empty())
     }
 }
 
 /// A matched user and the match's confidence.
 type Candidate = (User, f32);
+
+/// Refused before any token: a user who is not active.
+fn usable(user: &User) -> Result<(), ApiError> {
+    match user.status {
+        UserStatus::Active => Ok(()),
+        UserStatus::Suspended => Err(ApiError::UserSuspended),
+        UserStatus::Locked => Err(ApiError::UserLocked),
+    }
+}
+
+fn liveness_confidence(liveness: &LivenessSession) -> f32 {
+    liveness
+        .completion
+        .as_ref()
+        .map_or(0.0, |c| c.outcome.confidence)
+}
+
+/// 200 with `step_up_required: true` and no token.
+fn step_up_answer(
+    user: User,
+    confidence: f32,
+    device_id: String,
+    risk: RiskView,
+    step_up_id: Option<StepUpId>,
+) -> Response<Bytes> {
+    tracing::info!(user = %user.id, step_up = ?risk.step_up_type, "login needs a step-up");
+    wire::json_response(
+        StatusCode::OK,
+        &VerifyResponse {
+            matched: true,
+            confidence,
+            device_id,
+            user: Some(MatchedUser::from(user)),
+            risk: Some(risk),
+            step_up_id,
+            ..Default::default()
+        },
+    )
+}
 
 /// Whether the match must be confirmed with a PIN: always (by the tenant's
 /// rule), or when it is ambiguous: another enrolled person matches too, or
@@ -213,12 +592,13 @@ impl FaceGate {
     /// gives its try back.
     async fn check_pin(
         &self,
-        tenant: &Tenant,
+        attempt: &Attempt<'_>,
         session_id: &LivenessSessionId,
         best: Candidate,
         rival: Option<Candidate>,
         presented: Option<&str>,
     ) -> Result<Candidate, ApiError> {
+        let tenant = attempt.tenant;
         let Some(presented) = presented else {
             return Err(ApiError::PinRequired);
         };
@@ -231,8 +611,7 @@ impl FaceGate {
             .map(|(user, _)| user.id.clone())
             .collect();
         let now = clock::now();
-        let window =
-            chrono::Duration::minutes(i64::from(tenant.settings.liveness.lockout_minutes.max(1)));
+        let window = attempt.rules().lockout_duration();
         let limits = PinLimits {
             session_max: PinSettings::MAX_TRIES,
             user_max: tenant.settings.pin.max_wrong_per_user.max(1),
@@ -282,16 +661,8 @@ fn no_match(device_id: String) -> Response<Bytes> {
     wire::json_response(
         StatusCode::OK,
         &VerifyResponse {
-            matched: false,
-            confidence: 0.0,
-            verification_token: None,
-            refresh_token: None,
-            session_id: None,
             device_id,
-            user: None,
-            risk: None,
-            re_enrollment_required: false,
-            payload: None,
+            ..Default::default()
         },
     )
 }

@@ -99,6 +99,17 @@ pub(crate) fn serialize_timestamp<S: serde::Serializer>(
     serializer.serialize_str(&timestamp(at))
 }
 
+/// `serde(serialize_with)` form of [`timestamp`] for an optional one (`null`).
+pub(crate) fn serialize_optional_timestamp<S: serde::Serializer>(
+    at: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serializer.serialize_str(&timestamp(at)),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,99 +1,222 @@
-//! Risk scoring of a verification attempt. [`DefaultRiskPolicy`] is used
-//! unless the host registers its own.
+//! Risk scoring of a login. A [`RiskPolicy`] turns what the server knows
+//! about an attempt into a score in [0, 1] made of named factors; the
+//! tenant's risk policy (`POST /v1/policy/risk`) decides what a score
+//! means (allow, step-up, block). [`DefaultRiskPolicy`] is used unless the
+//! host registers its own; docs/risk.md lists its factors.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::domain::SignIn;
 use crate::ids::{TenantId, UserId};
 
-/// What a risk policy knows about an attempt.
+/// What a risk policy knows about a login.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RiskContext {
     pub tenant_id: TenantId,
-    pub user_id: Option<UserId>,
+    pub user_id: UserId,
     pub device_id: String,
     /// Whether the client identified its device (`x-device-id` or
     /// `x-device-fingerprint`) rather than leaving the server to make one up.
     pub device_identified: bool,
     pub user_agent: Option<String>,
-    /// Match confidence, 0–100.
+    /// The client address's network (see [`network_of`]); `None` when the
+    /// adapter could not tell.
+    pub network: Option<String>,
+    /// Match confidence and the tenant's threshold, 0–100.
     pub confidence: f32,
-    /// The tenant's match threshold, for the margin above it.
     pub match_threshold: f32,
-    /// Failed liveness checks from this device or of this user in the
-    /// current lockout window.
+    /// Liveness confidence and the tenant's minimum, 0–100.
+    pub liveness_confidence: f32,
+    pub liveness_minimum: f32,
+    /// Failed checks of this device and of this user within the lockout
+    /// window, and how many lock.
     pub recent_failures: u32,
+    pub max_failed_attempts: u32,
+    /// The user's sign-ins over the last [`SIGN_IN_LOOKBACK_DAYS`], newest
+    /// first; `None` when they could not be read.
+    pub history: Option<Vec<SignIn>>,
+    /// Threat-intelligence matches on this device, network or user agent
+    /// (see [`ThreatIntel`]); `None` when the feed could not be asked.
+    pub threat_matches: Option<u32>,
+    pub now: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskLevel {
-    Low,
-    Medium,
-    High,
-}
+/// How far back sign-ins count for `new_device`, `new_network` and `velocity`.
+pub const SIGN_IN_LOOKBACK_DAYS: i64 = 30;
 
-/// The `risk` object of a verify response.
+/// One named contribution to a score: `weight · value`, `value` in [0, 1].
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RiskAssessment {
+pub struct RiskFactor {
+    pub code: &'static str,
+    pub weight: f32,
+    pub value: f32,
+}
+
+/// A score and the factors it is made of (those with a value above zero).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskScore {
     /// 0 (no risk) to 1.
     pub score: f32,
-    pub level: RiskLevel,
-    pub factors: Vec<String>,
-    pub step_up_required: bool,
-    pub step_up_type: Option<String>,
+    pub factors: Vec<RiskFactor>,
+}
+
+impl RiskScore {
+    /// The weighted sum of these factors, capped at 1, to two decimals.
+    pub fn of(factors: Vec<RiskFactor>) -> Self {
+        let sum: f32 = factors.iter().map(|f| f.weight * f.value).sum();
+        let score = (sum.clamp(0.0, 1.0) * 100.0).round() / 100.0;
+        let factors = factors.into_iter().filter(|f| f.value > 0.0).collect();
+        Self { score, factors }
+    }
 }
 
 #[async_trait]
 pub trait RiskPolicy: Send + Sync + 'static {
-    async fn assess(&self, context: &RiskContext) -> RiskAssessment;
+    async fn assess(&self, context: &RiskContext) -> RiskScore;
 }
 
-/// Adds up a few signals the server has first-hand:
-///
-/// | factor                     | adds           |
-/// |----------------------------|----------------|
-/// | `low_match_margin` (< 5 points above the threshold) | 0.25 |
-/// | `recent_liveness_failures` | 0.15 each, at most 0.45 |
-/// | `unidentified_device`      | 0.10           |
-///
-/// Below 0.3 is low, below 0.6 medium, else high; high asks for a step-up
-/// (another liveness check).
+/// A source of threat intelligence (known-bad devices, networks, user
+/// agents). None is configured by default; the threat-intel issue feeds one.
+#[async_trait]
+pub trait ThreatIntel: Send + Sync + 'static {
+    /// How many known threats this login's device, network or user agent
+    /// matches.
+    async fn matches(
+        &self,
+        tenant: &TenantId,
+        device_id: &str,
+        network: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<u32, String>;
+}
+
+/// The factors of docs/risk.md, weighted as in the table there. A factor
+/// whose data is missing counts fully (fails closed): an unidentified
+/// device is a new device, an unknown address a new network.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultRiskPolicy;
 
+impl DefaultRiskPolicy {
+    pub const NEW_DEVICE: f32 = 0.25;
+    pub const NEW_NETWORK: f32 = 0.15;
+    pub const RECENT_FAILURES: f32 = 0.3;
+    pub const LOW_MATCH_MARGIN: f32 = 0.25;
+    pub const LOW_LIVENESS_MARGIN: f32 = 0.15;
+    pub const VELOCITY: f32 = 0.3;
+    pub const USER_AGENT_CHANGE: f32 = 0.1;
+    pub const THREAT_INTEL: f32 = 0.6;
+    /// Points above a threshold under which a margin counts as low (linearly).
+    pub const MARGIN_POINTS: f32 = 10.0;
+    /// Sign-ins from another device this recent make `velocity`.
+    pub const VELOCITY_MINUTES: i64 = 10;
+}
+
+/// 1 at the threshold, 0 at [`DefaultRiskPolicy::MARGIN_POINTS`] above it.
+fn thin_margin(value: f32, threshold: f32) -> f32 {
+    if !value.is_finite() {
+        return 1.0;
+    }
+    (1.0 - (value - threshold) / DefaultRiskPolicy::MARGIN_POINTS).clamp(0.0, 1.0)
+}
+
 #[async_trait]
 impl RiskPolicy for DefaultRiskPolicy {
-    async fn assess(&self, context: &RiskContext) -> RiskAssessment {
-        let mut score = 0.0_f32;
-        let mut factors = Vec::new();
-        if context.confidence < context.match_threshold + 5.0 {
-            score += 0.25;
-            factors.push("low_match_margin".to_owned());
-        }
-        if context.recent_failures > 0 {
-            score += (0.15 * context.recent_failures as f32).min(0.45);
-            factors.push("recent_liveness_failures".to_owned());
-        }
-        if !context.device_identified {
-            score += 0.1;
-            factors.push("unidentified_device".to_owned());
-        }
-        let score = (score.min(1.0) * 100.0).round() / 100.0;
-        let level = if score < 0.3 {
-            RiskLevel::Low
-        } else if score < 0.6 {
-            RiskLevel::Medium
-        } else {
-            RiskLevel::High
+    async fn assess(&self, c: &RiskContext) -> RiskScore {
+        let history = c.history.as_deref();
+        // Unknown history: every history factor counts fully.
+        let seen = |pred: &dyn Fn(&SignIn) -> bool| history.is_some_and(|h| h.iter().any(pred));
+        let new_device = !c.device_identified || !seen(&|s| s.device_id == c.device_id);
+        let new_network = match &c.network {
+            None => true,
+            Some(net) => !seen(&|s| s.network.as_deref() == Some(net.as_str())),
         };
-        RiskAssessment {
-            score,
-            level,
-            factors,
-            step_up_required: level == RiskLevel::High,
-            step_up_type: (level == RiskLevel::High).then(|| "liveness".to_owned()),
+        // The user agent last seen on this device, if the device is known.
+        let user_agent_change = match history {
+            None => true,
+            Some(h) => h
+                .iter()
+                .find(|s| s.device_id == c.device_id)
+                .is_some_and(|last| c.user_agent.is_none() || last.user_agent != c.user_agent),
+        };
+        let velocity = match history {
+            None => 1.0,
+            Some(h) => {
+                let since = c.now - Duration::minutes(Self::VELOCITY_MINUTES);
+                let mut others: Vec<&str> = h
+                    .iter()
+                    .filter(|s| s.at >= since && s.device_id != c.device_id)
+                    .map(|s| s.device_id.as_str())
+                    .collect();
+                others.sort_unstable();
+                others.dedup();
+                (others.len() as f32 / 2.0).min(1.0)
+            }
+        };
+        let failures = c.recent_failures as f32 / c.max_failed_attempts.max(1) as f32;
+        let threats = c.threat_matches.map_or(1.0, |n| (n as f32).min(1.0));
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        RiskScore::of(vec![
+            RiskFactor {
+                code: "new_device",
+                weight: Self::NEW_DEVICE,
+                value: flag(new_device),
+            },
+            RiskFactor {
+                code: "new_network",
+                weight: Self::NEW_NETWORK,
+                value: flag(new_network),
+            },
+            RiskFactor {
+                code: "recent_failures",
+                weight: Self::RECENT_FAILURES,
+                value: failures.min(1.0),
+            },
+            RiskFactor {
+                code: "low_match_margin",
+                weight: Self::LOW_MATCH_MARGIN,
+                value: thin_margin(c.confidence, c.match_threshold),
+            },
+            RiskFactor {
+                code: "low_liveness_margin",
+                weight: Self::LOW_LIVENESS_MARGIN,
+                value: thin_margin(c.liveness_confidence, c.liveness_minimum),
+            },
+            RiskFactor {
+                code: "velocity",
+                weight: Self::VELOCITY,
+                value: velocity,
+            },
+            RiskFactor {
+                code: "user_agent_change",
+                weight: Self::USER_AGENT_CHANGE,
+                value: flag(user_agent_change),
+            },
+            RiskFactor {
+                code: "threat_intel",
+                weight: Self::THREAT_INTEL,
+                value: threats,
+            },
+        ])
+    }
+}
+
+/// The network a client address belongs to, as the risk engine compares
+/// them: the `/24` of an IPv4 address, the `/48` of an IPv6 one.
+pub fn network_of(addr: std::net::IpAddr) -> String {
+    match addr {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
         }
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(std::net::IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        },
     }
 }
 
@@ -101,28 +224,110 @@ impl RiskPolicy for DefaultRiskPolicy {
 mod tests {
     use super::*;
 
-    fn context(confidence: f32, failures: u32, identified: bool) -> RiskContext {
-        RiskContext {
+    fn sign_in(device: &str, network: &str, agent: &str, minutes_ago: i64) -> SignIn {
+        SignIn {
             tenant_id: TenantId::from_string("ten_1"),
-            user_id: None,
-            device_id: "dev_1".into(),
-            device_identified: identified,
-            user_agent: None,
-            confidence,
-            match_threshold: 90.0,
-            recent_failures: failures,
+            user_id: UserId::from_string("user_1"),
+            device_id: device.into(),
+            network: Some(network.into()),
+            user_agent: Some(agent.into()),
+            at: Utc::now() - Duration::minutes(minutes_ago),
         }
     }
 
+    fn context(history: Option<Vec<SignIn>>) -> RiskContext {
+        RiskContext {
+            tenant_id: TenantId::from_string("ten_1"),
+            user_id: UserId::from_string("user_1"),
+            device_id: "dev_1".into(),
+            device_identified: true,
+            user_agent: Some("Firefox".into()),
+            network: Some("10.0.0.0/24".into()),
+            confidence: 100.0,
+            match_threshold: 90.0,
+            liveness_confidence: 100.0,
+            liveness_minimum: 90.0,
+            recent_failures: 0,
+            max_failed_attempts: 5,
+            history,
+            threat_matches: Some(0),
+            now: Utc::now(),
+        }
+    }
+
+    fn codes(score: &RiskScore) -> Vec<&'static str> {
+        score.factors.iter().map(|f| f.code).collect()
+    }
+
     #[tokio::test]
-    async fn factors_add_up_to_a_level() {
-        let clean = DefaultRiskPolicy.assess(&context(99.0, 0, true)).await;
-        assert_eq!((clean.score, clean.level), (0.0, RiskLevel::Low));
-        assert!(clean.factors.is_empty() && !clean.step_up_required);
-        let shaky = DefaultRiskPolicy.assess(&context(92.0, 1, false)).await;
-        assert_eq!((shaky.score, shaky.level), (0.5, RiskLevel::Medium));
-        let bad = DefaultRiskPolicy.assess(&context(91.0, 4, false)).await;
-        assert_eq!((bad.score, bad.level), (0.8, RiskLevel::High));
-        assert_eq!(bad.step_up_type.as_deref(), Some("liveness"));
+    async fn a_known_device_on_a_known_network_scores_nothing() {
+        let known = context(Some(vec![sign_in("dev_1", "10.0.0.0/24", "Firefox", 600)]));
+        let score = DefaultRiskPolicy.assess(&known).await;
+        assert_eq!((score.score, codes(&score)), (0.0, vec![]));
+    }
+
+    #[tokio::test]
+    async fn each_factor_reports_its_weight_and_value() {
+        let mut c = context(Some(vec![
+            sign_in("dev_9", "10.9.9.0/24", "Chrome", 3),
+            sign_in("dev_1", "10.0.0.0/24", "Chrome", 600),
+        ]));
+        c.network = Some("192.168.1.0/24".into());
+        c.confidence = 96.0;
+        c.recent_failures = 1;
+        let score = DefaultRiskPolicy.assess(&c).await;
+        assert_eq!(
+            codes(&score),
+            [
+                "new_network",
+                "recent_failures",
+                "low_match_margin",
+                "velocity",
+                "user_agent_change"
+            ]
+        );
+        // 0.15 + 0.3·0.2 + 0.25·0.4 + 0.3·0.5 + 0.1
+        assert_eq!(score.score, 0.56);
+    }
+
+    #[tokio::test]
+    async fn missing_data_fails_closed() {
+        let mut c = context(None);
+        c.network = None;
+        c.threat_matches = None;
+        let score = DefaultRiskPolicy.assess(&c).await;
+        assert_eq!(
+            codes(&score),
+            [
+                "new_device",
+                "new_network",
+                "velocity",
+                "user_agent_change",
+                "threat_intel"
+            ]
+        );
+        assert_eq!(score.score, 1.0);
+        let mut unidentified = context(Some(vec![sign_in("dev_1", "10.0.0.0/24", "Firefox", 5)]));
+        unidentified.device_identified = false;
+        assert_eq!(
+            codes(&DefaultRiskPolicy.assess(&unidentified).await),
+            ["new_device"]
+        );
+    }
+
+    #[test]
+    fn networks_are_prefixes() {
+        assert_eq!(
+            network_of("203.0.113.77".parse().unwrap()),
+            "203.0.113.0/24"
+        );
+        assert_eq!(
+            network_of("2001:db8:abcd:12::1".parse().unwrap()),
+            "2001:db8:abcd::/48"
+        );
+        assert_eq!(
+            network_of("::ffff:10.1.2.3".parse().unwrap()),
+            "10.1.2.0/24"
+        );
     }
 }

@@ -1,0 +1,199 @@
+//! A login's risk: the facts the [`RiskPolicy`] scores, and what the
+//! tenant's risk rules make of the score (allow, step-up, block), as the
+//! `risk` object of verify answers.
+//!
+//! [`RiskPolicy`]: crate::providers::risk::RiskPolicy
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::{ClientAddr, FaceGate};
+use crate::domain::{SignIn, Tenant, User};
+use crate::policy::{RiskMode, RiskRules};
+use crate::providers::risk::{
+    RiskContext, RiskFactor, RiskScore, SIGN_IN_LOOKBACK_DAYS, network_of,
+};
+
+/// Sign-ins read per login: enough for a month of a busy user's devices.
+const SIGN_INS_READ: u32 = 200;
+
+/// What the server saw of a login, besides the user.
+pub(super) struct LoginFacts<'a> {
+    pub device_id: &'a str,
+    pub device_identified: bool,
+    pub user_agent: Option<&'a str>,
+    pub client: Option<ClientAddr>,
+    pub confidence: f32,
+    pub liveness_confidence: f32,
+    /// This device's and this user's failed checks within the lockout window.
+    pub recent_failures: u32,
+    pub now: DateTime<Utc>,
+}
+
+/// What enforcing the rules does with a score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Decision {
+    Allow,
+    StepUp,
+    Block,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum StepUpType {
+    /// The user's PIN, sent with the same liveness session.
+    Pin,
+    /// A second, active-mode liveness session, sent with `step_up_for`.
+    LivenessActive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RiskLevel {
+    Low,
+    Medium,
+    High,
+}
+
+/// The `risk` object of a verify answer. `decision` is what enforcing the
+/// rules does; in shadow mode the login goes ahead whatever it says.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct RiskView {
+    pub score: f32,
+    pub level: RiskLevel,
+    pub factors: Vec<RiskFactor>,
+    pub step_up_required: bool,
+    pub step_up_type: Option<StepUpType>,
+    pub mode: RiskMode,
+    pub decision: Decision,
+}
+
+impl RiskView {
+    pub(super) fn new(score: RiskScore, rules: &RiskRules, step_up: Option<StepUpType>) -> Self {
+        let value = f64::from(score.score);
+        let level = if value >= rules.step_up_threshold {
+            RiskLevel::High
+        } else if value >= rules.step_up_threshold / 2.0 {
+            RiskLevel::Medium
+        } else {
+            RiskLevel::Low
+        };
+        Self {
+            decision: decide(rules, score.score),
+            score: score.score,
+            level,
+            factors: score.factors,
+            step_up_required: step_up.is_some(),
+            step_up_type: step_up,
+            mode: rules.mode,
+        }
+    }
+
+    /// Whether the rules are enforced and say `decision` for this login.
+    pub(super) fn enforces(&self, decision: Decision) -> bool {
+        self.mode == RiskMode::Enforce && self.decision == decision
+    }
+}
+
+/// What enforcing `rules` does with `score`.
+pub(super) fn decide(rules: &RiskRules, score: f32) -> Decision {
+    let score = f64::from(score);
+    if score >= rules.block_threshold {
+        Decision::Block
+    } else if score >= rules.step_up_threshold {
+        Decision::StepUp
+    } else {
+        Decision::Allow
+    }
+}
+
+/// Failures among these within the rules' lockout window.
+pub(super) fn recent(failures: &[DateTime<Utc>], rules: &RiskRules, now: DateTime<Utc>) -> u32 {
+    let since = now - rules.lockout_duration();
+    u32::try_from(failures.iter().filter(|at| **at >= since).count()).unwrap_or(u32::MAX)
+}
+
+impl FaceGate {
+    /// Scores a login of `user` with the host's risk policy.
+    pub(super) async fn assess_login(
+        &self,
+        tenant: &Tenant,
+        rules: &RiskRules,
+        user: &User,
+        facts: &LoginFacts<'_>,
+    ) -> RiskScore {
+        let network = facts.client.map(|c| network_of(c.0));
+        let history = match self
+            .inner
+            .store
+            .sign_ins(
+                &tenant.id,
+                &user.id,
+                facts.now - Duration::days(SIGN_IN_LOOKBACK_DAYS),
+                SIGN_INS_READ,
+            )
+            .await
+        {
+            Ok(history) => Some(history),
+            Err(err) => {
+                tracing::warn!(%err, "sign-in history unavailable; its risk factors count fully");
+                None
+            }
+        };
+        let threat_matches = match &self.inner.threat_intel {
+            None => Some(0),
+            Some(feed) => feed
+                .matches(
+                    &tenant.id,
+                    facts.device_id,
+                    network.as_deref(),
+                    facts.user_agent,
+                )
+                .await
+                .inspect_err(|err| tracing::warn!(%err, "threat intelligence unavailable"))
+                .ok(),
+        };
+        let context = RiskContext {
+            tenant_id: tenant.id.clone(),
+            user_id: user.id.clone(),
+            device_id: facts.device_id.to_owned(),
+            device_identified: facts.device_identified,
+            user_agent: facts.user_agent.map(str::to_owned),
+            network,
+            confidence: facts.confidence,
+            match_threshold: tenant.settings.match_threshold,
+            liveness_confidence: facts.liveness_confidence,
+            liveness_minimum: tenant.settings.liveness.min_confidence,
+            recent_failures: facts.recent_failures,
+            max_failed_attempts: rules.max_failed_attempts,
+            history,
+            threat_matches,
+            now: facts.now,
+        };
+        self.inner.risk.assess(&context).await
+    }
+
+    /// Remembers a sign-in (or enrollment) for later logins' risk. A lost
+    /// one only makes the next login from this device look newer.
+    pub(super) async fn remember_sign_in(
+        &self,
+        user: &User,
+        device_id: &str,
+        client: Option<ClientAddr>,
+        user_agent: Option<&str>,
+        at: DateTime<Utc>,
+    ) {
+        let sign_in = SignIn {
+            tenant_id: user.tenant_id.clone(),
+            user_id: user.id.clone(),
+            device_id: device_id.to_owned(),
+            network: client.map(|c| network_of(c.0)),
+            user_agent: user_agent.map(|ua| ua.chars().take(512).collect()),
+            at,
+        };
+        if let Err(err) = self.inner.store.record_sign_in(&sign_in).await {
+            tracing::warn!(%err, user = %user.id, "could not record a sign-in");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+// Continuous re-verification in real Chromium with a fake camera, against
+// the axum example: the tenant sets a one-minute re-verification interval;
+// the widget signs Obama in, the host's guarded route answers, and after
+// the interval it answers RFC 9470's challenge until the widget re-verifies
+// the same session (authenticate({ reverify: true, sessionId })).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { artifact, config, startServer, withBrowser } from './support.mjs';
+
+const API_KEY = 'fg_test_e2ereverify000000000';
+const INTERVAL_MINUTES = 1;
+
+const PAGE = '<!doctype html><title>Re-verify</title><video id="preview" muted playsinline style="width:320px"></video>';
+
+/** In the page: enroll Obama with the SDK, then sign him in with the widget. */
+async function signIn({ apiKey }) {
+  const { FaceGateClient, Camera, runLiveness } = await import('/v1/sdk/facegate.js');
+  const { FaceGateWidget } = await import('/v1/sdk/facegate-widget.js');
+  const client = new FaceGateClient({ apiKey });
+  const camera = new Camera();
+  try {
+    await camera.open();
+    camera.attachToVideo(document.getElementById('preview'));
+    const liveness = await runLiveness(client, camera);
+    if (!liveness.isLive) return { error: { code: 'NOT_LIVE' } };
+    const { versions } = await client.consentVersions();
+    const consent = await client.recordConsent({ consentVersion: versions[0].consent_version, consentTextHash: versions[0].consent_text_hash });
+    await client.enroll({ livenessSessionId: liveness.sessionId, consentId: consent.consent_id, name: 'Barack' });
+  } catch (error) {
+    return { error: { code: error.code, message: error.message } };
+  } finally {
+    camera.close();
+  }
+  window.facegateWidget = new FaceGateWidget(client);
+  window.facegateClient = client;
+  try {
+    const login = await window.facegateWidget.authenticate();
+    const profile = await fetch('/api/profile', { headers: { authorization: `Bearer ${login.verificationToken}` } });
+    return { login, profile: profile.status };
+  } catch (error) {
+    return { error: { code: error.code, serverCode: error.serverCode, message: error.message } };
+  }
+}
+
+/** In the page: the guarded route with a token, and the challenge if it refuses. */
+async function profileWith(token) {
+  const { reverifyChallenge } = await import('/v1/sdk/facegate.js');
+  const response = await fetch('/api/profile', { headers: { authorization: `Bearer ${token}` } });
+  const body = await response.json();
+  return { status: response.status, code: body.code ?? null, challenge: reverifyChallenge(response), header: response.headers.get('www-authenticate') };
+}
+
+/** In the page: the widget re-verifies the session. */
+async function reverify(sessionId) {
+  try {
+    const renewed = await window.facegateWidget.authenticate({ reverify: true, sessionId });
+    return { renewed };
+  } catch (error) {
+    return { error: { code: error.code, serverCode: error.serverCode, message: error.message } };
+  }
+}
+
+describe('continuous re-verification in the widget', { concurrency: false }, () => {
+  let server;
+
+  before(async () => {
+    server = await startServer({ logName: 'server-reverify.log', env: { FACEGATE_BOOTSTRAP_API_KEY: API_KEY } });
+    const tenant = server.output().match(/bootstrap API key is ready.*?tenant=(ten_[0-9a-f]+)/)?.[1];
+    assert.ok(tenant, `no tenant id in ${server.logPath}`);
+    const admin = path.join(path.dirname(config.serverBinary), 'facegate-admin');
+    assert.ok(existsSync(admin), `${admin} not found: cargo build -p facegate-examples --bin facegate-admin`);
+    execFileSync(admin, ['tenant', 'settings', tenant, '--liveness', 'passive'], {
+      env: { ...process.env, FACEGATE_DATABASE_URL: server.databaseUrl },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const policy = await fetch(`${server.baseUrl}/v1/policy/continuous`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ re_verify_interval_minutes: INTERVAL_MINUTES, confidence_decay_rate: 0, min_confidence: 0 }),
+    });
+    assert.equal(policy.status, 200, await policy.text());
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('after the interval the guard asks for re-verification; the widget renews the same session', { timeout: 300_000 }, async () => {
+    await withBrowser({ camera: 'obama' }, async ({ page, messages }) => {
+      await page.route(`${server.baseUrl}/__e2e/reverify`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
+      await page.goto(`${server.baseUrl}/__e2e/reverify`);
+      const why = (what) => `${JSON.stringify(what)}\n${messages.join('\n')}\n${server.logTail(30)}`;
+      const first = await page.evaluate(signIn, { apiKey: API_KEY });
+      assert.ok(first.login?.verificationToken, why(first));
+      assert.equal(first.profile, 200, why(first));
+      const sessionId = first.login.sessionId;
+      assert.ok(sessionId, why(first));
+
+      await sleep(INTERVAL_MINUTES * 60_000 + 2_000);
+      const refused = await page.evaluate(profileWith, first.login.verificationToken);
+      assert.equal(refused.status, 401, why(refused));
+      assert.equal(refused.code, 'REVERIFY_REQUIRED', why(refused));
+      assert.deepEqual(refused.challenge, { maxAge: INTERVAL_MINUTES * 60 }, why(refused));
+
+      const again = await page.evaluate(reverify, sessionId);
+      assert.equal(again.renewed?.sessionId, sessionId, why(again));
+      await page.screenshot({ path: artifact('reverify-done.png') });
+      const allowed = await page.evaluate(profileWith, again.renewed.verificationToken);
+      assert.equal(allowed.status, 200, why(allowed));
+    });
+  });
+});
