@@ -142,6 +142,8 @@ export interface AuthenticateParams extends OperationParams {
   /** Re-verify the open session `sessionId` (continuous re-verification) instead of a new login. */
   reverify?: boolean;
   sessionId?: string;
+  /** The session's current refresh token (spent by the re-verification; the result has the next). */
+  refreshToken?: string;
 }
 
 // ---------------------------------------------------------------------------

@@ -563,8 +563,9 @@ export class FaceGateWidget {
   /**
    * FACEIO's authenticate(): liveness, identification (with a PIN when
    * asked), and the step-up the tenant's risk rules may ask for (a PIN, or a
-   * second, active check). `{ reverify: true, sessionId }` re-verifies an
-   * open session instead (continuous re-verification): same session, new tokens.
+   * second, active check). `{ reverify: true, sessionId, refreshToken }`
+   * re-verifies an open session instead (continuous re-verification): same
+   * session, new tokens (the refresh token given is spent; keep the new one).
    */
   authenticate(params = {}) {
     return this.#run('authenticate', params ?? {});
@@ -681,11 +682,12 @@ export class FaceGateWidget {
   async #authenticate(op, params, timeouts) {
     const client = this.#client;
     if (params.reverify) {
-      if (typeof params.sessionId !== 'string' || params.sessionId === '') {
-        throw new WidgetError('PROCESSING_ERR', 'authenticate({ reverify: true }) needs the sessionId to re-verify');
+      const given = (name) => typeof params[name] === 'string' && params[name] !== '';
+      if (!given('sessionId') || !given('refreshToken')) {
+        throw new WidgetError('PROCESSING_ERR', 'authenticate({ reverify: true }) needs the sessionId and refreshToken of the session to re-verify');
       }
       const live = await this.#liveness(op, timeouts);
-      const renewed = await this.#commit(op, timeouts, () => client.reverify({ sessionId: params.sessionId, livenessSessionId: live.sessionId }));
+      const renewed = await this.#commit(op, timeouts, () => client.reverify({ sessionId: params.sessionId, livenessSessionId: live.sessionId, refreshToken: params.refreshToken }));
       return loginResult(renewed);
     }
     let live = await this.#liveness(op, timeouts);

@@ -164,6 +164,8 @@ export interface ReverifyParams {
   sessionId: string;
   /** A fresh, live liveness session of the session's user. */
   livenessSessionId: string;
+  /** The session's current refresh token: proof of holding it (spent; the answer carries the next). */
+  refreshToken: string;
 }
 
 export interface VerifyResult {

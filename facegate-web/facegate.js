@@ -313,12 +313,14 @@ export class FaceGateClient {
 
   /**
    * POST /v1/verify with `session_id` (continuous re-verification): a fresh
-   * live check renews the session: the same `session_id`, new tokens. Another
-   * face is 403 `REVERIFY_FACE_MISMATCH` and ends the session.
+   * live check renews the session: the same `session_id`, new tokens. The
+   * session's current `refreshToken` proves the caller holds it (it is spent;
+   * keep the new one). Another face is 403 `REVERIFY_FACE_MISMATCH` and ends
+   * the session.
    */
-  async reverify({ sessionId, livenessSessionId }) {
+  async reverify({ sessionId, livenessSessionId, refreshToken }) {
     if (this.#config.demo) return this.#notInDemo('reverify');
-    const body = { liveness_session_id: livenessSessionId, session_id: sessionId };
+    const body = { liveness_session_id: livenessSessionId, session_id: sessionId, refresh_token: refreshToken };
     const result = await this.#call('POST', this.#paths.verify, body);
     if (result && result.matched) this.#emit('reverified', result);
     return result;

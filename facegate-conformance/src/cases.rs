@@ -266,12 +266,21 @@ pub(crate) async fn checked_session<A: Adapter>(
     headers: &[(&str, &str)],
     photos: &[&str],
 ) -> String {
+    let frames: Vec<String> = photos.iter().map(|path| camera_frame(path)).collect();
+    session_of_frames(fx, headers, frames).await
+}
+
+/// A session whose check ran on these frames (base64 images), settled.
+pub(crate) async fn session_of_frames<A: Adapter>(
+    fx: &Fixture<A>,
+    headers: &[(&str, &str)],
+    frames: Vec<String>,
+) -> String {
     let started = fx
         .call_with("POST", "/v1/liveness/session", None, headers)
         .await;
     let started = started.assert_ok(200).clone();
     let id = started["session_id"].as_str().unwrap().to_owned();
-    let frames: Vec<String> = photos.iter().map(|path| camera_frame(path)).collect();
     match &fx.peer {
         None => {
             let frames: Vec<Value> = frames

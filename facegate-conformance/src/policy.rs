@@ -127,6 +127,20 @@ async fn active_session<A: Adapter>(fx: &Fixture<A>) -> String {
     id
 }
 
+/// A live session of Biden (never enrolled here): his photo as a camera
+/// sends it, mirrored, and re-encoded, as a person holding still would.
+async fn stranger_session<A: Adapter>(fx: &Fixture<A>, headers: &[(&str, &str)]) -> String {
+    let image = image::load_from_memory(&photo_bytes(BIDEN))
+        .unwrap()
+        .to_rgb8();
+    let frames = vec![
+        camera_frame(BIDEN),
+        camera_jpeg(image::imageops::flip_horizontal(&image), 90),
+        camera_jpeg(image, 90),
+    ];
+    crate::cases::session_of_frames(fx, headers, frames).await
+}
+
 /// The actions the test photos can perform, for active challenges.
 async fn photo_actions<A: Adapter>(fx: &Fixture<A>) {
     fx.settings(|s| {
@@ -280,6 +294,8 @@ case!(
         assert_eq!(asked["risk"]["step_up_required"], true);
         assert_eq!(asked["risk"]["step_up_type"], "pin");
         assert_no_tokens(&asked);
+        // Who matched is not said before the step-up.
+        assert_eq!(asked["user"], Value::Null);
         assert_eq!(asked["step_up_id"], Value::Null);
         let wrong = verify(&fx, json!({ "liveness_session_id": session, "pin": "0000" })).await;
         wrong.assert_error(401, "WRONG_PIN_CODE");
@@ -439,17 +455,26 @@ case!(
         fx.call_with("POST", "/v1/session", Some(json!({ "verification_token": token })), &device)
             .await
             .assert_error(401, "REVERIFY_REQUIRED");
-        // Another device cannot re-verify it, nor end it with another face.
-        // (Its fingerprint, even: the device is another.)
+        // Knowing the session's id is not holding it: no refresh token, or
+        // another, and nothing happens to it, another face or not.
+        let stranger = stranger_session(&fx, &device).await;
+        verify(&fx, json!({ "liveness_session_id": stranger, "session_id": id }))
+            .await
+            .assert_error(400, "VALIDATION_FAILED");
+        verify(&fx, json!({ "liveness_session_id": stranger, "session_id": id, "refresh_token": format!("fgr_{}", "A".repeat(43)) }))
+            .await
+            .assert_error(401, "INVALID_REFRESH_TOKEN");
+        // The session's own device only (its fingerprint, even, from another device).
         let other = [("x-device-fingerprint", FINGERPRINT), ("x-device-id", "not-the-users")];
-        let elsewhere = checked_session(&fx, &other, &[BIDEN, BIDEN, BIDEN]).await;
-        fx.call_with("POST", "/v1/verify", Some(json!({ "liveness_session_id": elsewhere, "session_id": id })), &other)
+        let elsewhere = stranger_session(&fx, &other).await;
+        fx.call_with("POST", "/v1/verify",
+            Some(json!({ "liveness_session_id": elsewhere, "session_id": id, "refresh_token": login["refresh_token"] })), &other)
             .await
             .assert_error(404, "SESSION_NOT_FOUND");
 
         // The same face, live: the same session, new tokens.
         let again = live_session(&fx, &device).await;
-        let renewed = verify(&fx, json!({ "liveness_session_id": again, "session_id": id })).await;
+        let renewed = verify(&fx, json!({ "liveness_session_id": again, "session_id": id, "refresh_token": login["refresh_token"] })).await;
         let renewed = renewed.assert_ok(200).clone();
         assert_eq!(renewed["session_id"], id.as_str());
         assert_ne!(renewed["refresh_token"], login["refresh_token"]);
@@ -461,16 +486,16 @@ case!(
         let refreshed = fx.call_with("POST", "/v1/session/refresh", Some(json!({ "refresh_token": renewed["refresh_token"] })), &device).await;
         assert_eq!(refreshed.assert_ok(200)["session_id"], id.as_str());
 
-        // Someone else's face: 403, and the session is over.
-        let stranger = checked_session(&fx, &device, &[BIDEN, BIDEN, BIDEN]).await;
-        verify(&fx, json!({ "liveness_session_id": stranger, "session_id": id }))
+        // Someone else's face, from the holder of the session: 403, and the session is over.
+        let stranger = stranger_session(&fx, &device).await;
+        verify(&fx, json!({ "liveness_session_id": stranger, "session_id": id, "refresh_token": refreshed.body["refresh_token"] }))
             .await
             .assert_error(403, "REVERIFY_FACE_MISMATCH");
         profile(&fx, refreshed.body["verification_token"].as_str().unwrap(), Some(FINGERPRINT))
             .await
             .assert_error(401, "INVALID_TOKEN");
         let later = live_session(&fx, &device).await;
-        verify(&fx, json!({ "liveness_session_id": later, "session_id": id }))
+        verify(&fx, json!({ "liveness_session_id": later, "session_id": id, "refresh_token": refreshed.body["refresh_token"] }))
             .await
             .assert_error(404, "SESSION_NOT_FOUND");
     }
@@ -508,37 +533,40 @@ case!(
         let notice = verify(&fx, json!({ "liveness_session_id": session })).await;
         let notice = notice.assert_ok(200).clone();
         assert_eq!(notice["re_enrollment_required"], true);
-        assert!(notice["verification_token"].is_string());
+        let notice_token = notice["verification_token"].as_str().unwrap().to_owned();
 
         age_faces(&fx, &user, 98).await;
         let session = live_session(&fx, &device).await;
         verify(&fx, json!({ "liveness_session_id": session })).await.assert_error(403, "RE_ENROLLMENT_REQUIRED");
 
-        // A browser key: its own user's live face only.
+        // A browser key: its own user's live face, with that user's token.
         let client = client_key(&fx).await;
         let as_browser = |body: Value| re_enroll_as(&fx, &client, &user, body);
-        let stranger = checked_session(&fx, &[], &[BIDEN, BIDEN, BIDEN]).await;
-        as_browser(json!({ "liveness_session_id": stranger, "force": true })).await.assert_error(403, "INSUFFICIENT_SCOPE");
-        as_browser(json!({ "liveness_session_id": stranger })).await.assert_error(409, "FACE_MISMATCH");
-        // The session the hard stop kept re-enrolls the user.
-        let re_enrolled = as_browser(json!({ "liveness_session_id": session })).await;
+        let stranger = stranger_session(&fx, &[]).await;
+        as_browser(json!({ "liveness_session_id": stranger, "force": true, "verification_token": notice_token }))
+            .await
+            .assert_error(403, "INSUFFICIENT_SCOPE");
+        // The live match alone is not enough: the token says whose account it is.
+        as_browser(json!({ "liveness_session_id": session })).await.assert_error(401, "INVALID_VERIFICATION_TOKEN");
+        as_browser(json!({ "liveness_session_id": session, "verification_token": "x.y.z" }))
+            .await
+            .assert_error(401, "INVALID_VERIFICATION_TOKEN");
+        as_browser(json!({ "liveness_session_id": stranger, "verification_token": notice_token }))
+            .await
+            .assert_error(409, "FACE_MISMATCH");
+        // The session the hard stop kept re-enrolls the user, with the token
+        // of a session opened before the hard stop.
+        let re_enrolled = as_browser(json!({ "liveness_session_id": session, "verification_token": notice_token })).await;
         assert_eq!(re_enrolled.assert_ok(200)["user_id"], user.as_str());
         let session = live_session(&fx, &device).await;
         let after = verify(&fx, json!({ "liveness_session_id": session })).await;
         let after = after.assert_ok(200).clone();
         assert!(after["verification_token"].is_string());
-
-        // Before the hard stop a browser needs the user's token.
-        let fresh = live_session(&fx, &device).await;
-        as_browser(json!({ "liveness_session_id": fresh })).await.assert_error(401, "INVALID_VERIFICATION_TOKEN");
-        as_browser(json!({ "liveness_session_id": fresh, "verification_token": "x.y.z" }))
-            .await
-            .assert_error(401, "INVALID_VERIFICATION_TOKEN");
-        let with_token = as_browser(json!({ "liveness_session_id": fresh, "verification_token": after["verification_token"] })).await;
-        with_token.assert_ok(200);
+        assert_eq!(after["re_enrollment_required"], false);
     }
 );
 
+/// `POST /v1/users/:id/re-enroll` with a client key, from the test's device.
 async fn re_enroll_as<A: Adapter>(fx: &Fixture<A>, key: &str, user: &str, body: Value) -> Reply {
     let bearer = format!("Bearer {key}");
     fx.raw(
@@ -547,6 +575,7 @@ async fn re_enroll_as<A: Adapter>(fx: &Fixture<A>, key: &str, user: &str, body: 
         &[
             ("authorization", &bearer),
             ("content-type", "application/json"),
+            ("x-device-fingerprint", FINGERPRINT),
         ],
         body.to_string(),
     )

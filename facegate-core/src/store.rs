@@ -83,7 +83,8 @@ pub enum PinTry {
     UserLocked { window_started_at: DateTime<Utc> },
 }
 
-/// What [`SessionStore::rotate_refresh_token`] found.
+/// What [`SessionStore::rotate_refresh_token`] (or
+/// [`SessionStore::reverify_session`]) found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshRotation {
     /// The token was unspent: it is spent now and its successor stored.
@@ -594,19 +595,23 @@ pub trait SessionStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<RefreshRotation, StoreError>;
 
-    /// Re-verifies a session that is neither revoked nor expired: its
-    /// confidence and `last_verified_at` become `confidence` and `at`, every
-    /// unspent refresh token of it is spent, and `next_refresh` is stored
-    /// as its one live refresh token, in one transaction. `None` when the
-    /// tenant has no such live session.
+    /// Re-verifies a session that is neither revoked nor expired, as its
+    /// refresh token `presented` (a hash) proves the caller holds it: spends
+    /// that token, sets the session's confidence and `last_verified_at` to
+    /// `confidence` and `at`, and stores `next_refresh` as its successor, in
+    /// one transaction. A token spent before is a reuse: the session is
+    /// revoked instead ([`RefreshRotation::Reused`]), as at refresh.
+    /// [`RefreshRotation::Unknown`] when the tenant has no such token of
+    /// this live session.
     async fn reverify_session(
         &self,
         tenant: &TenantId,
         id: &SessionId,
+        presented: &str,
         confidence: f32,
         at: DateTime<Utc>,
         next_refresh: &RefreshTokenRecord,
-    ) -> Result<Option<Session>, StoreError>;
+    ) -> Result<RefreshRotation, StoreError>;
 
     /// Records that the verification token `jti` (of `session`, valid until
     /// `expires_at`) was exchanged for a session at `at`; false when it was

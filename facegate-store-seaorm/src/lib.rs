@@ -1415,30 +1415,54 @@ impl SessionStore for SeaOrmStore {
         &self,
         tenant: &TenantId,
         id: &SessionId,
+        presented: &str,
         confidence: f32,
         at: DateTime<Utc>,
         next_refresh: &RefreshTokenRecord,
-    ) -> Result<Option<Session>, StoreError> {
+    ) -> Result<RefreshRotation, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
-        let updated = session::Entity::update_many()
+        let owned = refresh_token::Entity::find_by_id(presented)
+            .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+            .filter(refresh_token::Column::SessionId.eq(id.as_str()))
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        let live = session::Entity::find_by_id(id.as_str())
+            .filter(session::Column::TenantId.eq(tenant.as_str()))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(at))
+            .one(&txn)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        if !owned || !live {
+            return Ok(RefreshRotation::Unknown);
+        }
+        // Spent only if nobody else has: a spent token is a copy in other hands.
+        let spent = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::SpentAt, Expr::value(at))
+            .filter(refresh_token::Column::Hash.eq(presented))
+            .filter(refresh_token::Column::SpentAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if spent.rows_affected == 0 {
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(at))
+                .filter(session::Column::TenantId.eq(tenant.as_str()))
+                .filter(session::Column::Id.eq(id.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            txn.commit().await.map_err(store_error)?;
+            return Ok(RefreshRotation::Reused(id.clone()));
+        }
+        session::Entity::update_many()
             .col_expr(session::Column::Confidence, Expr::value(confidence))
             .col_expr(session::Column::LastVerifiedAt, Expr::value(at))
             .filter(session::Column::TenantId.eq(tenant.as_str()))
             .filter(session::Column::Id.eq(id.as_str()))
-            .filter(session::Column::RevokedAt.is_null())
-            .filter(session::Column::ExpiresAt.gt(at))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        if updated.rows_affected == 0 {
-            return Ok(None);
-        }
-        // The old refresh tokens are spent: presented again, they are a reuse.
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::SpentAt, Expr::value(at))
-            .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
-            .filter(refresh_token::Column::SessionId.eq(id.as_str()))
-            .filter(refresh_token::Column::SpentAt.is_null())
             .exec(&txn)
             .await
             .map_err(store_error)?;
@@ -1450,9 +1474,10 @@ impl SessionStore for SeaOrmStore {
             .one(&txn)
             .await
             .map_err(store_error)?
-            .map(convert::session);
+            .map(convert::session)
+            .ok_or_else(|| StoreError::Backend("session vanished".into()))?;
         txn.commit().await.map_err(store_error)?;
-        Ok(session)
+        Ok(RefreshRotation::Rotated(session))
     }
 
     async fn record_token_exchange(

@@ -1829,29 +1829,47 @@ mod policies_and_risk {
         };
         store.insert_session(&session, &token("old")).await.unwrap();
         let later = now + chrono::Duration::minutes(20);
-        let renewed = store
-            .reverify_session(&tenant, &session.id, 99.0, later, &token("new"))
+        // A token of another session proves nothing.
+        let other = SessionId::generate();
+        assert_eq!(
+            store
+                .reverify_session(&tenant, &other, "old", 99.0, later, &token("x"))
+                .await
+                .unwrap(),
+            RefreshRotation::Unknown
+        );
+        let RefreshRotation::Rotated(renewed) = store
+            .reverify_session(&tenant, &session.id, "old", 99.0, later, &token("new"))
             .await
             .unwrap()
-            .unwrap();
+        else {
+            panic!("expected a renewal");
+        };
         assert_eq!(
             (renewed.confidence, renewed.last_verified_at),
             (99.0, later)
         );
-        assert!(matches!(
-            store
-                .rotate_refresh_token(&tenant, "old", "next", later)
-                .await
-                .unwrap(),
-            RefreshRotation::Reused(_)
-        ));
-        // Revoked by that reuse: no more re-verification.
+        // The spent token again: a reuse, and the session ends.
         assert_eq!(
             store
-                .reverify_session(&tenant, &session.id, 99.0, later, &token("newer"))
+                .reverify_session(&tenant, &session.id, "old", 99.0, later, &token("newer"))
                 .await
                 .unwrap(),
-            None
+            RefreshRotation::Reused(session.id.clone())
+        );
+        assert!(matches!(
+            store
+                .rotate_refresh_token(&tenant, "new", "next", later)
+                .await
+                .unwrap(),
+            RefreshRotation::Rotated(ref s) if s.revoked_at.is_some()
+        ));
+        assert_eq!(
+            store
+                .reverify_session(&tenant, &session.id, "next", 99.0, later, &token("last"))
+                .await
+                .unwrap(),
+            RefreshRotation::Unknown
         );
     }
 }

@@ -42,7 +42,8 @@ async function signIn({ apiKey }) {
   try {
     const login = await window.facegateWidget.authenticate();
     const profile = await fetch('/api/profile', { headers: { authorization: `Bearer ${login.verificationToken}` } });
-    return { login, profile: profile.status };
+    // The device id the SDK keeps (x-device-id): the session is bound to it.
+    return { login, profile: profile.status, deviceId: localStorage.getItem('facegate.device_id') };
   } catch (error) {
     return { error: { code: error.code, serverCode: error.serverCode, message: error.message } };
   }
@@ -56,10 +57,14 @@ async function profileWith(token) {
   return { status: response.status, code: body.code ?? null, challenge: reverifyChallenge(response), header: response.headers.get('www-authenticate') };
 }
 
-/** In the page: the widget re-verifies the session. */
-async function reverify(sessionId) {
+/** In the page (the same device, a later visit): the widget re-verifies the session. */
+async function reverify({ apiKey, sessionId, refreshToken, deviceId }) {
+  localStorage.setItem('facegate.device_id', deviceId);
+  const { FaceGateClient } = await import('/v1/sdk/facegate.js');
+  const { FaceGateWidget } = await import('/v1/sdk/facegate-widget.js');
+  const widget = new FaceGateWidget(new FaceGateClient({ apiKey }));
   try {
-    const renewed = await window.facegateWidget.authenticate({ reverify: true, sessionId });
+    const renewed = await widget.authenticate({ reverify: true, sessionId, refreshToken });
     return { renewed };
   } catch (error) {
     return { error: { code: error.code, serverCode: error.serverCode, message: error.message } };
@@ -92,27 +97,59 @@ describe('continuous re-verification in the widget', { concurrency: false }, () 
   });
 
   test('after the interval the guard asks for re-verification; the widget renews the same session', { timeout: 300_000 }, async () => {
-    await withBrowser({ camera: 'obama' }, async ({ page, messages }) => {
-      await page.route(`${server.baseUrl}/__e2e/reverify`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
-      await page.goto(`${server.baseUrl}/__e2e/reverify`);
-      const why = (what) => `${JSON.stringify(what)}\n${messages.join('\n')}\n${server.logTail(30)}`;
-      const first = await page.evaluate(signIn, { apiKey: API_KEY });
-      assert.ok(first.login?.verificationToken, why(first));
-      assert.equal(first.profile, 200, why(first));
-      const sessionId = first.login.sessionId;
-      assert.ok(sessionId, why(first));
+    const page = (browser) => {
+      const open = async () => {
+        await browser.page.route(`${server.baseUrl}/__e2e/reverify`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
+        await browser.page.goto(`${server.baseUrl}/__e2e/reverify`);
+      };
+      return open();
+    };
+    const why = (what, messages) => `${JSON.stringify(what)}\n${messages.join('\n')}\n${server.logTail(30)}`;
+    // The sign-in, in one visit.
+    const first = await withBrowser({ camera: 'obama' }, async (browser) => {
+      await page(browser);
+      const outcome = await browser.page.evaluate(signIn, { apiKey: API_KEY });
+      assert.ok(outcome.login?.verificationToken, why(outcome, browser.messages));
+      assert.equal(outcome.profile, 200, why(outcome, browser.messages));
+      assert.ok(outcome.login.sessionId && outcome.deviceId, why(outcome, browser.messages));
+      return outcome;
+    });
 
-      await sleep(INTERVAL_MINUTES * 60_000 + 2_000);
-      const refused = await page.evaluate(profileWith, first.login.verificationToken);
-      assert.equal(refused.status, 401, why(refused));
-      assert.equal(refused.code, 'REVERIFY_REQUIRED', why(refused));
-      assert.deepEqual(refused.challenge, { maxAge: INTERVAL_MINUTES * 60 }, why(refused));
+    // A later visit from the same device (its device id kept), past the interval.
+    await sleep(INTERVAL_MINUTES * 60_000 + 2_000);
+    await withBrowser({ camera: 'obama' }, async (browser) => {
+      await page(browser);
+      const refused = await browser.page.evaluate(profileWith, first.login.verificationToken);
+      assert.equal(refused.status, 401, why(refused, browser.messages));
+      assert.equal(refused.code, 'REVERIFY_REQUIRED', why(refused, browser.messages));
+      assert.deepEqual(refused.challenge, { maxAge: INTERVAL_MINUTES * 60 }, why(refused, browser.messages));
 
-      const again = await page.evaluate(reverify, sessionId);
-      assert.equal(again.renewed?.sessionId, sessionId, why(again));
-      await page.screenshot({ path: artifact('reverify-done.png') });
-      const allowed = await page.evaluate(profileWith, again.renewed.verificationToken);
-      assert.equal(allowed.status, 200, why(allowed));
+      const running = browser.page.evaluate(reverify, {
+        apiKey: API_KEY,
+        sessionId: first.login.sessionId,
+        refreshToken: first.login.refreshToken,
+        deviceId: first.deviceId,
+      });
+      // The widget's outcome screen, while it shows.
+      const shown = await browser.page
+        .waitForFunction(
+          () => {
+            // The widget draws in a shadow root.
+            const host = [...document.querySelectorAll('*')].find((element) => element.shadowRoot);
+            const dialog = host?.shadowRoot.querySelector('[data-state]');
+            return dialog?.getAttribute('data-state') === 'success';
+          },
+          null,
+          { timeout: 60_000, polling: 50 },
+        )
+        .then(() => true, () => false);
+      if (shown) await browser.page.screenshot({ path: artifact('reverify-done.png') });
+      const again = await running;
+      assert.equal(again.renewed?.sessionId, first.login.sessionId, why(again, browser.messages));
+      assert.notEqual(again.renewed.verificationToken, first.login.verificationToken);
+      assert.ok(shown, `the widget never showed its success screen\n${why(again, browser.messages)}`);
+      const allowed = await browser.page.evaluate(profileWith, again.renewed.verificationToken);
+      assert.equal(allowed.status, 200, why(allowed, browser.messages));
     });
   });
 });

@@ -462,9 +462,9 @@ describe('risk, step-up and re-verification', () => {
     const { client, calls } = clientWith([ok(renewed)]);
     const seen = [];
     client.on('reverified', (event) => seen.push(event.data));
-    assert.deepEqual(await client.reverify({ sessionId: 'sess_1', livenessSessionId: 'l3' }), renewed);
+    assert.deepEqual(await client.reverify({ sessionId: 'sess_1', livenessSessionId: 'l3', refreshToken: 'fgr_1' }), renewed);
     assert.equal(calls[0].url.endsWith('/v1/verify'), true);
-    assert.deepEqual(calls[0].body, { liveness_session_id: 'l3', session_id: 'sess_1' });
+    assert.deepEqual(calls[0].body, { liveness_session_id: 'l3', session_id: 'sess_1', refresh_token: 'fgr_1' });
     assert.deepEqual(seen, [renewed]);
   });
 

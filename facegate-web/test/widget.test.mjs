@@ -448,6 +448,11 @@ describe('step-up and re-verification', () => {
   });
   const activeSession = livenessSession('live-2', { mode: 'active', actions: ['turn_left'], nonce: 'n-2', min_frames: 3, max_frames: 30 });
 
+  test('closing the PIN form of a step-up → CANCELED, and no login', async () => {
+    const { widget } = setup({ routes: { 'POST /demo/verify': stepUp('pin') }, view: fakeView({ pins: [null] }) });
+    await assert.rejects(widget.authenticate(), rejectsWith('CANCELED'));
+  });
+
   test('a PIN step-up asks for the PIN and resends it with the same live session', async () => {
     const view = fakeView({ pins: ['2468'] });
     const { widget, http } = setup({ view, routes: { 'POST /demo/verify': [stepUp('pin'), demoRoutes()['POST /demo/verify']] } });
@@ -493,9 +498,11 @@ describe('step-up and re-verification', () => {
     const view = fakeView();
     const widget = new FaceGateWidget(client, { createView: (i) => view.create(i), createCamera: () => fakeCamera(), window: null, sleep: tick, pace: { introMs: 0, stepMs: 0 } });
     await assert.rejects(widget.authenticate({ reverify: true }), rejectsWith('PROCESSING_ERR'));
-    const renewed = await widget.authenticate({ reverify: true, sessionId: 'sess-1' });
+    await assert.rejects(widget.authenticate({ reverify: true, sessionId: 'sess-1' }), rejectsWith('PROCESSING_ERR'));
+    assert.equal(http.calls.length, 0);
+    const renewed = await widget.authenticate({ reverify: true, sessionId: 'sess-1', refreshToken: 'rt-1' });
     assert.deepEqual([renewed.sessionId, renewed.verificationToken, renewed.refreshToken], ['sess-1', 'vt-2', 'rt-2']);
-    assert.deepEqual(http.of('POST /v1/verify')[0].body, { liveness_session_id: 'live-7', session_id: 'sess-1' });
+    assert.deepEqual(http.of('POST /v1/verify')[0].body, { liveness_session_id: 'live-7', session_id: 'sess-1', refresh_token: 'rt-1' });
   });
 });
 

@@ -70,9 +70,7 @@ struct ReEnrollRequest {
     force: bool,
     #[serde(default)]
     enrolled_with_glasses: bool,
-    /// With a client key: a valid verification token of this user (not
-    /// needed once the user's face is past rotation and grace, when verify
-    /// answers `RE_ENROLLMENT_REQUIRED` and no token can be had).
+    /// With a client key: a valid verification token of this user.
     verification_token: Option<String>,
 }
 
@@ -534,6 +532,7 @@ impl FaceGate {
         &self,
         tenant: &Tenant,
         scope: KeyScope,
+        headers: &http::HeaderMap,
         user_id: &UserId,
         body: &[u8],
         audit: &mut super::AuditDraft,
@@ -546,7 +545,8 @@ impl FaceGate {
             .await?
             .ok_or(ApiError::UserNotFound)?;
         if scope == KeyScope::Client {
-            self.check_client_re_enroll(tenant, &user, &request).await?;
+            self.check_client_re_enroll(tenant, headers, &user, &request)
+                .await?;
         }
         let face = self.warm_face_engine(&tenant.id).await?;
         let (probe, live) = match FaceSource::of(request.face_image, &request.liveness_session_id)?
@@ -612,13 +612,16 @@ impl FaceGate {
         ))
     }
 
-    /// A browser may re-enroll only its own user, from a live session of
-    /// the same face (no photo, no `force`): with a valid verification
-    /// token of that user, or without one once the face is past rotation
-    /// and grace (verify then issues none).
+    /// A browser may re-enroll only its own user: with a verification
+    /// token of that user (from the device the token is bound to, within
+    /// the session's re-verification deadline) and a live session of the
+    /// same face (no photo, no `force`). Past the rotation's hard stop no
+    /// token can be had: the host re-enrolls the user with a server key
+    /// after its own recovery.
     async fn check_client_re_enroll(
         &self,
         tenant: &Tenant,
+        headers: &http::HeaderMap,
         user: &User,
         request: &ReEnrollRequest,
     ) -> Result<(), ApiError> {
@@ -633,30 +636,29 @@ impl FaceGate {
                 required: KeyScope::Server.as_str(),
             });
         }
-        let token_holder = match &request.verification_token {
-            Some(token) => Some(self.verified_token(tenant, token).await?.2.id),
-            None => None,
-        };
-        if token_holder.as_ref() == Some(&user.id) {
-            return Ok(());
-        }
-        if token_holder.is_some() {
+        let token = request
+            .verification_token
+            .as_deref()
+            .ok_or(ApiError::InvalidVerificationToken)?;
+        let (claims, session, holder) = self.verified_token(tenant, token).await?;
+        if holder.id != user.id || !crate::device::matches_binding(claims.dfp.as_deref(), headers) {
             return Err(ApiError::InvalidVerificationToken);
         }
-        let expired = match self.policies(tenant).await?.rotation {
-            Some(rotation) => self
-                .face_enrolled_at(tenant, user)
-                .await?
-                .is_some_and(|at| {
-                    rotation.status(at, clock::now()) == crate::policy::RotationStatus::Expired
-                }),
-            None => false,
-        };
-        if expired {
-            Ok(())
-        } else {
-            Err(ApiError::InvalidVerificationToken)
+        let now = clock::now();
+        let policies = self.policies(tenant).await?;
+        if let Some(continuous) = policies.continuous
+            && continuous.deadline(session.last_verified_at, session.confidence) <= now
+        {
+            return Err(ApiError::ReverifyRequired);
         }
+        self.ensure_not_locked(
+            tenant,
+            &policies.risk,
+            crate::store::FailureSubject::User(&user.id),
+            now,
+        )
+        .await?;
+        Ok(())
     }
 
     async fn index_face(

@@ -415,7 +415,10 @@ impl FaceGate {
             Route::GetUser(id) => self.get_user(&tenant, &id).await,
             Route::DeleteUser(id) => self.delete_user(&tenant, &id, query).await,
             Route::SetUserStatus(id) => self.set_user_status(&tenant, &id, &body).await,
-            Route::ReEnroll(id) => self.re_enroll(&tenant, scope, &id, &body, audit).await,
+            Route::ReEnroll(id) => {
+                self.re_enroll(&tenant, scope, &parts.headers, &id, &body, audit)
+                    .await
+            }
             Route::Enroll => self.enroll(&tenant, scope, parts, &body).await,
             Route::Match => self.match_face(&tenant, scope, &body).await,
             Route::FaceIndex => self.face_index_status(&tenant).await,

@@ -71,10 +71,10 @@ pub(super) struct RiskView {
 
 impl RiskView {
     pub(super) fn new(score: RiskScore, rules: &RiskRules, step_up: Option<StepUpType>) -> Self {
-        let value = f64::from(score.score);
-        let level = if value >= rules.step_up_threshold {
+        let threshold = rules.step_up_threshold as f32;
+        let level = if !score.score.is_finite() || score.score >= threshold {
             RiskLevel::High
-        } else if value >= rules.step_up_threshold / 2.0 {
+        } else if score.score >= threshold / 2.0 {
             RiskLevel::Medium
         } else {
             RiskLevel::Low
@@ -98,10 +98,13 @@ impl RiskView {
 
 /// What enforcing `rules` does with `score`.
 pub(super) fn decide(rules: &RiskRules, score: f32) -> Decision {
-    let score = f64::from(score);
-    if score >= rules.block_threshold {
+    // Scores are f32 to two decimals: compared as f32, 0.9 reaches a 0.9
+    // threshold (widened, 0.9f32 is 0.8999…). A score that is not a number
+    // (a host's policy gone wrong) is the worst.
+    let score = if score.is_finite() { score } else { 1.0 };
+    if score >= rules.block_threshold as f32 {
         Decision::Block
-    } else if score >= rules.step_up_threshold {
+    } else if score >= rules.step_up_threshold as f32 {
         Decision::StepUp
     } else {
         Decision::Allow
@@ -195,5 +198,33 @@ impl FaceGate {
         if let Err(err) = self.inner.store.record_sign_in(&sign_in).await {
             tracing::warn!(%err, user = %user.id, "could not record a sign-in");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RiskMode;
+
+    #[test]
+    fn a_score_at_a_threshold_reaches_it() {
+        for threshold in [0.6, 0.65, 0.7, 0.9, 0.95] {
+            let rules = RiskRules {
+                block_threshold: threshold,
+                step_up_threshold: threshold,
+                max_failed_attempts: 5,
+                lockout_duration_minutes: 30,
+                mode: RiskMode::Enforce,
+            };
+            let score = RiskScore::of(vec![RiskFactor {
+                code: "x",
+                weight: threshold as f32,
+                value: 1.0,
+            }]);
+            assert_eq!(decide(&rules, score.score), Decision::Block, "{threshold}");
+        }
+        let rules = RiskRules::default_for(&Default::default());
+        assert_eq!(decide(&rules, f32::NAN), Decision::Block);
+        assert_eq!(decide(&rules, 0.59), Decision::Allow);
     }
 }

@@ -176,29 +176,40 @@ impl FaceGate {
         })
     }
 
-    /// Renews a session its user has just re-verified: new confidence and
-    /// `last_verified_at`, a new refresh token (the old ones spent), and a
-    /// new verification token.
+    /// Renews a session its user has just re-verified, spending the
+    /// refresh token that proved the caller holds it: new confidence and
+    /// `last_verified_at`, a new refresh token and verification token. A
+    /// spent refresh token ends the session (someone else holds a copy).
     pub(super) async fn renew_session(
         &self,
         session: &Session,
+        presented_refresh: &str,
         user: &User,
         confidence: f32,
         now: DateTime<Utc>,
     ) -> Result<OpenedSession, ApiError> {
         let refresh_token = new_refresh_token();
-        let renewed = self
+        let renewed = match self
             .inner
             .store
             .reverify_session(
                 &session.tenant_id,
                 &session.id,
+                &hash_refresh_token(presented_refresh),
                 confidence,
                 now,
                 &refresh_record(&refresh_token, session, now),
             )
             .await?
-            .ok_or(ApiError::SessionNotFound)?;
+        {
+            RefreshRotation::Rotated(renewed) => renewed,
+            RefreshRotation::Unknown => return Err(ApiError::InvalidRefreshToken),
+            RefreshRotation::Reused(id) => {
+                self.forget_session(&id);
+                tracing::warn!(session = %id, "refresh token reused at re-verification; session revoked");
+                return Err(ApiError::RefreshTokenReused);
+            }
+        };
         // Cached verdicts carry the old deadline.
         self.forget_session(&renewed.id);
         let verification_token = self
@@ -209,6 +220,24 @@ impl FaceGate {
             verification_token,
             refresh_token,
         })
+    }
+
+    /// The session a refresh token belongs to (spent or not): whoever
+    /// presents one holds the session as far as ending it goes (a spent one
+    /// presented at refresh ends it too).
+    pub(super) async fn session_of_refresh_token(
+        &self,
+        tenant: &Tenant,
+        presented: &str,
+    ) -> Result<Option<Session>, ApiError> {
+        if !presented.starts_with(REFRESH_PREFIX) {
+            return Ok(None);
+        }
+        Ok(self
+            .inner
+            .store
+            .refresh_token_session(&tenant.id, &hash_refresh_token(presented))
+            .await?)
     }
 
     /// Exchanges a verification token for a provider session: once per
@@ -240,12 +269,18 @@ impl FaceGate {
         if !crate::device::matches_binding(claims.dfp.as_deref(), headers) {
             return Err(ApiError::InvalidVerificationToken);
         }
-        // No provider session for a session past its re-verification.
-        if let Some(continuous) = self.policies(tenant).await?.continuous
-            && continuous.deadline(session.last_verified_at, session.confidence) <= clock::now()
-        {
+        // No provider session for a session past its re-verification, and
+        // none that outlives it.
+        let reverify_by = self
+            .policies(tenant)
+            .await?
+            .continuous
+            .map(|policy| policy.deadline(session.last_verified_at, session.confidence));
+        if reverify_by.is_some_and(|by| by <= clock::now()) {
             return Err(ApiError::ReverifyRequired);
         }
+        let provider_session_ends =
+            reverify_by.map_or(session.expires_at, |by| by.min(session.expires_at));
         // Kept while the token can still verify: until `exp` plus the leeway.
         let leeway = chrono::Duration::from_std(self.inner.tokens.leeway).unwrap_or_default();
         let token_expires =
@@ -289,7 +324,8 @@ impl FaceGate {
                     email: user.email.clone(),
                     external_id: user.external_id.clone(),
                     verification_token: request.verification_token.clone(),
-                    session_expires_at: u64::try_from(session.expires_at.timestamp()).unwrap_or(0),
+                    session_expires_at: u64::try_from(provider_session_ends.timestamp())
+                        .unwrap_or(0),
                 };
                 let created =
                     provider

@@ -40,8 +40,10 @@ struct VerifyRequest {
     pin: Option<String>,
     /// Completes the login that answered this `step_up_id`.
     step_up_for: Option<StepUpId>,
-    /// Re-verifies this open session.
+    /// Re-verifies this open session, with its current refresh token as
+    /// proof that the caller holds it.
     session_id: Option<SessionId>,
+    refresh_token: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -82,14 +84,12 @@ impl Attempt<'_> {
         &self.policies.risk
     }
 
-    /// The device to charge and bind: the client's own id, else the one
-    /// that ran the ceremony.
+    /// The device a login is charged to and remembered as: the one that
+    /// ran the ceremony (the headers it started with), whatever this
+    /// request claims, so headers changed between the two cannot dodge a
+    /// lockout or borrow a known device.
     fn device_id(&self, liveness: &LivenessSession) -> String {
-        if self.device.identified {
-            self.device.id.clone()
-        } else {
-            liveness.device_id.clone()
-        }
+        liveness.device_id.clone()
     }
 }
 
@@ -328,6 +328,9 @@ impl FaceGate {
             return Err(ApiError::StepUpConsumed);
         }
         let rotation = self.rotation_status(attempt, &matched).await?;
+        if rotation == RotationStatus::Expired {
+            return Err(ApiError::ReEnrollmentRequired);
+        }
         let risk = RiskView::new(
             RiskScore {
                 score: step_up.risk_score,
@@ -341,8 +344,10 @@ impl FaceGate {
             .await
     }
 
-    /// Continuous re-verification: a fresh live check of the session's own
-    /// user renews it (same id, new tokens). Someone else's face ends it.
+    /// Continuous re-verification: the holder of a session's refresh token,
+    /// on the session's device, renews it with a fresh live check of its
+    /// user (same id, new tokens), under the login's rules (ambiguity PIN,
+    /// lockouts, rotation, the block threshold). Someone else's face ends it.
     async fn reverify(
         &self,
         attempt: &Attempt<'_>,
@@ -351,42 +356,106 @@ impl FaceGate {
     ) -> Result<Response<Bytes>, ApiError> {
         let tenant = attempt.tenant;
         let now = attempt.now;
+        let presented = request.refresh_token.as_deref().ok_or_else(|| {
+            ApiError::Validation(vec![FieldIssue::new(
+                "refresh_token",
+                "re-verifying a session needs its refresh token",
+            )])
+        })?;
+        // Proof of holding the session comes first: nothing below, a
+        // revocation included, is open to someone who merely knows its id.
         let session = self
-            .inner
-            .store
-            .session(&tenant.id, id)
+            .session_of_refresh_token(tenant, presented)
             .await?
-            .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
-            .filter(|s| {
-                crate::device::matches_binding(s.device_fingerprint.as_deref(), attempt.headers)
-            })
-            .ok_or(ApiError::SessionNotFound)?;
+            .filter(|s| s.id == *id)
+            .ok_or(ApiError::InvalidRefreshToken)?;
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(ApiError::SessionNotFound);
+        }
+        if !crate::device::matches_binding(session.device_fingerprint.as_deref(), attempt.headers) {
+            return Err(ApiError::SessionNotFound);
+        }
         let session_id = &request.liveness_session_id;
         let (liveness, probe) = self
             .live_probe(tenant, session_id, LiveFace::ForSearch)
             .await?;
-        // Only the session's own device may re-verify it: a stranger who
-        // learnt its id cannot end it by showing another face.
+        // Only the session's own device may re-verify it.
         if attempt.device_id(&liveness) != session.device_id {
             return Err(ApiError::SessionNotFound);
         }
-        self.ensure_not_locked(
-            tenant,
-            attempt.rules(),
-            FailureSubject::User(&session.user_id),
-            now,
-        )
-        .await?;
-        self.consume(tenant, session_id, now).await?;
+        let user_failures = self
+            .ensure_not_locked(
+                tenant,
+                attempt.rules(),
+                FailureSubject::User(&session.user_id),
+                now,
+            )
+            .await?;
         let found = self.search(tenant, &probe).await?;
-        let Some((user, confidence, _)) = found.filter(|(u, _, _)| u.id == session.user_id) else {
+        let Some((user, confidence, rival)) = found.filter(|(u, _, _)| u.id == session.user_id)
+        else {
+            self.consume(tenant, session_id, now).await?;
             self.inner.store.revoke_session(&tenant.id, id, now).await?;
             self.forget_session(id);
             tracing::warn!(tenant = %tenant.id, session = %id, "re-verification showed another face; session revoked");
             return Err(ApiError::ReverifyFaceMismatch);
         };
-        usable(&user)?;
-        let renewed = self.renew_session(&session, &user, confidence, now).await?;
+        if let Err(refused) = usable(&user) {
+            self.consume(tenant, session_id, now).await?;
+            return Err(refused);
+        }
+        // A look-alike could be the one matched: the PIN says who it is.
+        let (user, confidence) = if pin_needed(tenant, (&user, confidence), rival.as_ref()) {
+            let chosen = self
+                .check_pin(
+                    attempt,
+                    session_id,
+                    (user, confidence),
+                    rival,
+                    request.pin.as_deref(),
+                )
+                .await?;
+            if chosen.0.id != session.user_id {
+                self.consume(tenant, session_id, now).await?;
+                self.inner.store.revoke_session(&tenant.id, id, now).await?;
+                self.forget_session(id);
+                return Err(ApiError::ReverifyFaceMismatch);
+            }
+            chosen
+        } else {
+            (user, confidence)
+        };
+        if self.rotation_status(attempt, &user).await? == RotationStatus::Expired {
+            return Err(ApiError::ReEnrollmentRequired);
+        }
+        let device_failures = self
+            .failure_history(tenant, FailureSubject::Device(&session.device_id), now)
+            .await?;
+        let facts = LoginFacts {
+            device_id: &session.device_id,
+            device_identified: true,
+            user_agent: attempt.user_agent(),
+            client: attempt.client,
+            confidence,
+            liveness_confidence: liveness_confidence(&liveness),
+            recent_failures: recent(&device_failures, attempt.rules(), now)
+                + recent(&user_failures, attempt.rules(), now),
+            now,
+        };
+        let score = self
+            .assess_login(tenant, attempt.rules(), &user, &facts)
+            .await;
+        // The refresh token and the fresh check are the step-up; a score at
+        // the block threshold still refuses.
+        let risk = RiskView::new(score, attempt.rules(), None);
+        self.consume(tenant, session_id, now).await?;
+        if risk.enforces(Decision::Block) {
+            tracing::warn!(tenant = %tenant.id, session = %id, score = risk.score, "re-verification blocked by risk");
+            return Err(ApiError::RiskBlocked);
+        }
+        let renewed = self
+            .renew_session(&session, presented, &user, confidence, now)
+            .await?;
         self.remember_sign_in(
             &user,
             &session.device_id,
@@ -407,6 +476,7 @@ impl FaceGate {
                 device_id: session.device_id,
                 payload: user.payload.clone(),
                 user: Some(MatchedUser::from(user)),
+                risk: Some(risk),
                 ..Default::default()
             },
         ))
@@ -539,10 +609,11 @@ fn liveness_confidence(liveness: &LivenessSession) -> f32 {
         .map_or(0.0, |c| c.outcome.confidence)
 }
 
-/// 200 with `step_up_required: true` and no token.
+/// 200 with `step_up_required: true` and no token. Who matched, and how
+/// closely, is not said until the step-up is passed.
 fn step_up_answer(
     user: User,
-    confidence: f32,
+    _confidence: f32,
     device_id: String,
     risk: RiskView,
     step_up_id: Option<StepUpId>,
@@ -552,9 +623,7 @@ fn step_up_answer(
         StatusCode::OK,
         &VerifyResponse {
             matched: true,
-            confidence,
             device_id,
-            user: Some(MatchedUser::from(user)),
             risk: Some(risk),
             step_up_id,
             ..Default::default()

@@ -109,7 +109,7 @@ impl DefaultRiskPolicy {
     pub const THREAT_INTEL: f32 = 0.6;
     /// Points above a threshold under which a margin counts as low (linearly).
     pub const MARGIN_POINTS: f32 = 10.0;
-    /// Sign-ins from another device this recent make `velocity`.
+    /// Sign-ins from another device, on another network, this recent make `velocity`.
     pub const VELOCITY_MINUTES: i64 = 10;
 }
 
@@ -144,9 +144,12 @@ impl RiskPolicy for DefaultRiskPolicy {
             None => 1.0,
             Some(h) => {
                 let since = c.now - Duration::minutes(Self::VELOCITY_MINUTES);
+                // Another device on the same known network is most likely
+                // the same person at home or at work, not a stolen face.
+                let elsewhere = |s: &SignIn| s.network.is_none() || s.network != c.network;
                 let mut others: Vec<&str> = h
                     .iter()
-                    .filter(|s| s.at >= since && s.device_id != c.device_id)
+                    .filter(|s| s.at >= since && s.device_id != c.device_id && elsewhere(s))
                     .map(|s| s.device_id.as_str())
                     .collect();
                 others.sort_unstable();
@@ -312,6 +315,26 @@ mod tests {
         assert_eq!(
             codes(&DefaultRiskPolicy.assess(&unidentified).await),
             ["new_device"]
+        );
+    }
+
+    #[tokio::test]
+    async fn velocity_counts_other_devices_on_other_networks() {
+        let home = context(Some(vec![
+            sign_in("dev_2", "10.0.0.0/24", "Firefox", 2),
+            sign_in("dev_1", "10.0.0.0/24", "Firefox", 600),
+        ]));
+        assert_eq!(DefaultRiskPolicy.assess(&home).await.score, 0.0);
+        let away = context(Some(vec![
+            sign_in("dev_2", "10.9.0.0/24", "Firefox", 2),
+            sign_in("dev_3", "10.8.0.0/24", "Firefox", 3),
+            sign_in("dev_4", "10.7.0.0/24", "Firefox", 30),
+        ]));
+        let score = DefaultRiskPolicy.assess(&away).await;
+        // dev_1 and its network unknown, two others in ten minutes: 0.25 + 0.15 + 0.3.
+        assert_eq!(
+            (codes(&score), score.score),
+            (vec!["new_device", "new_network", "velocity"], 0.7)
         );
     }
 
