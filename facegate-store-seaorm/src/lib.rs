@@ -294,6 +294,38 @@ async fn user_face_rows(
         .await
 }
 
+/// Spends the refresh token `presented` of `session` if nobody else has,
+/// inside the caller's transaction: two uses of one token are a reuse,
+/// whichever commits second, and a reuse revokes the session (someone else
+/// holds a copy). Returns whether this call spent it.
+async fn spend_or_revoke(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    presented: &str,
+    session: &SessionId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let spent = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::SpentAt, Expr::value(at))
+        .filter(refresh_token::Column::Hash.eq(presented))
+        .filter(refresh_token::Column::SpentAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(store_error)?;
+    if spent.rows_affected > 0 {
+        return Ok(true);
+    }
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(at))
+        .filter(session::Column::TenantId.eq(tenant.as_str()))
+        .filter(session::Column::Id.eq(session.as_str()))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(store_error)?;
+    Ok(false)
+}
+
 /// Deletes a user's faces, sessions and row and unlinks their consent
 /// records, inside the caller's transaction. Returns whether the tenant had
 /// such a user, and the faces removed (for the caller to log last).
@@ -1369,24 +1401,7 @@ impl SessionStore for SeaOrmStore {
             return Ok(RefreshRotation::Unknown);
         };
         let session_id = SessionId::from_string(&row.session_id);
-        // Spend the token only if nobody else has: two concurrent refreshes
-        // with one token are a reuse, whichever commits second.
-        let spent = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::SpentAt, Expr::value(at))
-            .filter(refresh_token::Column::Hash.eq(presented))
-            .filter(refresh_token::Column::SpentAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        if spent.rows_affected == 0 {
-            session::Entity::update_many()
-                .col_expr(session::Column::RevokedAt, Expr::value(at))
-                .filter(session::Column::TenantId.eq(tenant.as_str()))
-                .filter(session::Column::Id.eq(session_id.as_str()))
-                .filter(session::Column::RevokedAt.is_null())
-                .exec(&txn)
-                .await
-                .map_err(store_error)?;
+        if !spend_or_revoke(&txn, tenant, presented, &session_id, at).await? {
             txn.commit().await.map_err(store_error)?;
             return Ok(RefreshRotation::Reused(session_id));
         }
@@ -1439,22 +1454,7 @@ impl SessionStore for SeaOrmStore {
         if !owned || !live {
             return Ok(RefreshRotation::Unknown);
         }
-        // Spent only if nobody else has: a spent token is a copy in other hands.
-        let spent = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::SpentAt, Expr::value(at))
-            .filter(refresh_token::Column::Hash.eq(presented))
-            .filter(refresh_token::Column::SpentAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        if spent.rows_affected == 0 {
-            session::Entity::update_many()
-                .col_expr(session::Column::RevokedAt, Expr::value(at))
-                .filter(session::Column::TenantId.eq(tenant.as_str()))
-                .filter(session::Column::Id.eq(id.as_str()))
-                .exec(&txn)
-                .await
-                .map_err(store_error)?;
+        if !spend_or_revoke(&txn, tenant, presented, id, at).await? {
             txn.commit().await.map_err(store_error)?;
             return Ok(RefreshRotation::Reused(id.clone()));
         }

@@ -6,12 +6,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { artifact, config, startServer, withBrowser } from './support.mjs';
+import { artifact, startApiServer, withBrowser } from './support.mjs';
 
 const API_KEY = 'fg_test_e2ereverify000000000';
 const INTERVAL_MINUTES = 1;
@@ -75,15 +72,7 @@ describe('continuous re-verification in the widget', { concurrency: false }, () 
   let server;
 
   before(async () => {
-    server = await startServer({ logName: 'server-reverify.log', env: { FACEGATE_BOOTSTRAP_API_KEY: API_KEY } });
-    const tenant = server.output().match(/bootstrap API key is ready.*?tenant=(ten_[0-9a-f]+)/)?.[1];
-    assert.ok(tenant, `no tenant id in ${server.logPath}`);
-    const admin = path.join(path.dirname(config.serverBinary), 'facegate-admin');
-    assert.ok(existsSync(admin), `${admin} not found: cargo build -p facegate-examples --bin facegate-admin`);
-    execFileSync(admin, ['tenant', 'settings', tenant, '--liveness', 'passive'], {
-      env: { ...process.env, FACEGATE_DATABASE_URL: server.databaseUrl },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    ({ server } = await startApiServer({ logName: 'server-reverify.log', apiKey: API_KEY }));
     const policy = await fetch(`${server.baseUrl}/v1/policy/continuous`, {
       method: 'POST',
       headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
@@ -97,17 +86,14 @@ describe('continuous re-verification in the widget', { concurrency: false }, () 
   });
 
   test('after the interval the guard asks for re-verification; the widget renews the same session', { timeout: 300_000 }, async () => {
-    const page = (browser) => {
-      const open = async () => {
-        await browser.page.route(`${server.baseUrl}/__e2e/reverify`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
-        await browser.page.goto(`${server.baseUrl}/__e2e/reverify`);
-      };
-      return open();
+    const openPage = async ({ page }) => {
+      await page.route(`${server.baseUrl}/__e2e/reverify`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
+      await page.goto(`${server.baseUrl}/__e2e/reverify`);
     };
     const why = (what, messages) => `${JSON.stringify(what)}\n${messages.join('\n')}\n${server.logTail(30)}`;
     // The sign-in, in one visit.
     const first = await withBrowser({ camera: 'obama' }, async (browser) => {
-      await page(browser);
+      await openPage(browser);
       const outcome = await browser.page.evaluate(signIn, { apiKey: API_KEY });
       assert.ok(outcome.login?.verificationToken, why(outcome, browser.messages));
       assert.equal(outcome.profile, 200, why(outcome, browser.messages));
@@ -118,7 +104,7 @@ describe('continuous re-verification in the widget', { concurrency: false }, () 
     // A later visit from the same device (its device id kept), past the interval.
     await sleep(INTERVAL_MINUTES * 60_000 + 2_000);
     await withBrowser({ camera: 'obama' }, async (browser) => {
-      await page(browser);
+      await openPage(browser);
       const refused = await browser.page.evaluate(profileWith, first.login.verificationToken);
       assert.equal(refused.status, 401, why(refused, browser.messages));
       assert.equal(refused.code, 'REVERIFY_REQUIRED', why(refused, browser.messages));

@@ -6,11 +6,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 
-import { artifact, config, startServer, withBrowser } from './support.mjs';
+import { artifact, startApiServer, withBrowser } from './support.mjs';
 
 const API_KEY = 'fg_test_e2e00000000000000000';
 const TIMEOUT = { timeout: 120_000 };
@@ -56,15 +54,7 @@ describe('fake cameras through the SDK (/v1, passive liveness)', { concurrency: 
   const numbers = {};
 
   before(async () => {
-    server = await startServer({ logName: 'server-sdk.log', env: { FACEGATE_BOOTSTRAP_API_KEY: API_KEY } });
-    const tenant = server.output().match(/bootstrap API key is ready.*?tenant=(ten_[0-9a-f]+)/)?.[1];
-    assert.ok(tenant, `no tenant id in ${server.logPath}`);
-    const admin = path.join(path.dirname(config.serverBinary), 'facegate-admin');
-    assert.ok(existsSync(admin), `${admin} not found: cargo build -p facegate-examples --bin facegate-admin`);
-    execFileSync(admin, ['tenant', 'settings', tenant, '--liveness', 'passive'], {
-      env: { ...process.env, FACEGATE_DATABASE_URL: server.databaseUrl },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    ({ server } = await startApiServer({ logName: 'server-sdk.log', apiKey: API_KEY }));
   });
 
   after(async () => {

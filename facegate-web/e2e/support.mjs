@@ -10,7 +10,7 @@
 //   FACEGATE_AXUM_APP     the server binary ($CARGO_TARGET_DIR or target/, debug/axum-app)
 //   FACEGATE_E2E_DIR      screenshots and logs (/tmp/facegate-e2e)
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -160,6 +160,31 @@ export async function startServer({ logName = 'server.log', env = {}, readyTimeo
     await sleep(200);
   }
   return { baseUrl, databaseUrl, logPath, logTail, output: () => output, stop };
+}
+
+/**
+ * startServer with a bootstrap API key (`apiKey`, a server key of a tenant
+ * of its own) whose tenant is switched to passive liveness with
+ * facegate-admin (a fake camera cannot turn its head). Returns the server
+ * and `tenant`, the tenant's id.
+ */
+export async function startApiServer({ logName, apiKey }) {
+  const server = await startServer({ logName, env: { FACEGATE_BOOTSTRAP_API_KEY: apiKey } });
+  const tenant = server.output().match(/bootstrap API key is ready.*?tenant=(ten_[0-9a-f]+)/)?.[1];
+  if (!tenant) {
+    await server.stop();
+    throw new Error(`no tenant id in ${server.logPath}`);
+  }
+  const admin = path.join(path.dirname(config.serverBinary), 'facegate-admin');
+  if (!existsSync(admin)) {
+    await server.stop();
+    throw new Error(`${admin} not found: cargo build -p facegate-examples --bin facegate-admin`);
+  }
+  execFileSync(admin, ['tenant', 'settings', tenant, '--liveness', 'passive'], {
+    env: { ...process.env, FACEGATE_DATABASE_URL: server.databaseUrl },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return { server, tenant };
 }
 
 // ---------------------------------------------------------------------------
