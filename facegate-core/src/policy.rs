@@ -113,7 +113,16 @@ impl Policy {
         }
     }
 
-    /// The config alone, as JSON (the `config` of answers and of the store).
+    /// The config alone, for answers: its fields in the spec's order.
+    pub fn config(&self) -> PolicyConfig<'_> {
+        match self {
+            Policy::Rotation(p) => PolicyConfig::Rotation(p),
+            Policy::Risk(p) => PolicyConfig::Risk(p),
+            Policy::Continuous(p) => PolicyConfig::Continuous(p),
+        }
+    }
+
+    /// The config alone, as JSON (as the store keeps it).
     pub fn config_json(&self) -> serde_json::Value {
         match self {
             Policy::Rotation(p) => serde_json::to_value(p),
@@ -205,6 +214,15 @@ impl Policy {
         }
         issues
     }
+}
+
+/// A policy's config without its type, serialised as the config itself.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PolicyConfig<'a> {
+    Rotation(&'a RotationPolicy),
+    Risk(&'a RiskRules),
+    Continuous(&'a ContinuousPolicy),
 }
 
 /// The policies in force for a tenant: the stored ones, defaults for the rest.

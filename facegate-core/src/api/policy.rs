@@ -7,8 +7,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{Response, StatusCode};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Serialize, Serializer};
 
 use super::{FaceGate, wire};
 use crate::clock;
@@ -20,18 +19,31 @@ use crate::policy::{Policy, PolicyType, RiskRules, TenantPolicies};
 /// Changes listed by `GET /v1/policy`.
 const CHANGES_LISTED: u32 = 20;
 
+/// A policy's config as answers show it (`null`: none, the policy is off).
+fn serialize_config<S: Serializer>(
+    policy: &Option<Policy>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match policy {
+        Some(policy) => policy.config().serialize(serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[derive(Serialize)]
 struct PutPolicyResponse {
     policy_type: PolicyType,
     action: &'static str,
-    config: Value,
+    #[serde(serialize_with = "serialize_config")]
+    config: Option<Policy>,
 }
 
 #[derive(Serialize)]
 struct PolicyView {
     policy_type: PolicyType,
     /// `null` for a policy that is off by default (rotation, continuous).
-    config: Value,
+    #[serde(serialize_with = "serialize_config")]
+    config: Option<Policy>,
     is_default: bool,
     #[serde(serialize_with = "wire::serialize_optional_timestamp")]
     updated_at: Option<DateTime<Utc>>,
@@ -40,8 +52,10 @@ struct PolicyView {
 #[derive(Serialize)]
 struct ChangeView {
     policy_type: PolicyType,
-    before: Option<Value>,
-    after: Option<Value>,
+    #[serde(serialize_with = "serialize_config")]
+    before: Option<Policy>,
+    #[serde(serialize_with = "serialize_config")]
+    after: Option<Policy>,
     changed_by: ApiKeyId,
     #[serde(serialize_with = "wire::serialize_timestamp")]
     changed_at: DateTime<Utc>,
@@ -51,8 +65,8 @@ impl From<PolicyChange> for ChangeView {
     fn from(change: PolicyChange) -> Self {
         Self {
             policy_type: change.policy_type,
-            before: change.before.as_ref().map(Policy::config_json),
-            after: change.after.as_ref().map(Policy::config_json),
+            before: change.before,
+            after: change.after,
             changed_by: change.changed_by,
             changed_at: change.changed_at,
         }
@@ -70,14 +84,15 @@ struct DeletePolicyResponse {
     policy_type: PolicyType,
     deleted: bool,
     /// The default now in force (`null`: the policy is off).
-    config: Value,
+    #[serde(serialize_with = "serialize_config")]
+    config: Option<Policy>,
 }
 
-/// The default config of a policy type, as JSON (`null`: off).
-fn default_config(tenant: &Tenant, kind: PolicyType) -> Value {
+/// The default of a policy type (`None`: off).
+fn default_policy(tenant: &Tenant, kind: PolicyType) -> Option<Policy> {
     match kind {
-        PolicyType::Risk => Policy::Risk(RiskRules::default_for(&tenant.settings)).config_json(),
-        PolicyType::Rotation | PolicyType::Continuous => Value::Null,
+        PolicyType::Risk => Some(Policy::Risk(RiskRules::default_for(&tenant.settings))),
+        PolicyType::Rotation | PolicyType::Continuous => None,
     }
 }
 
@@ -128,7 +143,7 @@ impl FaceGate {
                 } else {
                     "created"
                 },
-                config: policy.config_json(),
+                config: Some(policy),
             },
         ))
     }
@@ -141,13 +156,13 @@ impl FaceGate {
                 |kind| match stored.iter().find(|p| p.policy.policy_type() == kind) {
                     Some(p) => PolicyView {
                         policy_type: kind,
-                        config: p.policy.config_json(),
+                        config: Some(p.policy),
                         is_default: false,
                         updated_at: Some(p.updated_at),
                     },
                     None => PolicyView {
                         policy_type: kind,
-                        config: default_config(tenant, kind),
+                        config: default_policy(tenant, kind),
                         is_default: true,
                         updated_at: None,
                     },
@@ -188,7 +203,7 @@ impl FaceGate {
             &DeletePolicyResponse {
                 policy_type: kind,
                 deleted: deleted.is_some(),
-                config: default_config(tenant, kind),
+                config: default_policy(tenant, kind),
             },
         ))
     }

@@ -54,7 +54,17 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         serde_json::from_slice(body).map_err(|err| ApiError::MalformedJson(err.to_string()))?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        ApiError::Validation(vec![FieldIssue::new(&path, err.into_inner().to_string())])
+        let message = err.into_inner().to_string();
+        // A missing field is reported at its parent: name it.
+        let field = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let path = match (path.as_str(), field) {
+            (_, None) => path,
+            (".", Some(field)) | ("", Some(field)) => field.to_owned(),
+            (parent, Some(field)) => format!("{parent}.{field}"),
+        };
+        ApiError::Validation(vec![FieldIssue::new(&path, message)])
     })
 }
 
@@ -138,6 +148,12 @@ mod tests {
         match parse_json::<Body>(br#"{"status":"a","count":"many"}"#) {
             Err(ApiError::Validation(issues)) => {
                 assert_eq!(issues[0].path, vec!["count".to_owned()]);
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        match parse_json::<Body>(br#"{"count":1}"#) {
+            Err(ApiError::Validation(issues)) => {
+                assert_eq!(issues[0].path, vec!["status".to_owned()]);
             }
             other => panic!("expected a validation error, got {other:?}"),
         }
