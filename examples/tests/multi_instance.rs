@@ -197,6 +197,17 @@ impl Host {
     /// A passive-liveness login with three camera frames of Obama: what
     /// verify answered (token, session, refresh token).
     async fn login(&self, http: &reqwest::Client) -> Value {
+        let (status, verified) = self.try_login(http).await;
+        assert_eq!(
+            (status, &verified["matched"]),
+            (200, &json!(true)),
+            "{verified}"
+        );
+        verified
+    }
+
+    /// The same login, whatever verify answers: its status and body.
+    async fn try_login(&self, http: &reqwest::Client) -> (u16, Value) {
         let device = [("x-device-fingerprint", FINGERPRINT)];
         let (status, started) = self
             .call_with(http, "POST", "/v1/liveness/session", None, &device)
@@ -223,21 +234,14 @@ impl Host {
             (200, &json!(true)),
             "{judged}"
         );
-        let (status, verified) = self
-            .call_with(
-                http,
-                "POST",
-                "/v1/verify",
-                Some(json!({ "liveness_session_id": id })),
-                &device,
-            )
-            .await;
-        assert_eq!(
-            (status, &verified["matched"]),
-            (200, &json!(true)),
-            "{verified}"
-        );
-        verified
+        self.call_with(
+            http,
+            "POST",
+            "/v1/verify",
+            Some(json!({ "liveness_session_id": id })),
+            &device,
+        )
+        .await
     }
 
     /// The host's own guarded route, with a FaceGate token.
@@ -472,6 +476,40 @@ async fn instances_on_one_database_agree() {
         || async { b_ref.profile(&http, &token).await == 401 },
     )
     .await;
+
+    // Policies set on one instance hold on the other: a continuous policy
+    // set on A (confidence decaying at once below 100: every session must
+    // re-verify) reaches B's guard
+    // within its recheck; a risk policy set on B blocks A's next login.
+    let login = a.login(&http).await;
+    let token = login["verification_token"].as_str().unwrap().to_owned();
+    assert_eq!(b.profile(&http, &token).await, 200);
+    let strict = json!({ "re_verify_interval_minutes": 10080, "confidence_decay_rate": 10, "min_confidence": 100 });
+    let (status, body) = a
+        .call(&http, "POST", "/v1/policy/continuous", Some(strict))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    within(
+        Duration::from_secs(3),
+        "continuous policy on A → B's guard asks for re-verification",
+        || async { b_ref.profile(&http, &token).await == 401 },
+    )
+    .await;
+    let (status, body) = b.call(&http, "DELETE", "/v1/policy/continuous", None).await;
+    assert_eq!((status, &body["deleted"]), (200, &json!(true)), "{body}");
+    let block_all = json!({ "block_threshold": 0, "step_up_threshold": 0, "max_failed_attempts": 5, "lockout_duration_minutes": 30 });
+    let (status, body) = b
+        .call(&http, "POST", "/v1/policy/risk", Some(block_all))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = a.try_login(&http).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (403, &json!("RISK_BLOCKED")),
+        "{body}"
+    );
+    let (status, body) = a.call(&http, "DELETE", "/v1/policy/risk", None).await;
+    assert_eq!(status, 200, "{body}");
 
     // A signing key rotated (by the CLI): A, restarted, signs with it; B,
     // which still holds the old ring, verifies the unknown kid by

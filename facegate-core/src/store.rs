@@ -634,10 +634,15 @@ pub trait SigningKeyStore: Send + Sync {
 
     /// Adds `key` as the signing key and retires every other unretired key
     /// at `key.created_at`, in one transaction. Of two racing rotations one
-    /// fails with [`StoreError::Conflict`] (at most one key is unretired), so
-    /// instances starting together on an empty database create one first
-    /// key.
+    /// fails with [`StoreError::Conflict`] (at most one key is unretired).
     async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Adds `key` as the first signing key: [`StoreError::Conflict`] when an
+    /// unretired key exists (or another is being added), decided by the
+    /// database, and nothing retired. Instances starting together on an
+    /// empty database so store one first key and all sign with it (a
+    /// rotation there would retire the key another instance just made).
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 }
 
 /// Request limits shared by every instance.

@@ -1527,6 +1527,15 @@ impl SigningKeyStore for SeaOrmStore {
             .collect())
     }
 
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        // The unique index on unretired keys refuses a second one.
+        signing_key::Entity::insert(convert::signing_key_row(key).into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         signing_key::Entity::update_many()

@@ -1380,6 +1380,44 @@ async fn racing_first_keys_leave_one_signing_key() {
 }
 
 #[tokio::test]
+async fn racing_first_keys_store_one_key_and_retire_none() {
+    let store = test_store().await;
+    let firsts = (0..4).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = facegate_core::token::generate_signing_key(clock::now());
+            store.insert_first_signing_key(&key).await
+        })
+    });
+    let results: Vec<_> = futures_util::future::join_all(firsts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(_))))
+    );
+    // One key, unretired: every instance signs with it.
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].retired_at, None);
+    // After one exists, a late first key is refused, and retires nothing.
+    let late = facegate_core::token::generate_signing_key(clock::now());
+    assert!(matches!(
+        store.insert_first_signing_key(&late).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.signing_keys().await.unwrap(), keys);
+}
+
+#[tokio::test]
 async fn request_windows_count_per_bucket_and_window() {
     let store = test_store().await;
     let start = clock::now();

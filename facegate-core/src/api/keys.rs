@@ -116,7 +116,7 @@ impl FaceGate {
             match self
                 .inner
                 .store
-                .rotate_signing_key(&self.sealed(&key))
+                .insert_first_signing_key(&self.sealed(&key))
                 .await
             {
                 Ok(()) => tracing::info!(kid = %key.kid, "generated the first token signing key"),
