@@ -83,14 +83,6 @@ impl Attempt<'_> {
     fn rules(&self) -> &RiskRules {
         &self.policies.risk
     }
-
-    /// The device a login is charged to and remembered as: the one that
-    /// ran the ceremony (the headers it started with), whatever this
-    /// request claims, so headers changed between the two cannot dodge a
-    /// lockout or borrow a known device.
-    fn device_id(&self, liveness: &LivenessSession) -> String {
-        liveness.device_id.clone()
-    }
 }
 
 impl FaceGate {
@@ -144,7 +136,11 @@ impl FaceGate {
         let (liveness, probe) = self
             .live_probe(tenant, session_id, LiveFace::ForSearch)
             .await?;
-        let device_id = attempt.device_id(&liveness);
+        // The login is charged to and remembered as the device that ran the
+        // ceremony (the headers it started with), whatever this request
+        // claims: headers changed in between dodge no lockout and borrow no
+        // known device.
+        let device_id = liveness.device_id.clone();
         let Some((user, confidence, rival)) = self.search(tenant, &probe).await? else {
             self.consume(tenant, session_id, now).await?;
             return Ok(no_match(device_id));
@@ -191,23 +187,16 @@ impl FaceGate {
             return Err(ApiError::ReEnrollmentRequired);
         }
 
-        let device_failures = self
-            .failure_history(tenant, FailureSubject::Device(&device_id), now)
-            .await?;
-        let facts = LoginFacts {
-            device_id: &device_id,
-            device_identified: attempt.device.identified,
-            user_agent: attempt.user_agent(),
-            client: attempt.client,
-            confidence,
-            liveness_confidence: liveness_confidence(&liveness),
-            recent_failures: recent(&device_failures, attempt.rules(), now)
-                + recent(&user_failures, attempt.rules(), now),
-            now,
-        };
         let score = self
-            .assess_login(tenant, attempt.rules(), &user, &facts)
-            .await;
+            .score_login(
+                attempt,
+                &user,
+                (&device_id, attempt.device.identified),
+                &liveness,
+                confidence,
+                &user_failures,
+            )
+            .await?;
         let plain = RiskView::new(score.clone(), attempt.rules(), None);
         tracing::info!(
             tenant = %tenant.id, user = %user.id, score = plain.score, decision = ?plain.decision,
@@ -225,7 +214,7 @@ impl FaceGate {
                 let Some(presented) = request.pin.as_deref() else {
                     // Kept for the retry with the PIN, as for `PIN_REQUIRED`.
                     let risk = RiskView::new(score, attempt.rules(), Some(StepUpType::Pin));
-                    return Ok(step_up_answer(user, confidence, device_id, risk, None));
+                    return Ok(step_up_answer(user, device_id, risk, None));
                 };
                 self.check_pin(
                     attempt,
@@ -252,13 +241,7 @@ impl FaceGate {
                 };
                 self.inner.store.insert_step_up(&step_up).await?;
                 let risk = RiskView::new(score, attempt.rules(), Some(StepUpType::LivenessActive));
-                return Ok(step_up_answer(
-                    user,
-                    confidence,
-                    device_id,
-                    risk,
-                    Some(step_up.id),
-                ));
+                return Ok(step_up_answer(user, device_id, risk, Some(step_up.id)));
             }
         }
         self.consume(tenant, session_id, now).await?;
@@ -293,7 +276,7 @@ impl FaceGate {
             .live_probe(tenant, session_id, LiveFace::ForSearch)
             .await?;
         // Bound to the device that was asked, as the token will be.
-        if attempt.device_id(&liveness) != step_up.device_id
+        if liveness.device_id != step_up.device_id
             || attempt.device.fingerprint != step_up.device_fingerprint
         {
             return Err(ApiError::StepUpNotFound);
@@ -380,7 +363,7 @@ impl FaceGate {
             .live_probe(tenant, session_id, LiveFace::ForSearch)
             .await?;
         // Only the session's own device may re-verify it.
-        if attempt.device_id(&liveness) != session.device_id {
+        if liveness.device_id != session.device_id {
             return Err(ApiError::SessionNotFound);
         }
         let user_failures = self
@@ -428,23 +411,16 @@ impl FaceGate {
         if self.rotation_status(attempt, &user).await? == RotationStatus::Expired {
             return Err(ApiError::ReEnrollmentRequired);
         }
-        let device_failures = self
-            .failure_history(tenant, FailureSubject::Device(&session.device_id), now)
-            .await?;
-        let facts = LoginFacts {
-            device_id: &session.device_id,
-            device_identified: true,
-            user_agent: attempt.user_agent(),
-            client: attempt.client,
-            confidence,
-            liveness_confidence: liveness_confidence(&liveness),
-            recent_failures: recent(&device_failures, attempt.rules(), now)
-                + recent(&user_failures, attempt.rules(), now),
-            now,
-        };
         let score = self
-            .assess_login(tenant, attempt.rules(), &user, &facts)
-            .await;
+            .score_login(
+                attempt,
+                &user,
+                (&session.device_id, true),
+                &liveness,
+                confidence,
+                &user_failures,
+            )
+            .await?;
         // The refresh token and the fresh check are the step-up; a score at
         // the block threshold still refuses.
         let risk = RiskView::new(score, attempt.rules(), None);
@@ -511,6 +487,41 @@ impl FaceGate {
             None => None,
         };
         Ok(Some((user, hit.confidence, rival)))
+    }
+
+    /// Scores a login of `user` on `device` (its id, and whether the client
+    /// identified it) from a live ceremony: the device's and the user's
+    /// recent failures, the margins, the request's network and user agent.
+    async fn score_login(
+        &self,
+        attempt: &Attempt<'_>,
+        user: &User,
+        device: (&str, bool),
+        liveness: &LivenessSession,
+        confidence: f32,
+        user_failures: &[DateTime<Utc>],
+    ) -> Result<RiskScore, ApiError> {
+        let (device_id, device_identified) = device;
+        let rules = attempt.rules();
+        let device_failures = self
+            .failure_history(
+                attempt.tenant,
+                FailureSubject::Device(device_id),
+                attempt.now,
+            )
+            .await?;
+        let facts = LoginFacts {
+            device_id,
+            device_identified,
+            user_agent: attempt.user_agent(),
+            client: attempt.client,
+            confidence,
+            liveness_confidence: liveness_confidence(liveness),
+            recent_failures: recent(&device_failures, rules, attempt.now)
+                + recent(user_failures, rules, attempt.now),
+            now: attempt.now,
+        };
+        Ok(self.assess_login(attempt.tenant, rules, user, &facts).await)
     }
 
     /// Where the user's enrolled face stands against the rotation policy.
@@ -613,7 +624,6 @@ fn liveness_confidence(liveness: &LivenessSession) -> f32 {
 /// closely, is not said until the step-up is passed.
 fn step_up_answer(
     user: User,
-    _confidence: f32,
     device_id: String,
     risk: RiskView,
     step_up_id: Option<StepUpId>,
