@@ -712,6 +712,8 @@ export class FaceGateWidget {
         }
         throw error;
       }
+      // On a handoff's phone: the desktop gets the session, the phone only hears it is done.
+      if (verified?.status === 'completed') return loginResult({ matched: true, confidence: null });
       if (!verified?.matched) {
         throw new WidgetError('UNRECOGNIZED_FACE', DESCRIPTIONS.UNRECOGNIZED_FACE, { confidence: verified?.confidence ?? 0 });
       }

@@ -179,6 +179,27 @@ const DEMO_PATHS = Object.freeze({
   preflight: '/demo/preflight',
 });
 
+/** The phone's routes of a cross-device handoff: the token is the credential. */
+function handoffPaths(token) {
+  const base = `/v1/handoff/${encodeURIComponent(token)}`;
+  return Object.freeze({
+    livenessSession: `${base}/liveness`,
+    frames: (id) => `${base}/liveness/${encodeURIComponent(id)}/frames`,
+    // Verify or enroll, as the desktop asked: the phone completes the handoff.
+    enroll: `${base}/complete`,
+    verify: `${base}/complete`,
+    consent: `${base}/consent`,
+    scan: `${base}/scan`,
+    decline: `${base}/decline`,
+  });
+}
+
+/** The header the desktop's secret travels in to the status route. */
+const HANDOFF_SECRET_HEADER = 'x-handoff-secret';
+/** How often watchHandoff() polls when the socket is unavailable. */
+const HANDOFF_POLL_MS = 2000;
+const FINAL_HANDOFF_STATUSES = new Set(['completed', 'declined', 'expired']);
+
 const realSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -220,15 +241,17 @@ function bareBase64(image) {
 
 function resolveConfig(config) {
   const demo = config?.demo === true;
-  if (!demo && (!config || typeof config.apiKey !== 'string' || config.apiKey === '')) {
+  const handoff = typeof config?.handoff === 'string' && config.handoff !== '' ? config.handoff : null;
+  if (!demo && !handoff && (!config || typeof config.apiKey !== 'string' || config.apiKey === '')) {
     throw new InvalidApiKey('FaceGateClient needs an apiKey (fg_live_… or fg_test_…)', { code: 'MISSING_API_KEY' });
   }
   if (config.deviceFingerprint != null && !FINGERPRINT_PATTERN.test(config.deviceFingerprint)) {
     throw new FaceGateError('deviceFingerprint must be a hex SHA-256 (64 characters)', { code: 'INVALID_CONFIG' });
   }
   return Object.freeze({
-    apiKey: demo ? null : config.apiKey,
+    apiKey: demo || handoff ? null : config.apiKey,
     demo,
+    handoff,
     baseUrl: String(config.baseUrl ?? defaultBaseUrl()).replace(/\/+$/, ''),
     confidenceThreshold: config.confidenceThreshold ?? 95,
     challengeTimeout: config.challengeTimeout ?? 30000,
@@ -253,12 +276,14 @@ export class FaceGateClient {
 
   /**
    * @param config  the spec's FaceGateConfig (plus `deviceFingerprint`), or
-   *                `{ demo: true, baseUrl }` for the server's public demo tenant (no API key)
+   *                `{ demo: true, baseUrl }` for the server's public demo tenant (no API key),
+   *                or `{ handoff: token, baseUrl }` on the phone of a cross-device handoff
+   *                (no API key: verify and enroll complete the handoff)
    * @param options injectables and retry tuning: `{ fetch, sleep, storage, random, now, backoffMs, maxRetryWaitMs }`
    */
   constructor(config, options = {}) {
     this.#config = resolveConfig(config);
-    this.#paths = this.#config.demo ? DEMO_PATHS : API_PATHS;
+    this.#paths = this.#config.handoff ? handoffPaths(this.#config.handoff) : this.#config.demo ? DEMO_PATHS : API_PATHS;
     // Calling an unbound window.fetch throws "Illegal invocation"; go through globalThis.
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
     this.#sleep = options.sleep ?? realSleep;
@@ -418,6 +443,115 @@ export class FaceGateClient {
     return this.#call('GET', this.#paths.preflight, undefined, { accept: notReady });
   }
 
+  // --- cross-device handoff ------------------------------------------------
+
+  /**
+   * POST /v1/handoff (the desktop): `{ handoff_token, verify_url, expires_at,
+   * ws_url, desktop_secret, match_code, qr_svg }`. Show `qr_svg` and
+   * `match_code`; keep `desktop_secret` to yourself (status and socket need it).
+   * `enroll` (enroll mode): who to enroll, e.g. `{ name }`.
+   */
+  createHandoff({ mode = 'verify', enroll } = {}) {
+    if (this.#config.demo || this.#config.handoff) return this.#notInDemo('createHandoff');
+    const body = { mode };
+    if (enroll) body.enroll = enroll;
+    return this.#call('POST', '/v1/handoff', body);
+  }
+
+  /** GET /v1/handoff/:token/status with the desktop's secret; 410 → HandoffExpired. */
+  handoffStatus({ handoff_token: token, desktop_secret: secret }) {
+    if (this.#config.demo || this.#config.handoff) return this.#notInDemo('handoffStatus');
+    return this.#call('GET', `/v1/handoff/${encodeURIComponent(token)}/status`, undefined, { headers: { [HANDOFF_SECRET_HEADER]: secret } });
+  }
+
+  /**
+   * Follows a handoff until it is final: over its WebSocket (`ws_url`, the
+   * secret sent as the first message), else by polling the status. Calls
+   * `onStatus(status)` on each change; resolves with the final status
+   * (`completed`: `session_data` holds the verify answer and its tokens,
+   * handed over once). An expired handoff rejects with HandoffExpired.
+   * `signal` (an AbortSignal) stops it.
+   */
+  watchHandoff(started, { onStatus = () => {}, signal, WebSocket: Socket = globalThis.WebSocket } = {}) {
+    return new Promise((resolve, reject) => {
+      let last = null;
+      let done = false;
+      let socket = null;
+      let timer = null;
+      const finish = (fn, value) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        try { socket?.close(); } catch { /* already closed */ }
+        fn(value);
+      };
+      const seen = (status) => {
+        if (done || !status || typeof status.status !== 'string') return;
+        if (status.code && !status.status) return;
+        if (status.status !== last?.status) {
+          last = status;
+          try { onStatus(status); } catch { /* the caller's handler must not stop the watch */ }
+        }
+        if (status.status === 'expired') finish(reject, new HandoffExpired('Handoff session expired', { code: 'HANDOFF_EXPIRED', status: 410 }));
+        else if (FINAL_HANDOFF_STATUSES.has(status.status)) finish(resolve, status);
+      };
+      const poll = async () => {
+        if (done) return;
+        try {
+          seen(await this.handoffStatus(started));
+        } catch (error) {
+          if (error instanceof HandoffExpired || error?.status === 401 || error?.status === 404) return finish(reject, error);
+        }
+        if (!done) timer = setTimeout(poll, HANDOFF_POLL_MS);
+      };
+      signal?.addEventListener?.('abort', () => finish(reject, signal.reason ?? new FaceGateError('The handoff watch was aborted', { code: 'ABORTED' })));
+      if (typeof Socket !== 'function' || !started.ws_url) return void poll();
+      try {
+        socket = new Socket(started.ws_url);
+      } catch {
+        return void poll();
+      }
+      let opened = false;
+      socket.onopen = () => {
+        opened = true;
+        socket.send(JSON.stringify({ desktop_secret: started.desktop_secret }));
+      };
+      socket.onmessage = (event) => {
+        let status = null;
+        try { status = JSON.parse(event.data); } catch { return; }
+        if (status && status.code && !status.status) return finish(reject, errorFromResponse(409, status, null));
+        seen(status);
+      };
+      // A socket that fails or closes early: poll instead (the status route holds the same truth).
+      socket.onclose = (event) => {
+        if (done) return;
+        if (event?.code === 4401) return finish(reject, new ApiError('Invalid desktop secret', { code: 'INVALID_HANDOFF_SECRET', status: 401 }));
+        socket = null;
+        void poll();
+      };
+      socket.onerror = () => {
+        if (!opened && socket) {
+          const failed = socket;
+          socket = null;
+          try { failed.close(); } catch { /* already closed */ }
+          void poll();
+        }
+      };
+    });
+  }
+
+  /** POST /v1/handoff/:token/scan (the phone): who asked, shown before the camera starts. */
+  scanHandoff() {
+    if (!this.#config.handoff) return this.#notInDemo('scanHandoff');
+    return this.#call('POST', this.#paths.scan);
+  }
+
+  /** POST /v1/handoff/:token/decline (the phone): the user did not ask for this. */
+  declineHandoff() {
+    if (!this.#config.handoff) return this.#notInDemo('declineHandoff');
+    return this.#call('POST', this.#paths.decline);
+  }
+
   /** A rejected call: the demo tenant has no such route. */
   #notInDemo(method) {
     const error = new FaceGateError(`${method}() is not available in demo mode`, { code: 'NOT_AVAILABLE_IN_DEMO' });
@@ -457,12 +591,12 @@ export class FaceGateClient {
     return Math.round(this.#backoffMs * 2 ** (n - 1) * (0.5 + this.#random()));
   }
 
-  async #send(method, path, body, { accept } = {}) {
+  async #send(method, path, body, { accept, headers } = {}) {
     let response;
     try {
       response = await this.#fetch(this.#config.baseUrl + path, {
         method,
-        headers: this.#headers(body !== undefined),
+        headers: { ...this.#headers(body !== undefined), ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (cause) {

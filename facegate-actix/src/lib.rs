@@ -56,6 +56,7 @@ use http_body_util::StreamBody;
 pub use facegate_core::FaceGate;
 use facegate_core::guard::FaceGateAuthLayer;
 pub use facegate_core::guard::{GuardConfig, GuardRejection};
+use facegate_core::handoff::{HANDOFF_AUTH_TIMEOUT, HandoffSocket, SocketClose};
 use facegate_core::ids::TenantId;
 pub use facegate_core::token::Claims;
 
@@ -79,6 +80,13 @@ pub fn configure(
     facegate: FaceGate,
 ) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + Sync + 'static {
     move |config: &mut web::ServiceConfig| {
+        // Before `/v1/{tail:.*}`: actix tries resources in order.
+        let socket_gate = facegate.clone();
+        config.service(web::resource(HANDOFF_SOCKET).to(
+            move |request: HttpRequest, payload: web::Payload| {
+                handoff_socket(socket_gate.clone(), request, payload)
+            },
+        ));
         for path in ROUTES {
             let facegate = facegate.clone();
             config.service(web::resource(path).to(
@@ -88,6 +96,86 @@ pub fn configure(
             ));
         }
     }
+}
+
+/// `ws_url`: the desktop's socket of a cross-device handoff.
+const HANDOFF_SOCKET: &str = "/v1/handoff/{token}/ws";
+
+/// The core checks the upgrade (handoff, `Origin`) and the secret in the
+/// first message, and feeds the status changes; this only carries them.
+async fn handoff_socket(
+    facegate: FaceGate,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let token = request.match_info().get("token").unwrap_or_default();
+    let headers = to_core_headers(request.headers());
+    let socket = match facegate.handoff_socket(token, &headers).await {
+        Ok(socket) => socket,
+        Err(refused) => return to_actix_response(refused),
+    };
+    let (response, session, stream) = match actix_ws::handle(&request, payload) {
+        Ok(upgraded) => upgraded,
+        Err(err) => return err.error_response(),
+    };
+    actix_web::rt::spawn(carry_handoff(socket, session, stream));
+    response
+}
+
+async fn carry_handoff(
+    socket: HandoffSocket,
+    mut session: actix_ws::Session,
+    mut stream: actix_ws::MessageStream,
+) {
+    let first = tokio::time::timeout(HANDOFF_AUTH_TIMEOUT, first_text(&mut stream)).await;
+    let feed = match first {
+        Ok(Some(text)) => socket.authenticate(&text),
+        Ok(None) => return,
+        Err(_) => Err(SocketClose::NO_SECRET),
+    };
+    let mut messages = match feed {
+        Ok(feed) => feed.spawn(),
+        Err(close) => return close_with(session, close).await,
+    };
+    loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Some(text) => {
+                    if session.text(text).await.is_err() {
+                        return;
+                    }
+                }
+                None => return close_with(session, SocketClose::DONE).await,
+            },
+            incoming = stream.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(actix_ws::Message::Close(_))) => return,
+                Some(Ok(actix_ws::Message::Ping(bytes))) => {
+                    let _ = session.pong(&bytes).await;
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+/// The client's first text message; `None` if it went away first.
+async fn first_text(stream: &mut actix_ws::MessageStream) -> Option<String> {
+    while let Some(Ok(message)) = stream.recv().await {
+        match message {
+            actix_ws::Message::Text(text) => return Some(text.to_string()),
+            actix_ws::Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+async fn close_with(session: actix_ws::Session, close: SocketClose) {
+    let reason = actix_ws::CloseReason {
+        code: actix_ws::CloseCode::Other(close.code),
+        description: Some(close.reason.into()),
+    };
+    let _ = session.close(Some(reason)).await;
 }
 
 async fn serve(facegate: FaceGate, request: HttpRequest, payload: web::Payload) -> HttpResponse {

@@ -94,3 +94,21 @@ async fn app(
 }
 
 facegate_conformance::suite!(actix_web::test, app);
+
+/// The handoff's socket, through a real actix-web server.
+#[actix_web::test]
+async fn handoff_socket() {
+    facegate_conformance::socket::handoff_socket(|facegate| async move {
+        let server = actix_web::HttpServer::new(move || {
+            App::new().configure(facegate_actix::configure(facegate.clone()))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        actix_web::rt::spawn(server.run());
+        addr
+    })
+    .await;
+}

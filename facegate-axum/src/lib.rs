@@ -19,9 +19,12 @@ use axum::Router;
 use axum::body::Body;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::response::Response;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use facegate_core::handoff::{HANDOFF_AUTH_TIMEOUT, HandoffSocket, SocketClose};
 
 pub use facegate_core::FaceGate;
 
@@ -34,6 +37,7 @@ pub fn router(facegate: FaceGate) -> Router {
         // A catch-all needs at least one character: `/v1/` is its own route.
         .route("/v1/", any(serve))
         .route("/v1/{*path}", any(serve))
+        .route("/v1/handoff/{token}/ws", any(handoff_socket))
         .route("/.well-known/jwks.json", any(serve))
         .route("/demo", any(serve))
         .route("/demo/", any(serve))
@@ -54,6 +58,74 @@ async fn serve(State(facegate): State<FaceGate>, mut request: Request) -> Respon
             .insert(facegate_core::ClientAddr(peer.ip()));
     }
     facegate.handle(request).await.map(Body::from)
+}
+
+/// `ws_url`: the desktop's socket of a cross-device handoff. The core
+/// checks the upgrade (handoff, `Origin`) and the secret in the first
+/// message, and feeds the status changes; this only carries them.
+async fn handoff_socket(
+    State(facegate): State<FaceGate>,
+    Path(token): Path<String>,
+    headers: http::HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let socket = match facegate.handoff_socket(&token, &headers).await {
+        Ok(socket) => socket,
+        Err(refused) => return refused.map(Body::from),
+    };
+    match upgrade {
+        Ok(upgrade) => upgrade.on_upgrade(move |ws| carry_handoff(socket, ws)),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn carry_handoff(socket: HandoffSocket, mut ws: WebSocket) {
+    let first = tokio::time::timeout(HANDOFF_AUTH_TIMEOUT, first_text(&mut ws)).await;
+    let feed = match first {
+        Ok(Some(text)) => socket.authenticate(&text),
+        Ok(None) => return,
+        Err(_) => Err(SocketClose::NO_SECRET),
+    };
+    let mut messages = match feed {
+        Ok(feed) => feed.spawn(),
+        Err(close) => return close_with(&mut ws, close).await,
+    };
+    loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Some(text) => {
+                    if ws.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                None => return close_with(&mut ws, SocketClose::DONE).await,
+            },
+            incoming = ws.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+/// The client's first text message; `None` if it went away first.
+async fn first_text(ws: &mut WebSocket) -> Option<String> {
+    while let Some(Ok(message)) = ws.recv().await {
+        match message {
+            Message::Text(text) => return Some(text.to_string()),
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+async fn close_with(ws: &mut WebSocket, close: SocketClose) {
+    let frame = CloseFrame {
+        code: close.code,
+        reason: close.reason.into(),
+    };
+    let _ = ws.send(Message::Close(Some(frame))).await;
 }
 
 pub use facegate_core::guard::{FaceGateAuthLayer, GuardConfig, GuardRejection};

@@ -81,3 +81,19 @@ async fn app(facegate: FaceGate) -> AxumApp {
 }
 
 facegate_conformance::suite!(tokio::test, app);
+
+/// The handoff's socket, through a real axum server.
+#[tokio::test]
+async fn handoff_socket() {
+    facegate_conformance::socket::handoff_socket(|facegate| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, facegate_axum::router(facegate))
+                .await
+                .unwrap()
+        });
+        addr
+    })
+    .await;
+}

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::fixture::{camera_frame, photo};
 use crate::{Adapter, Engine, Fixture, Reply};
 
+pub use crate::handoff::*;
 pub use crate::policy::*;
 pub use crate::provider::*;
 pub use crate::trust::*;

@@ -34,8 +34,10 @@ macro_rules! case {
 
 pub mod cases;
 mod fixture;
+mod handoff;
 mod policy;
 mod provider;
+pub mod socket;
 mod trust;
 
 pub use fixture::{Fixture, Reply, camera_frame, camera_jpeg, photo, photo_bytes};
@@ -119,6 +121,9 @@ macro_rules! suite {
             lockout_follows_the_policy_and_grows,
             continuous_reverification,
             face_rotation,
+            handoff_signs_the_desktop_in,
+            handoff_expiry_decline_and_tenants,
+            handoff_enrolls_with_consent,
         );
         mod rekognition {
             use super::*;

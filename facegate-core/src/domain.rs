@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{
-    ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, StepUpId, TenantId, UserId,
+    ApiKeyId, ConsentId, FaceId, HandoffId, LivenessSessionId, SessionId, StepUpId, TenantId,
+    UserId,
 };
 
 /// A customer of the FaceGate deployment. Every other record belongs to exactly one tenant.
@@ -443,6 +444,149 @@ pub struct StepUp {
 impl StepUp {
     /// Time to pass the second check: a new liveness ceremony, no more.
     pub const LIFETIME_SECS: i64 = 5 * 60;
+}
+
+/// A cross-device handoff: a desktop asked, a phone answers with its
+/// camera (see `api::handoff`). The token the phone holds and the secret
+/// the desktop holds are stored as hashes only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handoff {
+    pub id: HandoffId,
+    pub tenant_id: TenantId,
+    /// Hex SHA-256 of the `handoff_token` (in the QR code).
+    pub token_hash: String,
+    /// Hex SHA-256 of the `desktop_secret` (status and socket).
+    pub secret_hash: String,
+    pub mode: HandoffMode,
+    pub status: HandoffStatus,
+    /// Shown on both screens, so the user can tell the desktop they are at
+    /// is the one that asked.
+    pub match_code: String,
+    pub desktop: HandoffDesktop,
+    /// Enroll mode: the profile the desktop asked to enroll (name, role…).
+    pub enroll_profile: Option<Value>,
+    /// The phone that opened the handoff first; only it may go on.
+    pub phone_device_id: Option<String>,
+    /// Liveness sessions the phone has started (bounded).
+    pub attempts: u32,
+    /// What the desktop is told once completed, tokens excepted.
+    pub outcome: Option<HandoffOutcome>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// When the desktop collected its session (once).
+    pub collected_at: Option<DateTime<Utc>>,
+}
+
+impl Handoff {
+    /// The spec's ten minutes.
+    pub const LIFETIME_SECS: i64 = 10 * 60;
+    /// Liveness sessions one handoff may start.
+    pub const MAX_ATTEMPTS: u32 = 5;
+
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at <= now
+    }
+
+    /// The status as clients see it: an open handoff past its time is expired.
+    pub fn status_at(&self, now: DateTime<Utc>) -> HandoffStatus {
+        match self.status {
+            HandoffStatus::Pending | HandoffStatus::Scanned if self.is_expired(now) => {
+                HandoffStatus::Expired
+            }
+            status => status,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffMode {
+    #[default]
+    Verify,
+    Enroll,
+}
+
+impl HandoffMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffMode::Verify => "verify",
+            HandoffMode::Enroll => "enroll",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "verify" => Some(HandoffMode::Verify),
+            "enroll" => Some(HandoffMode::Enroll),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffStatus {
+    Pending,
+    Scanned,
+    Completed,
+    Declined,
+    /// Never stored: an open handoff past `expires_at`.
+    Expired,
+}
+
+impl HandoffStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoffStatus::Pending => "pending",
+            HandoffStatus::Scanned => "scanned",
+            HandoffStatus::Completed => "completed",
+            HandoffStatus::Declined => "declined",
+            HandoffStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            HandoffStatus::Pending,
+            HandoffStatus::Scanned,
+            HandoffStatus::Completed,
+            HandoffStatus::Declined,
+            HandoffStatus::Expired,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+
+    /// Nothing changes after these.
+    pub fn is_final(self) -> bool {
+        !matches!(self, HandoffStatus::Pending | HandoffStatus::Scanned)
+    }
+}
+
+/// What the desktop that asked showed of itself, for the phone to show and
+/// for the session it will get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffDesktop {
+    pub device_id: String,
+    pub device_fingerprint: Option<String>,
+    pub user_agent: Option<String>,
+    /// The client address's network, as the risk engine compares them.
+    pub network: Option<String>,
+    /// The page's origin, when a browser asked.
+    pub origin: Option<String>,
+}
+
+/// A completed handoff's result. A login keeps what opening the desktop's
+/// session needs; the tokens themselves are minted when the desktop
+/// collects them, so they are never stored nor seen by the phone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffOutcome {
+    pub user_id: Option<UserId>,
+    pub confidence: f32,
+    pub risk_score: f32,
+    /// The answer shown to the desktop (`session_data`), without tokens.
+    pub answer: Value,
 }
 
 /// A policy write, for the audit trail: who changed which policy, from

@@ -159,6 +159,23 @@ pub enum ApiError {
     /// Re-verification showed someone else: the session is revoked.
     #[error("The face does not match this session's user; the session has been revoked")]
     ReverifyFaceMismatch,
+    #[error("Handoff not found")]
+    HandoffNotFound,
+    /// The spec's 410: ten minutes after creation.
+    #[error("Handoff session expired")]
+    HandoffExpired,
+    #[error("The handoff was already completed")]
+    HandoffCompleted,
+    #[error("The handoff was declined on the phone")]
+    HandoffDeclined,
+    /// Another phone opened this handoff first.
+    #[error("This handoff is in use on another device")]
+    HandoffInUse,
+    #[error("Too many attempts for this handoff; start a new one")]
+    HandoffAttemptsExhausted,
+    /// Status and socket need the `desktop_secret` of the handoff's answer.
+    #[error("Missing or invalid desktop secret")]
+    InvalidHandoffSecret,
     #[error("Not found")]
     RouteNotFound,
     #[error("Method not allowed")]
@@ -205,6 +222,7 @@ impl ApiError {
             | RefreshTokenReused
             | PinRequired
             | ReverifyRequired
+            | InvalidHandoffSecret
             | WrongPinCode { .. } => StatusCode::UNAUTHORIZED,
             TenantSuspended
             | InsufficientScope { .. }
@@ -233,7 +251,11 @@ impl ApiError {
             | StepUpExpired
             | StepUpConsumed
             | PinRequiredAtEnroll => StatusCode::BAD_REQUEST,
-            TooManyAttempts { .. } | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            TooManyAttempts { .. } | RateLimited { .. } | HandoffAttemptsExhausted => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            HandoffExpired => StatusCode::GONE,
+            HandoffCompleted | HandoffDeclined | HandoffInUse => StatusCode::CONFLICT,
             EngineUnsupported(_) | ProviderNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
@@ -249,6 +271,7 @@ impl ApiError {
             | LivenessSessionNotFound
             | SessionNotFound
             | StepUpNotFound
+            | HandoffNotFound
             | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -314,6 +337,13 @@ impl ApiError {
             StepUpConsumed => "STEP_UP_CONSUMED",
             StepUpFailed => "STEP_UP_FAILED",
             ReverifyFaceMismatch => "REVERIFY_FACE_MISMATCH",
+            HandoffNotFound => "HANDOFF_NOT_FOUND",
+            HandoffExpired => "HANDOFF_EXPIRED",
+            HandoffCompleted => "HANDOFF_ALREADY_COMPLETED",
+            HandoffDeclined => "HANDOFF_DECLINED",
+            HandoffInUse => "HANDOFF_IN_USE",
+            HandoffAttemptsExhausted => "HANDOFF_ATTEMPTS_EXHAUSTED",
+            InvalidHandoffSecret => "INVALID_HANDOFF_SECRET",
             RouteNotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Unavailable => "SERVICE_UNAVAILABLE",

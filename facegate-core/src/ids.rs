@@ -102,3 +102,9 @@ prefixed_id!(
     "stp_",
     simple
 );
+prefixed_id!(
+    /// `hof_…`: a cross-device handoff (never shown: clients hold its token).
+    HandoffId,
+    "hof_",
+    simple
+);

@@ -38,6 +38,13 @@ pub use api::{
     BodyLimits, ClientAddr, CorsConfig, DemoConfig, FaceGate, FaceGateBuilder, MaintenanceReport,
     OpenedSession, Retention, UNAUTHENTICATED_PER_MINUTE,
 };
+/// Cross-device handoff: what adapters need to serve its WebSocket.
+pub mod handoff {
+    pub use crate::api::{
+        HANDOFF_AUTH_TIMEOUT, HANDOFF_SECRET_HEADER, HandoffConfig, HandoffFeed, HandoffSocket,
+        SocketClose,
+    };
+}
 pub use error::{ApiError, FieldIssue};
 pub use guard::{FaceGateAuthLayer, GuardRejection};
 pub use providers::consent::{ConsentRegistry, ConsentVersion, StaticConsentRegistry};

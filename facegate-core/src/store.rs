@@ -9,11 +9,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, LivenessCompletion, LivenessSession,
-    PolicyChange, RefreshTokenRecord, Session, SignIn, SigningKeyRecord, StepUp, Tenant,
-    TenantSettings, TenantStatus, User, UserStatus,
+    ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Handoff, HandoffOutcome,
+    LivenessCompletion, LivenessSession, PolicyChange, RefreshTokenRecord, Session, SignIn,
+    SigningKeyRecord, StepUp, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
-use crate::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, StepUpId, TenantId, UserId};
+use crate::ids::{
+    ApiKeyId, ConsentId, HandoffId, LivenessSessionId, SessionId, StepUpId, TenantId, UserId,
+};
 use crate::policy::{Policy, PolicyType};
 
 #[derive(Debug, thiserror::Error)]
@@ -130,17 +132,17 @@ pub enum FaceChangeKind {
 /// `S: Store` bound they need no import.
 pub mod prelude {
     pub use super::{
-        AuditStore as _, ConsentStore as _, LivenessStore as _, PolicyStore as _,
-        RateLimitStore as _, RiskStore as _, SessionStore as _, SigningKeyStore as _, Store,
-        TenantStore as _, UserStore as _,
+        AuditStore as _, ConsentStore as _, HandoffStore as _, LivenessStore as _,
+        PolicyStore as _, RateLimitStore as _, RiskStore as _, SessionStore as _,
+        SigningKeyStore as _, Store, TenantStore as _, UserStore as _,
     };
 }
 
 /// Everything FaceGate stores, as one trait object (`Arc<dyn Store>`): the
 /// aggregates' traits together. Implement those ([`TenantStore`],
 /// [`PolicyStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`],
-/// [`SessionStore`], [`RiskStore`], [`SigningKeyStore`], [`RateLimitStore`],
-/// [`AuditStore`]);
+/// [`SessionStore`], [`RiskStore`], [`HandoffStore`], [`SigningKeyStore`],
+/// [`RateLimitStore`], [`AuditStore`]);
 /// `Store` comes with them.
 pub trait Store:
     TenantStore
@@ -150,6 +152,7 @@ pub trait Store:
     + LivenessStore
     + SessionStore
     + RiskStore
+    + HandoffStore
     + SigningKeyStore
     + RateLimitStore
     + AuditStore
@@ -167,6 +170,7 @@ impl<T> Store for T where
         + LivenessStore
         + SessionStore
         + RiskStore
+        + HandoffStore
         + SigningKeyStore
         + RateLimitStore
         + AuditStore
@@ -298,6 +302,80 @@ pub trait RiskStore: Send + Sync {
 
     /// Deletes step-ups that expired before `before`; returns how many.
     async fn prune_step_ups(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Cross-device handoffs. Every change of status is a conditional update
+/// (of two racing phones one wins) and is announced on
+/// [`HandoffStore::handoff_changes`] to every instance sharing the store.
+#[async_trait]
+pub trait HandoffStore: Send + Sync {
+    async fn insert_handoff(&self, handoff: &Handoff) -> Result<(), StoreError>;
+
+    /// The handoff whose token hashes to this, in any tenant (the phone
+    /// holds a token, not an API key).
+    async fn handoff_by_token(&self, token_hash: &str) -> Result<Option<Handoff>, StoreError>;
+
+    async fn handoff(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+    ) -> Result<Option<Handoff>, StoreError>;
+
+    /// Pending → scanned by `phone`, or scanned again by that same phone,
+    /// while open and unexpired; false otherwise.
+    async fn scan_handoff(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        phone: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Counts a liveness session the phone starts, up to `max`; false when
+    /// the handoff is out of attempts, closed or expired.
+    async fn count_handoff_attempt(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        max: u32,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Pending or scanned → declined, while unexpired; false otherwise.
+    async fn decline_handoff(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Pending or scanned → completed with this outcome, while unexpired,
+    /// once; false otherwise.
+    async fn complete_handoff(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        outcome: &HandoffOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks a completed handoff's session collected, once; false when it
+    /// was collected before (or is not completed).
+    async fn collect_handoff(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes handoffs that expired before `before`; returns how many.
+    async fn prune_handoffs(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The ids of handoffs whose status changed, as they change, on this
+    /// instance and (on a shared database) on the others. A receiver that
+    /// lags may miss ids: watchers re-read the handoff on any change they
+    /// hear of, and on a timer.
+    fn handoff_changes(&self) -> tokio::sync::broadcast::Receiver<HandoffId>;
 }
 
 /// Users, their faces, and the face log other instances follow.

@@ -11,6 +11,7 @@
 
 mod convert;
 pub mod entity;
+mod handoffs;
 pub mod migration;
 mod policy;
 #[cfg(feature = "testing")]
@@ -42,8 +43,8 @@ use facegate_core::store::{
 
 use entity::{
     api_key, audit_event, consent, engine_face_deletion, face_change, face_enrollment,
-    face_log_head, liveness_session, rate_window, reference_frame, refresh_token, session, sign_in,
-    signing_key, step_up, tenant, token_exchange, user,
+    face_log_head, handoff, liveness_session, rate_window, reference_frame, refresh_token, session,
+    sign_in, signing_key, step_up, tenant, token_exchange, user,
 };
 use migration::Migrator;
 
@@ -54,6 +55,9 @@ const MIGRATION_LOCK: i64 = 0x6667_6d69_6772_6174;
 #[derive(Debug, Clone)]
 pub struct SeaOrmStore {
     db: DatabaseConnection,
+    /// Handoff status changes, announced to this process's watchers (and
+    /// through PostgreSQL notifications to the other instances').
+    handoffs: std::sync::Arc<handoffs::HandoffBus>,
 }
 
 impl SeaOrmStore {
@@ -98,7 +102,10 @@ impl SeaOrmStore {
         } else {
             Migrator::up(&db, None).await.map_err(store_error)?;
         }
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            handoffs: Default::default(),
+        })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -355,6 +362,12 @@ async fn delete_user_rows(
     step_up::Entity::delete_many()
         .filter(step_up::Column::TenantId.eq(tenant.as_str()))
         .filter(step_up::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    // A handoff's answer names the user and shows their profile.
+    handoff::Entity::delete_many()
+        .filter(handoff::Column::TenantId.eq(tenant.as_str()))
+        .filter(handoff::Column::UserId.eq(id.as_str()))
         .exec(txn)
         .await?;
     consent::Entity::update_many()

@@ -1911,3 +1911,198 @@ mod policies_and_risk {
         );
     }
 }
+
+/// Issue 15: handoffs change status once, and every instance hears of it.
+mod handoffs {
+    use super::*;
+    use facegate_core::domain::{
+        Handoff, HandoffDesktop, HandoffMode, HandoffOutcome, HandoffStatus,
+    };
+    use facegate_core::ids::HandoffId;
+    use facegate_store_seaorm::SeaOrmStore;
+    use std::time::Duration;
+
+    fn handoff(tenant: &TenantId) -> Handoff {
+        let now = clock::now();
+        Handoff {
+            id: HandoffId::generate(),
+            tenant_id: tenant.clone(),
+            token_hash: uuid::Uuid::new_v4().simple().to_string(),
+            secret_hash: "s".into(),
+            mode: HandoffMode::Verify,
+            status: HandoffStatus::Pending,
+            match_code: "ABC234".into(),
+            desktop: HandoffDesktop {
+                device_id: "desk".into(),
+                device_fingerprint: None,
+                user_agent: Some("Firefox".into()),
+                network: Some("10.0.0.0/24".into()),
+                origin: None,
+            },
+            enroll_profile: None,
+            phone_device_id: None,
+            attempts: 0,
+            outcome: None,
+            created_at: now,
+            expires_at: now + chrono::Duration::minutes(10),
+            completed_at: None,
+            collected_at: None,
+        }
+    }
+
+    fn outcome(user: &str) -> HandoffOutcome {
+        HandoffOutcome {
+            user_id: Some(UserId::from_string(user)),
+            confidence: 99.0,
+            risk_score: 0.1,
+            answer: json!({ "matched": true }),
+        }
+    }
+
+    /// Two stores on one database (two instances), or one SQLite store.
+    async fn two_instances() -> (SeaOrmStore, SeaOrmStore) {
+        match std::env::var(facegate_store_seaorm::testing::DATABASE_URL_VAR) {
+            Ok(server) if !server.is_empty() => {
+                let url = facegate_store_seaorm::testing::fresh_postgres_url(&server).await;
+                (
+                    SeaOrmStore::connect(&url).await.unwrap(),
+                    SeaOrmStore::connect(&url).await.unwrap(),
+                )
+            }
+            _ => {
+                let store = test_store().await;
+                (store.clone(), store)
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handoff_is_taken_completed_and_collected_once() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let h = handoff(&tenant);
+        store.insert_handoff(&h).await.unwrap();
+        let found = store
+            .handoff_by_token(&h.token_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, h);
+        let now = clock::now();
+        let other = TenantId::generate();
+        assert!(store.handoff(&other, &h.id).await.unwrap().is_none());
+        assert!(
+            !store
+                .scan_handoff(&other, &h.id, "phone", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .scan_handoff(&tenant, &h.id, "phone", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .scan_handoff(&tenant, &h.id, "phone", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .scan_handoff(&tenant, &h.id, "other-phone", now)
+                .await
+                .unwrap()
+        );
+        for _ in 0..3 {
+            assert!(
+                store
+                    .count_handoff_attempt(&tenant, &h.id, 3, now)
+                    .await
+                    .unwrap()
+            );
+        }
+        assert!(
+            !store
+                .count_handoff_attempt(&tenant, &h.id, 3, now)
+                .await
+                .unwrap()
+        );
+        // Eight racing phones: one completes.
+        let mut racers = Vec::new();
+        for i in 0..8 {
+            let (store, tenant, id) = (store.clone(), tenant.clone(), h.id.clone());
+            racers.push(tokio::spawn(async move {
+                store
+                    .complete_handoff(&tenant, &id, &outcome(&format!("user_{i}")), clock::now())
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut won = 0;
+        for racer in racers {
+            won += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(won, 1);
+        assert!(!store.decline_handoff(&tenant, &h.id, now).await.unwrap());
+        let done = store.handoff(&tenant, &h.id).await.unwrap().unwrap();
+        assert_eq!(done.status, HandoffStatus::Completed);
+        assert!(done.outcome.is_some());
+        assert!(store.collect_handoff(&tenant, &h.id, now).await.unwrap());
+        assert!(!store.collect_handoff(&tenant, &h.id, now).await.unwrap());
+
+        // Too late: nothing moves; pruned an hour on.
+        let mut late = handoff(&tenant);
+        late.expires_at = now - chrono::Duration::seconds(1);
+        store.insert_handoff(&late).await.unwrap();
+        assert!(
+            !store
+                .scan_handoff(&tenant, &late.id, "phone", now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .complete_handoff(&tenant, &late.id, &outcome("u"), now)
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.prune_handoffs(now).await.unwrap(), 1);
+        assert!(store.handoff(&tenant, &late.id).await.unwrap().is_none());
+        assert!(store.handoff(&tenant, &h.id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_change_on_one_instance_reaches_the_others_watchers() {
+        let (a, b) = two_instances().await;
+        let tenant = tenant(&a).await;
+        let h = handoff(&tenant);
+        a.insert_handoff(&h).await.unwrap();
+        let mut heard = b.handoff_changes();
+        // The listener's LISTEN runs on its own task: let it start.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            a.scan_handoff(&tenant, &h.id, "phone", clock::now())
+                .await
+                .unwrap()
+        );
+        let id = tokio::time::timeout(Duration::from_secs(5), heard.recv())
+            .await
+            .expect("the change is heard within 5 s")
+            .unwrap();
+        assert_eq!(id, h.id);
+        assert!(
+            a.decline_handoff(&tenant, &h.id, clock::now())
+                .await
+                .unwrap()
+        );
+        let id = tokio::time::timeout(Duration::from_secs(5), heard.recv())
+            .await
+            .expect("the change is heard within 5 s")
+            .unwrap();
+        assert_eq!(id, h.id);
+        let seen = b.handoff(&tenant, &h.id).await.unwrap().unwrap();
+        assert_eq!(seen.status, HandoffStatus::Declined);
+    }
+}

@@ -61,6 +61,8 @@ pub struct MaintenanceReport {
     /// Sign-ins older than the risk engine looks back, and expired step-ups.
     pub sign_ins_deleted: u64,
     pub step_ups_deleted: u64,
+    /// Handoffs an hour past their expiry.
+    pub handoffs_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -165,6 +167,10 @@ impl FaceGate {
         match store.prune_step_ups(now - chrono::Duration::hours(1)).await {
             Ok(deleted) => report.step_ups_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune step-ups"),
+        }
+        match store.prune_handoffs(now - chrono::Duration::hours(1)).await {
+            Ok(deleted) => report.handoffs_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune handoffs"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

@@ -6,6 +6,7 @@ mod consent;
 mod cors;
 mod demo;
 mod faces;
+mod handoff;
 mod health;
 mod keys;
 mod liveness;
@@ -19,6 +20,10 @@ mod sdk;
 mod sessions;
 pub use cors::CorsConfig;
 pub use demo::{ClientAddr, DemoConfig};
+pub use handoff::{
+    HANDOFF_AUTH_TIMEOUT, HandoffConfig, HandoffFeed, HandoffSocket,
+    SECRET_HEADER as HANDOFF_SECRET_HEADER, SocketClose,
+};
 pub use maintenance::{MaintenanceReport, Retention, UNAUTHENTICATED_PER_MINUTE};
 pub use sessions::OpenedSession;
 mod users;
@@ -98,6 +103,7 @@ struct Inner {
     retention: Retention,
     housekeeping: maintenance::Housekeeping,
     master_key: Option<crate::sealed::MasterKey>,
+    handoff: HandoffConfig,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -116,6 +122,7 @@ pub struct FaceGateBuilder {
     demo: Option<DemoConfig>,
     retention: Retention,
     master_key: Option<crate::sealed::MasterKey>,
+    handoff: HandoffConfig,
 }
 
 impl FaceGateBuilder {
@@ -231,6 +238,12 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Cross-device handoff settings (the public URL its QR codes point to).
+    pub fn handoff(mut self, handoff: HandoffConfig) -> Self {
+        self.handoff = handoff;
+        self
+    }
+
     /// How the guard caches verified tokens; see [`crate::guard`].
     pub fn guard(mut self, guard: crate::guard::GuardConfig) -> Self {
         self.guard = guard;
@@ -259,6 +272,7 @@ impl FaceGateBuilder {
                 retention: self.retention,
                 housekeeping: maintenance::Housekeeping::default(),
                 master_key: self.master_key,
+                handoff: self.handoff,
             }),
         }
     }
@@ -309,6 +323,7 @@ impl FaceGate {
             demo: None,
             retention: Retention::default(),
             master_key: None,
+            handoff: HandoffConfig::default(),
         }
     }
 
@@ -326,7 +341,7 @@ impl FaceGate {
 
     /// Serves one request. Never fails: every error becomes its JSON response,
     /// and every request leaves an audit event.
-    #[tracing::instrument(name = "facegate", skip_all, fields(method = %request.method(), path = request.uri().path()))]
+    #[tracing::instrument(name = "facegate", skip_all, fields(method = %request.method(), path = %routes::loggable_path(request.uri().path())))]
     pub async fn handle<B>(&self, request: Request<B>) -> Response<Bytes>
     where
         B: Body,
@@ -391,6 +406,9 @@ impl FaceGate {
             Route::Jwks => return self.jwks().await,
             Route::Sdk(file) => return Ok(sdk::serve(file)),
             ref demo if demo.is_demo() => return self.demo(route, parts, body, audit).await,
+            Route::HandoffPhone(token, step) => {
+                return self.phone(&token, step, parts, body, audit).await;
+            }
             _ => {}
         }
 
@@ -434,6 +452,12 @@ impl FaceGate {
             Route::ListPolicies => self.list_policies(&tenant).await,
             Route::PutPolicy(kind) => self.put_policy(&tenant, &key, kind, &body).await,
             Route::DeletePolicy(kind) => self.delete_policy(&tenant, &key, kind).await,
+            Route::CreateHandoff => self.create_handoff(&tenant, scope, parts, &body).await,
+            Route::HandoffStatus(token) => {
+                self.handoff_status(&tenant, &token, &parts.headers).await
+            }
+            // Reached only without an upgrade: the adapters take sockets.
+            Route::HandoffSocket(_) | Route::HandoffPhone(..) => Err(ApiError::RouteNotFound),
             Route::DemoPage
             | Route::DemoPreflight
             | Route::DemoConsent

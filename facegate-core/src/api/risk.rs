@@ -27,6 +27,8 @@ pub(super) struct LoginFacts<'a> {
     pub liveness_confidence: f32,
     /// This device's and this user's failed checks within the lockout window.
     pub recent_failures: u32,
+    /// A handoff's desktop network (see `RiskContext`).
+    pub handoff_desktop_network: Option<Option<String>>,
     pub now: DateTime<Utc>,
 }
 
@@ -172,6 +174,7 @@ impl FaceGate {
             max_failed_attempts: rules.max_failed_attempts,
             history,
             threat_matches,
+            handoff_desktop_network: facts.handoff_desktop_network.clone(),
             now: facts.now,
         };
         self.inner.risk.assess(&context).await

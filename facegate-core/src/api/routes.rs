@@ -9,6 +9,8 @@ use crate::error::ApiError;
 use crate::ids::{ConsentId, LivenessSessionId, SessionId, UserId};
 use crate::policy::PolicyType;
 
+use super::handoff::PhoneStep;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
     Health,
@@ -37,6 +39,13 @@ pub(crate) enum Route {
     ListPolicies,
     PutPolicy(PolicyType),
     DeletePolicy(PolicyType),
+    CreateHandoff,
+    /// The desktop's poll; the token is a credential, never logged.
+    HandoffStatus(String),
+    /// The phone's routes, keyless: the token is the credential.
+    HandoffPhone(String, PhoneStep),
+    /// The desktop's socket, which adapters upgrade before the core sees it.
+    HandoffSocket(String),
     DemoPage,
     DemoPreflight,
     DemoConsent,
@@ -116,6 +125,27 @@ impl Route {
             ("GET", ["v1", "policy"]) => ListPolicies,
             ("POST", ["v1", "policy", name]) => PutPolicy(PolicyType::parse(name)?),
             ("DELETE", ["v1", "policy", name]) => DeletePolicy(PolicyType::parse(name)?),
+            ("POST", ["v1", "handoff"]) => CreateHandoff,
+            ("GET", ["v1", "handoff", token, "status"]) => HandoffStatus((*token).to_owned()),
+            ("GET", ["v1", "handoff", token, "ws"]) => HandoffSocket((*token).to_owned()),
+            ("GET", ["v1", "handoff", token, "verify"]) => {
+                HandoffPhone((*token).to_owned(), PhoneStep::Page)
+            }
+            ("POST", ["v1", "handoff", token, step]) => HandoffPhone(
+                (*token).to_owned(),
+                match *step {
+                    "scan" => PhoneStep::Scan,
+                    "liveness" => PhoneStep::StartLiveness,
+                    "consent" => PhoneStep::Consent,
+                    "complete" => PhoneStep::Complete,
+                    "decline" => PhoneStep::Decline,
+                    _ => return None,
+                },
+            ),
+            ("POST", ["v1", "handoff", token, "liveness", id, "frames"]) => HandoffPhone(
+                (*token).to_owned(),
+                PhoneStep::LivenessFrames(LivenessSessionId::from_string(*id)),
+            ),
             ("GET", ["demo"] | ["demo", ""]) => DemoPage,
             ("GET", ["demo", "preflight"]) => DemoPreflight,
             ("POST", ["demo", "consent"]) => DemoConsent,
@@ -164,6 +194,18 @@ impl Route {
             PutPolicy(PolicyType::Risk) => "/v1/policy/risk",
             PutPolicy(PolicyType::Continuous) => "/v1/policy/continuous",
             DeletePolicy(_) => "/v1/policy/:type",
+            CreateHandoff => "/v1/handoff",
+            HandoffStatus(_) => "/v1/handoff/:token/status",
+            HandoffSocket(_) => "/v1/handoff/:token/ws",
+            HandoffPhone(_, step) => match step {
+                PhoneStep::Page => "/v1/handoff/:token/verify",
+                PhoneStep::Scan => "/v1/handoff/:token/scan",
+                PhoneStep::StartLiveness => "/v1/handoff/:token/liveness",
+                PhoneStep::LivenessFrames(_) => "/v1/handoff/:token/liveness/:id/frames",
+                PhoneStep::Consent => "/v1/handoff/:token/consent",
+                PhoneStep::Complete => "/v1/handoff/:token/complete",
+                PhoneStep::Decline => "/v1/handoff/:token/decline",
+            },
             DemoPage => "/demo",
             DemoPreflight => "/demo/preflight",
             DemoConsent => "/demo/consent",
@@ -183,6 +225,8 @@ impl Route {
             LivenessFrames(id) | LivenessResult(id) | DemoLivenessFrames(id) => Some(id.as_str()),
             RevokeSession(id) | SessionRiskScore(id) => Some(id.as_str()),
             PutPolicy(kind) | DeletePolicy(kind) => Some(kind.as_str()),
+            // A handoff's token is a credential: not for the audit trail.
+            CreateHandoff | HandoffStatus(_) | HandoffSocket(_) | HandoffPhone(..) => None,
             ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
             | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
             | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
@@ -199,6 +243,7 @@ impl Route {
                 | Route::DetectAttributes
                 | Route::ReEnroll(_)
                 | Route::LivenessFrames(_)
+                | Route::HandoffPhone(_, PhoneStep::LivenessFrames(_))
                 | Route::DemoLivenessFrames(_)
                 | Route::DemoEnroll
         )
@@ -214,6 +259,10 @@ impl Route {
             Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | StartLiveness
             | LivenessFrames(_) | LivenessResult(_) | Verify | Enroll | CreateSession
             | RefreshSession => true,
+            // The desktop's side of a handoff, from a browser.
+            CreateHandoff | HandoffStatus(_) | HandoffSocket(_) => true,
+            // Keyless: the handoff's token is the phone's credential.
+            HandoffPhone(..) => true,
             // Narrowed by the handler: the user's own live face only.
             ReEnroll(_) => true,
             Match => settings.client_match,
@@ -247,6 +296,17 @@ impl Route {
     }
 }
 
+/// A request path for logs: a handoff's token (a credential) masked.
+pub(crate) fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/v1/handoff/") {
+        Some(rest) if !rest.is_empty() => {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("/v1/handoff/…{tail}").into()
+        }
+        _ => path.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +337,17 @@ mod tests {
             Route::resolve(&Method::GET, "/v1/users/a/b/c"),
             Err(ApiError::RouteNotFound)
         ));
+    }
+
+    #[test]
+    fn handoff_tokens_stay_out_of_logs() {
+        assert_eq!(
+            loggable_path("/v1/handoff/fgh_secret/liveness/abc/frames"),
+            "/v1/handoff/…/liveness/abc/frames"
+        );
+        assert_eq!(loggable_path("/v1/handoff"), "/v1/handoff");
+        assert_eq!(loggable_path("/v1/users/u"), "/v1/users/u");
+        let route = Route::resolve(&Method::POST, "/v1/handoff/fgh_x/complete").unwrap();
+        assert_eq!(route.resource_id(), None);
     }
 }

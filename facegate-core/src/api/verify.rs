@@ -18,7 +18,7 @@ use super::risk::{Decision, LoginFacts, RiskView, StepUpType, recent};
 use super::{ClientAddr, FaceGate, wire};
 use crate::clock;
 use crate::domain::{
-    LivenessMode, LivenessSession, PinMode, PinSettings, StepUp, Tenant, User, UserStatus,
+    Handoff, LivenessMode, LivenessSession, PinMode, PinSettings, StepUp, Tenant, User, UserStatus,
 };
 use crate::error::{ApiError, FieldIssue};
 use crate::ids::{LivenessSessionId, SessionId, StepUpId};
@@ -33,21 +33,21 @@ use crate::store::{FailureSubject, PinLimits, PinTry};
 const RE_ENROLL_MARGIN: f32 = 5.0;
 
 #[derive(Deserialize)]
-struct VerifyRequest {
-    liveness_session_id: LivenessSessionId,
+pub(super) struct VerifyRequest {
+    pub(super) liveness_session_id: LivenessSessionId,
     /// The matched user's PIN, when an earlier attempt answered
     /// `PIN_REQUIRED` or a step-up of type `pin`.
-    pin: Option<String>,
+    pub(super) pin: Option<String>,
     /// Completes the login that answered this `step_up_id`.
-    step_up_for: Option<StepUpId>,
+    pub(super) step_up_for: Option<StepUpId>,
     /// Re-verifies this open session, with its current refresh token as
     /// proof that the caller holds it.
-    session_id: Option<SessionId>,
-    refresh_token: Option<String>,
+    pub(super) session_id: Option<SessionId>,
+    pub(super) refresh_token: Option<String>,
 }
 
 #[derive(Serialize, Default)]
-struct VerifyResponse {
+pub(super) struct VerifyResponse {
     matched: bool,
     confidence: f32,
     verification_token: Option<String>,
@@ -71,6 +71,8 @@ struct Attempt<'a> {
     device: Device,
     policies: TenantPolicies,
     now: DateTime<Utc>,
+    /// A login finished on a phone for this desktop: it gets the session.
+    handoff: Option<&'a Handoff>,
 }
 
 impl Attempt<'_> {
@@ -92,7 +94,6 @@ impl FaceGate {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
-        let headers = &parts.headers;
         let request: VerifyRequest = wire::parse_json(body)?;
         if request.step_up_for.is_some() && request.session_id.is_some() {
             return Err(ApiError::Validation(vec![FieldIssue::new(
@@ -100,6 +101,36 @@ impl FaceGate {
                 "send either step_up_for or session_id, not both",
             )]));
         }
+        self.verify_attempt(tenant, parts, &request, None).await
+    }
+
+    /// Verify as `POST /v1/handoff/:token/complete` runs it for the phone:
+    /// the same rules, and the session goes to the handoff's desktop.
+    pub(super) async fn verify_for_handoff(
+        &self,
+        tenant: &Tenant,
+        parts: &http::request::Parts,
+        request: &VerifyRequest,
+        handoff: &Handoff,
+    ) -> Result<Response<Bytes>, ApiError> {
+        if request.session_id.is_some() {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "session_id",
+                "a handoff signs a desktop in; it does not re-verify a session",
+            )]));
+        }
+        self.verify_attempt(tenant, parts, request, Some(handoff))
+            .await
+    }
+
+    async fn verify_attempt(
+        &self,
+        tenant: &Tenant,
+        parts: &http::request::Parts,
+        request: &VerifyRequest,
+        handoff: Option<&Handoff>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let headers = &parts.headers;
         let attempt = Attempt {
             tenant,
             headers,
@@ -107,6 +138,7 @@ impl FaceGate {
             device: Device::from_headers(headers, &tenant.id)?,
             policies: self.policies(tenant).await?,
             now: clock::now(),
+            handoff,
         };
         self.ensure_not_locked(
             tenant,
@@ -116,9 +148,9 @@ impl FaceGate {
         )
         .await?;
         match (&request.step_up_for, &request.session_id) {
-            (Some(step_up), _) => self.finish_step_up(&attempt, &request, step_up).await,
-            (None, Some(session)) => self.reverify(&attempt, &request, session).await,
-            (None, None) => self.sign_in(&attempt, &request).await,
+            (Some(step_up), _) => self.finish_step_up(&attempt, request, step_up).await,
+            (None, Some(session)) => self.reverify(&attempt, request, session).await,
+            (None, None) => self.sign_in(&attempt, request).await,
         }
     }
 
@@ -519,6 +551,7 @@ impl FaceGate {
             liveness_confidence: liveness_confidence(liveness),
             recent_failures: recent(&device_failures, rules, attempt.now)
                 + recent(user_failures, rules, attempt.now),
+            handoff_desktop_network: attempt.handoff.map(|h| h.desktop.network.clone()),
             now: attempt.now,
         };
         Ok(self.assess_login(attempt.tenant, rules, user, &facts).await)
@@ -551,15 +584,22 @@ impl FaceGate {
         rotation: RotationStatus,
     ) -> Result<Response<Bytes>, ApiError> {
         let tenant = attempt.tenant;
-        let opened = self
-            .open_session(
-                &user,
-                device_id,
-                attempt.device.fingerprint.as_deref(),
-                confidence,
-                risk.score,
-            )
-            .await?;
+        let risk_score = risk.score;
+        let mut answer = VerifyResponse {
+            matched: true,
+            confidence,
+            device_id: device_id.to_owned(),
+            payload: user.payload.clone(),
+            user: Some(MatchedUser::from(user.clone())),
+            risk: Some(RiskView {
+                step_up_required: false,
+                ..risk
+            }),
+            re_enrollment_required: rotation == RotationStatus::Due
+                || confidence < tenant.settings.match_threshold + RE_ENROLL_MARGIN,
+            ..Default::default()
+        };
+        // The device that showed the face is remembered as a sign-in.
         self.remember_sign_in(
             &user,
             device_id,
@@ -568,28 +608,26 @@ impl FaceGate {
             attempt.now,
         )
         .await;
-        let session = opened.session;
-        tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, risk = risk.score, "verified");
-        Ok(wire::json_response(
-            StatusCode::OK,
-            &VerifyResponse {
-                matched: true,
+        if let Some(handoff) = attempt.handoff {
+            return self
+                .complete_handoff_login(handoff, &user, confidence, risk_score, answer)
+                .await;
+        }
+        let opened = self
+            .open_session(
+                &user,
+                device_id,
+                attempt.device.fingerprint.as_deref(),
                 confidence,
-                verification_token: Some(opened.verification_token),
-                refresh_token: Some(opened.refresh_token),
-                session_id: Some(session.id),
-                device_id: device_id.to_owned(),
-                payload: user.payload.clone(),
-                user: Some(MatchedUser::from(user)),
-                risk: Some(RiskView {
-                    step_up_required: false,
-                    ..risk
-                }),
-                re_enrollment_required: rotation == RotationStatus::Due
-                    || confidence < tenant.settings.match_threshold + RE_ENROLL_MARGIN,
-                ..Default::default()
-            },
-        ))
+                risk_score,
+            )
+            .await?;
+        let session = opened.session;
+        tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, risk = risk_score, "verified");
+        answer.verification_token = Some(opened.verification_token);
+        answer.refresh_token = Some(opened.refresh_token);
+        answer.session_id = Some(session.id);
+        Ok(wire::json_response(StatusCode::OK, &answer))
     }
 
     /// Whether a liveness session was an active check: a challenge of

@@ -40,6 +40,9 @@ pub struct RiskContext {
     /// Threat-intelligence matches on this device, network or user agent
     /// (see [`ThreatIntel`]); `None` when the feed could not be asked.
     pub threat_matches: Option<u32>,
+    /// A login finished on a phone for a desktop (cross-device handoff):
+    /// the desktop's network, `Some(None)` when it could not be told.
+    pub handoff_desktop_network: Option<Option<String>>,
     pub now: DateTime<Utc>,
 }
 
@@ -107,6 +110,9 @@ impl DefaultRiskPolicy {
     pub const VELOCITY: f32 = 0.3;
     pub const USER_AGENT_CHANGE: f32 = 0.1;
     pub const THREAT_INTEL: f32 = 0.6;
+    /// A handoff whose phone is on another network than the desktop (or
+    /// either's is unknown): the relay of a phished QR code looks like this.
+    pub const HANDOFF_DISTANCE: f32 = 0.2;
     /// Points above a threshold under which a margin counts as low (linearly).
     pub const MARGIN_POINTS: f32 = 10.0;
     /// Sign-ins from another device, on another network, this recent make `velocity`.
@@ -159,6 +165,10 @@ impl RiskPolicy for DefaultRiskPolicy {
         };
         let failures = c.recent_failures as f32 / c.max_failed_attempts.max(1) as f32;
         let threats = c.threat_matches.map_or(1.0, |n| (n as f32).min(1.0));
+        let handoff_distance = match &c.handoff_desktop_network {
+            None => false,
+            Some(desktop) => desktop.is_none() || c.network.is_none() || *desktop != c.network,
+        };
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         RiskScore::of(vec![
             RiskFactor {
@@ -200,6 +210,11 @@ impl RiskPolicy for DefaultRiskPolicy {
                 code: "threat_intel",
                 weight: Self::THREAT_INTEL,
                 value: threats,
+            },
+            RiskFactor {
+                code: "handoff_distance",
+                weight: Self::HANDOFF_DISTANCE,
+                value: flag(handoff_distance),
             },
         ])
     }
@@ -254,6 +269,7 @@ mod tests {
             max_failed_attempts: 5,
             history,
             threat_matches: Some(0),
+            handoff_desktop_network: None,
             now: Utc::now(),
         }
     }
@@ -336,6 +352,23 @@ mod tests {
             (codes(&score), score.score),
             (vec!["new_device", "new_network", "velocity"], 0.7)
         );
+    }
+
+    #[tokio::test]
+    async fn a_handoff_from_another_network_raises_the_score() {
+        let known = || context(Some(vec![sign_in("dev_1", "10.0.0.0/24", "Firefox", 600)]));
+        let mut same = known();
+        same.handoff_desktop_network = Some(Some("10.0.0.0/24".into()));
+        assert_eq!(DefaultRiskPolicy.assess(&same).await.score, 0.0);
+        for desktop in [Some("198.51.100.0/24".to_owned()), None] {
+            let mut far = known();
+            far.handoff_desktop_network = Some(desktop);
+            let score = DefaultRiskPolicy.assess(&far).await;
+            assert_eq!(
+                (codes(&score), score.score),
+                (vec!["handoff_distance"], 0.2)
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod engine_face_deletion;
 pub mod face_change;
 pub mod face_enrollment;
 pub mod face_log_head;
+pub mod handoff;
 pub mod liveness_session;
 pub mod policy_change;
 pub mod rate_window;
