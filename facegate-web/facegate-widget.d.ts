@@ -95,6 +95,8 @@ export interface OperationParams {
 }
 
 export interface EnrollParams extends OperationParams {
+  /** Cross-device handoff, as for authenticate(); `name` (and `role`, `payload`) go to the phone's enrollment. */
+  handoff?: boolean;
   /** Any JSON up to 16 KB, handed back by authenticate(). */
   payload?: unknown;
   /** true: the host collected consent; the screen is skipped, the consent still recorded. */
@@ -139,6 +141,12 @@ export interface AuthenticateUserData {
 }
 
 export interface AuthenticateParams extends OperationParams {
+  /**
+   * Cross-device handoff: a QR code here, the check on the phone, the session
+   * pushed back. Without it, the phone is offered when this device has no
+   * camera; `false` turns the offer off.
+   */
+  handoff?: boolean;
   /** Re-verify the open session `sessionId` (continuous re-verification) instead of a new login. */
   reverify?: boolean;
   sessionId?: string;

@@ -10,7 +10,7 @@
 // retries, timeouts, iframe close messages), which runs in node with injected
 // fakes, and WidgetView, the DOM (a shadow root with its own CSS).
 
-import { Camera, CameraError, FaceGateError, LivenessTimeout, NetworkError, ProviderLivenessRequired, runLiveness } from './facegate.js';
+import { Camera, CameraError, FaceGateError, HandoffExpired, LivenessTimeout, NetworkError, ProviderLivenessRequired, runLiveness } from './facegate.js';
 
 // ---------------------------------------------------------------------------
 // Error codes
@@ -242,6 +242,20 @@ export const MESSAGES = {
     serverHints: {
       PROVIDER_LIVENESS_REQUIRED: 'This site checks liveness with AWS Face Liveness, which has its own capture screen; this window cannot show it.',
     },
+    handoff: {
+      title: 'Continue on your phone',
+      scan: 'Scan this code with your phone’s camera, then follow the steps there.',
+      qrAlt: 'QR code that opens this sign-in on your phone',
+      code: 'Code',
+      codeHint: 'Your phone will show this code: go on only if they match.',
+      status: {
+        pending: 'Waiting for your phone…',
+        scanned: 'Opened on your phone. Finish there.',
+        completed: 'Done on your phone.',
+        declined: 'Declined on your phone.',
+      },
+      offer: { title: 'No camera here?', hint: 'Use your phone’s camera instead: scan a code and finish there.', accept: 'Use my phone' },
+    },
     cameraHints: {
       camera_permission_denied: 'Allow camera access in your browser’s site settings, then try again.',
       camera_insecure_context: 'The camera only works on a secure (HTTPS) page.',
@@ -316,6 +330,20 @@ export const MESSAGES = {
     },
     serverHints: {
       PROVIDER_LIVENESS_REQUIRED: 'Ce site vérifie la présence avec AWS Face Liveness, qui a son propre écran de capture ; cette fenêtre ne peut pas l’afficher.',
+    },
+    handoff: {
+      title: 'Continuer sur votre téléphone',
+      scan: 'Scannez ce code avec l’appareil photo de votre téléphone, puis suivez les étapes.',
+      qrAlt: 'Code QR qui ouvre cette connexion sur votre téléphone',
+      code: 'Code',
+      codeHint: 'Votre téléphone affichera ce code : ne continuez que s’ils sont identiques.',
+      status: {
+        pending: 'En attente de votre téléphone…',
+        scanned: 'Ouvert sur votre téléphone. Terminez là-bas.',
+        completed: 'Terminé sur votre téléphone.',
+        declined: 'Refusé sur votre téléphone.',
+      },
+      offer: { title: 'Pas de caméra ici ?', hint: 'Utilisez plutôt l’appareil photo de votre téléphone : scannez un code et terminez là-bas.', accept: 'Utiliser mon téléphone' },
     },
     cameraHints: {
       camera_permission_denied: 'Autorisez la caméra dans les paramètres du site de votre navigateur, puis réessayez.',
@@ -634,6 +662,7 @@ export class FaceGateWidget {
   }
 
   async #enroll(op, params, timeouts) {
+    if (params.handoff === true) return this.#handoff(op, 'enroll', params, timeouts);
     const client = this.#client;
     const view = op.view;
     let consentId = params.consentId ?? null;
@@ -646,7 +675,13 @@ export class FaceGateWidget {
         if (!accepted) throw new WidgetError('TERMS_NOT_ACCEPTED');
       }
     }
-    const live = await this.#liveness(op, timeouts);
+    let live;
+    try {
+      live = await this.#liveness(op, timeouts);
+    } catch (error) {
+      if (!(await this.#offerHandoff(op, error, params))) throw error;
+      return this.#handoff(op, 'enroll', params, timeouts);
+    }
     if (!consentId) {
       // Recorded once the capture succeeded, so a cancelled enrollment leaves no consent behind.
       const record = await this.#reply(op, timeouts, () => client.recordConsent({ consentVersion: version.consent_version, consentTextHash: version.consent_text_hash }));
@@ -690,7 +725,14 @@ export class FaceGateWidget {
       const renewed = await this.#commit(op, timeouts, () => client.reverify({ sessionId: params.sessionId, livenessSessionId: live.sessionId, refreshToken: params.refreshToken }));
       return loginResult(renewed);
     }
-    let live = await this.#liveness(op, timeouts);
+    if (params.handoff === true) return this.#handoff(op, 'verify', params, timeouts);
+    let live;
+    try {
+      live = await this.#liveness(op, timeouts);
+    } catch (error) {
+      if (!(await this.#offerHandoff(op, error, params))) throw error;
+      return this.#handoff(op, 'verify', params, timeouts);
+    }
     let pin;
     let stepUpFor;
     for (let asked = 0; ; ) {
@@ -737,6 +779,63 @@ export class FaceGateWidget {
       }
       return loginResult(verified);
     }
+  }
+
+  /**
+   * Whether to go on with a handoff after the camera failed: only when this
+   * device has no camera, the client can start one, and the user agrees.
+   */
+  async #offerHandoff(op, error, params) {
+    const client = this.#client;
+    const noCamera = error?.code === 'camera_unavailable' || error?.cameraCode === 'camera_unavailable';
+    if (!noCamera || params.handoff === false || op.ended) return false;
+    if (typeof client.createHandoff !== 'function' || client.config?.demo || client.config?.handoff) return false;
+    op.release();
+    return (await op.guard(op.view.offerHandoff())) === true;
+  }
+
+  /**
+   * Cross-device handoff: a QR code and a match code here, the check on the
+   * phone; this page gets the session (verify) or the enrollment, pushed
+   * over the handoff's socket (polling if it cannot open).
+   */
+  async #handoff(op, mode, params, timeouts) {
+    const client = this.#client;
+    op.view.setState('loading');
+    const enroll = mode === 'enroll'
+      ? {
+        name: params.name ?? 'FaceGate user',
+        ...(params.role ? { role: params.role } : {}),
+        ...(params.payload !== undefined ? { payload: params.payload } : {}),
+      }
+      : undefined;
+    const started = await this.#reply(op, timeouts, () => client.createHandoff({ mode, enroll }));
+    op.view.showHandoff({ qrSvg: started.qr_svg, matchCode: started.match_code });
+    const stop = new AbortController();
+    let final;
+    try {
+      final = await op.guard(client.watchHandoff(started, { signal: stop.signal, onStatus: (status) => op.view.handoffStatus(status.status) }));
+    } catch (error) {
+      stop.abort();
+      if (error instanceof HandoffExpired) throw new WidgetError('TIMEOUT', 'The handoff expired before the phone finished', { serverCode: 'HANDOFF_EXPIRED', cause: error });
+      throw error;
+    }
+    if (final.status === 'declined') throw new WidgetError('CANCELED', 'Declined on the phone', { serverCode: 'HANDOFF_DECLINED' });
+    const data = final.session_data ?? {};
+    if (mode === 'enroll') {
+      return {
+        facialId: final.user_id ?? data.user_id ?? null,
+        timestamp: data.enrollments?.[0]?.created_at ?? new Date().toISOString(),
+        details: { age: data.details?.age ?? null, gender: data.details?.gender ?? null },
+        confidence: null,
+      };
+    }
+    if (!data.verification_token) {
+      // Another look (a second tab, a poll) took the session first.
+      throw new WidgetError('UNAUTHORIZED', 'The handoff\'s session was already collected', { serverCode: 'HANDOFF_ALREADY_COMPLETED' });
+    }
+    client.emit?.('verified', data);
+    return loginResult(data);
   }
 
   /** Camera, liveness session, challenge, upload; a session that is not live is PAD_ATTACK. */
@@ -959,6 +1058,11 @@ p { margin: 0; }
 .badge.ok { background: color-mix(in srgb, var(--ok) 14%, transparent); color: var(--ok); animation: pop .3s ease-out; }
 .badge.bad { background: color-mix(in srgb, var(--bad) 12%, transparent); color: var(--bad); }
 .badge.info { background: var(--accent-soft); color: var(--accent); }
+.handoff { gap: 6px; }
+.qr { width: 220px; height: 220px; background: #fff; border-radius: 12px; padding: 6px; border: 1px solid var(--line); }
+.match-code { font: 700 26px/1.2 ui-monospace, "SF Mono", Menlo, monospace; letter-spacing: .2em; color: var(--fg); }
+.small { font-size: 13px; }
+.handoff-status { font-weight: 600; }
 form { display: flex; flex-direction: column; gap: 8px; flex: 1; justify-content: center; }
 label { font-weight: 600; font-size: 14px; }
 input[name="pin"] {
@@ -1026,6 +1130,7 @@ export class WidgetView {
   #pending = null;
   #returnFocus = null;
   #closed = false;
+  #handoffLine = null;
   #keydown = (event) => this.#onKeydown(event);
   #focusin = (event) => this.#onFocusin(event);
 
@@ -1182,6 +1287,58 @@ export class WidgetView {
       input.addEventListener('input', () => {
         input.value = input.value.replace(/[^0-9]/g, '').slice(0, 16);
       });
+    });
+  }
+
+  /** The handoff screen: the QR code (an image: the SVG is never parsed into the page), the match code, a live status. */
+  showHandoff({ qrSvg, matchCode }) {
+    const s = this.#strings.handoff;
+    this.#state = 'handoff';
+    this.#dialog.dataset.state = 'handoff';
+    this.#dialog.querySelector('.title').textContent = s.title;
+    const bytes = new TextEncoder().encode(qrSvg ?? '');
+    let binary = '';
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    const qr = this.#el('img', { class: 'qr', alt: s.qrAlt, src: `data:image/svg+xml;base64,${btoa(binary)}`, width: '220', height: '220' });
+    const code = this.#el('strong', { class: 'match-code', 'data-field': 'match-code', 'aria-label': `${s.code} ${String(matchCode).split('').join(' ')}` }, matchCode);
+    this.#handoffLine = this.#el('p', { class: 'handoff-status', 'data-field': 'handoff-status' }, s.status.pending);
+    this.#replace(
+      this.#el('div', { class: 'center handoff' },
+        this.#el('p', { class: 'muted' }, s.scan),
+        qr,
+        this.#el('p', { class: 'muted' }, `${s.code} `, code),
+        this.#el('p', { class: 'muted small' }, s.codeHint),
+        this.#handoffLine),
+    );
+    this.#announce(`${s.title}. ${s.scan} ${s.code} ${matchCode}. ${s.status.pending}`);
+    this.#focusFirst(true);
+  }
+
+  /** The handoff's status as the phone moves it on. */
+  handoffStatus(status) {
+    const text = this.#strings.handoff.status[status];
+    if (!text || !this.#handoffLine || this.#closed) return;
+    this.#handoffLine.textContent = text;
+    this.#handoffLine.dataset.status = status;
+    this.#announce(text);
+  }
+
+  /** No camera here: offer the phone instead; resolves true (use it) or false. */
+  offerHandoff() {
+    const s = this.#strings.handoff.offer;
+    this.#state = 'offer';
+    this.#dialog.dataset.state = 'offer';
+    const accept = this.#button(s.accept, 'handoff', true);
+    const cancel = this.#button(this.#strings.cancel, 'decline');
+    this.#replace(
+      this.#el('div', { class: 'center' }, this.#el('div', { class: 'badge info' }, this.#icon('camera', 30)), this.#el('h3', {}, s.title), this.#el('p', { class: 'muted' }, s.hint)),
+      this.#el('div', { class: 'actions full' }, cancel, accept),
+    );
+    this.#announce(`${s.title}. ${s.hint}`);
+    accept.focus();
+    return this.#wait((resolve) => {
+      accept.addEventListener('click', () => resolve(true));
+      cancel.addEventListener('click', () => resolve(false));
     });
   }
 

@@ -17,6 +17,12 @@ export interface FaceGateConfig {
    */
   demo?: boolean;
   /**
+   * On the phone of a cross-device handoff: the handoff's token (no API key).
+   * createLivenessSession, uploadFrames and recordConsent use the handoff's
+   * routes; verify and enroll complete it (the desktop gets the result).
+   */
+  handoff?: string;
+  /**
    * Where the FaceGate router is mounted; a trailing slash is stripped.
    * Default: the server that served this module, else the page's origin ('').
    */
@@ -355,6 +361,58 @@ export declare class FaceGateClient {
   consentVersions(): Promise<ConsentVersions>;
   /** GET /demo/preflight (demo mode only; rejects with DEMO_ONLY otherwise). A 503 `ready: false` is returned. */
   preflight(): Promise<DemoPreflight>;
+
+  // --- cross-device handoff (docs/handoff.md) ---
+  /** POST /v1/handoff (the desktop). Keep `desktop_secret` to yourself. */
+  createHandoff(params?: { mode?: 'verify' | 'enroll'; enroll?: Record<string, unknown> }): Promise<HandoffStarted>;
+  /** GET /v1/handoff/:token/status with the desktop's secret; 410 rejects with HandoffExpired. */
+  handoffStatus(started: Pick<HandoffStarted, 'handoff_token' | 'desktop_secret'>): Promise<HandoffStatus>;
+  /**
+   * Follows a handoff until it is final, over its WebSocket (polling when it
+   * cannot open); resolves with the final status (`completed`: `session_data`
+   * holds the verify answer and its tokens, handed over once), rejects with
+   * HandoffExpired once expired.
+   */
+  watchHandoff(
+    started: HandoffStarted,
+    options?: { onStatus?: (status: HandoffStatus) => void; signal?: AbortSignal; WebSocket?: typeof WebSocket },
+  ): Promise<HandoffStatus>;
+  /** POST /v1/handoff/:token/scan (the phone, handoff mode): who asked, before the camera starts. */
+  scanHandoff(): Promise<HandoffScan>;
+  /** POST /v1/handoff/:token/decline (the phone, handoff mode). */
+  declineHandoff(): Promise<{ status: 'declined'; matched: false }>;
+}
+
+export interface HandoffStarted {
+  handoff_token: string;
+  verify_url: string;
+  expires_at: string;
+  ws_url: string;
+  desktop_secret: string;
+  match_code: string;
+  mode: 'verify' | 'enroll';
+  /** The QR code of verify_url, an SVG document. */
+  qr_svg: string;
+}
+
+export interface HandoffStatus {
+  status: 'pending' | 'scanned' | 'completed' | 'declined' | 'expired';
+  mode: 'verify' | 'enroll';
+  user_id: string | null;
+  /** Completed: the verify answer (tokens on the first look only, then `collected: true`) or the enroll answer. */
+  session_data: (Record<string, unknown> & { collected?: boolean }) | null;
+  match_code: string;
+  expires_at: string;
+}
+
+export interface HandoffScan {
+  mode: 'verify' | 'enroll';
+  match_code: string;
+  requested_at: string;
+  expires_at: string;
+  desktop: { browser: string | null; os: string | null; origin: string | null; same_network: boolean | null };
+  consent: { consent_version: string; consent_text: string; consent_text_hash: string } | null;
+  enroll_name: string | null;
 }
 
 // ---------------------------------------------------------------------------

@@ -118,6 +118,8 @@ async fn handoff_socket(
         Ok(upgraded) => upgraded,
         Err(err) => return err.error_response(),
     };
+    // The desktop sends one short message (its secret).
+    let stream = stream.max_frame_size(1024);
     actix_web::rt::spawn(carry_handoff(socket, session, stream));
     response
 }
@@ -201,8 +203,15 @@ fn to_core_request<B>(request: &HttpRequest, body: B) -> Option<http::Request<B>
         .uri(http::Uri::try_from(uri).ok()?)
         .version(http_version(request.version()));
     *builder.headers_mut()? = to_core_headers(request.headers());
-    if let Some(peer) = request.peer_addr() {
-        // Keys the demo's rate limit.
+    if let Some(addr) = request
+        .extensions()
+        .get::<facegate_core::ClientAddr>()
+        .copied()
+    {
+        // Set by the host's middleware (behind a trusted proxy): kept.
+        builder = builder.extension(addr);
+    } else if let Some(peer) = request.peer_addr() {
+        // Keys the demo's rate limit and feeds the risk engine.
         builder = builder.extension(facegate_core::ClientAddr(peer.ip()));
     }
     builder.body(body).ok()

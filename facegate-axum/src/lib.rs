@@ -47,12 +47,20 @@ pub fn router(facegate: FaceGate) -> Router {
 
 async fn serve(State(facegate): State<FaceGate>, mut request: Request) -> Response {
     // Served with `into_make_service_with_connect_info`, the peer address
-    // keys the demo's rate limit.
-    if let Some(ConnectInfo(peer)) = request
+    // keys the demo's rate limit and feeds the risk engine. Behind a proxy,
+    // the host's own middleware may set `ClientAddr` first (from the header
+    // its trusted proxy writes): that one is kept.
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .copied()
-    {
+        .filter(|_| {
+            request
+                .extensions()
+                .get::<facegate_core::ClientAddr>()
+                .is_none()
+        });
+    if let Some(ConnectInfo(peer)) = peer {
         request
             .extensions_mut()
             .insert(facegate_core::ClientAddr(peer.ip()));
@@ -74,10 +82,18 @@ async fn handoff_socket(
         Err(refused) => return refused.map(Body::from),
     };
     match upgrade {
-        Ok(upgrade) => upgrade.on_upgrade(move |ws| carry_handoff(socket, ws)),
+        // The desktop sends one short message (its secret): nothing big is
+        // buffered for anyone.
+        Ok(upgrade) => upgrade
+            .max_message_size(MAX_SOCKET_MESSAGE)
+            .max_frame_size(MAX_SOCKET_MESSAGE)
+            .on_upgrade(move |ws| carry_handoff(socket, ws)),
         Err(rejection) => rejection.into_response(),
     }
 }
+
+/// The largest message the desktop's socket takes.
+const MAX_SOCKET_MESSAGE: usize = 1024;
 
 async fn carry_handoff(socket: HandoffSocket, mut ws: WebSocket) {
     let first = tokio::time::timeout(HANDOFF_AUTH_TIMEOUT, first_text(&mut ws)).await;

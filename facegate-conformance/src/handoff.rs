@@ -123,9 +123,15 @@ case!(
         assert!(handoff.starts_with("fgh_") && handoff.len() >= 4 + 43, "{started}");
         assert_eq!(
             started["verify_url"],
-            format!("http://auth.example.test/v1/handoff/{handoff}/verify")
+            format!("https://auth.example.test/v1/handoff/{handoff}/verify")
         );
-        assert_eq!(started["ws_url"], format!("ws://auth.example.test/v1/handoff/{handoff}/ws"));
+        assert_eq!(started["ws_url"], format!("wss://auth.example.test/v1/handoff/{handoff}/ws"));
+        // Without a configured public URL: https (the token must not cross
+        // a network in the clear), except on this machine.
+        let local = fx
+            .call_with("POST", "/v1/handoff", None, &[("host", "127.0.0.1:8080")])
+            .await;
+        assert!(local.assert_ok(201)["verify_url"].as_str().unwrap().starts_with("http://127.0.0.1:8080/"));
         assert!(started["expires_at"].as_str().unwrap().ends_with('Z'));
         let code = started["match_code"].as_str().unwrap();
         assert_eq!(code.len(), 6);
@@ -327,15 +333,42 @@ case!(
         )
         .await;
         let consent_id = consent.assert_ok(201)["consent_id"].as_str().unwrap().to_owned();
-        let done = phone(
+        // A live session this handoff did not start (the same phone, with a
+        // key) completes nothing.
+        let foreign = crate::cases::live_session(&fx, &PHONE).await;
+        phone(&fx, &started, "complete", Some(json!({ "liveness_session_id": foreign, "consent_id": consent_id })), &PHONE)
+            .await
+            .assert_error(404, "LIVENESS_SESSION_NOT_FOUND");
+        // Two completions at once, each with its own session and consent:
+        // one handoff enrolls one person.
+        let second_live = phone_session(&fx, &started).await;
+        let second_consent = phone(
             &fx,
             &started,
-            "complete",
-            Some(json!({ "liveness_session_id": live, "consent_id": consent_id })),
+            "consent",
+            Some(json!({
+                "consent_version": "v1",
+                "consent_text_hash": scanned["consent"]["consent_text_hash"],
+            })),
             &PHONE,
         )
         .await;
+        let second_consent = second_consent.assert_ok(201)["consent_id"].clone();
+        let (first, second) = futures_util::future::join(
+            phone(&fx, &started, "complete", Some(json!({ "liveness_session_id": live, "consent_id": consent_id })), &PHONE),
+            phone(&fx, &started, "complete", Some(json!({ "liveness_session_id": second_live, "consent_id": second_consent })), &PHONE),
+        )
+        .await;
+        let (done, lost) = if first.status == 200 { (first, second) } else { (second, first) };
         assert_eq!(done.assert_ok(200)["status"], "completed");
+        assert_eq!(lost.status, 409, "{}", lost.body);
+        assert!(
+            ["HANDOFF_IN_USE", "HANDOFF_ALREADY_COMPLETED"].contains(&lost.body["code"].as_str().unwrap()),
+            "{}",
+            lost.body
+        );
+        let users = fx.call("GET", "/v1/users", None).await;
+        assert_eq!(users.assert_ok(200)["users"].as_array().unwrap().len(), 1);
         let completed = status(&fx, &started, &secret).await;
         let completed = completed.assert_ok(200);
         let user = completed["user_id"].as_str().unwrap();

@@ -469,6 +469,8 @@ pub struct Handoff {
     pub phone_device_id: Option<String>,
     /// Liveness sessions the phone has started (bounded).
     pub attempts: u32,
+    /// Set while a phone's `complete` runs (a lease): one at a time.
+    pub claimed_until: Option<DateTime<Utc>>,
     /// What the desktop is told once completed, tokens excepted.
     pub outcome: Option<HandoffOutcome>,
     pub created_at: DateTime<Utc>,
@@ -483,6 +485,8 @@ impl Handoff {
     pub const LIFETIME_SECS: i64 = 10 * 60;
     /// Liveness sessions one handoff may start.
     pub const MAX_ATTEMPTS: u32 = 5;
+    /// How long a `complete` holds the handoff; a crashed one frees it then.
+    pub const CLAIM_SECS: i64 = 60;
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at <= now

@@ -341,6 +341,38 @@ pub trait HandoffStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Claims an open, unexpired handoff scanned by `phone` for one
+    /// `complete` until `until`, if no other claim holds it; false otherwise.
+    /// Of two racing completions one runs, so one handoff enrolls or signs
+    /// in one person.
+    async fn claim_handoff(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        phone: &str,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends a claim that did not complete the handoff (a PIN asked, a face
+    /// not recognised): the phone may try again.
+    async fn release_handoff(&self, tenant: &TenantId, id: &HandoffId) -> Result<(), StoreError>;
+
+    /// Notes a ceremony (a liveness session, a step-up) started for this
+    /// handoff; only those complete it.
+    async fn add_handoff_ceremony(
+        &self,
+        handoff: &Handoff,
+        ceremony: &str,
+    ) -> Result<(), StoreError>;
+
+    async fn handoff_has_ceremony(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        ceremony: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Pending or scanned → declined, while unexpired; false otherwise.
     async fn decline_handoff(
         &self,
@@ -368,7 +400,8 @@ pub trait HandoffStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
-    /// Deletes handoffs that expired before `before`; returns how many.
+    /// Deletes handoffs (and their ceremonies) that expired before
+    /// `before`; returns how many handoffs.
     async fn prune_handoffs(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// The ids of handoffs whose status changed, as they change, on this

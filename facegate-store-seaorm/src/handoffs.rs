@@ -20,7 +20,7 @@ use facegate_core::domain::{Handoff, HandoffMode, HandoffOutcome, HandoffStatus}
 use facegate_core::ids::{HandoffId, TenantId, UserId};
 use facegate_core::store::{HandoffStore, StoreError};
 
-use crate::entity::handoff;
+use crate::entity::{handoff, handoff_ceremony};
 use crate::{SeaOrmStore, store_error};
 
 /// The PostgreSQL notification channel.
@@ -98,6 +98,7 @@ fn row_of(h: &Handoff) -> Result<handoff::Model, StoreError> {
         enroll_profile: h.enroll_profile.as_ref().map(json).transpose()?,
         phone_device_id: h.phone_device_id.clone(),
         attempts: i32::try_from(h.attempts).unwrap_or(i32::MAX),
+        claimed_until: h.claimed_until,
         outcome: h.outcome.as_ref().map(json).transpose()?,
         user_id: h
             .outcome
@@ -133,6 +134,7 @@ fn handoff_of(row: handoff::Model) -> Result<Handoff, StoreError> {
         enroll_profile: row.enroll_profile.as_deref().map(parsed).transpose()?,
         phone_device_id: row.phone_device_id,
         attempts: u32::try_from(row.attempts).unwrap_or(0),
+        claimed_until: row.claimed_until,
         outcome: row.outcome.as_deref().map(parsed).transpose()?,
         created_at: row.created_at,
         expires_at: row.expires_at,
@@ -257,6 +259,72 @@ impl HandoffStore for SeaOrmStore {
         Ok(done.rows_affected == 1)
     }
 
+    async fn claim_handoff(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        phone: &str,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let free = Condition::any()
+            .add(handoff::Column::ClaimedUntil.is_null())
+            .add(handoff::Column::ClaimedUntil.lte(at));
+        let done = handoff::Entity::update_many()
+            .col_expr(handoff::Column::ClaimedUntil, Expr::value(until))
+            .filter(open_row(tenant, id, at))
+            .filter(handoff::Column::PhoneDeviceId.eq(phone))
+            .filter(free)
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected == 1)
+    }
+
+    async fn release_handoff(&self, tenant: &TenantId, id: &HandoffId) -> Result<(), StoreError> {
+        handoff::Entity::update_many()
+            .col_expr(
+                handoff::Column::ClaimedUntil,
+                Expr::value(None::<DateTime<Utc>>),
+            )
+            .filter(handoff::Column::TenantId.eq(tenant.as_str()))
+            .filter(handoff::Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn add_handoff_ceremony(&self, h: &Handoff, ceremony: &str) -> Result<(), StoreError> {
+        let row = handoff_ceremony::Model {
+            tenant_id: h.tenant_id.to_string(),
+            handoff_id: h.id.to_string(),
+            ceremony_id: ceremony.to_owned(),
+            expires_at: h.expires_at,
+        };
+        handoff_ceremony::Entity::insert(row.into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn handoff_has_ceremony(
+        &self,
+        tenant: &TenantId,
+        id: &HandoffId,
+        ceremony: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(handoff_ceremony::Entity::find()
+            .filter(handoff_ceremony::Column::TenantId.eq(tenant.as_str()))
+            .filter(handoff_ceremony::Column::HandoffId.eq(id.as_str()))
+            .filter(handoff_ceremony::Column::CeremonyId.eq(ceremony))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .is_some())
+    }
+
     async fn decline_handoff(
         &self,
         tenant: &TenantId,
@@ -320,6 +388,11 @@ impl HandoffStore for SeaOrmStore {
     }
 
     async fn prune_handoffs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        handoff_ceremony::Entity::delete_many()
+            .filter(handoff_ceremony::Column::ExpiresAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
         let deleted = handoff::Entity::delete_many()
             .filter(handoff::Column::ExpiresAt.lt(before))
             .exec(&self.db)

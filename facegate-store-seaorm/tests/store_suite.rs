@@ -1942,6 +1942,7 @@ mod handoffs {
             enroll_profile: None,
             phone_device_id: None,
             attempts: 0,
+            claimed_until: None,
             outcome: None,
             created_at: now,
             expires_at: now + chrono::Duration::minutes(10),
@@ -2026,6 +2027,61 @@ mod handoffs {
         assert!(
             !store
                 .count_handoff_attempt(&tenant, &h.id, 3, now)
+                .await
+                .unwrap()
+        );
+        // One completion runs at a time (a lease); the scanning phone only.
+        let until = now + chrono::Duration::seconds(60);
+        assert!(
+            !store
+                .claim_handoff(&tenant, &h.id, "other-phone", until, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim_handoff(&tenant, &h.id, "phone", until, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim_handoff(&tenant, &h.id, "phone", until, now)
+                .await
+                .unwrap()
+        );
+        // A claim past its lease (a crashed instance) is free again.
+        assert!(
+            store
+                .claim_handoff(&tenant, &h.id, "phone", until, until)
+                .await
+                .unwrap()
+        );
+        store.release_handoff(&tenant, &h.id).await.unwrap();
+        assert!(
+            store
+                .claim_handoff(&tenant, &h.id, "phone", until, now)
+                .await
+                .unwrap()
+        );
+        store.release_handoff(&tenant, &h.id).await.unwrap();
+        // Its ceremonies, and no other handoff's.
+        store.add_handoff_ceremony(&h, "live-1").await.unwrap();
+        assert!(
+            store
+                .handoff_has_ceremony(&tenant, &h.id, "live-1")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .handoff_has_ceremony(&tenant, &h.id, "live-2")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .handoff_has_ceremony(&other, &h.id, "live-1")
                 .await
                 .unwrap()
         );

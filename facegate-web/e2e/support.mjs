@@ -229,14 +229,17 @@ function uniqueCameraFile(person, dir) {
  * Returns `{ context, page, messages, close() }`; `messages` collects the
  * page's console output and errors.
  */
-export async function launchBrowser({ camera, cameraPermission = 'granted', origin, locale = 'en-US' }) {
+export async function launchBrowser({ camera, cameraPermission = 'granted', origin, locale = 'en-US', phone = false }) {
   const { chromium } = loadPlaywright();
   if (!existsSync(config.chromium)) throw new Error(`${config.chromium} not found: ${HINT}`);
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'facegate-e2e-chromium-'));
+  // `camera: null`: a computer without one (getUserMedia finds no device).
+  const cameraArgs = camera === null
+    ? []
+    : ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${uniqueCameraFile(camera, userDataDir)}`];
   const args = [
     '--no-sandbox',
-    '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-video-capture=${uniqueCameraFile(camera, userDataDir)}`,
+    ...cameraArgs,
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
@@ -246,13 +249,23 @@ export async function launchBrowser({ camera, cameraPermission = 'granted', orig
   ];
   // The fake UI accepts every camera prompt, whatever the permission says:
   // a user who said no must not have it.
-  if (cameraPermission === 'granted') args.push('--use-fake-ui-for-media-stream');
+  if (cameraPermission === 'granted' && camera !== null) args.push('--use-fake-ui-for-media-stream');
+  // `phone: true`: a phone's screen, touch and user agent.
+  const device = phone
+    ? {
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
+    }
+    : { viewport: { width: 1280, height: 800 } };
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: config.chromium,
     headless: true, // playwright adds --headless
     args,
     locale,
-    viewport: { width: 1280, height: 800 },
+    ...device,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   if (cameraPermission !== 'granted') {

@@ -126,8 +126,8 @@ export function fakeCamera({ open, ready = true, hangCapture = false } = {}) {
  * from `consent` (booleans, in turn) and PIN prompts from `pins` (strings or
  * null, in turn). `cancel()` is the user pressing Esc.
  */
-export function fakeView({ consent = [true], pins = [], onConsent, onPin } = {}) {
-  const record = { states: [], prompts: [], consentAsked: [], pinAsked: [], success: 0, errors: [], opened: 0, closed: 0, init: null };
+export function fakeView({ consent = [true], pins = [], offers = [true], onConsent, onPin } = {}) {
+  const record = { states: [], prompts: [], consentAsked: [], pinAsked: [], success: 0, errors: [], opened: 0, closed: 0, init: null, handoffs: [], handoffStatuses: [], offers: 0 };
   let cancel = null;
   const view = {
     record,
@@ -154,6 +154,12 @@ export function fakeView({ consent = [true], pins = [], onConsent, onPin } = {})
         },
         showSuccess: async () => {
           record.success++;
+        },
+        showHandoff: (shown) => record.handoffs.push(shown),
+        handoffStatus: (status) => record.handoffStatuses.push(status),
+        offerHandoff: async () => {
+          record.offers++;
+          return offers.length > 1 ? offers.shift() : offers[0];
         },
         showError: async (error) => {
           record.errors.push(error.code);

@@ -15,7 +15,7 @@ async fn unknown_route_is_a_json_404() {
     );
     // Routes of later milestones are not served until they are built.
     assert_error(
-        &app.call("POST", "/v1/handoff", Some(json!({}))).await,
+        &app.call("POST", "/v1/signals", Some(json!({}))).await,
         404,
         "NOT_FOUND",
     );

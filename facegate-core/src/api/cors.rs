@@ -14,7 +14,7 @@ pub struct CorsConfig {
 
 const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE";
 const ALLOWED_HEADERS: &str =
-    "authorization, content-type, x-api-key, x-device-id, x-device-fingerprint";
+    "authorization, content-type, x-api-key, x-device-id, x-device-fingerprint, x-handoff-secret";
 /// Browsers cache a preflight for this long (seconds).
 const PREFLIGHT_MAX_AGE: &str = "600";
 

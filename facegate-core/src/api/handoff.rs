@@ -259,6 +259,7 @@ impl FaceGate {
             enroll_profile,
             phone_device_id: None,
             attempts: 0,
+            claimed_until: None,
             outcome: None,
             created_at: now,
             expires_at: now + chrono::Duration::seconds(Handoff::LIFETIME_SECS),
@@ -308,9 +309,16 @@ impl FaceGate {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
             })
             .unwrap_or("localhost");
+        // https unless told otherwise, or on this machine (development):
+        // the token must not cross a network in the clear.
+        let loopback = ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .any(|name| host == *name || host.starts_with(&format!("{name}:")));
         let scheme = match header_str(headers, "x-forwarded-proto") {
-            Some("https") => "https",
-            _ => "http",
+            Some("http") => "http",
+            Some(_) => "https",
+            None if loopback => "http",
+            None => "https",
         };
         format!("{scheme}://{host}")
     }
@@ -393,13 +401,7 @@ impl FaceGate {
         outcome: &HandoffOutcome,
         answer: &mut Value,
     ) -> Result<(), ApiError> {
-        let collected = handoff.collected_at.is_some()
-            || !self
-                .inner
-                .store
-                .collect_handoff(&tenant.id, &handoff.id, clock::now())
-                .await?;
-        if collected {
+        if handoff.collected_at.is_some() {
             answer["collected"] = Value::Bool(true);
             return Ok(());
         }
@@ -423,6 +425,23 @@ impl FaceGate {
                 outcome.risk_score,
             )
             .await?;
+        // Marked collected once the session exists (a failure above leaves
+        // it to collect again); of two racing looks, the loser's session
+        // is revoked at once and it is told the other took it.
+        let now = clock::now();
+        if !self
+            .inner
+            .store
+            .collect_handoff(&tenant.id, &handoff.id, now)
+            .await?
+        {
+            self.inner
+                .store
+                .revoke_session(&tenant.id, &opened.session.id, now)
+                .await?;
+            answer["collected"] = Value::Bool(true);
+            return Ok(());
+        }
         tracing::info!(tenant = %tenant.id, user = %user.id, session = %opened.session.id, handoff = %handoff.id, "handoff session collected");
         answer["verification_token"] = Value::String(opened.verification_token);
         answer["refresh_token"] = Value::String(opened.refresh_token);
@@ -556,10 +575,25 @@ impl FaceGate {
                 {
                     return Err(ApiError::HandoffAttemptsExhausted);
                 }
-                self.start_liveness(&tenant, &parts.headers, &body).await
+                let started = self.start_liveness(&tenant, &parts.headers, &body).await?;
+                let session_id = serde_json::from_slice::<Value>(started.body())
+                    .ok()
+                    .and_then(|v| {
+                        v.get("session_id")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
+                    .ok_or_else(|| {
+                        ApiError::Internal("liveness start without a session id".into())
+                    })?;
+                self.inner
+                    .store
+                    .add_handoff_ceremony(&handoff, &session_id)
+                    .await?;
+                Ok(started)
             }
             PhoneStep::LivenessFrames(id) => {
-                self.phone_liveness_session(&tenant, &id, &device).await?;
+                self.own_ceremony(&handoff, id.as_str()).await?;
                 self.submit_liveness_frames(&tenant, &id, &body).await
             }
             PhoneStep::Consent => {
@@ -665,23 +699,20 @@ impl FaceGate {
         Ok(response)
     }
 
-    /// A liveness session the phone may use: started by it.
-    async fn phone_liveness_session(
-        &self,
-        tenant: &Tenant,
-        id: &LivenessSessionId,
-        device: &Device,
-    ) -> Result<(), ApiError> {
-        let session = self
+    /// 404 unless this handoff started the ceremony (a liveness session
+    /// or a step-up): nothing made elsewhere, with a client key or for
+    /// another handoff, completes it.
+    async fn own_ceremony(&self, handoff: &Handoff, ceremony: &str) -> Result<(), ApiError> {
+        if self
             .inner
             .store
-            .liveness_session(&tenant.id, id)
+            .handoff_has_ceremony(&handoff.tenant_id, &handoff.id, ceremony)
             .await?
-            .ok_or(ApiError::LivenessSessionNotFound)?;
-        if session.device_id != device.id {
-            return Err(ApiError::LivenessSessionNotFound);
+        {
+            Ok(())
+        } else {
+            Err(ApiError::LivenessSessionNotFound)
         }
-        Ok(())
     }
 
     /// `…/complete`: verify (or enroll) exactly as the `/v1` routes do,
@@ -695,8 +726,55 @@ impl FaceGate {
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let request: CompleteRequest = wire::parse_json(body)?;
-        self.phone_liveness_session(tenant, &request.liveness_session_id, device)
+        self.own_ceremony(handoff, request.liveness_session_id.as_str())
             .await?;
+        if let Some(step_up) = &request.step_up_for {
+            self.own_ceremony(handoff, step_up.as_str())
+                .await
+                .map_err(|_| ApiError::StepUpNotFound)?;
+        }
+        // One completion at a time: of racing phones (or one phone's
+        // parallel requests) one runs, so a handoff enrolls or signs in one
+        // person. Released when it did not complete (a PIN asked, no match).
+        let now = clock::now();
+        if !self
+            .inner
+            .store
+            .claim_handoff(
+                &tenant.id,
+                &handoff.id,
+                &device.id,
+                now + chrono::Duration::seconds(Handoff::CLAIM_SECS),
+                now,
+            )
+            .await?
+        {
+            let current = self.inner.store.handoff(&tenant.id, &handoff.id).await?;
+            return Err(current
+                .and_then(|h| closed_error(&h, clock::now()))
+                .unwrap_or(ApiError::HandoffInUse));
+        }
+        let answer = self.complete_claimed(tenant, handoff, parts, request).await;
+        let completed = answer
+            .as_ref()
+            .is_ok_and(|r| r.status() == StatusCode::OK && is_completion(r.body()));
+        if !completed {
+            self.inner
+                .store
+                .release_handoff(&tenant.id, &handoff.id)
+                .await?;
+        }
+        answer
+    }
+
+    /// `complete` under the handoff's claim.
+    async fn complete_claimed(
+        &self,
+        tenant: &Tenant,
+        handoff: &Handoff,
+        parts: &Parts,
+        request: CompleteRequest,
+    ) -> Result<Response<Bytes>, ApiError> {
         match handoff.mode {
             HandoffMode::Verify => {
                 if request.consent_id.is_some() {
@@ -739,6 +817,7 @@ impl FaceGate {
                 let enroll_body =
                     serde_json::to_vec(&enroll).map_err(|e| ApiError::Internal(e.to_string()))?;
                 let enrolled = self.enroll(tenant, scope, parts, &enroll_body).await?;
+                // The claim held: this enrollment is the handoff's only one.
                 let answer: Value = serde_json::from_slice(enrolled.body())
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
                 let outcome = HandoffOutcome {
@@ -750,8 +829,6 @@ impl FaceGate {
                     risk_score: 0.0,
                     answer,
                 };
-                // The enrollment stands even if the handoff closed meanwhile:
-                // the user is enrolled; the desktop is told if it still listens.
                 self.finish_handoff(handoff, &outcome).await?;
                 tracing::info!(tenant = %tenant.id, handoff = %handoff.id, "handoff enrollment completed");
                 Ok(wire::json_response(
@@ -800,6 +877,25 @@ fn enroll_profile(scope: KeyScope, profile: Option<Map<String, Value>>) -> Resul
             )]));
         }
     }
+    // A client key sets nothing a host may trust, as on `POST /v1/enroll`
+    // (the role, if sent, is checked against the tenant's there).
+    if scope == KeyScope::Client
+        && ["external_id", "email", "phone", "metadata"]
+            .iter()
+            .any(|field| profile.contains_key(*field))
+    {
+        return Err(ApiError::InsufficientScope {
+            required: KeyScope::Server.as_str(),
+        });
+    }
+    // A server key names the role (a client key's users get the tenant's
+    // client role), as `POST /v1/enroll` wants: refused now, not on the phone.
+    if scope == KeyScope::Server && !profile.get("role").is_some_and(Value::is_string) {
+        return Err(ApiError::Validation(vec![FieldIssue::new(
+            "enroll.role",
+            "required with a server key",
+        )]));
+    }
     let profile = serde_json::json!({ "scope": scope.as_str(), "profile": profile });
     if serde_json::to_vec(&profile).map_or(usize::MAX, |b| b.len()) > MAX_PROFILE_BYTES {
         return Err(ApiError::PayloadTooLarge {
@@ -807,6 +903,13 @@ fn enroll_profile(scope: KeyScope, profile: Option<Map<String, Value>>) -> Resul
         });
     }
     Ok(profile)
+}
+
+/// Whether a `complete` answer is the phone's "done" (not a step-up, a
+/// PIN prompt or a face nobody enrolled).
+fn is_completion(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .is_ok_and(|v| v.get("status").and_then(Value::as_str) == Some("completed"))
 }
 
 /// Why a phone may no longer act on a handoff, if it may not.
@@ -1006,7 +1109,13 @@ impl HandoffFeed {
     pub fn spawn(mut self) -> tokio::sync::mpsc::Receiver<String> {
         let (sender, receiver) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
-            while let Some(message) = self.next().await {
+            loop {
+                // A socket gone ends the feed before it reads (or collects) again.
+                let message = tokio::select! {
+                    () = sender.closed() => break,
+                    message = self.next() => message,
+                };
+                let Some(message) = message else { break };
                 if sender.send(message).await.is_err() {
                     break;
                 }
@@ -1020,7 +1129,8 @@ impl HandoffFeed {
     pub async fn next(&mut self) -> Option<String> {
         use tokio::sync::broadcast::error::RecvError;
         loop {
-            if self.finished {
+            // Whatever the store says, a feed ends a little after expiry.
+            if self.finished || clock::now() > self.expires_at + chrono::Duration::seconds(60) {
                 return None;
             }
             match self.current().await {
@@ -1033,7 +1143,7 @@ impl HandoffFeed {
             let until_expiry = (self.expires_at - clock::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO);
-            let wait = WATCH_POLL.min(until_expiry + Duration::from_millis(50));
+            let wait = WATCH_POLL.min(until_expiry.max(Duration::from_secs(1)));
             let deadline = tokio::time::Instant::now() + wait;
             loop {
                 match tokio::time::timeout_at(deadline, self.changes.recv()).await {

@@ -298,7 +298,8 @@ impl Route {
 
 /// A request path for logs: a handoff's token (a credential) masked.
 pub(crate) fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match path.strip_prefix("/v1/handoff/") {
+    // As `resolve` reads it: leading slashes do not matter.
+    match path.trim_start_matches('/').strip_prefix("v1/handoff/") {
         Some(rest) if !rest.is_empty() => {
             let tail = rest.find('/').map_or("", |i| &rest[i..]);
             format!("/v1/handoff/…{tail}").into()
@@ -346,6 +347,10 @@ mod tests {
             "/v1/handoff/…/liveness/abc/frames"
         );
         assert_eq!(loggable_path("/v1/handoff"), "/v1/handoff");
+        assert_eq!(
+            loggable_path("//v1/handoff/fgh_secret/scan"),
+            "/v1/handoff/…/scan"
+        );
         assert_eq!(loggable_path("/v1/users/u"), "/v1/users/u");
         let route = Route::resolve(&Method::POST, "/v1/handoff/fgh_x/complete").unwrap();
         assert_eq!(route.resource_id(), None);

@@ -272,6 +272,13 @@ impl FaceGate {
                     completed_at: None,
                 };
                 self.inner.store.insert_step_up(&step_up).await?;
+                // Through a handoff, only that handoff may finish it.
+                if let Some(handoff) = attempt.handoff {
+                    self.inner
+                        .store
+                        .add_handoff_ceremony(handoff, step_up.id.as_str())
+                        .await?;
+                }
                 let risk = RiskView::new(score, attempt.rules(), Some(StepUpType::LivenessActive));
                 return Ok(step_up_answer(user, device_id, risk, Some(step_up.id)));
             }

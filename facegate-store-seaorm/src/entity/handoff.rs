@@ -17,6 +17,8 @@ pub struct Model {
     pub enroll_profile: Option<String>,
     pub phone_device_id: Option<String>,
     pub attempts: i32,
+    /// While a phone's `complete` runs: no other may start.
+    pub claimed_until: Option<DateTimeUtc>,
     /// `HandoffOutcome` as JSON.
     pub outcome: Option<String>,
     /// The user a completed handoff signed in or enrolled (deleted with them).

@@ -9,6 +9,7 @@ pub mod face_change;
 pub mod face_enrollment;
 pub mod face_log_head;
 pub mod handoff;
+pub mod handoff_ceremony;
 pub mod liveness_session;
 pub mod policy_change;
 pub mod rate_window;

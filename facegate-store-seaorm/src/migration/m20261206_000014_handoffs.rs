@@ -1,4 +1,5 @@
-//! Issue 15: cross-device handoffs.
+//! Issue 15: cross-device handoffs, and the ceremonies (liveness sessions,
+//! step-ups) each started, which only it may complete with.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -28,6 +29,7 @@ impl MigrationTrait for Migration {
                     .col(text_null("enroll_profile"))
                     .col(string_null("phone_device_id"))
                     .col(integer("attempts"))
+                    .col(timestamp_with_time_zone_null("claimed_until"))
                     .col(text_null("outcome"))
                     .col(string_null("user_id"))
                     .col(timestamp_with_time_zone("created_at"))
@@ -45,10 +47,25 @@ impl MigrationTrait for Migration {
                     .col("expires_at")
                     .take(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("handoff_ceremonies")
+                    .col(string("tenant_id"))
+                    .col(string("handoff_id"))
+                    .col(string("ceremony_id"))
+                    .col(timestamp_with_time_zone("expires_at"))
+                    .primary_key(Index::create().col("handoff_id").col("ceremony_id"))
+                    .take(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("handoff_ceremonies").take())
+            .await?;
         manager
             .drop_table(Table::drop().table("handoffs").take())
             .await
