@@ -332,21 +332,8 @@ fn demo_enroll_body(body: &[u8]) -> Result<Vec<u8>, ApiError> {
 
 /// The demo page; framed only by itself and the embed origins.
 fn page(embed_origins: &[String]) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from_static(DEMO_PAGE.as_bytes()));
+    let mut response = wire::html_page(DEMO_PAGE, "no-cache");
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     let ancestors = std::iter::once("'self'")
         .chain(
             embed_origins

@@ -526,22 +526,8 @@ impl FaceGate {
         if step == PhoneStep::Page {
             return Ok(phone_page());
         }
-        let handoff = self
-            .inner
-            .store
-            .handoff_by_token(&hash(token))
-            .await?
-            .ok_or(ApiError::HandoffNotFound)?;
-        let tenant = self
-            .inner
-            .store
-            .tenant(&handoff.tenant_id)
-            .await?
-            .ok_or(ApiError::HandoffNotFound)?;
+        let (handoff, tenant) = self.handoff_of_token(token).await?;
         audit.tenant = Some(tenant.clone());
-        if tenant.status != TenantStatus::Active {
-            return Err(ApiError::TenantSuspended);
-        }
         let now = clock::now();
         if let Some(closed) = closed_error(&handoff, now) {
             return Err(closed);
@@ -697,6 +683,27 @@ impl FaceGate {
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         Ok(response)
+    }
+
+    /// The handoff a token (held without an API key) names, and its tenant,
+    /// which must be active.
+    async fn handoff_of_token(&self, token: &str) -> Result<(Handoff, Tenant), ApiError> {
+        let handoff = self
+            .inner
+            .store
+            .handoff_by_token(&hash(token))
+            .await?
+            .ok_or(ApiError::HandoffNotFound)?;
+        let tenant = self
+            .inner
+            .store
+            .tenant(&handoff.tenant_id)
+            .await?
+            .ok_or(ApiError::HandoffNotFound)?;
+        if tenant.status != TenantStatus::Active {
+            return Err(ApiError::TenantSuspended);
+        }
+        Ok((handoff, tenant))
     }
 
     /// 404 unless this handoff started the ceremony (a liveness session
@@ -938,24 +945,10 @@ fn check_secret(handoff: &Handoff, presented: &str) -> Result<(), ApiError> {
 }
 
 /// The phone page: mobile-first, the widget's liveness flow, its own CSP.
+/// Never cached; no referrer carries the token in its path anywhere.
 fn phone_page() -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from_static(PHONE_PAGE.as_bytes()));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    // The token is in the path: no referrer carries it anywhere.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
+    let mut response = wire::html_page(PHONE_PAGE, "no-store");
+    response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; frame-ancestors 'none'",
@@ -1026,21 +1019,7 @@ impl FaceGate {
         token: &str,
         headers: &HeaderMap,
     ) -> Result<HandoffSocket, ApiError> {
-        let handoff = self
-            .inner
-            .store
-            .handoff_by_token(&hash(token))
-            .await?
-            .ok_or(ApiError::HandoffNotFound)?;
-        let tenant = self
-            .inner
-            .store
-            .tenant(&handoff.tenant_id)
-            .await?
-            .ok_or(ApiError::HandoffNotFound)?;
-        if tenant.status != TenantStatus::Active {
-            return Err(ApiError::TenantSuspended);
-        }
+        let (handoff, tenant) = self.handoff_of_token(token).await?;
         if handoff.status_at(clock::now()) == HandoffStatus::Expired {
             return Err(ApiError::HandoffExpired);
         }

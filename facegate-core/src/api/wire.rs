@@ -85,6 +85,30 @@ pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Respon
     response
 }
 
+/// A page the core serves (the demo, the handoff's phone page): HTML,
+/// never sniffed as anything else, sending no referrer, cached as told.
+pub(crate) fn html_page(html: &'static str, cache_control: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from_static(html.as_bytes()));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static(cache_control),
+    );
+    headers.insert(
+        "x-content-type-options",
+        http::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        http::HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
 pub(crate) fn error_response(err: &ApiError) -> Response<Bytes> {
     let mut response = json_response(err.status(), &err.body());
     if let Some(seconds) = err.retry_after() {
