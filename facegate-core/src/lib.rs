@@ -32,6 +32,7 @@ pub mod providers;
 pub mod sealed;
 pub mod store;
 pub mod token;
+pub mod webhook;
 
 pub use admin::{AdminError, MintedKey};
 pub use api::{
