@@ -182,7 +182,10 @@ async fn start_host() -> (SocketAddr, String) {
         status: UserStatus::Active,
         created_at: now,
     };
-    store.insert_user(&user, &[], None).await.expect("user");
+    store
+        .insert_user(&user, &[], None, &[])
+        .await
+        .expect("user");
     let token = facegate
         .open_session(&user, "dev_bench", None, 98.5, 0.05)
         .await

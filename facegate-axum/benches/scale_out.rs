@@ -375,7 +375,10 @@ async fn main() {
                 }
             })
             .collect();
-        a.store().insert_user(&user, &faces, None).await.unwrap();
+        a.store()
+            .insert_user(&user, &faces, None, &[])
+            .await
+            .unwrap();
     }
     println!(
         "cold start: stored {cold_faces} faces in {:.1} s",
@@ -427,7 +430,7 @@ async fn main() {
         .await
         .unwrap()
     {
-        a.store().delete_user(&tenant, &user).await.unwrap();
+        a.store().delete_user(&tenant, &user, &[]).await.unwrap();
     }
     enroll(&a, &photos[0]).await;
     let host = |facegate: &FaceGate| {

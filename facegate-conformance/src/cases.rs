@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::fixture::{camera_frame, photo};
 use crate::{Adapter, Engine, Fixture, Reply};
 
+pub use crate::events::*;
 pub use crate::handoff::*;
 pub use crate::policy::*;
 pub use crate::provider::*;
@@ -323,6 +324,8 @@ case!(
     /// verify, the guarded host route, session exchange, refresh, revoke.
     liveness_verify_and_sessions(fx) {
         passive(&fx).await;
+        let revocations = crate::receiver::Receiver::start(&[]).await;
+        crate::events::register(&fx, &revocations.url, &["session.revoked"]).await;
         let user_id = enroll_obama(&fx).await;
         let device = [("x-device-fingerprint", FINGERPRINT)];
         let session = live_session(&fx, &device).await;
@@ -375,6 +378,15 @@ case!(
         let revoked = fx.call("POST", &format!("/v1/session/{session_id}/revoke"), None).await;
         assert_eq!(revoked.assert_ok(200), &json!({ "revoked": true, "session_id": session_id }));
         fx.call("POST", "/v1/session/sess_nope/revoke", None).await.assert_error(404, "SESSION_NOT_FOUND");
+        // The reuse ended the session, and said so once (the later revoke
+        // found it ended).
+        let reported = revocations.wait_for(1).await;
+        let event = reported[0].json();
+        assert_eq!(event["data"]["reason"], "refresh_token_reused");
+        assert_eq!(event["data"]["session_id"], session_id);
+        assert_eq!(event["data"]["user_id"], user_id.as_str());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(revocations.received().len(), 1);
     }
 );
 

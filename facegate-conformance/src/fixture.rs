@@ -158,8 +158,10 @@ impl<A: Adapter> Fixture<A> {
     {
         let store = facegate_store_seaorm::testing::test_store().await;
         let db = store.clone();
+        // Any case may register a local receiver (crate::receiver).
         let builder = FaceGate::builder(store)
-            .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT));
+            .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT))
+            .webhooks(crate::events::fast_webhooks());
         let (builder, peer) = match engine_kind {
             Engine::Local => (builder.face_provider(engine().clone()), None),
             Engine::Rekognition => {

@@ -33,10 +33,12 @@ macro_rules! case {
 }
 
 pub mod cases;
+mod events;
 mod fixture;
 mod handoff;
 mod policy;
 mod provider;
+pub mod receiver;
 pub mod socket;
 mod trust;
 
@@ -124,6 +126,9 @@ macro_rules! suite {
             handoff_signs_the_desktop_in,
             handoff_expiry_decline_and_tenants,
             handoff_enrolls_with_consent,
+            webhooks_sign_retry_and_log,
+            events_report_what_happened,
+            webhooks_give_up_and_seal_secrets,
         );
         mod rekognition {
             use super::*;

@@ -518,6 +518,8 @@ case!(
     /// a browser key may do for its own user.
     face_rotation(fx) {
         passive(&fx).await;
+        let notices = crate::receiver::Receiver::start(&[]).await;
+        crate::events::register(&fx, &notices.url, &["user.rotation_due"]).await;
         let user = enroll_obama(&fx).await;
         let rotation = json!({ "rotation_days": 90, "grace_period_days": 7, "notify_before_days": 14 });
         set_policy(&fx, "rotation", rotation).await.assert_ok(200);
@@ -532,6 +534,13 @@ case!(
         let notice = notice.assert_ok(200).clone();
         assert_eq!(notice["re_enrollment_required"], true);
         let notice_token = notice["verification_token"].as_str().unwrap().to_owned();
+        // Reported once per face, however many logins see it due.
+        let session = live_session(&fx, &device).await;
+        verify(&fx, json!({ "liveness_session_id": session })).await.assert_ok(200);
+        let reported = notices.wait_for(1).await;
+        assert_eq!(reported[0].json()["data"]["user_id"], user.as_str());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(notices.received().len(), 1);
 
         age_faces(&fx, &user, 98).await;
         let session = live_session(&fx, &device).await;

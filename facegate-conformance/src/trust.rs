@@ -42,7 +42,7 @@ async fn token_of<A: Adapter>(fx: &Fixture<A>, tenant: &TenantId, role: &str) ->
         status: UserStatus::Active,
         created_at: facegate_core::clock::now(),
     };
-    store.insert_user(&user, &[], None).await.unwrap();
+    store.insert_user(&user, &[], None, &[]).await.unwrap();
     fx.facegate
         .open_session(&user, "dev-1", None, 99.0, 0.0)
         .await

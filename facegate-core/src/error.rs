@@ -176,6 +176,13 @@ pub enum ApiError {
     /// Status and socket need the `desktop_secret` of the handoff's answer.
     #[error("Missing or invalid desktop secret")]
     InvalidHandoffSecret,
+    #[error("Webhook endpoint not found")]
+    WebhookNotFound,
+    #[error("Webhook delivery not found")]
+    DeliveryNotFound,
+    /// A tenant's endpoints are bounded (`WebhookConfig::max_endpoints`).
+    #[error("This tenant has {max} webhook endpoints, the most it may have")]
+    WebhookLimitReached { max: u32 },
     #[error("Not found")]
     RouteNotFound,
     #[error("Method not allowed")]
@@ -255,7 +262,9 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             HandoffExpired => StatusCode::GONE,
-            HandoffCompleted | HandoffDeclined | HandoffInUse => StatusCode::CONFLICT,
+            HandoffCompleted | HandoffDeclined | HandoffInUse | WebhookLimitReached { .. } => {
+                StatusCode::CONFLICT
+            }
             EngineUnsupported(_) | ProviderNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
@@ -272,6 +281,8 @@ impl ApiError {
             | SessionNotFound
             | StepUpNotFound
             | HandoffNotFound
+            | WebhookNotFound
+            | DeliveryNotFound
             | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -338,6 +349,9 @@ impl ApiError {
             StepUpFailed => "STEP_UP_FAILED",
             ReverifyFaceMismatch => "REVERIFY_FACE_MISMATCH",
             HandoffNotFound => "HANDOFF_NOT_FOUND",
+            WebhookNotFound => "WEBHOOK_NOT_FOUND",
+            DeliveryNotFound => "DELIVERY_NOT_FOUND",
+            WebhookLimitReached { .. } => "WEBHOOK_LIMIT_REACHED",
             HandoffExpired => "HANDOFF_EXPIRED",
             HandoffCompleted => "HANDOFF_ALREADY_COMPLETED",
             HandoffDeclined => "HANDOFF_DECLINED",

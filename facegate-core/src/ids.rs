@@ -108,3 +108,21 @@ prefixed_id!(
     "hof_",
     simple
 );
+prefixed_id!(
+    /// `evt_…`: an event of the outbox; receivers dedupe on it.
+    EventId,
+    "evt_",
+    simple
+);
+prefixed_id!(
+    /// `wh_…`: a webhook endpoint.
+    WebhookId,
+    "wh_",
+    simple
+);
+prefixed_id!(
+    /// `dlv_…`: one event on its way to one endpoint.
+    DeliveryId,
+    "dlv_",
+    simple
+);

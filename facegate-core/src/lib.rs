@@ -23,6 +23,7 @@ pub mod clock;
 mod device;
 pub mod domain;
 mod error;
+pub mod events;
 pub mod guard;
 pub mod ids;
 pub mod liveness;

@@ -97,6 +97,21 @@ pub enum Failure {
     LowConfidence,
 }
 
+impl Failure {
+    /// The reason as events name it (to the tenant's backend, not the browser).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotOneFace => "not_one_face",
+            Self::DifferentPeople => "different_people",
+            Self::SpoofFrame => "spoof_frame",
+            Self::ImplausibleTiming => "implausible_timing",
+            Self::RepeatedFrame => "repeated_frame",
+            Self::ChallengeNotPerformed => "challenge_not_performed",
+            Self::LowConfidence => "low_confidence",
+        }
+    }
+}
+
 /// The judgement of one upload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {

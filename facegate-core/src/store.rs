@@ -13,8 +13,10 @@ use crate::domain::{
     LivenessCompletion, LivenessSession, PolicyChange, RefreshTokenRecord, Session, SignIn,
     SigningKeyRecord, StepUp, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
+use crate::events::{AttemptOutcome, DueDelivery, Event, WebhookDelivery, WebhookEndpoint};
 use crate::ids::{
-    ApiKeyId, ConsentId, HandoffId, LivenessSessionId, SessionId, StepUpId, TenantId, UserId,
+    ApiKeyId, ConsentId, DeliveryId, HandoffId, LivenessSessionId, SessionId, StepUpId, TenantId,
+    UserId, WebhookId,
 };
 use crate::policy::{Policy, PolicyType};
 
@@ -132,7 +134,7 @@ pub enum FaceChangeKind {
 /// `S: Store` bound they need no import.
 pub mod prelude {
     pub use super::{
-        AuditStore as _, ConsentStore as _, HandoffStore as _, LivenessStore as _,
+        AuditStore as _, ConsentStore as _, EventStore as _, HandoffStore as _, LivenessStore as _,
         PolicyStore as _, RateLimitStore as _, RiskStore as _, SessionStore as _,
         SigningKeyStore as _, Store, TenantStore as _, UserStore as _,
     };
@@ -142,7 +144,7 @@ pub mod prelude {
 /// aggregates' traits together. Implement those ([`TenantStore`],
 /// [`PolicyStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`],
 /// [`SessionStore`], [`RiskStore`], [`HandoffStore`], [`SigningKeyStore`],
-/// [`RateLimitStore`], [`AuditStore`]);
+/// [`RateLimitStore`], [`AuditStore`], [`EventStore`]);
 /// `Store` comes with them.
 pub trait Store:
     TenantStore
@@ -156,6 +158,7 @@ pub trait Store:
     + SigningKeyStore
     + RateLimitStore
     + AuditStore
+    + EventStore
     + Send
     + Sync
     + 'static
@@ -174,6 +177,7 @@ impl<T> Store for T where
         + SigningKeyStore
         + RateLimitStore
         + AuditStore
+        + EventStore
         + Send
         + Sync
         + 'static
@@ -420,11 +424,13 @@ pub trait UserStore: Send + Sync {
     /// and the result is [`StoreError::Conflict`]. An `external_id` another
     /// user of the tenant has is [`StoreError::Duplicate`]`("external_id")`,
     /// decided by a unique index, not by a read before the write.
+    /// `events` are written with it (see [`EventStore`]).
     async fn insert_user(
         &self,
         user: &User,
         faces: &[FaceEnrollment],
         consent: Option<&ConsentId>,
+        events: &[Event],
     ) -> Result<(), StoreError>;
 
     async fn user(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
@@ -453,12 +459,14 @@ pub trait UserStore: Send + Sync {
     ) -> Result<Vec<FaceEnrollment>, StoreError>;
 
     /// Replaces all of a user's faces with `faces` in one transaction and
-    /// returns the ones removed; `None` when the tenant has no such user.
+    /// returns the ones removed; `None` when the tenant has no such user
+    /// (and `events` are not written).
     async fn replace_faces(
         &self,
         tenant: &TenantId,
         user: &UserId,
         faces: &[FaceEnrollment],
+        events: &[Event],
     ) -> Result<Option<Vec<FaceEnrollment>>, StoreError>;
 
     /// Every face of the tenant, for engines that rebuild their index on start.
@@ -513,8 +521,13 @@ pub trait UserStore: Send + Sync {
     /// Deletes a user and all their face data in one transaction (the
     /// reference images of their unconsumed liveness sessions included);
     /// linked consent records are kept (as evidence) but unlinked. Returns
-    /// false when absent.
-    async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError>;
+    /// false when absent (and `events` are not written).
+    async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        events: &[Event],
+    ) -> Result<bool, StoreError>;
 
     /// Whether a user of the tenant has this PIN hash (the uniqueness option).
     async fn pin_taken(&self, tenant: &TenantId, pin_hash: &str) -> Result<bool, StoreError>;
@@ -551,12 +564,15 @@ pub trait ConsentStore: Send + Sync {
 
     /// Marks the consent revoked (once; a repeat keeps the first time) and, in
     /// the same transaction, deletes the linked user and their faces.
-    /// Returns `None` when the tenant has no such consent.
+    /// Returns `None` when the tenant has no such consent. `events` says
+    /// what to report for the revocation (given the linked user, if any);
+    /// they are written in the same transaction, the first time only.
     async fn revoke_consent(
         &self,
         tenant: &TenantId,
         id: &ConsentId,
         at: DateTime<Utc>,
+        events: &(dyn for<'u> Fn(Option<&'u UserId>) -> Vec<Event> + Send + Sync),
     ) -> Result<Option<ConsentRevocation>, StoreError>;
 }
 
@@ -665,11 +681,12 @@ pub trait LivenessStore: Send + Sync {
 /// Verified sessions, their refresh tokens, and token exchanges.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Inserts a session with its first refresh token, atomically.
+    /// Inserts a session with its first refresh token, atomically, and `events`.
     async fn insert_session(
         &self,
         session: &Session,
         refresh_token: &RefreshTokenRecord,
+        events: &[Event],
     ) -> Result<(), StoreError>;
 
     async fn session(
@@ -679,12 +696,14 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<Session>, StoreError>;
 
     /// Marks the session revoked (once; a repeat keeps the first time).
-    /// Returns `None` when the tenant has no such session.
+    /// Returns `None` when the tenant has no such session. `events` are
+    /// written in the same transaction, the first time only.
     async fn revoke_session(
         &self,
         tenant: &TenantId,
         id: &SessionId,
         at: DateTime<Utc>,
+        events: &[Event],
     ) -> Result<Option<Session>, StoreError>;
 
     /// The session of the refresh token whose hash is `presented`, spent or
@@ -786,4 +805,77 @@ pub trait AuditStore: Send + Sync {
         tenant: &TenantId,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// The event outbox and webhook deliveries. Events reporting a change are
+/// written by the change's own method in its transaction (the `events`
+/// argument of [`UserStore::insert_user`] and the like); with them, one
+/// pending delivery per endpoint of the tenant that wants the kind.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Writes events that report no stored change (a failed login), with
+    /// their deliveries. An event whose `dedupe_key` the tenant has used
+    /// already is skipped.
+    async fn record_events(&self, events: &[Event]) -> Result<(), StoreError>;
+
+    /// The tenant's events, newest first (what the deliveries refer to).
+    async fn events(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Event>, StoreError>;
+
+    /// Registers an endpoint unless the tenant has `max` already (counted
+    /// in the same transaction); returns whether it was added.
+    async fn insert_webhook(
+        &self,
+        endpoint: &WebhookEndpoint,
+        max: u32,
+    ) -> Result<bool, StoreError>;
+
+    async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// Deletes the endpoint and its deliveries; false when absent.
+    async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError>;
+
+    /// The endpoint's deliveries, newest first, created before `before`
+    /// when given (paging); `None` when the tenant has no such endpoint.
+    async fn webhook_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookId,
+        before: Option<&DeliveryId>,
+        limit: u32,
+    ) -> Result<Option<Vec<WebhookDelivery>>, StoreError>;
+
+    /// Puts a delivery back in the queue, due at `at` (a manual redelivery,
+    /// whatever its status); `None` when the endpoint has no such delivery.
+    async fn redeliver(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookId,
+        delivery: &DeliveryId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<WebhookDelivery>, StoreError>;
+
+    /// Claims up to `limit` pending deliveries due at `now`, for this worker
+    /// until `lease_until` (a worker that dies leaves them to the next after
+    /// that): of each endpoint, its oldest due delivery, and none while
+    /// another of its deliveries is claimed. Concurrent workers claim
+    /// different rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Records an attempt of a claimed delivery and releases the claim;
+    /// nothing when the claim is no longer this one (its lease ran out and
+    /// another worker claimed it).
+    async fn finish_delivery(
+        &self,
+        due: &DueDelivery,
+        outcome: &AttemptOutcome,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes events created before `before` and their deliveries;
+    /// returns how many events.
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

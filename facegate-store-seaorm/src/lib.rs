@@ -11,6 +11,7 @@
 
 mod convert;
 pub mod entity;
+mod events;
 mod handoffs;
 pub mod migration;
 mod policy;
@@ -46,6 +47,8 @@ use entity::{
     face_log_head, handoff, liveness_session, rate_window, reference_frame, refresh_token, session,
     sign_in, signing_key, step_up, tenant, token_exchange, user,
 };
+use events::write_events;
+use facegate_core::events::Event;
 use migration::Migrator;
 
 /// The advisory lock key migrations hold on PostgreSQL ("fgmigrat").
@@ -284,6 +287,17 @@ async fn lock_user(
         .col_expr(user::Column::Status, Expr::col(user::Column::Status))
         .filter(user::Column::TenantId.eq(tenant.as_str()))
         .filter(user::Column::Id.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Takes the tenant's row lock for the rest of the transaction (a no-op
+/// update), so counts that must hold per tenant are taken one at a time.
+pub(crate) async fn lock_tenant(txn: &impl ConnectionTrait, id: &TenantId) -> Result<(), DbErr> {
+    tenant::Entity::update_many()
+        .col_expr(tenant::Column::Status, Expr::col(tenant::Column::Status))
+        .filter(tenant::Column::Id.eq(id.as_str()))
         .exec(txn)
         .await?;
     Ok(())
@@ -529,6 +543,7 @@ impl UserStore for SeaOrmStore {
         user: &User,
         faces: &[FaceEnrollment],
         consent: Option<&ConsentId>,
+        events: &[Event],
     ) -> Result<(), StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         user::Entity::insert(convert::user_row(user).into_active_model())
@@ -564,6 +579,7 @@ impl UserStore for SeaOrmStore {
         log_face_changes(&txn, &user.tenant_id, logged, user.created_at)
             .await
             .map_err(store_error)?;
+        write_events(&txn, events).await.map_err(store_error)?;
         txn.commit().await.map_err(store_error)
     }
 
@@ -676,6 +692,7 @@ impl UserStore for SeaOrmStore {
         tenant: &TenantId,
         user: &UserId,
         faces: &[FaceEnrollment],
+        events: &[Event],
     ) -> Result<Option<Vec<FaceEnrollment>>, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         // Locked, so two replacements take turns instead of both keeping
@@ -712,6 +729,7 @@ impl UserStore for SeaOrmStore {
         log_face_changes(&txn, tenant, logged, at)
             .await
             .map_err(store_error)?;
+        write_events(&txn, events).await.map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
         old.into_iter()
             .map(convert::face)
@@ -860,7 +878,12 @@ impl UserStore for SeaOrmStore {
         txn.commit().await.map_err(store_error)
     }
 
-    async fn delete_user(&self, tenant: &TenantId, id: &UserId) -> Result<bool, StoreError> {
+    async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        events: &[Event],
+    ) -> Result<bool, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         let (deleted, faces) = delete_user_rows(&txn, tenant, id)
             .await
@@ -868,6 +891,9 @@ impl UserStore for SeaOrmStore {
         log_face_changes(&txn, tenant, faces, Utc::now())
             .await
             .map_err(store_error)?;
+        if deleted {
+            write_events(&txn, events).await.map_err(store_error)?;
+        }
         txn.commit().await.map_err(store_error)?;
         Ok(deleted)
     }
@@ -956,6 +982,7 @@ impl ConsentStore for SeaOrmStore {
         tenant: &TenantId,
         id: &ConsentId,
         at: DateTime<Utc>,
+        events: &(dyn for<'u> Fn(Option<&'u UserId>) -> Vec<Event> + Send + Sync),
     ) -> Result<Option<ConsentRevocation>, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         // Locked before it is read: an enrollment linking it either commits
@@ -982,12 +1009,14 @@ impl ConsentStore for SeaOrmStore {
                 user_deleted: false,
             }));
         }
-        let (user_deleted, faces) = match &row.user_id {
-            Some(user_id) => delete_user_rows(&txn, tenant, &UserId::from_string(user_id))
+        let linked = row.user_id.clone().map(UserId::from_string);
+        let (user_deleted, faces) = match &linked {
+            Some(user_id) => delete_user_rows(&txn, tenant, user_id)
                 .await
                 .map_err(store_error)?,
             None => (false, Vec::new()),
         };
+        let reported = events(linked.as_ref().filter(|_| user_deleted));
         let mut revoked = row.into_active_model();
         revoked.revoked_at = Set(Some(at));
         revoked.user_id = Set(None);
@@ -998,6 +1027,7 @@ impl ConsentStore for SeaOrmStore {
         log_face_changes(&txn, tenant, faces, at)
             .await
             .map_err(store_error)?;
+        write_events(&txn, &reported).await.map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
         Ok(Some(ConsentRevocation {
             record: convert::consent(revoked),
@@ -1335,6 +1365,7 @@ impl SessionStore for SeaOrmStore {
         &self,
         session: &Session,
         refresh_token: &RefreshTokenRecord,
+        events: &[Event],
     ) -> Result<(), StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         session::Entity::insert(convert::session_row(session).into_active_model())
@@ -1347,6 +1378,7 @@ impl SessionStore for SeaOrmStore {
         .exec_without_returning(&txn)
         .await
         .map_err(store_error)?;
+        write_events(&txn, events).await.map_err(store_error)?;
         txn.commit().await.map_err(store_error)
     }
 
@@ -1368,15 +1400,21 @@ impl SessionStore for SeaOrmStore {
         tenant: &TenantId,
         id: &SessionId,
         at: DateTime<Utc>,
+        events: &[Event],
     ) -> Result<Option<Session>, StoreError> {
-        session::Entity::update_many()
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let revoked = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(at))
             .filter(session::Column::TenantId.eq(tenant.as_str()))
             .filter(session::Column::Id.eq(id.as_str()))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(store_error)?;
+        if revoked.rows_affected > 0 {
+            write_events(&txn, events).await.map_err(store_error)?;
+        }
+        txn.commit().await.map_err(store_error)?;
         self.session(tenant, id).await
     }
 

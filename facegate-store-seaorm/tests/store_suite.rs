@@ -9,8 +9,11 @@ use facegate_core::domain::{
     LivenessSession, LivenessSettings, OriginRules, PinMode, PinSettings, RefreshTokenRecord,
     Session, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
+use facegate_core::events::{
+    AttemptOutcome, DeliveryStatus, DueDelivery, Event, EventKind, WebhookEndpoint,
+};
 use facegate_core::ids::{
-    ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId,
+    ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId, WebhookId,
 };
 use facegate_core::store::prelude::*;
 use facegate_core::store::{
@@ -184,7 +187,7 @@ async fn users_and_faces_round_trip_within_their_tenant_only() {
     let ada = user(&tenant_a, "ada");
     let ada_face = face(&ada);
     store
-        .insert_user(&ada, std::slice::from_ref(&ada_face), None)
+        .insert_user(&ada, std::slice::from_ref(&ada_face), None, &[])
         .await
         .unwrap();
 
@@ -229,7 +232,7 @@ async fn inserting_a_user_is_all_or_nothing() {
     let first = user(&tenant, "first");
     let taken = face(&first);
     store
-        .insert_user(&first, std::slice::from_ref(&taken), None)
+        .insert_user(&first, std::slice::from_ref(&taken), None, &[])
         .await
         .unwrap();
 
@@ -238,7 +241,7 @@ async fn inserting_a_user_is_all_or_nothing() {
     let mut clash = face(&second);
     clash.id = taken.id.clone();
     let err = store
-        .insert_user(&second, &[face(&second), clash], None)
+        .insert_user(&second, &[face(&second), clash], None, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -261,7 +264,7 @@ async fn users_page_in_creation_order_with_face_counts() {
     for (i, faces) in [2usize, 0, 1].into_iter().enumerate() {
         let u = user(&tenant, &format!("u{i}"));
         let faces: Vec<_> = (0..faces).map(|_| face(&u)).collect();
-        store.insert_user(&u, &faces, None).await.unwrap();
+        store.insert_user(&u, &faces, None, &[]).await.unwrap();
         ids.push(u.id);
     }
     let first = store
@@ -316,7 +319,7 @@ async fn users_page_in_creation_order_with_face_counts() {
 async fn tenant_with_one_user(store: &impl Store) -> TenantId {
     let t = tenant(store).await;
     let u = user(&t, "other");
-    store.insert_user(&u, &[face(&u)], None).await.unwrap();
+    store.insert_user(&u, &[face(&u)], None, &[]).await.unwrap();
     t
 }
 
@@ -326,7 +329,7 @@ async fn deleting_a_user_removes_every_face_and_unlinks_consent() {
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
     store
-        .insert_user(&ada, &[face(&ada), face(&ada)], None)
+        .insert_user(&ada, &[face(&ada), face(&ada)], None, &[])
         .await
         .unwrap();
     let record = consent(&tenant, Some(&ada));
@@ -334,12 +337,12 @@ async fn deleting_a_user_removes_every_face_and_unlinks_consent() {
 
     assert!(
         !store
-            .delete_user(&TenantId::generate(), &ada.id)
+            .delete_user(&TenantId::generate(), &ada.id, &[])
             .await
             .unwrap()
     );
-    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
-    assert!(!store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
+    assert!(!store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
     assert_eq!(store.user(&tenant, &ada.id).await.unwrap(), None);
     assert!(store.faces_of_tenant(&tenant).await.unwrap().is_empty());
     let kept = store.consent(&tenant, &record.id).await.unwrap().unwrap();
@@ -351,7 +354,10 @@ async fn revoking_consent_deletes_the_linked_user_once() {
     let store = test_store().await;
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
-    store.insert_user(&ada, &[face(&ada)], None).await.unwrap();
+    store
+        .insert_user(&ada, &[face(&ada)], None, &[])
+        .await
+        .unwrap();
     let record = consent(&tenant, Some(&ada));
     store.insert_consent(&record).await.unwrap();
     assert_eq!(
@@ -368,7 +374,7 @@ async fn revoking_consent_deletes_the_linked_user_once() {
 
     let at = clock::now();
     let first = store
-        .revoke_consent(&tenant, &record.id, at)
+        .revoke_consent(&tenant, &record.id, at, &|_| Vec::new())
         .await
         .unwrap()
         .unwrap();
@@ -378,7 +384,7 @@ async fn revoking_consent_deletes_the_linked_user_once() {
     assert!(store.faces_of_tenant(&tenant).await.unwrap().is_empty());
 
     let again = store
-        .revoke_consent(&tenant, &record.id, clock::now())
+        .revoke_consent(&tenant, &record.id, clock::now(), &|_| Vec::new())
         .await
         .unwrap()
         .unwrap();
@@ -386,7 +392,7 @@ async fn revoking_consent_deletes_the_linked_user_once() {
     assert_eq!(again.record.revoked_at, Some(at));
     assert!(
         store
-            .revoke_consent(&TenantId::generate(), &record.id, at)
+            .revoke_consent(&TenantId::generate(), &record.id, at, &|_| Vec::new())
             .await
             .unwrap()
             .is_none()
@@ -476,7 +482,7 @@ async fn enrolling_links_the_consent_or_writes_nothing() {
 
     let ada = user(&tenant, "ada");
     store
-        .insert_user(&ada, &[face(&ada)], Some(&record.id))
+        .insert_user(&ada, &[face(&ada)], Some(&record.id), &[])
         .await
         .unwrap();
     let linked = store.consent(&tenant, &record.id).await.unwrap().unwrap();
@@ -485,7 +491,7 @@ async fn enrolling_links_the_consent_or_writes_nothing() {
     // The same consent cannot enroll a second person: nothing of them is written.
     let bob = user(&tenant, "bob");
     let err = store
-        .insert_user(&bob, &[face(&bob)], Some(&record.id))
+        .insert_user(&bob, &[face(&bob)], Some(&record.id), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -505,10 +511,10 @@ async fn replacing_faces_swaps_them_in_one_step() {
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
     let old = [face(&ada), face(&ada)];
-    store.insert_user(&ada, &old, None).await.unwrap();
+    store.insert_user(&ada, &old, None, &[]).await.unwrap();
     let new = face(&ada);
     let removed = store
-        .replace_faces(&tenant, &ada.id, std::slice::from_ref(&new))
+        .replace_faces(&tenant, &ada.id, std::slice::from_ref(&new), &[])
         .await
         .unwrap()
         .unwrap();
@@ -519,7 +525,7 @@ async fn replacing_faces_swaps_them_in_one_step() {
     );
     assert!(
         store
-            .replace_faces(&TenantId::generate(), &ada.id, &[])
+            .replace_faces(&TenantId::generate(), &ada.id, &[], &[])
             .await
             .unwrap()
             .is_none()
@@ -548,9 +554,9 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
     let store = test_store().await;
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
-    store.insert_user(&ada, &[], None).await.unwrap();
+    store.insert_user(&ada, &[], None, &[]).await.unwrap();
     let (session, refresh) = session_of(&ada);
-    store.insert_session(&session, &refresh).await.unwrap();
+    store.insert_session(&session, &refresh, &[]).await.unwrap();
     assert_eq!(
         store.session(&tenant, &session.id).await.unwrap(),
         Some(session.clone())
@@ -565,7 +571,7 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
 
     let at = clock::now();
     let revoked = store
-        .revoke_session(&tenant, &session.id, at)
+        .revoke_session(&tenant, &session.id, at, &[])
         .await
         .unwrap()
         .unwrap();
@@ -575,6 +581,7 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
             &tenant,
             &session.id,
             clock::now() + chrono::Duration::seconds(5),
+            &[],
         )
         .await
         .unwrap()
@@ -587,7 +594,7 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
 
     // Locking the user revokes their open sessions with it.
     let (open, refresh) = session_of(&ada);
-    store.insert_session(&open, &refresh).await.unwrap();
+    store.insert_session(&open, &refresh, &[]).await.unwrap();
     let locked_at = clock::now();
     store
         .set_user_status(&tenant, &ada.id, UserStatus::Locked, locked_at)
@@ -598,7 +605,7 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
     assert_eq!(ended.revoked_at, Some(locked_at));
 
     // Deleting the user ends their sessions.
-    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
     assert_eq!(store.session(&tenant, &session.id).await.unwrap(), None);
 }
 
@@ -632,9 +639,9 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_session() {
     let store = test_store().await;
     let tenant = tenant(&store).await;
     let ada = user(&tenant, "ada");
-    store.insert_user(&ada, &[], None).await.unwrap();
+    store.insert_user(&ada, &[], None, &[]).await.unwrap();
     let (session, first) = session_of(&ada);
-    store.insert_session(&session, &first).await.unwrap();
+    store.insert_session(&session, &first, &[]).await.unwrap();
 
     let at = clock::now();
     let rotated = store
@@ -674,7 +681,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_session() {
     );
 
     // Deleting the user takes the tokens with the session.
-    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
     assert_eq!(
         store
             .rotate_refresh_token(&tenant, "third", "sixth", at)
@@ -872,7 +879,7 @@ async fn pins_are_looked_up_per_tenant_and_wrong_ones_counted_per_session() {
     let other = self::tenant(&store).await;
     let mut holder = user(&tenant, "holder");
     holder.pin_hash = Some("$argon2id$hash-a".into());
-    store.insert_user(&holder, &[], None).await.unwrap();
+    store.insert_user(&holder, &[], None, &[]).await.unwrap();
     assert_eq!(
         store
             .user(&tenant, &holder.id)
@@ -1021,13 +1028,13 @@ async fn external_ids_are_unique_per_tenant_and_refused_atomically() {
     let tenant_b = tenant(&store).await;
     let first = user(&tenant_a, "first");
     store
-        .insert_user(&first, &[face(&first)], None)
+        .insert_user(&first, &[face(&first)], None, &[])
         .await
         .unwrap();
     let mut twin = user(&tenant_a, "twin");
     twin.external_id = first.external_id.clone();
     assert!(matches!(
-        store.insert_user(&twin, &[face(&twin)], None).await,
+        store.insert_user(&twin, &[face(&twin)], None, &[]).await,
         Err(StoreError::Duplicate("external_id"))
     ));
     assert!(store.user(&tenant_a, &twin.id).await.unwrap().is_none());
@@ -1041,11 +1048,11 @@ async fn external_ids_are_unique_per_tenant_and_refused_atomically() {
     // Another tenant may use the same id; users without one never clash.
     let mut elsewhere = user(&tenant_b, "elsewhere");
     elsewhere.external_id = first.external_id.clone();
-    store.insert_user(&elsewhere, &[], None).await.unwrap();
+    store.insert_user(&elsewhere, &[], None, &[]).await.unwrap();
     for name in ["none-1", "none-2"] {
         let mut u = user(&tenant_a, name);
         u.external_id = None;
-        store.insert_user(&u, &[], None).await.unwrap();
+        store.insert_user(&u, &[], None, &[]).await.unwrap();
     }
 }
 
@@ -1085,7 +1092,7 @@ async fn users_created_before_a_time_come_oldest_first() {
     for hours in [30, 26, 1] {
         let mut u = user(&tenant, &format!("aging-{hours}"));
         u.created_at = now - chrono::Duration::hours(hours);
-        store.insert_user(&u, &[], None).await.unwrap();
+        store.insert_user(&u, &[], None, &[]).await.unwrap();
         ids.push(u.id);
     }
     let cutoff = now - chrono::Duration::hours(24);
@@ -1118,7 +1125,7 @@ async fn a_refund_after_the_window_restarted_leaves_the_new_window_alone() {
     let tenant = tenant(&store).await;
     let mut holder = user(&tenant, "holder");
     holder.pin_hash = Some("$argon2id$hash-a".into());
-    store.insert_user(&holder, &[], None).await.unwrap();
+    store.insert_user(&holder, &[], None, &[]).await.unwrap();
     let session = liveness_session(&tenant, "dev_window");
     store.insert_liveness_session(&session).await.unwrap();
     let window = chrono::Duration::minutes(30);
@@ -1237,12 +1244,12 @@ async fn every_face_write_is_numbered_in_the_tenant_face_log() {
     let ada = user(&tenant, "ada");
     let first = face(&ada);
     store
-        .insert_user(&ada, std::slice::from_ref(&first), None)
+        .insert_user(&ada, std::slice::from_ref(&first), None, &[])
         .await
         .unwrap();
     let second = face(&ada);
     store
-        .replace_faces(&tenant, &ada.id, std::slice::from_ref(&second))
+        .replace_faces(&tenant, &ada.id, std::slice::from_ref(&second), &[])
         .await
         .unwrap()
         .unwrap();
@@ -1251,7 +1258,7 @@ async fn every_face_write_is_numbered_in_the_tenant_face_log() {
     let record = consent(&tenant, None);
     store.insert_consent(&record).await.unwrap();
     store
-        .insert_user(&bob, std::slice::from_ref(&bobs), Some(&record.id))
+        .insert_user(&bob, std::slice::from_ref(&bobs), Some(&record.id), &[])
         .await
         .unwrap();
     assert_eq!(store.face_log_head(&tenant).await.unwrap(), 4);
@@ -1272,9 +1279,9 @@ async fn every_face_write_is_numbered_in_the_tenant_face_log() {
     }
 
     // Deleting a user and revoking a consent log their faces' removal.
-    assert!(store.delete_user(&tenant, &ada.id).await.unwrap());
+    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
     store
-        .revoke_consent(&tenant, &record.id, clock::now())
+        .revoke_consent(&tenant, &record.id, clock::now(), &|_| Vec::new())
         .await
         .unwrap()
         .unwrap();
@@ -1297,12 +1304,12 @@ async fn every_face_write_is_numbered_in_the_tenant_face_log() {
     let revoked = consent(&tenant, None);
     store.insert_consent(&revoked).await.unwrap();
     store
-        .revoke_consent(&tenant, &revoked.id, clock::now())
+        .revoke_consent(&tenant, &revoked.id, clock::now(), &|_| Vec::new())
         .await
         .unwrap();
     assert!(
         store
-            .insert_user(&eve, &[face(&eve)], Some(&revoked.id))
+            .insert_user(&eve, &[face(&eve)], Some(&revoked.id), &[])
             .await
             .is_err()
     );
@@ -1338,7 +1345,9 @@ async fn concurrent_face_writes_get_consecutive_numbers() {
         let tenant = tenant.clone();
         tokio::spawn(async move {
             let u = user(&tenant, &format!("u{i}"));
-            store.insert_user(&u, &[face(&u), face(&u)], None).await
+            store
+                .insert_user(&u, &[face(&u), face(&u)], None, &[])
+                .await
         })
     });
     for write in futures_util::future::join_all(writes).await {
@@ -1455,11 +1464,15 @@ async fn revoking_a_consent_while_it_is_linked_leaves_no_user_behind() {
         let u = user(&tenant, &format!("racer{i}"));
         let enroll = {
             let (store, u, id) = (store.clone(), u.clone(), record.id.clone());
-            tokio::spawn(async move { store.insert_user(&u, &[face(&u)], Some(&id)).await })
+            tokio::spawn(async move { store.insert_user(&u, &[face(&u)], Some(&id), &[]).await })
         };
         let revoke = {
             let (store, tenant, id) = (store.clone(), tenant.clone(), record.id.clone());
-            tokio::spawn(async move { store.revoke_consent(&tenant, &id, clock::now()).await })
+            tokio::spawn(async move {
+                store
+                    .revoke_consent(&tenant, &id, clock::now(), &|_| Vec::new())
+                    .await
+            })
         };
         let _ = enroll.await.unwrap();
         revoke.await.unwrap().unwrap().unwrap();
@@ -1561,13 +1574,18 @@ async fn removed_engine_faces_are_queued_until_the_engine_deleted_them() {
     let (t1, t2) = (tenant(&store).await, tenant(&store).await);
     let ada = user(&t1, "ada");
     store
-        .insert_user(&ada, &[engine_held_face(&ada, "aws-1"), face(&ada)], None)
+        .insert_user(
+            &ada,
+            &[engine_held_face(&ada, "aws-1"), face(&ada)],
+            None,
+            &[],
+        )
         .await
         .unwrap();
     let bob = user(&t2, "bob");
     let record = consent(&t2, Some(&bob));
     store
-        .insert_user(&bob, &[engine_held_face(&bob, "aws-2")], None)
+        .insert_user(&bob, &[engine_held_face(&bob, "aws-2")], None, &[])
         .await
         .unwrap();
     store.insert_consent(&record).await.unwrap();
@@ -1585,15 +1603,15 @@ async fn removed_engine_faces_are_queued_until_the_engine_deleted_them() {
     // Re-enrolling swaps the face: the old one is queued, in the same
     // transaction; a face with a template (the local engine's) is not.
     store
-        .replace_faces(&t1, &ada.id, &[engine_held_face(&ada, "aws-3")])
+        .replace_faces(&t1, &ada.id, &[engine_held_face(&ada, "aws-3")], &[])
         .await
         .unwrap()
         .unwrap();
     assert_eq!(queued_ids(&queued(Some(t1.clone())).await), ["aws-1"]);
     // Deleting the user, and revoking a consent, queue theirs.
-    assert!(store.delete_user(&t1, &ada.id).await.unwrap());
+    assert!(store.delete_user(&t1, &ada.id, &[]).await.unwrap());
     store
-        .revoke_consent(&t2, &record.id, clock::now())
+        .revoke_consent(&t2, &record.id, clock::now(), &|_| Vec::new())
         .await
         .unwrap()
         .unwrap();
@@ -1751,7 +1769,7 @@ mod policies_and_risk {
         let store = test_store().await;
         let tenant = tenant(&store).await;
         let ada = user(&tenant, "ada");
-        store.insert_user(&ada, &[], None).await.unwrap();
+        store.insert_user(&ada, &[], None, &[]).await.unwrap();
         let now = clock::now();
         for (i, device) in ["dev-a", "dev-b", "dev-c"].into_iter().enumerate() {
             store
@@ -1779,7 +1797,7 @@ mod policies_and_risk {
                 .unwrap(),
             1
         );
-        store.delete_user(&tenant, &ada.id).await.unwrap();
+        store.delete_user(&tenant, &ada.id, &[]).await.unwrap();
         assert!(
             store
                 .sign_ins(&tenant, &ada.id, now - chrono::Duration::days(9), 10)
@@ -1843,7 +1861,7 @@ mod policies_and_risk {
         let store = test_store().await;
         let tenant = tenant(&store).await;
         let ada = user(&tenant, "ada");
-        store.insert_user(&ada, &[], None).await.unwrap();
+        store.insert_user(&ada, &[], None, &[]).await.unwrap();
         let now = clock::now();
         let session = Session {
             id: SessionId::generate(),
@@ -1865,7 +1883,10 @@ mod policies_and_risk {
             created_at: now,
             spent_at: None,
         };
-        store.insert_session(&session, &token("old")).await.unwrap();
+        store
+            .insert_session(&session, &token("old"), &[])
+            .await
+            .unwrap();
         let later = now + chrono::Duration::minutes(20);
         // A token of another session proves nothing.
         let other = SessionId::generate();
@@ -2161,4 +2182,208 @@ mod handoffs {
         let seen = b.handoff(&tenant, &h.id).await.unwrap().unwrap();
         assert_eq!(seen.status, HandoffStatus::Declined);
     }
+}
+
+fn endpoint(tenant: &TenantId, events: Vec<EventKind>) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: WebhookId::generate(),
+        tenant_id: tenant.clone(),
+        url: "https://hooks.example.com/facegate".into(),
+        events,
+        secret: b"whsec_test".to_vec(),
+        description: None,
+        created_at: clock::now(),
+    }
+}
+
+#[tokio::test]
+async fn events_fan_out_to_the_endpoints_that_want_them_once() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let other = self::tenant(&store).await;
+    let all = endpoint(&tenant, Vec::new());
+    let deletions = endpoint(&tenant, vec![EventKind::UserDeleted]);
+    let elsewhere = endpoint(&other, Vec::new());
+    for e in [&all, &deletions, &elsewhere] {
+        assert!(store.insert_webhook(e, 2).await.unwrap());
+    }
+    // The tenant's third is over the limit of two, counted by the store.
+    assert!(
+        !store
+            .insert_webhook(&endpoint(&tenant, Vec::new()), 2)
+            .await
+            .unwrap()
+    );
+
+    let now = clock::now();
+    let enrolled = Event::new(&tenant, EventKind::UserEnrolled, json!({ "n": 1 }), now);
+    let deleted = Event::new(&tenant, EventKind::UserDeleted, json!({ "n": 2 }), now);
+    let due = Event::new(&tenant, EventKind::UserRotationDue, json!({}), now).dedupe("r:1");
+    let again = Event::new(&tenant, EventKind::UserRotationDue, json!({}), now).dedupe("r:1");
+    store
+        .record_events(&[enrolled.clone(), deleted.clone(), due.clone()])
+        .await
+        .unwrap();
+    store.record_events(&[again]).await.unwrap();
+    let events = store.events(&tenant, 10).await.unwrap();
+    assert_eq!(events.len(), 3, "the repeated dedupe key is written once");
+    assert!(events.contains(&enrolled));
+
+    let log = |id| {
+        let store = &store;
+        let tenant = &tenant;
+        async move {
+            store
+                .webhook_deliveries(tenant, id, None, 10)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(log(&all.id).await.len(), 3);
+    let only = log(&deletions.id).await;
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].event_kind, EventKind::UserDeleted);
+    let elsewhere_log = store
+        .webhook_deliveries(&other, &elsewhere.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere_log,
+        Some(Vec::new()),
+        "another tenant's events stay theirs"
+    );
+    assert!(
+        store
+            .webhook_deliveries(&other, &all.id, None, 10)
+            .await
+            .unwrap()
+            .is_none(),
+        "another tenant's endpoint is not found"
+    );
+
+    // Two workers claiming at once never claim one delivery twice, and
+    // each endpoint has one delivery in flight: its oldest.
+    let lease = now + chrono::Duration::seconds(60);
+    let (a, b) = tokio::join!(
+        store.claim_deliveries(now, lease, 3),
+        store.claim_deliveries(now, lease, 3)
+    );
+    let claimed: Vec<DueDelivery> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    let mut endpoints: Vec<_> = claimed
+        .iter()
+        .map(|d| d.delivery.endpoint_id.clone())
+        .collect();
+    endpoints.sort();
+    let mut expected = vec![all.id.clone(), deletions.id.clone()];
+    expected.sort();
+    assert_eq!(endpoints, expected);
+    assert!(
+        store
+            .claim_deliveries(now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    let first = claimed
+        .iter()
+        .find(|d| d.delivery.endpoint_id == all.id)
+        .unwrap();
+    assert_eq!(first.url, "https://hooks.example.com/facegate");
+    assert_eq!(first.event.id, first.delivery.event_id);
+    assert_eq!(first.event.id, enrolled.id, "the endpoint's oldest first");
+
+    // A failed attempt waits for its time, and lets the endpoint's next
+    // delivery go; a late worker (another lease) records nothing.
+    let retry_at = now + chrono::Duration::seconds(30);
+    let failed = AttemptOutcome {
+        at: now,
+        status_code: Some(500),
+        error: Some("answered 500".into()),
+        status: DeliveryStatus::Pending,
+        next_attempt_at: Some(retry_at),
+    };
+    let mut stale = first.clone();
+    stale.lease_until = now;
+    store.finish_delivery(&stale, &failed).await.unwrap();
+    assert!(
+        store
+            .claim_deliveries(now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.finish_delivery(first, &failed).await.unwrap();
+    let next = store.claim_deliveries(now, lease, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].event.id, deleted.id);
+    let later = retry_at + chrono::Duration::seconds(120);
+    let done = AttemptOutcome {
+        at: now,
+        status_code: Some(204),
+        error: None,
+        status: DeliveryStatus::Succeeded,
+        next_attempt_at: None,
+    };
+    store.finish_delivery(&next[0], &done).await.unwrap();
+    let retried = store
+        .claim_deliveries(later, later + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    let retried: Vec<_> = retried
+        .iter()
+        .filter(|d| d.delivery.endpoint_id == all.id)
+        .collect();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].event.id, enrolled.id);
+    assert_eq!(retried[0].delivery.attempts, 1);
+    assert_eq!(retried[0].delivery.last_status_code, Some(500));
+
+    // Deleting an endpoint takes its deliveries; pruning takes old events.
+    assert!(store.delete_webhook(&tenant, &deletions.id).await.unwrap());
+    assert!(!store.delete_webhook(&other, &all.id).await.unwrap());
+    let pruned = store
+        .prune_events(now + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 3);
+    assert!(log(&all.id).await.is_empty());
+    assert!(store.events(&tenant, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn changes_write_their_events_only_when_they_happen() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let u = user(&tenant, "ada");
+    let report = |kind| Event::new(&tenant, kind, json!({}), clock::now());
+    store
+        .insert_user(&u, &[face(&u)], None, &[report(EventKind::UserEnrolled)])
+        .await
+        .unwrap();
+    let deleted = [report(EventKind::UserDeleted)];
+    assert!(store.delete_user(&tenant, &u.id, &deleted).await.unwrap());
+    assert!(!store.delete_user(&tenant, &u.id, &deleted).await.unwrap());
+    // A failed insert (a taken external id) writes nothing either.
+    let first = user(&tenant, "bob");
+    store.insert_user(&first, &[], None, &[]).await.unwrap();
+    let mut twin = user(&tenant, "bob");
+    twin.id = UserId::generate();
+    assert!(
+        store
+            .insert_user(&twin, &[], None, &[report(EventKind::UserEnrolled)])
+            .await
+            .is_err()
+    );
+    let kinds: Vec<EventKind> = store
+        .events(&tenant, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&EventKind::UserEnrolled));
+    assert!(kinds.contains(&EventKind::UserDeleted));
 }

@@ -26,7 +26,7 @@ async fn signed_in(app: &TestApp, role: &str) -> (User, Session, String) {
         created_at: clock::now(),
     };
     let store = app.facegate.store();
-    store.insert_user(&user, &[], None).await.unwrap();
+    store.insert_user(&user, &[], None, &[]).await.unwrap();
     let opened = app
         .facegate
         .open_session(&user, "dev_test", None, 98.5, 0.05)

@@ -262,7 +262,7 @@ async fn demo_users_are_deleted_after_the_data_ttl() {
     };
     let (old, fresh) = (user(25), user(1));
     for user in [&old, &fresh] {
-        store.insert_user(user, &[], None).await.unwrap();
+        store.insert_user(user, &[], None, &[]).await.unwrap();
     }
     let consent = |hours_ago: i64| facegate_core::domain::ConsentRecord {
         id: facegate_core::ids::ConsentId::generate(),

@@ -252,7 +252,7 @@ impl TestApp {
             .collect();
         self.facegate
             .store()
-            .insert_user(&user, &faces, None)
+            .insert_user(&user, &faces, None, &[])
             .await
             .unwrap();
         user

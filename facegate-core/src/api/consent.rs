@@ -5,11 +5,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{ConsentRecord, KeyScope, Tenant};
 use crate::error::ApiError;
+use crate::events::{Event, EventKind};
 use crate::ids::{ConsentId, UserId};
 use crate::providers::consent::ConsentVersion;
 
@@ -109,12 +111,30 @@ impl FaceGate {
         id: &ConsentId,
     ) -> Result<Response<Bytes>, ApiError> {
         let now = clock::now();
+        let events = |user: Option<&UserId>| {
+            let revoked = Event::new(
+                &tenant.id,
+                EventKind::ConsentRevoked,
+                json!({ "consent_id": id, "user_id": user, "user_deleted": user.is_some() }),
+                now,
+            );
+            let deleted = user.map(|user| {
+                Event::new(
+                    &tenant.id,
+                    EventKind::UserDeleted,
+                    json!({ "user_id": user, "reason": "consent_revoked" }),
+                    now,
+                )
+            });
+            std::iter::once(revoked).chain(deleted).collect()
+        };
         let revocation = self
             .inner
             .store
-            .revoke_consent(&tenant.id, id, now)
+            .revoke_consent(&tenant.id, id, now, &events)
             .await?
             .ok_or(ApiError::ConsentNotFound)?;
+        self.events_written();
         if revocation.user_deleted {
             self.faces_removed(&tenant.id).await;
         }

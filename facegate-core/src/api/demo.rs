@@ -26,6 +26,7 @@ use crate::domain::{
     KeyScope, LivenessSettings, PinSettings, Tenant, TenantSettings, TenantStatus,
 };
 use crate::error::{ApiError, FieldIssue};
+use crate::events::{Event, EventKind};
 use crate::ids::TenantId;
 
 const DEMO_PAGE: &str = include_str!(concat!(
@@ -287,7 +288,18 @@ impl FaceGate {
         };
         let full_batch = expired.len() as u64 == SWEEP_BATCH;
         for user in expired {
-            match self.inner.store.delete_user(&tenant.id, &user).await {
+            let deleted = Event::new(
+                &tenant.id,
+                EventKind::UserDeleted,
+                serde_json::json!({ "user_id": user, "reason": "demo_expired" }),
+                clock::now(),
+            );
+            match self
+                .inner
+                .store
+                .delete_user(&tenant.id, &user, std::slice::from_ref(&deleted))
+                .await
+            {
                 Ok(_) => tracing::info!(user = %user, "expired demo user deleted"),
                 Err(err) => {
                     tracing::warn!(%err, user = %user, "could not delete expired demo user")

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::liveness::LiveFace;
 use super::users::EnrollmentView;
@@ -24,6 +24,7 @@ use crate::domain::{
     FaceEnrollment, KeyScope, PinMode, PinSettings, Tenant, TenantSettings, User, UserStatus,
 };
 use crate::error::{ApiError, FieldIssue};
+use crate::events::{Event, EventKind};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::pin::Pin;
 use crate::providers::face::{DetectedFace, FaceMatch, FaceProbe, FaceProvider, ImageInput};
@@ -429,10 +430,26 @@ impl FaceGate {
             )
             .await?;
         let enrollment = indexed.enrollment.clone();
+        let enrolled = Event::new(
+            &tenant.id,
+            EventKind::UserEnrolled,
+            json!({
+                "user_id": user.id,
+                "external_id": user.external_id,
+                "face_id": enrollment.id,
+                "consent_id": consent.id,
+            }),
+            user.created_at,
+        );
         let stored = self
             .inner
             .store
-            .insert_user(&user, std::slice::from_ref(&enrollment), Some(&consent.id))
+            .insert_user(
+                &user,
+                std::slice::from_ref(&enrollment),
+                Some(&consent.id),
+                std::slice::from_ref(&enrolled),
+            )
             .await;
         if let Err(err) = stored {
             indexed.take_back().await;
@@ -443,6 +460,7 @@ impl FaceGate {
             });
         }
         indexed.kept();
+        self.events_written();
         // The enrolling device is a known one at the user's first login.
         if let Some(device) = &live_device {
             let user_agent = parts
@@ -582,14 +600,29 @@ impl FaceGate {
             .index_face(face, tenant, user_id, &probe, request.enrolled_with_glasses)
             .await?;
         let enrollment = indexed.enrollment.clone();
+        let re_enrolled = Event::new(
+            &tenant.id,
+            EventKind::UserReEnrolled,
+            json!({
+                "user_id": user_id,
+                "face_id": enrollment.id,
+                "forced": audit.note == Some("forced_re_enroll"),
+            }),
+            enrollment.created_at,
+        );
         let replaced = self
             .inner
             .store
-            .replace_faces(&tenant.id, user_id, std::slice::from_ref(&enrollment))
+            .replace_faces(
+                &tenant.id,
+                user_id,
+                std::slice::from_ref(&enrollment),
+                std::slice::from_ref(&re_enrolled),
+            )
             .await;
         // The old faces are out of the store now; out of the engine below.
         match replaced {
-            Ok(Some(_old)) => {}
+            Ok(Some(_old)) => self.events_written(),
             Ok(None) => {
                 indexed.take_back().await;
                 return Err(ApiError::UserNotFound);

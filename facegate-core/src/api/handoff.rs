@@ -435,9 +435,17 @@ impl FaceGate {
             .collect_handoff(&tenant.id, &handoff.id, now)
             .await?
         {
+            let reason = "handoff_already_collected";
+            let events = super::sessions::session_revoked(
+                &tenant.id,
+                &opened.session.id,
+                &user.id,
+                reason,
+                now,
+            );
             self.inner
                 .store
-                .revoke_session(&tenant.id, &opened.session.id, now)
+                .revoke_session(&tenant.id, &opened.session.id, now, &events)
                 .await?;
             answer["collected"] = Value::Bool(true);
             return Ok(());

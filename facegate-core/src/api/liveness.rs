@@ -18,6 +18,7 @@ use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{LivenessChallenge, LivenessCompletion, LivenessMode, LivenessSession, Tenant};
 use crate::error::{ApiError, FieldIssue};
+use crate::events::{Event, EventKind};
 use crate::ids::{LivenessSessionId, TenantId};
 use crate::liveness::{self, Failure, JudgedFrame, Verdict};
 use crate::policy::RiskRules;
@@ -301,10 +302,25 @@ impl FaceGate {
             completed_at: clock::now(),
         };
         // Another request may have settled it first: theirs stands.
-        self.inner
+        let settled = self
+            .inner
             .store
             .complete_liveness_session(&tenant.id, &session.id, &completion)
             .await?;
+        if settled && !is_live {
+            let failed = Event::new(
+                &tenant.id,
+                EventKind::LivenessFailed,
+                serde_json::json!({
+                    "liveness_session_id": session.id,
+                    "device_id": session.device_id,
+                    "reason": "provider_check_failed",
+                    "user_id": completion.user_id,
+                }),
+                completion.completed_at,
+            );
+            self.record_events(&[failed]).await;
+        }
         self.liveness_session(tenant, &session.id).await
     }
 
@@ -431,6 +447,20 @@ impl FaceGate {
             .await?
         {
             return Err(ApiError::LivenessAlreadyCompleted);
+        }
+        if let Some(failure) = verdict.failure {
+            let failed = Event::new(
+                &tenant.id,
+                EventKind::LivenessFailed,
+                serde_json::json!({
+                    "liveness_session_id": id,
+                    "device_id": session.device_id,
+                    "reason": failure.as_str(),
+                    "user_id": completion.user_id,
+                }),
+                completion.completed_at,
+            );
+            self.record_events(&[failed]).await;
         }
         Ok(wire::json_response(
             StatusCode::OK,

@@ -37,12 +37,16 @@ pub struct Retention {
     /// Audit events older than this are deleted. Default 400 days: a year
     /// of analytics and a month to spare.
     pub audit: Duration,
+    /// Events and their webhook deliveries older than this are deleted.
+    /// Default 30 days: past the 24 h of retries, time to redeliver by hand.
+    pub events: Duration,
 }
 
 impl Default for Retention {
     fn default() -> Self {
         Self {
             audit: Duration::from_secs(400 * 24 * 60 * 60),
+            events: Duration::from_secs(30 * 24 * 60 * 60),
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct MaintenanceReport {
     pub step_ups_deleted: u64,
     /// Handoffs an hour past their expiry.
     pub handoffs_deleted: u64,
+    /// Events past their retention, with their deliveries.
+    pub events_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -127,7 +133,7 @@ impl FaceGate {
     /// after [`crate::liveness::REMEMBER_REFERENCE_FRAMES`], face-log
     /// entries after a day, request counters after an hour, sign-ins after
     /// the risk engine's 30 days, step-ups an hour after they expire, audit
-    /// events past the retention.
+    /// events and events (with their deliveries) past their retention.
     /// Failures are logged; the next pass retries.
     pub async fn run_maintenance(&self) -> MaintenanceReport {
         let now = clock::now();
@@ -171,6 +177,15 @@ impl FaceGate {
         match store.prune_handoffs(now - chrono::Duration::hours(1)).await {
             Ok(deleted) => report.handoffs_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune handoffs"),
+        }
+        let keep_events = chrono::Duration::from_std(self.inner.retention.events)
+            .unwrap_or(chrono::Duration::MAX);
+        let events_before = now
+            .checked_sub_signed(keep_events)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        match store.prune_events(events_before).await {
+            Ok(deleted) => report.events_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune events"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

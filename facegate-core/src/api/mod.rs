@@ -28,6 +28,7 @@ pub use maintenance::{MaintenanceReport, Retention, UNAUTHENTICATED_PER_MINUTE};
 pub use sessions::OpenedSession;
 mod users;
 mod verify;
+mod webhooks;
 pub(crate) mod wire;
 
 use std::collections::HashMap;
@@ -104,6 +105,7 @@ struct Inner {
     housekeeping: maintenance::Housekeeping,
     master_key: Option<crate::sealed::MasterKey>,
     handoff: HandoffConfig,
+    webhooks: webhooks::Webhooks,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -123,6 +125,7 @@ pub struct FaceGateBuilder {
     retention: Retention,
     master_key: Option<crate::sealed::MasterKey>,
     handoff: HandoffConfig,
+    webhooks: crate::webhook::WebhookConfig,
 }
 
 impl FaceGateBuilder {
@@ -244,6 +247,12 @@ impl FaceGateBuilder {
         self
     }
 
+    /// How events are delivered to tenants' webhook endpoints.
+    pub fn webhooks(mut self, webhooks: crate::webhook::WebhookConfig) -> Self {
+        self.webhooks = webhooks;
+        self
+    }
+
     /// How the guard caches verified tokens; see [`crate::guard`].
     pub fn guard(mut self, guard: crate::guard::GuardConfig) -> Self {
         self.guard = guard;
@@ -273,6 +282,7 @@ impl FaceGateBuilder {
                 housekeeping: maintenance::Housekeeping::default(),
                 master_key: self.master_key,
                 handoff: self.handoff,
+                webhooks: webhooks::Webhooks::new(self.webhooks),
             }),
         }
     }
@@ -324,6 +334,7 @@ impl FaceGate {
             retention: Retention::default(),
             master_key: None,
             handoff: HandoffConfig::default(),
+            webhooks: crate::webhook::WebhookConfig::default(),
         }
     }
 
@@ -349,6 +360,7 @@ impl FaceGate {
     {
         let started = Instant::now();
         self.maintain_if_due();
+        self.start_webhook_worker();
         let (parts, body) = request.into_parts();
         let mut audit = AuditDraft {
             tenant: None,
@@ -456,6 +468,11 @@ impl FaceGate {
             Route::HandoffStatus(token) => {
                 self.handoff_status(&tenant, &token, &parts.headers).await
             }
+            Route::CreateWebhook => self.create_webhook(&tenant, &body).await,
+            Route::ListWebhooks => self.list_webhooks(&tenant).await,
+            Route::DeleteWebhook(id) => self.delete_webhook(&tenant, &id).await,
+            Route::WebhookDeliveries(id) => self.webhook_deliveries(&tenant, &id, query).await,
+            Route::Redeliver(id, delivery) => self.redeliver(&tenant, &id, &delivery).await,
             // Reached only without an upgrade: the adapters take sockets.
             Route::HandoffSocket(_) | Route::HandoffPhone(..) => Err(ApiError::RouteNotFound),
             Route::DemoPage

@@ -6,7 +6,7 @@ use http::Method;
 
 use crate::domain::TenantSettings;
 use crate::error::ApiError;
-use crate::ids::{ConsentId, LivenessSessionId, SessionId, UserId};
+use crate::ids::{ConsentId, DeliveryId, LivenessSessionId, SessionId, UserId, WebhookId};
 use crate::policy::PolicyType;
 
 use super::handoff::PhoneStep;
@@ -46,6 +46,11 @@ pub(crate) enum Route {
     HandoffPhone(String, PhoneStep),
     /// The desktop's socket, which adapters upgrade before the core sees it.
     HandoffSocket(String),
+    CreateWebhook,
+    ListWebhooks,
+    DeleteWebhook(WebhookId),
+    WebhookDeliveries(WebhookId),
+    Redeliver(WebhookId, DeliveryId),
     DemoPage,
     DemoPreflight,
     DemoConsent,
@@ -146,6 +151,16 @@ impl Route {
                 (*token).to_owned(),
                 PhoneStep::LivenessFrames(LivenessSessionId::from_string(*id)),
             ),
+            ("POST", ["v1", "webhooks"]) => CreateWebhook,
+            ("GET", ["v1", "webhooks"]) => ListWebhooks,
+            ("DELETE", ["v1", "webhooks", id]) => DeleteWebhook(WebhookId::from_string(*id)),
+            ("GET", ["v1", "webhooks", id, "deliveries"]) => {
+                WebhookDeliveries(WebhookId::from_string(*id))
+            }
+            ("POST", ["v1", "webhooks", id, "deliveries", delivery, "redeliver"]) => Redeliver(
+                WebhookId::from_string(*id),
+                DeliveryId::from_string(*delivery),
+            ),
             ("GET", ["demo"] | ["demo", ""]) => DemoPage,
             ("GET", ["demo", "preflight"]) => DemoPreflight,
             ("POST", ["demo", "consent"]) => DemoConsent,
@@ -206,6 +221,10 @@ impl Route {
                 PhoneStep::Complete => "/v1/handoff/:token/complete",
                 PhoneStep::Decline => "/v1/handoff/:token/decline",
             },
+            CreateWebhook | ListWebhooks => "/v1/webhooks",
+            DeleteWebhook(_) => "/v1/webhooks/:id",
+            WebhookDeliveries(_) => "/v1/webhooks/:id/deliveries",
+            Redeliver(..) => "/v1/webhooks/:id/deliveries/:delivery_id/redeliver",
             DemoPage => "/demo",
             DemoPreflight => "/demo/preflight",
             DemoConsent => "/demo/consent",
@@ -227,6 +246,8 @@ impl Route {
             PutPolicy(kind) | DeletePolicy(kind) => Some(kind.as_str()),
             // A handoff's token is a credential: not for the audit trail.
             CreateHandoff | HandoffStatus(_) | HandoffSocket(_) | HandoffPhone(..) => None,
+            DeleteWebhook(id) | WebhookDeliveries(id) | Redeliver(id, _) => Some(id.as_str()),
+            CreateWebhook | ListWebhooks => None,
             ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
             | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
             | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
@@ -269,6 +290,9 @@ impl Route {
             RevokeConsent(_) | ListUsers | GetUser(_) | DeleteUser(_) | SetUserStatus(_)
             | DetectAttributes | FaceIndex | RevokeSession(_) | SessionRiskScore(_)
             | ListPolicies | PutPolicy(_) | DeletePolicy(_) => false,
+            // Endpoints and their secrets are the host's backend's business.
+            CreateWebhook | ListWebhooks | DeleteWebhook(_) | WebhookDeliveries(_)
+            | Redeliver(..) => false,
             // Keyless, on the demo tenant.
             DemoPage
             | DemoPreflight

@@ -17,7 +17,8 @@ use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{RefreshTokenRecord, Session, Tenant, User, UserStatus};
 use crate::error::ApiError;
-use crate::ids::SessionId;
+use crate::events::{Event, EventKind};
+use crate::ids::{SessionId, TenantId, UserId};
 use crate::providers::session::{SessionProviderError, VerifiedIdentity};
 use crate::store::RefreshRotation;
 use crate::token::Claims;
@@ -97,6 +98,24 @@ struct RiskScoreResponse {
 }
 
 /// A fresh refresh token; the store only ever sees its hash.
+/// `session.revoked`, for a revocation of `session` (of `user`) for
+/// `reason`; once per session, whichever way it ended first.
+pub(super) fn session_revoked(
+    tenant: &TenantId,
+    session: &SessionId,
+    user: &UserId,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> [Event; 1] {
+    [Event::new(
+        tenant,
+        EventKind::SessionRevoked,
+        serde_json::json!({ "session_id": session, "user_id": user, "reason": reason }),
+        at,
+    )
+    .dedupe(format!("session.revoked:{session}"))]
+}
+
 fn new_refresh_token() -> String {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
@@ -131,6 +150,22 @@ pub struct OpenedSession {
 }
 
 impl FaceGate {
+    /// `session.revoked` for a session its refresh token's reuse ended (the
+    /// store revoked it; a stolen token's tell). Written on its own.
+    async fn refresh_reused(&self, tenant: &TenantId, id: &SessionId) {
+        let user = match self.inner.store.session(tenant, id).await {
+            Ok(Some(session)) => session.user_id,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(%err, "could not read a reused session");
+                return;
+            }
+        };
+        let now = clock::now();
+        let events = session_revoked(tenant, id, &user, "refresh_token_reused", now);
+        self.record_events(&events).await;
+    }
+
     /// Opens a session for a verified user on a device, as verify does
     /// after a live match: stores it with its first refresh token and signs
     /// its first token (bound to `device_fingerprint` when given). For hosts
@@ -162,10 +197,27 @@ impl FaceGate {
             revoked_at: None,
         };
         let refresh_token = new_refresh_token();
+        let succeeded = Event::new(
+            &user.tenant_id,
+            EventKind::AuthSucceeded,
+            serde_json::json!({
+                "user_id": user.id,
+                "session_id": session.id,
+                "device_id": session.device_id,
+                "confidence": confidence,
+                "risk_score": risk_score,
+            }),
+            now,
+        );
         self.inner
             .store
-            .insert_session(&session, &refresh_record(&refresh_token, &session, now))
+            .insert_session(
+                &session,
+                &refresh_record(&refresh_token, &session, now),
+                std::slice::from_ref(&succeeded),
+            )
             .await?;
+        self.events_written();
         let verification_token = self
             .issue_token(user, &session, session.device_fingerprint.as_deref())
             .await?;
@@ -207,6 +259,7 @@ impl FaceGate {
             RefreshRotation::Reused(id) => {
                 self.forget_session(&id);
                 tracing::warn!(session = %id, "refresh token reused at re-verification; session revoked");
+                self.refresh_reused(&session.tenant_id, &id).await;
                 return Err(ApiError::RefreshTokenReused);
             }
         };
@@ -450,6 +503,7 @@ impl FaceGate {
             RefreshRotation::Reused(session) => {
                 self.forget_session(&session);
                 tracing::warn!(tenant = %tenant.id, %session, "refresh token reused; session revoked");
+                self.refresh_reused(&tenant.id, &session).await;
                 return Err(ApiError::RefreshTokenReused);
             }
         };
@@ -476,12 +530,21 @@ impl FaceGate {
         tenant: &Tenant,
         id: &SessionId,
     ) -> Result<Response<Bytes>, ApiError> {
+        let now = clock::now();
         let session = self
             .inner
             .store
-            .revoke_session(&tenant.id, id, clock::now())
+            .session(&tenant.id, id)
             .await?
             .ok_or(ApiError::SessionNotFound)?;
+        let events = session_revoked(&tenant.id, id, &session.user_id, "api", now);
+        let session = self
+            .inner
+            .store
+            .revoke_session(&tenant.id, id, now, &events)
+            .await?
+            .ok_or(ApiError::SessionNotFound)?;
+        self.events_written();
         self.forget_session(&session.id);
         tracing::info!(tenant = %tenant.id, session = %session.id, "session revoked");
         Ok(wire::json_response(

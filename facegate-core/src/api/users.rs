@@ -8,12 +8,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{FaceEnrollment, Tenant, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
+use crate::events::{Event, EventKind};
 use crate::ids::{FaceId, TenantId, UserId};
 use crate::store::{EngineFaceDeletion, UserPage};
 
@@ -207,9 +208,21 @@ impl FaceGate {
     ) -> Result<Response<Bytes>, ApiError> {
         let query: DeleteUserQuery = wire::parse_query(query)?;
         self.tenant_user(tenant, id).await?;
-        if !self.inner.store.delete_user(&tenant.id, id).await? {
+        let deleted = Event::new(
+            &tenant.id,
+            EventKind::UserDeleted,
+            json!({ "user_id": id, "reason": query.reason }),
+            clock::now(),
+        );
+        if !self
+            .inner
+            .store
+            .delete_user(&tenant.id, id, std::slice::from_ref(&deleted))
+            .await?
+        {
             return Err(ApiError::UserNotFound);
         }
+        self.events_written();
         self.faces_removed(&tenant.id).await;
         tracing::info!(tenant = %tenant.id, user = %id, reason = ?query.reason, "user deleted");
         Ok(wire::json_response(

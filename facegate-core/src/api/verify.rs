@@ -11,16 +11,19 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::faces::MatchedUser;
 use super::liveness::{Device, LiveFace};
 use super::risk::{Decision, LoginFacts, RiskView, StepUpType, recent};
+use super::sessions::session_revoked;
 use super::{ClientAddr, FaceGate, wire};
 use crate::clock;
 use crate::domain::{
     Handoff, LivenessMode, LivenessSession, PinMode, PinSettings, StepUp, Tenant, User, UserStatus,
 };
 use crate::error::{ApiError, FieldIssue};
+use crate::events::{Event, EventKind};
 use crate::ids::{LivenessSessionId, SessionId, StepUpId};
 use crate::pin::{self, Pin};
 use crate::policy::{RiskRules, RotationStatus, TenantPolicies};
@@ -147,11 +150,50 @@ impl FaceGate {
             attempt.now,
         )
         .await?;
-        match (&request.step_up_for, &request.session_id) {
+        let result = match (&request.step_up_for, &request.session_id) {
             (Some(step_up), _) => self.finish_step_up(&attempt, request, step_up).await,
             (None, Some(session)) => self.reverify(&attempt, request, session).await,
             (None, None) => self.sign_in(&attempt, request).await,
+        };
+        if let Err(err) = &result
+            && is_refusal(err)
+        {
+            self.login_failed(&attempt, request, err.code()).await;
         }
+        result
+    }
+
+    /// `auth.failed`: a login refused after its liveness session was
+    /// looked at (not a malformed request).
+    async fn login_failed(&self, attempt: &Attempt<'_>, request: &VerifyRequest, reason: &str) {
+        let failed = Event::new(
+            &attempt.tenant.id,
+            EventKind::AuthFailed,
+            json!({
+                "reason": reason,
+                "device_id": attempt.device.id,
+                "liveness_session_id": request.liveness_session_id,
+                "handoff": attempt.handoff.is_some(),
+            }),
+            attempt.now,
+        );
+        self.record_events(&[failed]).await;
+    }
+
+    /// `risk.blocked`: a login the rules refused on its score.
+    async fn risk_blocked(&self, attempt: &Attempt<'_>, user: &User, risk: &RiskView) {
+        let blocked = Event::new(
+            &attempt.tenant.id,
+            EventKind::RiskBlocked,
+            json!({
+                "user_id": user.id,
+                "device_id": attempt.device.id,
+                "score": risk.score,
+                "factors": risk.factors,
+            }),
+            attempt.now,
+        );
+        self.record_events(&[blocked]).await;
     }
 
     /// A login: search, PIN when ambiguous, rotation, risk; then a session,
@@ -175,6 +217,7 @@ impl FaceGate {
         let device_id = liveness.device_id.clone();
         let Some((user, confidence, rival)) = self.search(tenant, &probe).await? else {
             self.consume(tenant, session_id, now).await?;
+            self.login_failed(attempt, request, "NO_MATCH").await;
             return Ok(no_match(device_id));
         };
         if let Err(refused) = usable(&user) {
@@ -236,6 +279,7 @@ impl FaceGate {
         );
         if plain.enforces(Decision::Block) {
             self.consume(tenant, session_id, now).await?;
+            self.risk_blocked(attempt, &user, &plain).await;
             tracing::warn!(tenant = %tenant.id, user = %user.id, score = plain.score, "login blocked by risk");
             return Err(ApiError::RiskBlocked);
         }
@@ -417,7 +461,17 @@ impl FaceGate {
         let Some((user, confidence, rival)) = found.filter(|(u, _, _)| u.id == session.user_id)
         else {
             self.consume(tenant, session_id, now).await?;
-            self.inner.store.revoke_session(&tenant.id, id, now).await?;
+            let events = session_revoked(
+                &tenant.id,
+                id,
+                &session.user_id,
+                "reverify_face_mismatch",
+                now,
+            );
+            self.inner
+                .store
+                .revoke_session(&tenant.id, id, now, &events)
+                .await?;
             self.forget_session(id);
             tracing::warn!(tenant = %tenant.id, session = %id, "re-verification showed another face; session revoked");
             return Err(ApiError::ReverifyFaceMismatch);
@@ -439,7 +493,17 @@ impl FaceGate {
                 .await?;
             if chosen.0.id != session.user_id {
                 self.consume(tenant, session_id, now).await?;
-                self.inner.store.revoke_session(&tenant.id, id, now).await?;
+                let events = session_revoked(
+                    &tenant.id,
+                    id,
+                    &session.user_id,
+                    "reverify_face_mismatch",
+                    now,
+                );
+                self.inner
+                    .store
+                    .revoke_session(&tenant.id, id, now, &events)
+                    .await?;
                 self.forget_session(id);
                 return Err(ApiError::ReverifyFaceMismatch);
             }
@@ -465,6 +529,7 @@ impl FaceGate {
         let risk = RiskView::new(score, attempt.rules(), None);
         self.consume(tenant, session_id, now).await?;
         if risk.enforces(Decision::Block) {
+            self.risk_blocked(attempt, &user, &risk).await;
             tracing::warn!(tenant = %tenant.id, session = %id, score = risk.score, "re-verification blocked by risk");
             return Err(ApiError::RiskBlocked);
         }
@@ -564,6 +629,34 @@ impl FaceGate {
         Ok(self.assess_login(attempt.tenant, rules, user, &facts).await)
     }
 
+    /// `user.rotation_due`, once per enrolled face: the first login in the
+    /// grace period reports it.
+    async fn rotation_due(&self, attempt: &Attempt<'_>, user: &User) {
+        let enrolled_at = match self.face_enrolled_at(attempt.tenant, user).await {
+            Ok(Some(at)) => at,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(%err, "could not read the face's age");
+                return;
+            }
+        };
+        let due = Event::new(
+            &attempt.tenant.id,
+            EventKind::UserRotationDue,
+            json!({
+                "user_id": user.id,
+                "face_enrolled_at": wire::timestamp(&enrolled_at),
+            }),
+            attempt.now,
+        )
+        .dedupe(format!(
+            "rotation_due:{}:{}",
+            user.id,
+            enrolled_at.timestamp_millis()
+        ));
+        self.record_events(&[due]).await;
+    }
+
     /// Where the user's enrolled face stands against the rotation policy.
     async fn rotation_status(
         &self,
@@ -615,10 +708,17 @@ impl FaceGate {
             attempt.now,
         )
         .await;
+        // Reported once the login stands (a login that fails after this
+        // must not spend the once-per-face report).
+        let rotation_due = rotation == RotationStatus::Due;
         if let Some(handoff) = attempt.handoff {
-            return self
+            let completed = self
                 .complete_handoff_login(handoff, &user, confidence, risk_score, answer)
-                .await;
+                .await?;
+            if rotation_due {
+                self.rotation_due(attempt, &user).await;
+            }
+            return Ok(completed);
         }
         let opened = self
             .open_session(
@@ -630,6 +730,9 @@ impl FaceGate {
             )
             .await?;
         let session = opened.session;
+        if rotation_due {
+            self.rotation_due(attempt, &user).await;
+        }
         tracing::info!(tenant = %tenant.id, user = %user.id, session = %session.id, risk = risk_score, "verified");
         answer.verification_token = Some(opened.verification_token);
         answer.refresh_token = Some(opened.refresh_token);
@@ -644,6 +747,23 @@ impl FaceGate {
         provider_run
             || (liveness.mode == LivenessMode::Active && !liveness.challenge.actions.is_empty())
     }
+}
+
+/// Whether an error refuses a login (reported as `auth.failed`), rather
+/// than a request that never got as far as one. A device or user locked
+/// out is not reported at each knock: the failures that locked it were.
+fn is_refusal(err: &ApiError) -> bool {
+    matches!(
+        err,
+        ApiError::LivenessFailed
+            | ApiError::WrongPinCode { .. }
+            | ApiError::UserSuspended
+            | ApiError::UserLocked
+            | ApiError::RiskBlocked
+            | ApiError::ReEnrollmentRequired
+            | ApiError::StepUpFailed
+            | ApiError::ReverifyFaceMismatch
+    )
 }
 
 /// A matched user and the match's confidence.

@@ -17,6 +17,7 @@ mod m20261203_000011_reference_probe;
 mod m20261204_000012_engine_face_deletions;
 mod m20261205_000013_policies_and_risk;
 mod m20261206_000014_handoffs;
+mod m20261206_000015_events;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_engine_face_deletions::Migration),
             Box::new(m20261205_000013_policies_and_risk::Migration),
             Box::new(m20261206_000014_handoffs::Migration),
+            Box::new(m20261206_000015_events::Migration),
         ]
     }
 }

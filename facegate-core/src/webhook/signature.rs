@@ -1,25 +1,3 @@
-//! Webhook signatures, as Stripe signs its events: the header
-//! `FaceGate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "t.body")>`.
-//! FaceGate signs each delivery with the endpoint's secret; a receiver checks
-//! it with [`verify_signature`] before it trusts the body:
-//!
-//! ```
-//! use facegate_core::webhook::{signature_header, verify_signature, DEFAULT_TOLERANCE_SECS};
-//!
-//! let secret = b"whsec_from_registration";
-//! let body = br#"{"id":"evt_1","type":"user.enrolled"}"#;
-//! let header = signature_header(secret, 1_767_225_600, body);
-//! // In the receiver: the raw body, the header, the current time.
-//! let signed_at = verify_signature(secret, &header, body, 1_767_225_630, DEFAULT_TOLERANCE_SECS).unwrap();
-//! assert_eq!(signed_at, 1_767_225_600);
-//! ```
-//!
-//! A header may carry several `v1` values (while an endpoint's secret is
-//! rolled, one per secret): any one that matches is enough. Comparisons are
-//! constant time. A timestamp outside the tolerance is refused, so a
-//! captured delivery cannot be replayed later; within it, receivers dedupe
-//! on the event's id (deliveries are at least once).
-
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
