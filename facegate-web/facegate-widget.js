@@ -848,7 +848,12 @@ export class FaceGateWidget {
     view.attachCamera(camera);
     const opening = Promise.resolve().then(() => camera.open());
     // Permission granted after the timeout or a cancel: release the camera at once.
-    opening.then(() => op.ended && camera.close(), () => {});
+    opening.then(
+      () => op.ended && camera.close(),
+      (error) => {
+        if (error instanceof CameraError) client.signal?.('camera_error', { code: error.code });
+      },
+    );
     await op.within(timeouts.permissionMs, opening, () => new WidgetError('PERMISSION_REFUSED', 'Camera permission was not granted in time'));
     op.check();
 

@@ -37,6 +37,22 @@ export interface FaceGateConfig {
   providerConfig?: Record<string, unknown>;
   /** Hex SHA-256 (64 characters) sent as x-device-fingerprint: binds issued tokens to this device. */
   deviceFingerprint?: string | null;
+  /**
+   * The SDK's own telemetry to POST /v1/signals (attempts, retries, camera
+   * errors), batched and sent by navigator.sendBeacon. Default true; never
+   * in demo or handoff mode.
+   */
+  signals?: boolean;
+}
+
+/** One telemetry signal, as POST /v1/signals takes it. */
+export interface ClientSignal {
+  signal_id: string;
+  source: string;
+  type: string;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  data: Record<string, unknown>;
 }
 
 export interface ResolvedFaceGateConfig {
@@ -49,6 +65,8 @@ export interface ResolvedFaceGateConfig {
   readonly provider: SessionProviderName | null;
   readonly providerConfig: Readonly<Record<string, unknown>>;
   readonly deviceFingerprint: string | null;
+  /** Whether the SDK sends its own signals. */
+  readonly signals: boolean;
 }
 
 /** The subset of Web Storage the client uses (localStorage by default). */
@@ -71,6 +89,8 @@ export interface FaceGateClientOptions {
   backoffMs?: number;
   /** A longer Retry-After (a lockout) is thrown instead of waited out. Default 10000 ms. */
   maxRetryWaitMs?: number;
+  /** How signals are beaconed; null sends them with fetch (keepalive). Default navigator.sendBeacon. */
+  sendBeacon?: ((url: string, data: Blob) => boolean) | null;
 }
 
 // ---------------------------------------------------------------------------
@@ -338,6 +358,10 @@ export declare class FaceGateClient {
   createSession(verificationToken: string): Promise<FaceGateSession>;
   /** POST /v1/enroll. */
   enroll(params: EnrollParams): Promise<EnrollResult>;
+  /** Queues a telemetry signal (batched; see FaceGateConfig.signals). */
+  signal(type: string, data?: Record<string, unknown>): void;
+  /** Sends the queued signals now; resolves with those sent, or null. */
+  flushSignals(): Promise<ClientSignal[] | null>;
   /** GET /v1/health; an unhealthy server (503) is returned, not thrown. */
   health(): Promise<HealthStatus>;
 

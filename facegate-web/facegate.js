@@ -160,6 +160,41 @@ const DEVICE_ID_KEY = 'facegate.device_id';
 // What the server accepts in `x-device-id`; anything else would fail every call with 400.
 const DEVICE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 const FINGERPRINT_PATTERN = /^[0-9a-fA-F]{64}$/;
+/** Signals: what a type may be named, how many go in one beacon, how long one waits for company. */
+const SIGNAL_TYPE_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const SIGNAL_BATCH = 20;
+const SIGNAL_FLUSH_MS = 5000;
+/** A random id for this browser's signals when the server has not named the device yet. */
+const SIGNALS_ID_KEY = 'facegate.signals_id';
+/** The server's limit on a signal's data (JSON); larger data is replaced by `{ truncated: true }`. */
+const SIGNAL_DATA_BYTES = 1024;
+/** Browser keys only ride in a beacon's body; a server key is never put there. */
+const CLIENT_KEY_PATTERN = /^fg_(live|test)_pub_/;
+
+/**
+ * Clients with signals to send when the page is hidden or left: one pair of
+ * listeners for all of them, holding each weakly (a client dropped by the
+ * app is not kept alive by the page).
+ */
+const signalClients = new Set();
+let signalListeners = false;
+function watchPageExit(client) {
+  if (typeof WeakRef !== 'function' || typeof globalThis.addEventListener !== 'function') return;
+  signalClients.add(new WeakRef(client));
+  if (signalListeners) return;
+  signalListeners = true;
+  const flushAll = () => {
+    for (const ref of signalClients) {
+      const live = ref.deref();
+      if (live) live.flushSignals();
+      else signalClients.delete(ref);
+    }
+  };
+  globalThis.addEventListener('pagehide', flushAll);
+  globalThis.document?.addEventListener?.('visibilitychange', () => {
+    if (globalThis.document.visibilityState === 'hidden') flushAll();
+  });
+}
 const SDK_PATH = /\/v1\/sdk\/facegate\.js$/;
 
 /** The routes each mode calls: the API (with a key) or the public demo tenant (no key). */
@@ -258,6 +293,8 @@ function resolveConfig(config) {
     provider: config.provider ?? null,
     providerConfig: Object.freeze({ ...(config.providerConfig ?? {}) }),
     deviceFingerprint: config.deviceFingerprint ? config.deviceFingerprint.toLowerCase() : null,
+    // The SDK's own telemetry (POST /v1/signals); never in demo or handoff mode.
+    signals: config.signals !== false && !demo && !handoff,
   });
 }
 
@@ -273,13 +310,19 @@ export class FaceGateClient {
   #listeners = new Set();
   #reported = new WeakSet();
   #paths;
+  #sendBeacon;
+  #signals = [];
+  #signalTimer = null;
+  #verifies = 0;
+  #signalsFingerprintValue = null;
+  #signalsFingerprintPromise = null;
 
   /**
    * @param config  the spec's FaceGateConfig (plus `deviceFingerprint`), or
    *                `{ demo: true, baseUrl }` for the server's public demo tenant (no API key),
    *                or `{ handoff: token, baseUrl }` on the phone of a cross-device handoff
    *                (no API key: verify and enroll complete the handoff)
-   * @param options injectables and retry tuning: `{ fetch, sleep, storage, random, now, backoffMs, maxRetryWaitMs }`
+   * @param options injectables and retry tuning: `{ fetch, sleep, storage, random, now, backoffMs, maxRetryWaitMs, sendBeacon }`
    */
   constructor(config, options = {}) {
     this.#config = resolveConfig(config);
@@ -294,6 +337,13 @@ export class FaceGateClient {
     // A lockout's Retry-After is minutes long: waiting that out silently would
     // freeze the UI, so longer waits surface as an error (with `retryAfter`).
     this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 10000;
+    this.#sendBeacon = options.sendBeacon !== undefined
+      ? options.sendBeacon
+      : typeof globalThis.navigator?.sendBeacon === 'function'
+        ? (url, data) => globalThis.navigator.sendBeacon(url, data)
+        : null;
+    // A page going away takes its pending signals with it, by beacon.
+    if (this.#config.signals) watchPageExit(this);
   }
 
   /** The resolved configuration (frozen). */
@@ -330,10 +380,130 @@ export class FaceGateClient {
     const body = { liveness_session_id: livenessSessionId };
     if (pin !== undefined && pin !== null) body.pin = String(pin);
     if (stepUpFor) body.step_up_for = stepUpFor;
-    const result = await this.#call('POST', this.#paths.verify, body);
+    // A fresh login's first verify is an attempt, the ones after it until a
+    // match are retries; a PIN or step-up finishing a login is neither.
+    const followUp = body.pin !== undefined || body.step_up_for !== undefined;
+    const attempt = followUp ? this.#verifies : ++this.#verifies;
+    const report = (outcome) => {
+      if (!followUp) this.signal(attempt === 1 ? 'attempt' : 'retry', { attempt_number: attempt, outcome });
+    };
+    let result;
+    try {
+      result = await this.#call('POST', this.#paths.verify, body);
+    } catch (error) {
+      report(error?.code ?? 'ERROR');
+      throw error;
+    }
+    report(result?.matched ? 'matched' : 'no_match');
+    if (result?.matched && result.verification_token) this.#verifies = 0;
     if (result && typeof result.device_id === 'string') this.#storeDeviceId(result.device_id);
     if (result && result.matched && result.verification_token) this.#emit('verified', result);
     return result;
+  }
+
+  /**
+   * Queues a telemetry signal for POST /v1/signals (our SDK sends its own:
+   * `attempt`, `retry`, `request_retry`, and the widget's `camera_error`).
+   * Batched: sent when 20 are waiting, 5 s after the first, or when the page
+   * is hidden or left, by `navigator.sendBeacon` (the client key rides in the
+   * body, as a beacon cannot set headers). A no-op with `signals: false`, in
+   * demo and handoff mode, and for a malformed type.
+   */
+  signal(type, data = {}) {
+    if (!this.#config.signals || !SIGNAL_TYPE_PATTERN.test(String(type))) return;
+    let payload = data !== null && typeof data === 'object' && !Array.isArray(data) ? data : {};
+    try {
+      if (JSON.stringify(payload).length > SIGNAL_DATA_BYTES) payload = { truncated: true };
+    } catch {
+      payload = { unserializable: true };
+    }
+    // Named now, so the page-exit flush can beacon at once (no await).
+    this.#signalsFingerprint();
+    this.#signals.push({
+      signal_id: randomUuid(this.#random),
+      source: 'sdk-js',
+      type: String(type),
+      timestamp: this.#now(),
+      data: payload,
+    });
+    if (this.#signals.length >= SIGNAL_BATCH) {
+      this.flushSignals();
+    } else if (this.#signalTimer === null) {
+      this.#signalTimer = setTimeout(() => this.flushSignals(), SIGNAL_FLUSH_MS);
+      this.#signalTimer?.unref?.();
+    }
+  }
+
+  /**
+   * Sends the queued signals now. Resolves with those sent (null when none,
+   * or when they could not be): a beacon is fire-and-forget, and signals
+   * are telemetry, never worth failing a login for.
+   */
+  flushSignals() {
+    clearTimeout(this.#signalTimer);
+    this.#signalTimer = null;
+    if (this.#signals.length === 0) return Promise.resolve(null);
+    const batch = this.#signals.splice(0, this.#signals.length);
+    // Named already (the usual case): sent before this returns, as a page
+    // being left will not wait for a promise.
+    if (this.#signalsFingerprintValue) return this.#sendSignals(batch, this.#signalsFingerprintValue);
+    return this.#signalsFingerprint().then((fingerprint) => (fingerprint ? this.#sendSignals(batch, fingerprint) : null));
+  }
+
+  #sendSignals(batch, fingerprint) {
+    const url = this.#config.baseUrl + '/v1/signals';
+    const body = { device_fingerprint: fingerprint, signals: batch };
+    try {
+      if (this.#sendBeacon && CLIENT_KEY_PATTERN.test(this.#config.apiKey ?? '')) {
+        // text/plain: a simple request, no preflight a beacon could not answer.
+        const payload = JSON.stringify({ ...body, api_key: this.#config.apiKey });
+        const blob = new Blob([payload], { type: 'text/plain;charset=UTF-8' });
+        if (this.#sendBeacon(url, blob)) return Promise.resolve(batch);
+      }
+      const sent = this.#fetch(url, {
+        method: 'POST',
+        keepalive: true,
+        headers: this.#headers(true),
+        body: JSON.stringify(body),
+      });
+      return Promise.resolve(sent).then(() => batch, () => null);
+    } catch {
+      return Promise.resolve(null);
+    }
+  }
+
+  /** The device as signals name it, computed once: the configured fingerprint, else a hash of the device id (or of a random id kept for this). */
+  #signalsFingerprint() {
+    if (this.#signalsFingerprintValue) return Promise.resolve(this.#signalsFingerprintValue);
+    this.#signalsFingerprintPromise ??= this.#deriveSignalsFingerprint().then((value) => {
+      this.#signalsFingerprintValue = value;
+      return value;
+    });
+    return this.#signalsFingerprintPromise;
+  }
+
+  async #deriveSignalsFingerprint() {
+    if (this.#config.deviceFingerprint) return this.#config.deviceFingerprint;
+    const subtle = globalThis.crypto?.subtle;
+    if (!subtle) return null;
+    let id = this.#deviceId();
+    if (!id) {
+      try {
+        id = this.#storage?.getItem(SIGNALS_ID_KEY) ?? null;
+        if (!id) {
+          id = randomUuid(this.#random);
+          this.#storage?.setItem(SIGNALS_ID_KEY, id);
+        }
+      } catch {
+        id = id ?? randomUuid(this.#random);
+      }
+    }
+    try {
+      const digest = await subtle.digest('SHA-256', new TextEncoder().encode(`facegate-signals:${id}`));
+      return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -581,6 +751,7 @@ export class FaceGateClient {
         if (!(error instanceof FaceGateError) || !error.retryable || n >= attempts) throw error;
         const waitMs = error.retryAfter != null ? error.retryAfter * 1000 : this.#backoff(n);
         if (waitMs > this.#maxRetryWaitMs) throw error;
+        this.signal('request_retry', { method, attempt_number: n + 1, code: error.code });
         await this.#sleep(waitMs);
       }
     }
@@ -665,6 +836,16 @@ export class FaceGateClient {
 }
 
 const INVALID_JSON = Symbol('invalid JSON');
+
+/** A v4 UUID: the browser's own when it has one, else from `random`. */
+function randomUuid(random) {
+  if (typeof globalThis.crypto?.randomUUID === 'function') return globalThis.crypto.randomUUID();
+  const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16));
+  hex[12] = '4';
+  hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  const h = hex.join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
 
 /** The body as JSON: null when empty, INVALID_JSON when it is not JSON (a proxy's HTML page). */
 async function readJson(response) {

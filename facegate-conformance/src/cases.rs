@@ -15,6 +15,7 @@ pub use crate::events::*;
 pub use crate::handoff::*;
 pub use crate::policy::*;
 pub use crate::provider::*;
+pub use crate::signals::*;
 pub use crate::trust::*;
 
 /// Test photos (scripts/fetch-testdata), for the cases and the example apps' tests.

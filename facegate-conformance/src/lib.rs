@@ -39,6 +39,7 @@ mod handoff;
 mod policy;
 mod provider;
 pub mod receiver;
+mod signals;
 pub mod socket;
 mod trust;
 
@@ -129,6 +130,9 @@ macro_rules! suite {
             webhooks_sign_retry_and_log,
             events_report_what_happened,
             webhooks_give_up_and_seal_secrets,
+            signals_are_validated_idempotent_and_open_to_pages,
+            signals_busy_and_limited,
+            signals_feed_the_risk_score,
         );
         mod rekognition {
             use super::*;

@@ -423,6 +423,25 @@ pub struct SignIn {
     pub at: DateTime<Utc>,
 }
 
+/// A client's telemetry signal (`POST /v1/signals`): an attempt, a retry, a
+/// camera error, as the browser saw it. Client-asserted: it informs the
+/// statistics and weighs lightly in the risk score, and proves nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub tenant_id: TenantId,
+    /// The client's UUID for it: a resend is the same signal.
+    pub signal_id: String,
+    pub device_fingerprint: String,
+    /// What sent it (`sdk-js`, `sdk-react`).
+    pub source: String,
+    /// What it reports (`attempt`, `retry`, `camera_error`, …).
+    pub kind: String,
+    /// When it happened, by the client's clock (within the accepted window).
+    pub occurred_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}
+
 /// A login that scored for a step-up of active liveness: no session yet.
 /// A second, active-mode liveness session of the same user on the same
 /// device completes it once (`POST /v1/verify { step_up_for }`).

@@ -176,6 +176,10 @@ pub enum ApiError {
     /// Status and socket need the `desktop_secret` of the handoff's answer.
     #[error("Missing or invalid desktop secret")]
     InvalidHandoffSecret,
+    /// The spec's 503 "signal ingestion unavailable": this instance is
+    /// writing as many batches as it takes at once.
+    #[error("Signal ingestion is busy; retry shortly")]
+    SignalsUnavailable,
     #[error("Webhook endpoint not found")]
     WebhookNotFound,
     #[error("Webhook delivery not found")]
@@ -271,7 +275,9 @@ impl ApiError {
             UserAlreadyEnrolled | UniquePinRequired | ExternalIdTaken | FaceMismatch => {
                 StatusCode::CONFLICT
             }
-            FaceEngineUnavailable | EngineBusy => StatusCode::SERVICE_UNAVAILABLE,
+            FaceEngineUnavailable | EngineBusy | SignalsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } | ImagesTooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -350,6 +356,7 @@ impl ApiError {
             ReverifyFaceMismatch => "REVERIFY_FACE_MISMATCH",
             HandoffNotFound => "HANDOFF_NOT_FOUND",
             WebhookNotFound => "WEBHOOK_NOT_FOUND",
+            SignalsUnavailable => "SIGNAL_INGESTION_UNAVAILABLE",
             DeliveryNotFound => "DELIVERY_NOT_FOUND",
             WebhookLimitReached { .. } => "WEBHOOK_LIMIT_REACHED",
             HandoffExpired => "HANDOFF_EXPIRED",
@@ -368,7 +375,7 @@ impl ApiError {
     /// Seconds a client should wait before retrying, sent as `Retry-After`.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::EngineBusy => Some(1),
+            ApiError::EngineBusy | ApiError::SignalsUnavailable => Some(1),
             ApiError::TooManyAttempts { retry_after_secs }
             | ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,

@@ -38,7 +38,7 @@ pub mod webhook;
 pub use admin::{AdminError, MintedKey};
 pub use api::{
     BodyLimits, ClientAddr, CorsConfig, DemoConfig, FaceGate, FaceGateBuilder, MaintenanceReport,
-    OpenedSession, Retention, UNAUTHENTICATED_PER_MINUTE,
+    OpenedSession, Retention, SignalsConfig, UNAUTHENTICATED_PER_MINUTE,
 };
 /// Cross-device handoff: what adapters need to serve its WebSocket.
 pub mod handoff {

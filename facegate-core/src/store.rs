@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Handoff, HandoffOutcome,
-    LivenessCompletion, LivenessSession, PolicyChange, RefreshTokenRecord, Session, SignIn,
+    LivenessCompletion, LivenessSession, PolicyChange, RefreshTokenRecord, Session, SignIn, Signal,
     SigningKeyRecord, StepUp, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
 use crate::events::{AttemptOutcome, DueDelivery, Event, WebhookDelivery, WebhookEndpoint};
@@ -135,7 +135,7 @@ pub enum FaceChangeKind {
 pub mod prelude {
     pub use super::{
         AuditStore as _, ConsentStore as _, EventStore as _, HandoffStore as _, LivenessStore as _,
-        PolicyStore as _, RateLimitStore as _, RiskStore as _, SessionStore as _,
+        PolicyStore as _, RateLimitStore as _, RiskStore as _, SessionStore as _, SignalStore as _,
         SigningKeyStore as _, Store, TenantStore as _, UserStore as _,
     };
 }
@@ -144,7 +144,7 @@ pub mod prelude {
 /// aggregates' traits together. Implement those ([`TenantStore`],
 /// [`PolicyStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`],
 /// [`SessionStore`], [`RiskStore`], [`HandoffStore`], [`SigningKeyStore`],
-/// [`RateLimitStore`], [`AuditStore`], [`EventStore`]);
+/// [`RateLimitStore`], [`AuditStore`], [`EventStore`], [`SignalStore`]);
 /// `Store` comes with them.
 pub trait Store:
     TenantStore
@@ -159,6 +159,7 @@ pub trait Store:
     + RateLimitStore
     + AuditStore
     + EventStore
+    + SignalStore
     + Send
     + Sync
     + 'static
@@ -178,6 +179,7 @@ impl<T> Store for T where
         + RateLimitStore
         + AuditStore
         + EventStore
+        + SignalStore
         + Send
         + Sync
         + 'static
@@ -878,4 +880,25 @@ pub trait EventStore: Send + Sync {
     /// Deletes events created before `before` and their deliveries;
     /// returns how many events.
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Client telemetry signals.
+#[async_trait]
+pub trait SignalStore: Send + Sync {
+    /// Stores the signals a tenant has not stored yet (by `signal_id`: a
+    /// resend is skipped, not counted twice), in one transaction; returns
+    /// how many were new.
+    async fn insert_signals(&self, signals: &[Signal]) -> Result<u64, StoreError>;
+
+    /// How many signals of `kind` this device sent that happened since `since`.
+    async fn count_signals(
+        &self,
+        tenant: &TenantId,
+        device_fingerprint: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+
+    /// Deletes signals received before `before`; returns how many.
+    async fn prune_signals(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -15,6 +15,7 @@ mod events;
 mod handoffs;
 pub mod migration;
 mod policy;
+mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -7,7 +7,7 @@ use facegate_core::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, KeyScope,
     LivenessAction, LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome,
     LivenessSession, LivenessSettings, OriginRules, PinMode, PinSettings, RefreshTokenRecord,
-    Session, Tenant, TenantSettings, TenantStatus, User, UserStatus,
+    Session, Signal, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
 use facegate_core::events::{
     AttemptOutcome, DeliveryStatus, DueDelivery, Event, EventKind, WebhookEndpoint,
@@ -2386,4 +2386,66 @@ async fn changes_write_their_events_only_when_they_happen() {
     assert_eq!(kinds.len(), 2, "{kinds:?}");
     assert!(kinds.contains(&EventKind::UserEnrolled));
     assert!(kinds.contains(&EventKind::UserDeleted));
+}
+
+#[tokio::test]
+async fn signals_are_stored_once_counted_per_device_and_pruned() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let other = self::tenant(&store).await;
+    let now = clock::now();
+    let signal = |tenant: &TenantId, id: &str, kind: &str, minutes_ago: i64| Signal {
+        tenant_id: tenant.clone(),
+        signal_id: id.into(),
+        device_fingerprint: "ab".repeat(32),
+        source: "sdk-js".into(),
+        kind: kind.into(),
+        occurred_at: now - chrono::Duration::minutes(minutes_ago),
+        data: json!({}),
+        received_at: now,
+    };
+    let batch = [
+        signal(&tenant, "s-1", "retry", 1),
+        signal(&tenant, "s-2", "retry", 90),
+        signal(&tenant, "s-3", "attempt", 1),
+        signal(&tenant, "s-1", "retry", 1),
+    ];
+    assert_eq!(store.insert_signals(&batch).await.unwrap(), 3);
+    assert_eq!(store.insert_signals(&batch[..2]).await.unwrap(), 0);
+    // The same id in another tenant is another signal.
+    assert_eq!(
+        store
+            .insert_signals(&[signal(&other, "s-1", "retry", 1)])
+            .await
+            .unwrap(),
+        1
+    );
+    let hour_ago = now - chrono::Duration::hours(1);
+    let fingerprint = "ab".repeat(32);
+    assert_eq!(
+        store
+            .count_signals(&tenant, &fingerprint, "retry", hour_ago)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_signals(&tenant, &"cd".repeat(32), "retry", hour_ago)
+            .await
+            .unwrap(),
+        0
+    );
+    let pruned = store
+        .prune_signals(now + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 4);
+    assert_eq!(
+        store
+            .count_signals(&tenant, &fingerprint, "attempt", hour_ago)
+            .await
+            .unwrap(),
+        0
+    );
 }

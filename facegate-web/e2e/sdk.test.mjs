@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 
-import { artifact, startApiServer, withBrowser } from './support.mjs';
+import { artifact, mintClientKey, startApiServer, withBrowser } from './support.mjs';
 
 const API_KEY = 'fg_test_e2e00000000000000000';
 const TIMEOUT = { timeout: 120_000 };
@@ -50,11 +50,12 @@ async function ceremony({ apiKey, operation }) {
 
 describe('fake cameras through the SDK (/v1, passive liveness)', { concurrency: false }, () => {
   let server;
+  let tenant;
   let enrolledUser;
   const numbers = {};
 
   before(async () => {
-    ({ server } = await startApiServer({ logName: 'server-sdk.log', apiKey: API_KEY }));
+    ({ server, tenant } = await startApiServer({ logName: 'server-sdk.log', apiKey: API_KEY }));
   });
 
   after(async () => {
@@ -85,6 +86,38 @@ describe('fake cameras through the SDK (/v1, passive liveness)', { concurrency: 
     assert.equal(outcome.liveness?.isLive, true, why);
     assert.equal(outcome.matched, true, why);
     assert.equal(outcome.userId, enrolledUser, why);
+  });
+
+  test('the SDK\'s signals reach the server by beacon, with a page\'s client key', TIMEOUT, async () => {
+    const clientKey = mintClientKey(server, tenant, server.baseUrl);
+    await withBrowser({ camera: null }, async ({ page }) => {
+      await page.route(`${server.baseUrl}/__e2e/sdk`, (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
+      await page.goto(`${server.baseUrl}/__e2e/sdk`);
+      const beacon = page.waitForResponse((response) => response.url().endsWith('/v1/signals'));
+      const sent = await page.evaluate(async (apiKey) => {
+        const { FaceGateClient } = await import('/v1/sdk/facegate.js');
+        const client = new FaceGateClient({ apiKey, deviceFingerprint: 'cd'.repeat(32) });
+        client.signal('camera_error', { code: 'camera_in_use' });
+        client.signal('retry', { attempt_number: 2 });
+        client.signal('attempt', { attempt_number: 1 });
+        return client.flushSignals();
+      }, clientKey);
+      assert.equal(sent?.length, 3, JSON.stringify(sent));
+      const answer = await beacon;
+      assert.equal(answer.request().headers()['content-type'].toLowerCase(), 'text/plain;charset=utf-8');
+      assert.equal(answer.status(), 202);
+      assert.deepEqual(await answer.json(), { accepted: 3, duplicates: 0 });
+      // Sent again (a fetch with the key in its header): stored once.
+      const resent = await page.evaluate(async ({ apiKey, signals }) => {
+        const response = await fetch('/v1/signals', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ device_fingerprint: 'cd'.repeat(32), signals }),
+        });
+        return { status: response.status, body: await response.json() };
+      }, { apiKey: clientKey, signals: sent });
+      assert.deepEqual(resent, { status: 202, body: { accepted: 0, duplicates: 3 } });
+    });
   });
 
   test('Biden is live and matches nobody', TIMEOUT, async () => {

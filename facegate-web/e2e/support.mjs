@@ -187,6 +187,18 @@ export async function startApiServer({ logName, apiKey }) {
   return { server, tenant };
 }
 
+/** A browser (client) key of `tenant` for pages of `origin`, minted with facegate-admin. */
+export function mintClientKey(server, tenant, origin) {
+  const admin = path.join(path.dirname(config.serverBinary), 'facegate-admin');
+  const output = execFileSync(admin, ['key', 'mint', tenant, '--client', '--origin', origin], {
+    env: { ...process.env, FACEGATE_DATABASE_URL: server.databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString();
+  const key = output.match(/fg_test_pub_\S+/)?.[0];
+  if (!key) throw new Error(`no client key in: ${output}`);
+  return key;
+}
+
 // ---------------------------------------------------------------------------
 // Chromium
 // ---------------------------------------------------------------------------

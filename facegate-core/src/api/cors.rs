@@ -29,6 +29,11 @@ impl CorsConfig {
             .then_some(origin)
     }
 
+    /// Whether the request's origin is one this config allows.
+    pub(super) fn allows(&self, headers: &HeaderMap) -> bool {
+        self.allowed(headers).is_some()
+    }
+
     /// A preflight (`OPTIONS` with `Access-Control-Request-Method`) is answered
     /// here: 204 with the grant for an allowed origin, a bare 204 otherwise
     /// (the browser then refuses the real request).

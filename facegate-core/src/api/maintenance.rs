@@ -40,6 +40,9 @@ pub struct Retention {
     /// Events and their webhook deliveries older than this are deleted.
     /// Default 30 days: past the 24 h of retries, time to redeliver by hand.
     pub events: Duration,
+    /// Client signals older than this are deleted. Default 90 days: the
+    /// longest analytics period.
+    pub signals: Duration,
 }
 
 impl Default for Retention {
@@ -47,6 +50,7 @@ impl Default for Retention {
         Self {
             audit: Duration::from_secs(400 * 24 * 60 * 60),
             events: Duration::from_secs(30 * 24 * 60 * 60),
+            signals: Duration::from_secs(90 * 24 * 60 * 60),
         }
     }
 }
@@ -69,6 +73,8 @@ pub struct MaintenanceReport {
     pub handoffs_deleted: u64,
     /// Events past their retention, with their deliveries.
     pub events_deleted: u64,
+    /// Client signals past their retention.
+    pub signals_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -133,7 +139,8 @@ impl FaceGate {
     /// after [`crate::liveness::REMEMBER_REFERENCE_FRAMES`], face-log
     /// entries after a day, request counters after an hour, sign-ins after
     /// the risk engine's 30 days, step-ups an hour after they expire, audit
-    /// events and events (with their deliveries) past their retention.
+    /// events, events (with their deliveries) and signals past their
+    /// retention.
     /// Failures are logged; the next pass retries.
     pub async fn run_maintenance(&self) -> MaintenanceReport {
         let now = clock::now();
@@ -186,6 +193,15 @@ impl FaceGate {
         match store.prune_events(events_before).await {
             Ok(deleted) => report.events_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune events"),
+        }
+        let keep_signals = chrono::Duration::from_std(self.inner.retention.signals)
+            .unwrap_or(chrono::Duration::MAX);
+        let signals_before = now
+            .checked_sub_signed(keep_signals)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        match store.prune_signals(signals_before).await {
+            Ok(deleted) => report.signals_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune signals"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

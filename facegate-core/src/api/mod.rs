@@ -18,6 +18,7 @@ mod risk;
 mod routes;
 mod sdk;
 mod sessions;
+mod signals;
 pub use cors::CorsConfig;
 pub use demo::{ClientAddr, DemoConfig};
 pub use handoff::{
@@ -26,6 +27,7 @@ pub use handoff::{
 };
 pub use maintenance::{MaintenanceReport, Retention, UNAUTHENTICATED_PER_MINUTE};
 pub use sessions::OpenedSession;
+pub use signals::SignalsConfig;
 mod users;
 mod verify;
 mod webhooks;
@@ -106,6 +108,7 @@ struct Inner {
     master_key: Option<crate::sealed::MasterKey>,
     handoff: HandoffConfig,
     webhooks: webhooks::Webhooks,
+    signals: signals::Signals,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -126,6 +129,7 @@ pub struct FaceGateBuilder {
     master_key: Option<crate::sealed::MasterKey>,
     handoff: HandoffConfig,
     webhooks: crate::webhook::WebhookConfig,
+    signals: SignalsConfig,
 }
 
 impl FaceGateBuilder {
@@ -253,6 +257,12 @@ impl FaceGateBuilder {
         self
     }
 
+    /// How client signals are taken in (`POST /v1/signals`).
+    pub fn signals(mut self, signals: SignalsConfig) -> Self {
+        self.signals = signals;
+        self
+    }
+
     /// How the guard caches verified tokens; see [`crate::guard`].
     pub fn guard(mut self, guard: crate::guard::GuardConfig) -> Self {
         self.guard = guard;
@@ -283,6 +293,7 @@ impl FaceGateBuilder {
                 master_key: self.master_key,
                 handoff: self.handoff,
                 webhooks: webhooks::Webhooks::new(self.webhooks),
+                signals: signals::Signals::new(self.signals),
             }),
         }
     }
@@ -335,6 +346,7 @@ impl FaceGate {
             master_key: None,
             handoff: HandoffConfig::default(),
             webhooks: crate::webhook::WebhookConfig::default(),
+            signals: SignalsConfig::default(),
         }
     }
 
@@ -424,14 +436,42 @@ impl FaceGate {
             _ => {}
         }
 
-        let (tenant, scope, key) = self.authenticate(&parts.headers).await?;
+        // A beacon cannot set headers: its (client) key is in the body.
+        let (tenant, scope, key, body) =
+            if route == Route::Signals && presented_key(&parts.headers).is_none() {
+                let body = self.read_body(&route, &parts.headers, body).await?;
+                let presented = signals::beacon_key(&body).ok_or(ApiError::MissingApiKey)?;
+                let (tenant, scope, key, origins) =
+                    self.authenticate_key(&presented, &parts.headers).await?;
+                audit.tenant = Some(tenant.clone());
+                if scope != KeyScope::Client {
+                    // A server key has no business in a page's beacon.
+                    return Err(ApiError::InsufficientScope {
+                        required: KeyScope::Client.as_str(),
+                    });
+                }
+                // A beacon is a simple request: no preflight asks CORS first.
+                // So it must name its page, and the page must be one the key
+                // lists or, for a key open to any origin, one CORS allows.
+                if parts.headers.get(header::ORIGIN).is_none() {
+                    return Err(ApiError::EmptyOrigin);
+                }
+                if origins.allowed.is_empty() && !self.inner.cors.allows(&parts.headers) {
+                    return Err(ApiError::ForbiddenOrigin);
+                }
+                (tenant, scope, key, body)
+            } else {
+                let (tenant, scope, key) = self.authenticate(&parts.headers).await?;
+                audit.tenant = Some(tenant.clone());
+                if scope == KeyScope::Client && !route.allows_client_keys(&tenant.settings) {
+                    return Err(ApiError::InsufficientScope {
+                        required: KeyScope::Server.as_str(),
+                    });
+                }
+                let body = self.read_body(&route, &parts.headers, body).await?;
+                (tenant, scope, key, body)
+            };
         audit.tenant = Some(tenant.clone());
-        if scope == KeyScope::Client && !route.allows_client_keys(&tenant.settings) {
-            return Err(ApiError::InsufficientScope {
-                required: KeyScope::Server.as_str(),
-            });
-        }
-        let body = self.read_body(&route, &parts.headers, body).await?;
         let query = parts.uri.query();
 
         match route {
@@ -467,6 +507,10 @@ impl FaceGate {
             Route::CreateHandoff => self.create_handoff(&tenant, scope, parts, &body).await,
             Route::HandoffStatus(token) => {
                 self.handoff_status(&tenant, &token, &parts.headers).await
+            }
+            Route::Signals => {
+                let client = parts.extensions.get::<ClientAddr>().copied();
+                self.ingest_signals(&tenant, client, &body).await
             }
             Route::CreateWebhook => self.create_webhook(&tenant, &body).await,
             Route::ListWebhooks => self.list_webhooks(&tenant).await,
@@ -511,13 +555,18 @@ impl FaceGate {
         &self,
         headers: &HeaderMap,
     ) -> Result<(Tenant, KeyScope, ApiKeyId), ApiError> {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim)
-            .ok_or(ApiError::MissingApiKey)?;
+        let presented = presented_key(headers).ok_or(ApiError::MissingApiKey)?;
+        let (tenant, scope, key, _) = self.authenticate_key(presented, headers).await?;
+        Ok((tenant, scope, key))
+    }
+
+    /// Resolves a presented key (see [`FaceGate::authenticate`]), with the
+    /// key's origin rules.
+    async fn authenticate_key(
+        &self,
+        presented: &str,
+        headers: &HeaderMap,
+    ) -> Result<(Tenant, KeyScope, ApiKeyId, crate::domain::OriginRules), ApiError> {
         let key = ApiKey::parse(presented).ok_or(ApiError::InvalidApiKey)?;
         let record = self
             .inner
@@ -539,7 +588,7 @@ impl FaceGate {
         if record.scope == KeyScope::Client {
             origin::check(&record.origins, headers)?;
         }
-        Ok((tenant, record.scope, record.id))
+        Ok((tenant, record.scope, record.id, record.origins))
     }
 
     async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, started: Instant) {
@@ -588,6 +637,16 @@ impl FaceGate {
             tracing::warn!(%err, route = %event.route, "could not record audit event");
         }
     }
+}
+
+/// The API key a request carries in `Authorization: Bearer` or `x-api-key`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
 }
 
 /// How long the health check waits for the database before calling it down.

@@ -11,7 +11,8 @@ use super::{ClientAddr, FaceGate};
 use crate::domain::{SignIn, Tenant, User};
 use crate::policy::{RiskMode, RiskRules};
 use crate::providers::risk::{
-    RiskContext, RiskFactor, RiskScore, SIGN_IN_LOOKBACK_DAYS, network_of,
+    CLIENT_RETRY_WINDOW_MINUTES, RiskContext, RiskFactor, RiskScore, SIGN_IN_LOOKBACK_DAYS,
+    network_of,
 };
 
 /// Sign-ins read per login: enough for a month of a busy user's devices.
@@ -29,6 +30,8 @@ pub(super) struct LoginFacts<'a> {
     pub recent_failures: u32,
     /// A handoff's desktop network (see `RiskContext`).
     pub handoff_desktop_network: Option<Option<String>>,
+    /// The device's fingerprint (`x-device-fingerprint`), for its signals.
+    pub device_fingerprint: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -159,6 +162,21 @@ impl FaceGate {
                 .inspect_err(|err| tracing::warn!(%err, "threat intelligence unavailable"))
                 .ok(),
         };
+        let client_retries = match facts.device_fingerprint {
+            None => None,
+            Some(fingerprint) => self
+                .inner
+                .store
+                .count_signals(
+                    &tenant.id,
+                    &fingerprint.to_ascii_lowercase(),
+                    "retry",
+                    facts.now - Duration::minutes(CLIENT_RETRY_WINDOW_MINUTES),
+                )
+                .await
+                .inspect_err(|err| tracing::warn!(%err, "client signals unavailable"))
+                .ok(),
+        };
         let context = RiskContext {
             tenant_id: tenant.id.clone(),
             user_id: user.id.clone(),
@@ -175,6 +193,7 @@ impl FaceGate {
             history,
             threat_matches,
             handoff_desktop_network: facts.handoff_desktop_network.clone(),
+            client_retries,
             now: facts.now,
         };
         self.inner.risk.assess(&context).await

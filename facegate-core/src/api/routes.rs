@@ -46,6 +46,7 @@ pub(crate) enum Route {
     HandoffPhone(String, PhoneStep),
     /// The desktop's socket, which adapters upgrade before the core sees it.
     HandoffSocket(String),
+    Signals,
     CreateWebhook,
     ListWebhooks,
     DeleteWebhook(WebhookId),
@@ -151,6 +152,7 @@ impl Route {
                 (*token).to_owned(),
                 PhoneStep::LivenessFrames(LivenessSessionId::from_string(*id)),
             ),
+            ("POST", ["v1", "signals"]) => Signals,
             ("POST", ["v1", "webhooks"]) => CreateWebhook,
             ("GET", ["v1", "webhooks"]) => ListWebhooks,
             ("DELETE", ["v1", "webhooks", id]) => DeleteWebhook(WebhookId::from_string(*id)),
@@ -221,6 +223,7 @@ impl Route {
                 PhoneStep::Complete => "/v1/handoff/:token/complete",
                 PhoneStep::Decline => "/v1/handoff/:token/decline",
             },
+            Signals => "/v1/signals",
             CreateWebhook | ListWebhooks => "/v1/webhooks",
             DeleteWebhook(_) => "/v1/webhooks/:id",
             WebhookDeliveries(_) => "/v1/webhooks/:id/deliveries",
@@ -247,7 +250,7 @@ impl Route {
             // A handoff's token is a credential: not for the audit trail.
             CreateHandoff | HandoffStatus(_) | HandoffSocket(_) | HandoffPhone(..) => None,
             DeleteWebhook(id) | WebhookDeliveries(id) | Redeliver(id, _) => Some(id.as_str()),
-            CreateWebhook | ListWebhooks => None,
+            CreateWebhook | ListWebhooks | Signals => None,
             ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
             | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
             | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
@@ -286,6 +289,8 @@ impl Route {
             HandoffPhone(..) => true,
             // Narrowed by the handler: the user's own live face only.
             ReEnroll(_) => true,
+            // A page's own telemetry.
+            Signals => true,
             Match => settings.client_match,
             RevokeConsent(_) | ListUsers | GetUser(_) | DeleteUser(_) | SetUserStatus(_)
             | DetectAttributes | FaceIndex | RevokeSession(_) | SessionRiskScore(_)

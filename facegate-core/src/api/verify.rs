@@ -624,6 +624,7 @@ impl FaceGate {
             recent_failures: recent(&device_failures, rules, attempt.now)
                 + recent(user_failures, rules, attempt.now),
             handoff_desktop_network: attempt.handoff.map(|h| h.desktop.network.clone()),
+            device_fingerprint: attempt.device.fingerprint.as_deref(),
             now: attempt.now,
         };
         Ok(self.assess_login(attempt.tenant, rules, user, &facts).await)

@@ -43,8 +43,15 @@ pub struct RiskContext {
     /// A login finished on a phone for a desktop (cross-device handoff):
     /// the desktop's network, `Some(None)` when it could not be told.
     pub handoff_desktop_network: Option<Option<String>>,
+    /// Retries this device's client reported (`POST /v1/signals`, type
+    /// `retry`) over the last [`CLIENT_RETRY_WINDOW_MINUTES`]; `None` when
+    /// unknown (no device fingerprint, or unreadable).
+    pub client_retries: Option<u32>,
     pub now: DateTime<Utc>,
 }
+
+/// How far back `client_retries` counts.
+pub const CLIENT_RETRY_WINDOW_MINUTES: i64 = 60;
 
 /// How far back sign-ins count for `new_device`, `new_network` and `velocity`.
 pub const SIGN_IN_LOOKBACK_DAYS: i64 = 30;
@@ -113,6 +120,11 @@ impl DefaultRiskPolicy {
     /// A handoff whose phone is on another network than the desktop (or
     /// either's is unknown): the relay of a phished QR code looks like this.
     pub const HANDOFF_DISTANCE: f32 = 0.2;
+    /// Retries the client reported: light, as the client asserts them
+    /// (their absence says nothing, so unknown counts as none).
+    pub const CLIENT_RETRIES: f32 = 0.1;
+    /// Reported retries that make `client_retries` count fully.
+    pub const CLIENT_RETRIES_FULL: u32 = 5;
     /// Points above a threshold under which a margin counts as low (linearly).
     pub const MARGIN_POINTS: f32 = 10.0;
     /// Sign-ins from another device, on another network, this recent make `velocity`.
@@ -216,6 +228,13 @@ impl RiskPolicy for DefaultRiskPolicy {
                 weight: Self::HANDOFF_DISTANCE,
                 value: flag(handoff_distance),
             },
+            RiskFactor {
+                code: "client_retries",
+                weight: Self::CLIENT_RETRIES,
+                value: c.client_retries.map_or(0.0, |n| {
+                    (n as f32 / Self::CLIENT_RETRIES_FULL as f32).min(1.0)
+                }),
+            },
         ])
     }
 }
@@ -270,8 +289,22 @@ mod tests {
             history,
             threat_matches: Some(0),
             handoff_desktop_network: None,
+            client_retries: Some(0),
             now: Utc::now(),
         }
+    }
+
+    #[tokio::test]
+    async fn reported_retries_weigh_lightly_and_unknown_ones_not_at_all() {
+        let known = vec![sign_in("dev_1", "10.0.0.0/24", "Firefox", 600)];
+        let mut retried = context(Some(known.clone()));
+        retried.client_retries = Some(10);
+        let score = DefaultRiskPolicy.assess(&retried).await;
+        assert_eq!((score.score, codes(&score)), (0.1, vec!["client_retries"]));
+        retried.client_retries = Some(2);
+        assert_eq!(DefaultRiskPolicy.assess(&retried).await.score, 0.04);
+        retried.client_retries = None;
+        assert_eq!(DefaultRiskPolicy.assess(&retried).await.score, 0.0);
     }
 
     fn codes(score: &RiskScore) -> Vec<&'static str> {

@@ -18,6 +18,7 @@ pub mod reference_frame;
 pub mod refresh_token;
 pub mod session;
 pub mod sign_in;
+pub mod signal;
 pub mod signing_key;
 pub mod step_up;
 pub mod tenant;

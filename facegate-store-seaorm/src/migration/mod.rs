@@ -18,6 +18,7 @@ mod m20261204_000012_engine_face_deletions;
 mod m20261205_000013_policies_and_risk;
 mod m20261206_000014_handoffs;
 mod m20261206_000015_events;
+mod m20261206_000016_signals;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_policies_and_risk::Migration),
             Box::new(m20261206_000014_handoffs::Migration),
             Box::new(m20261206_000015_events::Migration),
+            Box::new(m20261206_000016_signals::Migration),
         ]
     }
 }
