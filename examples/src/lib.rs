@@ -52,6 +52,10 @@ pub struct Settings {
     /// `FACEGATE_DEMO_PIN`: the demo tenant's PIN rule, `off`,
     /// `when_ambiguous` (default) or `always`.
     pub demo_pin: String,
+    /// `FACEGATE_WEBHOOKS_ALLOW_PRIVATE`: `on` lets webhook endpoints be
+    /// `http` and on this machine or its network, to try webhooks locally
+    /// (docs/events.md). Never where tenants are not your own.
+    pub webhooks_allow_private: bool,
 }
 
 impl Settings {
@@ -94,6 +98,8 @@ impl Settings {
             demo: var("FACEGATE_DEMO").is_none_or(|v| v != "off"),
             demo_liveness: var("FACEGATE_DEMO_LIVENESS").unwrap_or_else(|| "active".into()),
             demo_pin: var("FACEGATE_DEMO_PIN").unwrap_or_else(|| "when_ambiguous".into()),
+            webhooks_allow_private: var("FACEGATE_WEBHOOKS_ALLOW_PRIVATE")
+                .is_some_and(|v| matches!(v.as_str(), "on" | "1" | "true")),
         }
     }
 }
@@ -122,6 +128,14 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
     }
     if settings.demo {
         builder = builder.demo(demo_config(settings)?);
+    }
+    if settings.webhooks_allow_private {
+        tracing::warn!(
+            "webhook endpoints may be private addresses (FACEGATE_WEBHOOKS_ALLOW_PRIVATE)"
+        );
+        builder = builder.webhooks(
+            facegate_core::webhook::WebhookConfig::default().danger_allow_private_targets(),
+        );
     }
     Ok(match settings.face_engine.as_str() {
         "local" => builder.face_provider(load_local_engine()?).build(),
@@ -260,6 +274,7 @@ mod tests {
             demo: false,
             demo_liveness: "active".into(),
             demo_pin: "when_ambiguous".into(),
+            webhooks_allow_private: false,
         }
     }
 
