@@ -33,14 +33,9 @@ async fn call(gate: &FaceGate, method: &str, path: &str, headers: &[(&str, &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_on_one_instance_hears_a_phone_on_another() {
-    let server = match std::env::var(facegate_store_seaorm::testing::DATABASE_URL_VAR) {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ => {
-            println!("skipped: set FACEGATE_TEST_DATABASE_URL to a PostgreSQL server");
-            return;
-        }
+    let Some(url) = facegate_store_seaorm::testing::postgres_for_instances().await else {
+        return;
     };
-    let url = facegate_store_seaorm::testing::fresh_postgres_url(&server).await;
     let a = FaceGate::builder(SeaOrmStore::connect(&url).await.unwrap()).build();
     let b = FaceGate::builder(SeaOrmStore::connect(&url).await.unwrap()).build();
     let tenant = a.create_tenant("handoff").await.unwrap();

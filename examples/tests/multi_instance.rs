@@ -321,14 +321,9 @@ fn kid_of(token: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_on_one_database_agree() {
-    let server = match std::env::var(facegate_store_seaorm::testing::DATABASE_URL_VAR) {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ => {
-            println!("skipped: set FACEGATE_TEST_DATABASE_URL to a PostgreSQL server");
-            return;
-        }
+    let Some(database_url) = facegate_store_seaorm::testing::postgres_for_instances().await else {
+        return;
     };
-    let database_url = facegate_store_seaorm::testing::fresh_postgres_url(&server).await;
     let http = reqwest::Client::new();
 
     // Started together on an empty database: one migration, one first

@@ -41,14 +41,9 @@ async fn instance(url: &str) -> FaceGate {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_event_is_delivered_once_by_one_of_two_instances() {
-    let server = match std::env::var(facegate_store_seaorm::testing::DATABASE_URL_VAR) {
-        Ok(url) if url.starts_with("postgres") => url,
-        _ => {
-            println!("skipped: set FACEGATE_TEST_DATABASE_URL to a PostgreSQL server");
-            return;
-        }
+    let Some(url) = facegate_store_seaorm::testing::postgres_for_instances().await else {
+        return;
     };
-    let url = facegate_store_seaorm::testing::fresh_postgres_url(&server).await;
     let (a, b) = (instance(&url).await, instance(&url).await);
     let tenant = a.create_tenant("webhooks").await.unwrap();
     let minted = a

@@ -34,6 +34,20 @@ async fn fresh_postgres_database(server_url: &str) -> SeaOrmStore {
         .expect("connect to the fresh test database")
 }
 
+/// For tests that need several processes or instances on one database
+/// (SQLite is one process): a fresh database on the PostgreSQL server that
+/// `FACEGATE_TEST_DATABASE_URL` names, or `None` (the test says it skipped)
+/// when it names none.
+pub async fn postgres_for_instances() -> Option<String> {
+    match std::env::var(DATABASE_URL_VAR) {
+        Ok(url) if url.starts_with("postgres") => Some(fresh_postgres_url(&url).await),
+        _ => {
+            println!("skipped: set {DATABASE_URL_VAR} to a PostgreSQL server");
+            None
+        }
+    }
+}
+
 /// Creates an empty database on the PostgreSQL server at `server_url` and
 /// returns its URL (for tests that start their own processes on it).
 pub async fn fresh_postgres_url(server_url: &str) -> String {

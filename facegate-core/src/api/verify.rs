@@ -460,21 +460,9 @@ impl FaceGate {
         let found = self.search(tenant, &probe).await?;
         let Some((user, confidence, rival)) = found.filter(|(u, _, _)| u.id == session.user_id)
         else {
-            self.consume(tenant, session_id, now).await?;
-            let events = session_revoked(
-                &tenant.id,
-                id,
-                &session.user_id,
-                "reverify_face_mismatch",
-                now,
-            );
-            self.inner
-                .store
-                .revoke_session(&tenant.id, id, now, &events)
-                .await?;
-            self.forget_session(id);
-            tracing::warn!(tenant = %tenant.id, session = %id, "re-verification showed another face; session revoked");
-            return Err(ApiError::ReverifyFaceMismatch);
+            return Err(self
+                .end_mismatched(tenant, &session, session_id, now)
+                .await?);
         };
         if let Err(refused) = usable(&user) {
             self.consume(tenant, session_id, now).await?;
@@ -492,20 +480,9 @@ impl FaceGate {
                 )
                 .await?;
             if chosen.0.id != session.user_id {
-                self.consume(tenant, session_id, now).await?;
-                let events = session_revoked(
-                    &tenant.id,
-                    id,
-                    &session.user_id,
-                    "reverify_face_mismatch",
-                    now,
-                );
-                self.inner
-                    .store
-                    .revoke_session(&tenant.id, id, now, &events)
-                    .await?;
-                self.forget_session(id);
-                return Err(ApiError::ReverifyFaceMismatch);
+                return Err(self
+                    .end_mismatched(tenant, &session, session_id, now)
+                    .await?);
             }
             chosen
         } else {
@@ -628,6 +605,29 @@ impl FaceGate {
             now: attempt.now,
         };
         Ok(self.assess_login(attempt.tenant, rules, user, &facts).await)
+    }
+
+    /// A re-verification that showed someone else: its live session is
+    /// spent and the session ends (reported as `session.revoked`). Returns
+    /// the error to answer with.
+    async fn end_mismatched(
+        &self,
+        tenant: &Tenant,
+        session: &crate::domain::Session,
+        live: &LivenessSessionId,
+        now: DateTime<Utc>,
+    ) -> Result<ApiError, ApiError> {
+        self.consume(tenant, live, now).await?;
+        let reason = "reverify_face_mismatch";
+        let events = session_revoked(&tenant.id, &session.id, &session.user_id, reason, now);
+        self.inner
+            .store
+            .revoke_session(&tenant.id, &session.id, now, &events)
+            .await?;
+        self.events_written();
+        self.forget_session(&session.id);
+        tracing::warn!(tenant = %tenant.id, session = %session.id, "re-verification showed another face; session revoked");
+        Ok(ApiError::ReverifyFaceMismatch)
     }
 
     /// `user.rotation_due`, once per enrolled face: the first login in the
