@@ -16,6 +16,7 @@ pub use crate::handoff::*;
 pub use crate::policy::*;
 pub use crate::provider::*;
 pub use crate::signals::*;
+pub use crate::sync::*;
 pub use crate::trust::*;
 
 /// Test photos (scripts/fetch-testdata), for the cases and the example apps' tests.

@@ -41,6 +41,7 @@ mod provider;
 pub mod receiver;
 mod signals;
 pub mod socket;
+mod sync;
 mod trust;
 
 pub use fixture::{Fixture, Reply, camera_frame, camera_jpeg, photo, photo_bytes};
@@ -133,6 +134,7 @@ macro_rules! suite {
             signals_are_validated_idempotent_and_open_to_pages,
             signals_busy_and_limited,
             signals_feed_the_risk_score,
+            sync_re_checks_offline_verifications,
         );
         mod rekognition {
             use super::*;

@@ -442,6 +442,26 @@ pub struct Signal {
     pub received_at: DateTime<Utc>,
 }
 
+/// An offline verification a client synced (`POST /v1/sync`) and what the
+/// server made of it. The frame itself is not kept: only its SHA-256, which
+/// with the user and the time names the record (a resend is the same one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRecord {
+    pub tenant_id: TenantId,
+    pub user_id: String,
+    /// When the client says it verified the user.
+    pub verified_at: DateTime<Utc>,
+    /// SHA-256 (hex) of the primary frame's bytes.
+    pub frame_hash: String,
+    pub client_confidence: f32,
+    pub server_matched: bool,
+    pub server_confidence: f32,
+    pub flagged: bool,
+    /// Why the server could not compare (`NO_FACE_DETECTED`, `USER_NOT_FOUND`…).
+    pub reason: Option<String>,
+    pub synced_at: DateTime<Utc>,
+}
+
 /// A login that scored for a step-up of active liveness: no session yet.
 /// A second, active-mode liveness session of the same user on the same
 /// device completes it once (`POST /v1/verify { step_up_for }`).

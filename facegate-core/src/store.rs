@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Handoff, HandoffOutcome,
     LivenessCompletion, LivenessSession, PolicyChange, RefreshTokenRecord, Session, SignIn, Signal,
-    SigningKeyRecord, StepUp, Tenant, TenantSettings, TenantStatus, User, UserStatus,
+    SigningKeyRecord, StepUp, SyncRecord, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
 use crate::events::{AttemptOutcome, DueDelivery, Event, WebhookDelivery, WebhookEndpoint};
 use crate::ids::{
@@ -136,7 +136,7 @@ pub mod prelude {
     pub use super::{
         AuditStore as _, ConsentStore as _, EventStore as _, HandoffStore as _, LivenessStore as _,
         PolicyStore as _, RateLimitStore as _, RiskStore as _, SessionStore as _, SignalStore as _,
-        SigningKeyStore as _, Store, TenantStore as _, UserStore as _,
+        SigningKeyStore as _, Store, SyncStore as _, TenantStore as _, UserStore as _,
     };
 }
 
@@ -144,7 +144,8 @@ pub mod prelude {
 /// aggregates' traits together. Implement those ([`TenantStore`],
 /// [`PolicyStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`],
 /// [`SessionStore`], [`RiskStore`], [`HandoffStore`], [`SigningKeyStore`],
-/// [`RateLimitStore`], [`AuditStore`], [`EventStore`], [`SignalStore`]);
+/// [`RateLimitStore`], [`AuditStore`], [`EventStore`], [`SignalStore`],
+/// [`SyncStore`]);
 /// `Store` comes with them.
 pub trait Store:
     TenantStore
@@ -160,6 +161,7 @@ pub trait Store:
     + AuditStore
     + EventStore
     + SignalStore
+    + SyncStore
     + Send
     + Sync
     + 'static
@@ -180,6 +182,7 @@ impl<T> Store for T where
         + AuditStore
         + EventStore
         + SignalStore
+        + SyncStore
         + Send
         + Sync
         + 'static
@@ -901,4 +904,29 @@ pub trait SignalStore: Send + Sync {
 
     /// Deletes signals received before `before`; returns how many.
     async fn prune_signals(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Offline verifications synced for a server re-check.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    /// The record a tenant's client synced for this user, time and frame.
+    async fn sync_record(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        verified_at: DateTime<Utc>,
+        frame_hash: &str,
+    ) -> Result<Option<SyncRecord>, StoreError>;
+
+    /// Stores a record with `events` in one transaction, unless one with the
+    /// same tenant, user, time and frame exists (a racing resend): false
+    /// then, and nothing written.
+    async fn insert_sync_record(
+        &self,
+        record: &SyncRecord,
+        events: &[Event],
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes records synced before `before`; returns how many.
+    async fn prune_sync_records(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -16,6 +16,7 @@ mod handoffs;
 pub mod migration;
 mod policy;
 mod signals;
+mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 

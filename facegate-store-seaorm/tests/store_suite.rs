@@ -7,7 +7,7 @@ use facegate_core::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, KeyScope,
     LivenessAction, LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome,
     LivenessSession, LivenessSettings, OriginRules, PinMode, PinSettings, RefreshTokenRecord,
-    Session, Signal, Tenant, TenantSettings, TenantStatus, User, UserStatus,
+    Session, Signal, SyncRecord, Tenant, TenantSettings, TenantStatus, User, UserStatus,
 };
 use facegate_core::events::{
     AttemptOutcome, DeliveryStatus, DueDelivery, Event, EventKind, WebhookEndpoint,
@@ -2447,5 +2447,52 @@ async fn signals_are_stored_once_counted_per_device_and_pruned() {
             .await
             .unwrap(),
         0
+    );
+}
+
+#[tokio::test]
+async fn a_synced_record_is_stored_once_with_its_events() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let now = clock::now();
+    let record = SyncRecord {
+        tenant_id: tenant.clone(),
+        user_id: "user_1".into(),
+        verified_at: now - chrono::Duration::minutes(5),
+        frame_hash: "ab".repeat(32),
+        client_confidence: 97.5,
+        server_matched: false,
+        server_confidence: 12.0,
+        flagged: true,
+        reason: None,
+        synced_at: now,
+    };
+    let flagged = [Event::new(&tenant, EventKind::SyncFlagged, json!({}), now)];
+    assert!(store.insert_sync_record(&record, &flagged).await.unwrap());
+    assert!(!store.insert_sync_record(&record, &flagged).await.unwrap());
+    let stored = store
+        .sync_record(&tenant, "user_1", record.verified_at, &record.frame_hash)
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(record.clone()));
+    assert_eq!(
+        store.events(&tenant, 10).await.unwrap().len(),
+        1,
+        "one event, with the first"
+    );
+    let other = self::tenant(&store).await;
+    assert!(
+        store
+            .sync_record(&other, "user_1", record.verified_at, &record.frame_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .prune_sync_records(now + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
     );
 }

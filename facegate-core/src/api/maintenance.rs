@@ -43,6 +43,9 @@ pub struct Retention {
     /// Client signals older than this are deleted. Default 90 days: the
     /// longest analytics period.
     pub signals: Duration,
+    /// Synced offline verifications (`POST /v1/sync`) older than this are
+    /// deleted. Default 90 days.
+    pub sync_records: Duration,
 }
 
 impl Default for Retention {
@@ -51,6 +54,7 @@ impl Default for Retention {
             audit: Duration::from_secs(400 * 24 * 60 * 60),
             events: Duration::from_secs(30 * 24 * 60 * 60),
             signals: Duration::from_secs(90 * 24 * 60 * 60),
+            sync_records: Duration::from_secs(90 * 24 * 60 * 60),
         }
     }
 }
@@ -75,6 +79,8 @@ pub struct MaintenanceReport {
     pub events_deleted: u64,
     /// Client signals past their retention.
     pub signals_deleted: u64,
+    /// Synced offline verifications past their retention.
+    pub sync_records_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -151,11 +157,8 @@ impl FaceGate {
             Ok(deleted) => report.liveness_sessions_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune liveness sessions"),
         }
-        let keep =
-            chrono::Duration::from_std(self.inner.retention.audit).unwrap_or(chrono::Duration::MAX);
-        let before = now
-            .checked_sub_signed(keep)
-            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        let retention = &self.inner.retention;
+        let before = kept_since(now, retention.audit);
         let forget_frames = now - crate::liveness::REMEMBER_REFERENCE_FRAMES;
         match store.prune_reference_frames(forget_frames).await {
             Ok(deleted) => report.reference_frames_deleted = deleted,
@@ -185,23 +188,23 @@ impl FaceGate {
             Ok(deleted) => report.handoffs_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune handoffs"),
         }
-        let keep_events = chrono::Duration::from_std(self.inner.retention.events)
-            .unwrap_or(chrono::Duration::MAX);
-        let events_before = now
-            .checked_sub_signed(keep_events)
-            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-        match store.prune_events(events_before).await {
+        match store.prune_events(kept_since(now, retention.events)).await {
             Ok(deleted) => report.events_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune events"),
         }
-        let keep_signals = chrono::Duration::from_std(self.inner.retention.signals)
-            .unwrap_or(chrono::Duration::MAX);
-        let signals_before = now
-            .checked_sub_signed(keep_signals)
-            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-        match store.prune_signals(signals_before).await {
+        match store
+            .prune_signals(kept_since(now, retention.signals))
+            .await
+        {
             Ok(deleted) => report.signals_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune signals"),
+        }
+        match store
+            .prune_sync_records(kept_since(now, retention.sync_records))
+            .await
+        {
+            Ok(deleted) => report.sync_records_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune synced records"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,
@@ -225,4 +228,13 @@ impl FaceGate {
             });
         }
     }
+}
+
+/// The oldest time a retention of `keep` keeps at `now` (the dawn of time
+/// for a retention too long to subtract).
+fn kept_since(now: chrono::DateTime<Utc>, keep: Duration) -> chrono::DateTime<Utc> {
+    chrono::Duration::from_std(keep)
+        .ok()
+        .and_then(|keep| now.checked_sub_signed(keep))
+        .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC)
 }

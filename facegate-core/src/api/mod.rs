@@ -19,6 +19,7 @@ mod routes;
 mod sdk;
 mod sessions;
 mod signals;
+mod sync;
 pub use cors::CorsConfig;
 pub use demo::{ClientAddr, DemoConfig};
 pub use handoff::{
@@ -512,6 +513,7 @@ impl FaceGate {
                 let client = parts.extensions.get::<ClientAddr>().copied();
                 self.ingest_signals(&tenant, client, &body).await
             }
+            Route::Sync => self.sync_offline(&tenant, &body).await,
             Route::CreateWebhook => self.create_webhook(&tenant, &body).await,
             Route::ListWebhooks => self.list_webhooks(&tenant).await,
             Route::DeleteWebhook(id) => self.delete_webhook(&tenant, &id).await,

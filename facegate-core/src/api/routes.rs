@@ -47,6 +47,7 @@ pub(crate) enum Route {
     /// The desktop's socket, which adapters upgrade before the core sees it.
     HandoffSocket(String),
     Signals,
+    Sync,
     CreateWebhook,
     ListWebhooks,
     DeleteWebhook(WebhookId),
@@ -153,6 +154,7 @@ impl Route {
                 PhoneStep::LivenessFrames(LivenessSessionId::from_string(*id)),
             ),
             ("POST", ["v1", "signals"]) => Signals,
+            ("POST", ["v1", "sync"]) => Sync,
             ("POST", ["v1", "webhooks"]) => CreateWebhook,
             ("GET", ["v1", "webhooks"]) => ListWebhooks,
             ("DELETE", ["v1", "webhooks", id]) => DeleteWebhook(WebhookId::from_string(*id)),
@@ -224,6 +226,7 @@ impl Route {
                 PhoneStep::Decline => "/v1/handoff/:token/decline",
             },
             Signals => "/v1/signals",
+            Sync => "/v1/sync",
             CreateWebhook | ListWebhooks => "/v1/webhooks",
             DeleteWebhook(_) => "/v1/webhooks/:id",
             WebhookDeliveries(_) => "/v1/webhooks/:id/deliveries",
@@ -250,7 +253,7 @@ impl Route {
             // A handoff's token is a credential: not for the audit trail.
             CreateHandoff | HandoffStatus(_) | HandoffSocket(_) | HandoffPhone(..) => None,
             DeleteWebhook(id) | WebhookDeliveries(id) | Redeliver(id, _) => Some(id.as_str()),
-            CreateWebhook | ListWebhooks | Signals => None,
+            CreateWebhook | ListWebhooks | Signals | Sync => None,
             ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
             | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
             | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
@@ -270,6 +273,7 @@ impl Route {
                 | Route::HandoffPhone(_, PhoneStep::LivenessFrames(_))
                 | Route::DemoLivenessFrames(_)
                 | Route::DemoEnroll
+                | Route::Sync
         )
     }
 
@@ -298,6 +302,8 @@ impl Route {
             // Endpoints and their secrets are the host's backend's business.
             CreateWebhook | ListWebhooks | DeleteWebhook(_) | WebhookDeliveries(_)
             | Redeliver(..) => false,
+            // "Is this face that user?" about anyone: the backend's question.
+            Sync => false,
             // Keyless, on the demo tenant.
             DemoPage
             | DemoPreflight

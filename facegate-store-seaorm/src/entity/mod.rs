@@ -21,6 +21,7 @@ pub mod sign_in;
 pub mod signal;
 pub mod signing_key;
 pub mod step_up;
+pub mod sync_record;
 pub mod tenant;
 pub mod tenant_policy;
 pub mod token_exchange;

@@ -19,6 +19,7 @@ mod m20261205_000013_policies_and_risk;
 mod m20261206_000014_handoffs;
 mod m20261206_000015_events;
 mod m20261206_000016_signals;
+mod m20261206_000017_sync_records;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_handoffs::Migration),
             Box::new(m20261206_000015_events::Migration),
             Box::new(m20261206_000016_signals::Migration),
+            Box::new(m20261206_000017_sync_records::Migration),
         ]
     }
 }
