@@ -36,10 +36,11 @@ case!(
             record(&user, 99.0, 20, vec![photo(BIDEN), photo(OBAMA_2)]),
             record("user_nope", 95.0, 10, vec![photo(OBAMA_2)]),
             record(&user, 90.0, 5, vec![photo("face-api/sample1.jpg")]),
+            record(&user, 90.0, 4, vec!["bm90IGFuIGltYWdl".into()]),
         ];
         let reply = fx.call("POST", "/v1/sync", Some(json!({ "records": records }))).await;
         let answer = reply.assert_ok(200).clone();
-        assert_eq!(answer["processed"], 4);
+        assert_eq!(answer["processed"], 5);
         let checked = answer["re_verified"].as_array().unwrap();
         assert_eq!(checked[0]["user_id"], user.as_str());
         assert_eq!(checked[0]["server_matched"], true, "{answer}");
@@ -48,23 +49,27 @@ case!(
         assert_eq!(checked[0]["timestamp"], records[0]["timestamp"]);
         assert_eq!(checked[1]["server_matched"], false);
         assert_eq!(checked[1]["flagged"], true);
+        // No score below the threshold: nothing to climb.
+        assert_eq!(checked[1]["server_confidence"], 0.0);
         assert_eq!(checked[2]["flagged"], true);
         assert_eq!(checked[2]["reason"], "USER_NOT_FOUND");
         assert_eq!(checked[3]["flagged"], true);
         assert_eq!(checked[3]["reason"], "MANY_FACES");
+        // Not an image: that record is flagged, the batch goes on.
+        assert_eq!(checked[4]["reason"], "INVALID_IMAGE_FORMAT");
 
         // Each flag reported once, signed; a resend changes nothing.
-        let reported = flags.wait_for(3).await;
+        let reported = flags.wait_for(4).await;
         let again = fx.call("POST", "/v1/sync", Some(json!({ "records": records }))).await;
         assert_eq!(again.assert_ok(200), &answer);
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(flags.received().len(), 3);
+        assert_eq!(flags.received().len(), 4);
         let mut users: Vec<String> = reported
             .iter()
             .map(|r| assert_signed(r, &secret)["data"]["user_id"].as_str().unwrap().to_owned())
             .collect();
         users.sort();
-        assert_eq!(users, [user.clone(), user.clone(), "user_nope".to_owned()]);
+        assert_eq!(users, [user.clone(), user.clone(), user.clone(), "user_nope".to_owned()]);
 
         // Malformed records refuse the batch, each problem named.
         let old = record(&user, 90.0, 60 * 24 * 40, vec![photo(OBAMA_2)]);
@@ -106,6 +111,21 @@ case!(
         fx.call("POST", "/v1/sync", Some(json!({ "records": [] })))
             .await
             .assert_error(400, "VALIDATION_FAILED");
+
+        // At most 30 batches a minute per tenant: refused within two
+        // windows' worth, whatever minute this runs in.
+        let mut refused = None;
+        for i in 0..61 {
+            let cheap = vec![record("user_nope", 90.0, i, vec![photo(OBAMA_2)])];
+            let reply = fx.call("POST", "/v1/sync", Some(json!({ "records": cheap }))).await;
+            if reply.status != 200 {
+                refused = Some(reply);
+                break;
+            }
+        }
+        let limited = refused.expect("a 429 within 61 batches");
+        limited.assert_error(429, "RATE_LIMITED");
+        assert!(limited.header("retry-after").is_some());
 
         // Not a page's question.
         let client = fx

@@ -199,10 +199,10 @@ impl FaceGate {
             Ok(deleted) => report.signals_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune signals"),
         }
-        match store
-            .prune_sync_records(kept_since(now, retention.sync_records))
-            .await
-        {
+        // Kept at least as long as a record may be synced, or a late resend
+        // would be checked (and reported) a second time.
+        let keep_sync = retention.sync_records.max(super::sync::RESEND_WINDOW);
+        match store.prune_sync_records(kept_since(now, keep_sync)).await {
             Ok(deleted) => report.sync_records_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune synced records"),
         }

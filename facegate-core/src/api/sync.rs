@@ -10,7 +10,7 @@
 //! comparison. Frames are not kept, only that hash.
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -29,10 +29,16 @@ pub const MAX_RECORDS: usize = 50;
 pub const MAX_FRAMES: usize = 5;
 /// How far behind the client's offline verifications may be synced.
 const MAX_AGE: chrono::Duration = chrono::Duration::days(30);
+/// How long a record can be sent again: what its retention must cover.
+pub(super) const RESEND_WINDOW: std::time::Duration =
+    std::time::Duration::from_secs(31 * 24 * 3600);
 const MAX_AHEAD: chrono::Duration = chrono::Duration::seconds(60);
 /// A record is flagged when the server's confidence is more than this many
 /// points below the client's claim (or the server does not match at all).
 pub const FLAG_MARGIN: f32 = 10.0;
+/// Sync requests a tenant may make a minute, counted in the database: each
+/// is up to 50 engine probes, on an engine every tenant's logins share.
+pub const REQUESTS_PER_MINUTE: u32 = 30;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +101,16 @@ impl FaceGate {
         let request: SyncRequest = wire::parse_json(body)?;
         let now = clock::now();
         let records = validate(&request, now)?;
+        super::rate_limit::FixedWindow {
+            limit: REQUESTS_PER_MINUTE,
+            window: std::time::Duration::from_secs(60),
+        }
+        .check(
+            self.inner.store.as_ref(),
+            &format!("sync:{}", tenant.id),
+            now,
+        )
+        .await?;
         let face = self.warm_face_engine(&tenant.id).await?;
         let mut re_verified = Vec::with_capacity(records.len());
         for record in records {
@@ -151,16 +167,17 @@ impl FaceGate {
                     tracing::warn!(tenant = %tenant.id, user = %synced.user_id, "offline verification flagged");
                 }
                 re_verified.push(ReVerified::from(synced));
-            } else if let Some(first) = store
-                .sync_record(
-                    &tenant.id,
-                    &record.user_id,
-                    record.verified_at,
-                    &record.frame_hash,
-                )
-                .await?
-            {
+            } else {
                 // A resend racing this one stored first: its answer stands.
+                let first = store
+                    .sync_record(
+                        &tenant.id,
+                        &record.user_id,
+                        record.verified_at,
+                        &record.frame_hash,
+                    )
+                    .await?
+                    .ok_or_else(|| ApiError::Internal("a synced record vanished".into()))?;
                 re_verified.push(ReVerified::from(first));
             }
         }
@@ -172,9 +189,10 @@ impl FaceGate {
 
     /// Whether the primary frame shows the record's user, as verify would
     /// decide it (the best stored match at the tenant's threshold), and the
-    /// server's confidence in that user. A frame the engine cannot use, or
-    /// a user the tenant does not have (or has suspended), is a mismatch
-    /// with its reason.
+    /// confidence of that match: 0 without one, as `/v1/match` answers, so
+    /// the route cannot be used to watch a score climb below the threshold.
+    /// A frame the engine cannot use, or a user the tenant does not have
+    /// (or has suspended), is a mismatch with its reason.
     async fn re_check(
         &self,
         tenant: &Tenant,
@@ -191,24 +209,27 @@ impl FaceGate {
         }
         let probe = match face.probe(&record.primary).await {
             Ok(probe) => probe,
-            Err(err @ (FaceError::NoFace | FaceError::ManyFaces)) => {
+            // The record's own fault: flagged with it, the batch goes on
+            // (and a resend of the batch does not stop at it again).
+            Err(
+                err @ (FaceError::NoFace
+                | FaceError::ManyFaces
+                | FaceError::InvalidImage(_)
+                | FaceError::TooLarge(_)),
+            ) => {
                 let code = ApiError::from(err).code();
                 return Ok((false, 0.0, Some(code.to_owned())));
             }
             Err(err) => return Err(err.into()),
         };
         let threshold = tenant.settings.match_threshold;
-        let candidates = self
-            .stored_candidates(face, &tenant.id, &probe, 0.0)
+        let best = self
+            .stored_match(face, &tenant.id, &probe, threshold)
             .await?;
-        let confidence = candidates
-            .iter()
-            .find(|hit| hit.user_id == user)
-            .map_or(0.0, |hit| hit.confidence);
-        let matched = candidates
-            .first()
-            .is_some_and(|best| best.user_id == user && best.confidence >= threshold);
-        Ok((matched, confidence, None))
+        Ok(match best {
+            Some(hit) if hit.user_id == user => (true, hit.confidence, None),
+            _ => (false, 0.0, None),
+        })
     }
 }
 
@@ -274,7 +295,11 @@ fn validate(request: &SyncRequest, now: DateTime<Utc>) -> Result<Vec<Checked>, A
         records.push(Checked {
             user_id: record.user_id,
             client_confidence: record.confidence,
-            verified_at: record.timestamp,
+            // To the millisecond, as the wire and every stored time are.
+            verified_at: record
+                .timestamp
+                .duration_trunc(chrono::TimeDelta::milliseconds(1))
+                .unwrap_or(record.timestamp),
             frame_hash: hex::encode(Sha256::digest(&bytes)),
             primary,
         });
