@@ -17,6 +17,7 @@ pub use crate::policy::*;
 pub use crate::provider::*;
 pub use crate::signals::*;
 pub use crate::sync::*;
+pub use crate::threats::*;
 pub use crate::trust::*;
 
 /// Test photos (scripts/fetch-testdata), for the cases and the example apps' tests.
@@ -292,11 +293,13 @@ pub(crate) async fn session_of_frames<A: Adapter>(
                 .enumerate()
                 .map(|(i, image)| json!({ "image": image, "timestamp_ms": 1_000 + 400 * i as i64 }))
                 .collect();
+            // With the ceremony's headers, as the SDK sends them on every call.
             let judged = fx
-                .call(
+                .call_with(
                     "POST",
                     &format!("/v1/liveness/session/{id}/frames"),
                     Some(json!({ "nonce": started["challenge"]["nonce"], "frames": frames })),
+                    headers,
                 )
                 .await;
             judged.assert_ok(200);

@@ -158,10 +158,14 @@ impl<A: Adapter> Fixture<A> {
     {
         let store = facegate_store_seaorm::testing::test_store().await;
         let db = store.clone();
-        // Any case may register a local receiver (crate::receiver).
+        // Any case may register a local receiver (crate::receiver). Threat
+        // learning is off: the fixture's camera shows the same photos in
+        // every ceremony, and cases fail on purpose; the threat cases
+        // (crate::threats) turn it on.
         let builder = FaceGate::builder(store)
             .consent_registry(StaticConsentRegistry::new().with_version("v1", CONSENT_TEXT))
-            .webhooks(crate::events::fast_webhooks());
+            .webhooks(crate::events::fast_webhooks())
+            .threats(facegate_core::threat::ThreatConfig::off());
         let (builder, peer) = match engine_kind {
             Engine::Local => (builder.face_provider(engine().clone()), None),
             Engine::Rekognition => {

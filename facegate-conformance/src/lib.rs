@@ -42,6 +42,7 @@ pub mod receiver;
 mod signals;
 pub mod socket;
 mod sync;
+mod threats;
 mod trust;
 
 pub use fixture::{Fixture, Reply, camera_frame, camera_jpeg, photo, photo_bytes};
@@ -135,6 +136,9 @@ macro_rules! suite {
             signals_busy_and_limited,
             signals_feed_the_risk_score,
             sync_re_checks_offline_verifications,
+            threat_intel_blocks_a_replayed_still,
+            threat_intel_learns_from_refusals,
+            threat_intel_shared_across_tenants,
         );
         mod rekognition {
             use super::*;

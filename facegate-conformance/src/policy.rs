@@ -22,7 +22,7 @@ async fn set_policy<A: Adapter>(fx: &Fixture<A>, kind: &str, config: Value) -> R
 }
 
 /// Risk rules with these thresholds; lockouts as by default.
-async fn risk_rules<A: Adapter>(fx: &Fixture<A>, step_up: f64, block: f64, mode: &str) {
+pub(crate) async fn risk_rules<A: Adapter>(fx: &Fixture<A>, step_up: f64, block: f64, mode: &str) {
     let rules = json!({
         "block_threshold": block, "step_up_threshold": step_up,
         "max_failed_attempts": 5, "lockout_duration_minutes": 30, "mode": mode,
@@ -129,7 +129,10 @@ async fn active_session<A: Adapter>(fx: &Fixture<A>) -> String {
 
 /// A live session of Biden (never enrolled here): his photo as a camera
 /// sends it, mirrored, and re-encoded, as a person holding still would.
-async fn stranger_session<A: Adapter>(fx: &Fixture<A>, headers: &[(&str, &str)]) -> String {
+pub(crate) async fn stranger_session<A: Adapter>(
+    fx: &Fixture<A>,
+    headers: &[(&str, &str)],
+) -> String {
     let image = image::load_from_memory(&photo_bytes(BIDEN))
         .unwrap()
         .to_rgb8();

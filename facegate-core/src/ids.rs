@@ -126,3 +126,9 @@ prefixed_id!(
     "dlv_",
     simple
 );
+prefixed_id!(
+    /// `thr_…`: a learned threat pattern.
+    ThreatPatternId,
+    "thr_",
+    simple
+);

@@ -32,6 +32,7 @@ pub mod policy;
 pub mod providers;
 pub mod sealed;
 pub mod store;
+pub mod threat;
 pub mod token;
 pub mod webhook;
 

@@ -52,6 +52,16 @@ impl MasterKey {
             .map_err(|_| SealError::MalformedKey)
     }
 
+    /// A key for another purpose (`label`), derived with HMAC-SHA256: what
+    /// it keys reveals nothing of the master key.
+    pub(crate) fn derive(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.0))
     }

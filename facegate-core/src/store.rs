@@ -19,6 +19,7 @@ use crate::ids::{
     UserId, WebhookId,
 };
 use crate::policy::{Policy, PolicyType};
+use crate::threat::{FrameSighting, ThreatAction, ThreatKind, ThreatObservation, ThreatPattern};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -136,7 +137,8 @@ pub mod prelude {
     pub use super::{
         AuditStore as _, ConsentStore as _, EventStore as _, HandoffStore as _, LivenessStore as _,
         PolicyStore as _, RateLimitStore as _, RiskStore as _, SessionStore as _, SignalStore as _,
-        SigningKeyStore as _, Store, SyncStore as _, TenantStore as _, UserStore as _,
+        SigningKeyStore as _, Store, SyncStore as _, TenantStore as _, ThreatStore as _,
+        UserStore as _,
     };
 }
 
@@ -145,7 +147,7 @@ pub mod prelude {
 /// [`PolicyStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`],
 /// [`SessionStore`], [`RiskStore`], [`HandoffStore`], [`SigningKeyStore`],
 /// [`RateLimitStore`], [`AuditStore`], [`EventStore`], [`SignalStore`],
-/// [`SyncStore`]);
+/// [`SyncStore`], [`ThreatStore`]);
 /// `Store` comes with them.
 pub trait Store:
     TenantStore
@@ -162,6 +164,7 @@ pub trait Store:
     + EventStore
     + SignalStore
     + SyncStore
+    + ThreatStore
     + Send
     + Sync
     + 'static
@@ -183,6 +186,7 @@ impl<T> Store for T where
         + EventStore
         + SignalStore
         + SyncStore
+        + ThreatStore
         + Send
         + Sync
         + 'static
@@ -929,4 +933,80 @@ pub trait SyncStore: Send + Sync {
 
     /// Deletes records synced before `before`; returns how many.
     async fn prune_sync_records(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Threat intelligence: sightings, the patterns learned from them, and the
+/// frames of live ceremonies kept to recognise a replayed still.
+#[async_trait]
+pub trait ThreatStore: Send + Sync {
+    /// Stores a sighting unless the same (tenant, kind, indicator,
+    /// subject) is stored; returns whether it was new.
+    async fn record_threat(&self, observation: &ThreatObservation) -> Result<bool, StoreError>;
+
+    /// Distinct subjects seen with this indicator since `since`.
+    async fn count_threats(
+        &self,
+        tenant: &TenantId,
+        kind: ThreatKind,
+        indicator: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+
+    /// Learns from one sighting, atomically across instances: the stored
+    /// pattern of `fresh`'s tenant, kind and indicator (locked), passed with
+    /// `fresh`, `count`, `level` and `decay` to [`ThreatPattern::learn`],
+    /// and its answer stored. Returns that answer.
+    async fn learn_threat(
+        &self,
+        fresh: ThreatPattern,
+        count: u32,
+        level: Option<ThreatAction>,
+        decay: chrono::Duration,
+    ) -> Result<Option<(ThreatPattern, Option<ThreatAction>)>, StoreError>;
+
+    /// A tenant's patterns, the most recently seen first.
+    async fn threat_patterns(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+    ) -> Result<Vec<ThreatPattern>, StoreError>;
+
+    /// Patterns on any of these indicators last seen since `since`: the
+    /// tenant's, or every tenant's when `tenant` is `None` (collective
+    /// immunity).
+    async fn threat_patterns_on(
+        &self,
+        tenant: Option<&TenantId>,
+        indicators: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ThreatPattern>, StoreError>;
+
+    async fn record_frame_sighting(&self, sighting: &FrameSighting) -> Result<(), StoreError>;
+
+    /// A tenant's frames that matched `user` (or nobody), seen since
+    /// `since`, the newest first, at most `limit`.
+    async fn frame_sightings(
+        &self,
+        tenant: &TenantId,
+        user: Option<&UserId>,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FrameSighting>, StoreError>;
+
+    /// The frame a live ceremony was judged on, if it was kept.
+    async fn frame_sighting(
+        &self,
+        tenant: &TenantId,
+        liveness_session: &LivenessSessionId,
+    ) -> Result<Option<FrameSighting>, StoreError>;
+
+    /// Deletes sightings of each kind seen before its time, frames seen
+    /// before `frames_before` and patterns last seen before
+    /// `patterns_before`; returns how many rows.
+    async fn prune_threats(
+        &self,
+        seen_before: &[(ThreatKind, DateTime<Utc>)],
+        frames_before: DateTime<Utc>,
+        patterns_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }

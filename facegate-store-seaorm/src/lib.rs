@@ -19,6 +19,7 @@ mod signals;
 mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod threats;
 
 use std::time::Duration;
 
@@ -367,6 +368,12 @@ async fn delete_user_rows(
     face_enrollment::Entity::delete_many()
         .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
         .filter(face_enrollment::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    // The perceptual hashes of their ceremonies' frames.
+    entity::frame_sighting::Entity::delete_many()
+        .filter(entity::frame_sighting::Column::TenantId.eq(tenant.as_str()))
+        .filter(entity::frame_sighting::Column::UserId.eq(id.as_str()))
         .exec(txn)
         .await?;
     // Where and on what they signed in: theirs, gone with them.

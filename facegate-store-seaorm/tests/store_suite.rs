@@ -2496,3 +2496,302 @@ async fn a_synced_record_is_stored_once_with_its_events() {
         1
     );
 }
+
+mod threats {
+    use super::*;
+    use facegate_core::ids::ThreatPatternId;
+    use facegate_core::threat::{
+        FrameSighting, ThreatAction, ThreatKind, ThreatObservation, ThreatPattern,
+    };
+
+    fn fresh(tenant: &TenantId, indicator: &str, action: ThreatAction) -> ThreatPattern {
+        let now = clock::now();
+        ThreatPattern {
+            id: ThreatPatternId::generate(),
+            tenant_id: tenant.clone(),
+            kind: ThreatKind::Enumeration,
+            indicator: indicator.into(),
+            first_seen: now,
+            last_seen: now,
+            occurrences: 0,
+            action,
+        }
+    }
+
+    const DAY: chrono::Duration = chrono::Duration::hours(24);
+
+    #[tokio::test]
+    async fn sightings_count_once_per_subject_within_a_window() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let now = clock::now();
+        let seen = |subject: &str, minutes_ago: i64| ThreatObservation {
+            tenant_id: tenant.clone(),
+            kind: ThreatKind::Enumeration,
+            indicator: "dev:1".into(),
+            subject: subject.into(),
+            seen_at: now - chrono::Duration::minutes(minutes_ago),
+        };
+        assert!(store.record_threat(&seen("a", 90)).await.unwrap());
+        assert!(store.record_threat(&seen("b", 5)).await.unwrap());
+        assert!(
+            !store.record_threat(&seen("b", 1)).await.unwrap(),
+            "once per subject"
+        );
+        assert!(store.record_threat(&seen("c", 1)).await.unwrap());
+        let hour_ago = now - chrono::Duration::hours(1);
+        let count = |kind, indicator: &'static str, tenant: TenantId| {
+            let store = store.clone();
+            async move {
+                store
+                    .count_threats(&tenant, kind, indicator, hour_ago)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            count(ThreatKind::Enumeration, "dev:1", tenant.clone()).await,
+            2
+        );
+        assert_eq!(
+            count(ThreatKind::PadBurst, "dev:1", tenant.clone()).await,
+            0
+        );
+        assert_eq!(
+            count(ThreatKind::Enumeration, "dev:2", tenant.clone()).await,
+            0
+        );
+        let other = self::tenant(&store).await;
+        assert_eq!(count(ThreatKind::Enumeration, "dev:1", other).await, 0);
+    }
+
+    #[tokio::test]
+    async fn patterns_are_learned_raised_and_found_by_indicator() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        use ThreatAction::*;
+        // Below the rule, nothing: no row either.
+        let nothing = store
+            .learn_threat(fresh(&tenant, "dev:1", Monitor), 1, None, DAY)
+            .await
+            .unwrap();
+        assert_eq!(nothing, None);
+        assert!(store.threat_patterns(&tenant, 10).await.unwrap().is_empty());
+        let (first, before) = store
+            .learn_threat(fresh(&tenant, "dev:1", Monitor), 5, Some(Monitor), DAY)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (before, first.action, first.occurrences),
+            (None, Monitor, 5)
+        );
+        let (raised, before) = store
+            .learn_threat(fresh(&tenant, "dev:1", StepUp), 10, Some(StepUp), DAY)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(before, Some(Monitor));
+        assert_eq!(
+            (raised.id.clone(), raised.action, raised.occurrences),
+            (first.id.clone(), StepUp, 6)
+        );
+        // A sighting below the rule keeps what is in force.
+        let (kept, _) = store
+            .learn_threat(fresh(&tenant, "dev:1", Monitor), 1, None, DAY)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((kept.action, kept.occurrences), (StepUp, 7));
+        assert_eq!(
+            store.threat_patterns(&tenant, 10).await.unwrap(),
+            vec![kept.clone()]
+        );
+
+        let other = self::tenant(&store).await;
+        store
+            .learn_threat(fresh(&other, "net:9", Block), 3, Some(Block), DAY)
+            .await
+            .unwrap();
+        let indicators = ["dev:1".to_owned(), "net:9".to_owned(), "frm:0".to_owned()];
+        let day_ago = clock::now() - DAY;
+        let own = store
+            .threat_patterns_on(Some(&tenant), &indicators, day_ago)
+            .await
+            .unwrap();
+        assert_eq!(own, vec![kept]);
+        let shared = store
+            .threat_patterns_on(None, &indicators, day_ago)
+            .await
+            .unwrap();
+        assert_eq!(shared.len(), 2);
+        let later = clock::now() + chrono::Duration::seconds(1);
+        assert!(
+            store
+                .threat_patterns_on(None, &indicators, later)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .threat_patterns_on(None, &[], day_ago)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn racing_instances_learn_one_pattern() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let learners = (0..8).map(|_| {
+            let store = store.clone();
+            let fresh = fresh(&tenant, "dev:race", ThreatAction::Monitor);
+            tokio::spawn(async move {
+                store
+                    .learn_threat(fresh, 3, Some(ThreatAction::Monitor), DAY)
+                    .await
+            })
+        });
+        let learned: Vec<_> = futures_util::future::join_all(learners)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().unwrap().unwrap())
+            .collect();
+        // Exactly one learned it new; the others counted one more each.
+        assert_eq!(
+            learned
+                .iter()
+                .filter(|(_, before)| before.is_none())
+                .count(),
+            1
+        );
+        let patterns = store.threat_patterns(&tenant, 10).await.unwrap();
+        assert_eq!(patterns.len(), 1);
+        assert_eq!(patterns[0].occurrences, 3 + 7);
+    }
+
+    #[tokio::test]
+    async fn frames_are_kept_per_face_and_go_with_their_user() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let ada = super::user(&tenant, "ada");
+        store
+            .insert_user(&ada, &[face(&ada)], None, &[])
+            .await
+            .unwrap();
+        let user = ada.id.clone();
+        let now = clock::now();
+        let sighting = |session: &str, user: Option<&UserId>, hash: u64| FrameSighting {
+            tenant_id: tenant.clone(),
+            liveness_session_id: LivenessSessionId::from_string(session),
+            device_id: format!("device-of-{session}"),
+            user_id: user.cloned(),
+            perceptual: hash,
+            cluster: hash,
+            seen_at: now,
+        };
+        store
+            .record_frame_sighting(&sighting("s-1", Some(&user), u64::MAX))
+            .await
+            .unwrap();
+        store
+            .record_frame_sighting(&sighting("s-2", None, 7))
+            .await
+            .unwrap();
+        let hour_ago = now - chrono::Duration::hours(1);
+        let theirs = store
+            .frame_sightings(&tenant, Some(&user), hour_ago, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            theirs,
+            vec![sighting("s-1", Some(&user), u64::MAX)],
+            "all 64 bits kept"
+        );
+        let nobody = store
+            .frame_sightings(&tenant, None, hour_ago, 10)
+            .await
+            .unwrap();
+        assert_eq!(nobody.len(), 1);
+        assert_eq!(
+            store
+                .frame_sighting(&tenant, &LivenessSessionId::from_string("s-2"))
+                .await
+                .unwrap()
+                .map(|s| s.perceptual),
+            Some(7)
+        );
+        // Deleting the user deletes their frames.
+        store.delete_user(&tenant, &user, &[]).await.unwrap();
+        assert!(
+            store
+                .frame_sightings(&tenant, Some(&user), hour_ago, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .frame_sightings(&tenant, None, hour_ago, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn old_sightings_and_expired_patterns_are_pruned() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let now = clock::now();
+        store
+            .record_threat(&ThreatObservation {
+                tenant_id: tenant.clone(),
+                kind: ThreatKind::PinGuessing,
+                indicator: "dev:1".into(),
+                subject: "s".into(),
+                seen_at: now - chrono::Duration::hours(2),
+            })
+            .await
+            .unwrap();
+        store
+            .learn_threat(
+                fresh(&tenant, "dev:1", ThreatAction::Monitor),
+                3,
+                Some(ThreatAction::Monitor),
+                DAY,
+            )
+            .await
+            .unwrap();
+        let hour_ago = now - chrono::Duration::hours(1);
+        let other_kind = [(ThreatKind::Enumeration, hour_ago)];
+        assert_eq!(
+            store
+                .prune_threats(&other_kind, hour_ago, hour_ago)
+                .await
+                .unwrap(),
+            0,
+            "by kind"
+        );
+        let its_kind = [(ThreatKind::PinGuessing, hour_ago)];
+        assert_eq!(
+            store
+                .prune_threats(&its_kind, hour_ago, hour_ago)
+                .await
+                .unwrap(),
+            1,
+            "the sighting"
+        );
+        let later = now + chrono::Duration::seconds(1);
+        assert_eq!(
+            store.prune_threats(&[], hour_ago, later).await.unwrap(),
+            1,
+            "the pattern"
+        );
+        assert!(store.threat_patterns(&tenant, 10).await.unwrap().is_empty());
+    }
+}

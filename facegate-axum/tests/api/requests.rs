@@ -15,7 +15,7 @@ async fn unknown_route_is_a_json_404() {
     );
     // Routes of later milestones are not served until they are built.
     assert_error(
-        &app.call("GET", "/v1/threat-intel", None).await,
+        &app.call("GET", "/v1/analytics/overview", None).await,
         404,
         "NOT_FOUND",
     );

@@ -158,7 +158,10 @@ impl FaceGate {
             Route::DemoPreflight => Ok(self.demo_preflight(demo, &tenant)),
             Route::DemoConsent => self.record_consent(&tenant, KeyScope::Client, &body).await,
             Route::DemoStartLiveness => self.start_liveness(&tenant, &parts.headers, &[]).await,
-            Route::DemoLivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
+            Route::DemoLivenessFrames(id) => {
+                self.submit_liveness_frames(&tenant, &id, parts, &body)
+                    .await
+            }
             Route::DemoEnroll => {
                 self.enroll(&tenant, KeyScope::Client, parts, &demo_enroll_body(&body)?)
                     .await

@@ -588,7 +588,8 @@ impl FaceGate {
             }
             PhoneStep::LivenessFrames(id) => {
                 self.own_ceremony(&handoff, id.as_str()).await?;
-                self.submit_liveness_frames(&tenant, &id, &body).await
+                self.submit_liveness_frames(&tenant, &id, parts, &body)
+                    .await
             }
             PhoneStep::Consent => {
                 if handoff.mode != HandoffMode::Enroll {

@@ -14,6 +14,7 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::threat_intel::Sighting;
 use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{LivenessChallenge, LivenessCompletion, LivenessMode, LivenessSession, Tenant};
@@ -26,6 +27,7 @@ use crate::providers::face::{
     FaceProbe, FrameObservation, ImageInput, ProviderLivenessResult, TemporaryCredentials,
 };
 use crate::store::FailureSubject;
+use crate::threat::ThreatKind;
 
 #[derive(Serialize)]
 struct StartResponse {
@@ -328,8 +330,10 @@ impl FaceGate {
         &self,
         tenant: &Tenant,
         id: &LivenessSessionId,
+        parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
+        let client = parts.extensions.get::<super::ClientAddr>().copied();
         if self.face_engine()?.runs_liveness() {
             return Err(ApiError::Validation(vec![FieldIssue::new(
                 "frames",
@@ -447,6 +451,41 @@ impl FaceGate {
             .await?
         {
             return Err(ApiError::LivenessAlreadyCompleted);
+        }
+        if let FrameObservation::Face(reference) = &observations[verdict.reference_frame]
+            && verdict.outcome.is_live
+        {
+            // A client that does not identify its device gets a new one per
+            // ceremony: counted as one per network instead, so that its
+            // user's every login is not another device.
+            let identified = ["x-device-id", crate::device::HEADER]
+                .iter()
+                .any(|h| parts.headers.contains_key(*h));
+            let device = match (identified, client) {
+                (true, _) => session.device_id.clone(),
+                (false, Some(client)) => crate::providers::risk::network_of(client.0),
+                (false, None) => "unidentified".to_owned(),
+            };
+            self.sight_frame(
+                &tenant.id,
+                id,
+                &device,
+                completion.user_id.as_ref(),
+                reference.pixels.perceptual,
+            )
+            .await;
+        }
+        if verdict.failure == Some(Failure::SpoofFrame) {
+            let sightings = self
+                .device_and_network(&session.device_id, client)
+                .into_iter()
+                .map(|indicator| Sighting {
+                    kind: ThreatKind::PadBurst,
+                    indicator,
+                    subject: id.as_str(),
+                })
+                .collect();
+            self.sight(&tenant.id, sightings).await;
         }
         if let Some(failure) = verdict.failure {
             let failed = Event::new(

@@ -81,6 +81,9 @@ pub struct MaintenanceReport {
     pub signals_deleted: u64,
     /// Synced offline verifications past their retention.
     pub sync_records_deleted: u64,
+    /// Threat sightings and frames past the longest rule window, and
+    /// patterns that have expired.
+    pub threats_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -205,6 +208,18 @@ impl FaceGate {
         match store.prune_sync_records(kept_since(now, keep_sync)).await {
             Ok(deleted) => report.sync_records_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune synced records"),
+        }
+        let threats = &self.inner.threats.config;
+        let sightings: Vec<_> = crate::threat::ThreatKind::ALL
+            .into_iter()
+            .map(|kind| (kind, now - threats.window(kind)))
+            .collect();
+        let frames = now - threats.window(crate::threat::ThreatKind::ReplayedFrames);
+        // A block lasts three decay periods at most (see `ThreatPattern::action_at`).
+        let expired = now - threats.decay * 3;
+        match store.prune_threats(&sightings, frames, expired).await {
+            Ok(deleted) => report.threats_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune threat intelligence"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

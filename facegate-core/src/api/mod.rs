@@ -20,6 +20,7 @@ mod sdk;
 mod sessions;
 mod signals;
 mod sync;
+mod threat_intel;
 pub use cors::CorsConfig;
 pub use demo::{ClientAddr, DemoConfig};
 pub use handoff::{
@@ -110,6 +111,7 @@ struct Inner {
     handoff: HandoffConfig,
     webhooks: webhooks::Webhooks,
     signals: signals::Signals,
+    threats: threat_intel::Threats,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -131,6 +133,7 @@ pub struct FaceGateBuilder {
     handoff: HandoffConfig,
     webhooks: crate::webhook::WebhookConfig,
     signals: SignalsConfig,
+    threats: crate::threat::ThreatConfig,
 }
 
 impl FaceGateBuilder {
@@ -215,7 +218,8 @@ impl FaceGateBuilder {
         self
     }
 
-    /// Feeds the risk engine's `threat_intel` factor; none by default.
+    /// A threat feed of the host's own, read with the learned patterns by
+    /// the risk engine's `threat_intel_match` factor; none by default.
     pub fn threat_intel(mut self, feed: impl ThreatIntel) -> Self {
         self.threat_intel = Some(Arc::new(feed));
         self
@@ -264,6 +268,12 @@ impl FaceGateBuilder {
         self
     }
 
+    /// How threats are learned (`GET /v1/threat-intel`); see [`crate::threat`].
+    pub fn threats(mut self, threats: crate::threat::ThreatConfig) -> Self {
+        self.threats = threats;
+        self
+    }
+
     /// How the guard caches verified tokens; see [`crate::guard`].
     pub fn guard(mut self, guard: crate::guard::GuardConfig) -> Self {
         self.guard = guard;
@@ -291,10 +301,14 @@ impl FaceGateBuilder {
                 demo: self.demo.map(demo::Demo::new),
                 retention: self.retention,
                 housekeeping: maintenance::Housekeeping::default(),
-                master_key: self.master_key,
+                master_key: self.master_key.clone(),
                 handoff: self.handoff,
                 webhooks: webhooks::Webhooks::new(self.webhooks),
                 signals: signals::Signals::new(self.signals),
+                threats: threat_intel::Threats {
+                    indicators: crate::threat::Indicators::new(self.master_key.as_ref()),
+                    config: self.threats.bounded(),
+                },
             }),
         }
     }
@@ -348,6 +362,7 @@ impl FaceGate {
             handoff: HandoffConfig::default(),
             webhooks: crate::webhook::WebhookConfig::default(),
             signals: SignalsConfig::default(),
+            threats: crate::threat::ThreatConfig::default(),
         }
     }
 
@@ -495,7 +510,10 @@ impl FaceGate {
             Route::FaceIndex => self.face_index_status(&tenant).await,
             Route::DetectAttributes => self.detect_attributes(&body).await,
             Route::StartLiveness => self.start_liveness(&tenant, &parts.headers, &body).await,
-            Route::LivenessFrames(id) => self.submit_liveness_frames(&tenant, &id, &body).await,
+            Route::LivenessFrames(id) => {
+                self.submit_liveness_frames(&tenant, &id, parts, &body)
+                    .await
+            }
             Route::LivenessResult(id) => self.liveness_result(&tenant, &id).await,
             Route::Verify => self.verify(&tenant, parts, &body).await,
             Route::CreateSession => self.create_session(&tenant, &parts.headers, &body).await,
@@ -514,6 +532,7 @@ impl FaceGate {
                 self.ingest_signals(&tenant, client, &body).await
             }
             Route::Sync => self.sync_offline(&tenant, &body).await,
+            Route::ThreatIntel => self.threat_intel(&tenant).await,
             Route::CreateWebhook => self.create_webhook(&tenant, &body).await,
             Route::ListWebhooks => self.list_webhooks(&tenant).await,
             Route::DeleteWebhook(id) => self.delete_webhook(&tenant, &id).await,

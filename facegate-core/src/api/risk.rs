@@ -9,11 +9,13 @@ use serde::Serialize;
 
 use super::{ClientAddr, FaceGate};
 use crate::domain::{SignIn, Tenant, User};
+use crate::ids::LivenessSessionId;
 use crate::policy::{RiskMode, RiskRules};
 use crate::providers::risk::{
     CLIENT_RETRY_WINDOW_MINUTES, RiskContext, RiskFactor, RiskScore, SIGN_IN_LOOKBACK_DAYS,
     network_of,
 };
+use crate::threat::{ThreatAction, ThreatMatch};
 
 /// Sign-ins read per login: enough for a month of a busy user's devices.
 const SIGN_INS_READ: u32 = 200;
@@ -32,6 +34,8 @@ pub(super) struct LoginFacts<'a> {
     pub handoff_desktop_network: Option<Option<String>>,
     /// The device's fingerprint (`x-device-fingerprint`), for its signals.
     pub device_fingerprint: Option<&'a str>,
+    /// The live ceremony the face came from, for its frame's patterns.
+    pub liveness_session: &'a LivenessSessionId,
     pub now: DateTime<Utc>,
 }
 
@@ -149,19 +153,9 @@ impl FaceGate {
                 None
             }
         };
-        let threat_matches = match &self.inner.threat_intel {
-            None => Some(0),
-            Some(feed) => feed
-                .matches(
-                    &tenant.id,
-                    facts.device_id,
-                    network.as_deref(),
-                    facts.user_agent,
-                )
-                .await
-                .inspect_err(|err| tracing::warn!(%err, "threat intelligence unavailable"))
-                .ok(),
-        };
+        let threat_matches = self
+            .threat_matches(tenant, user, facts, network.as_deref())
+            .await;
         let client_retries = match facts.device_fingerprint {
             None => None,
             Some(fingerprint) => self
@@ -196,7 +190,73 @@ impl FaceGate {
             client_retries,
             now: facts.now,
         };
-        self.inner.risk.assess(&context).await
+        let mut score = self.inner.risk.assess(&context).await;
+        // A pattern's action is a decision, whatever the policy weighs.
+        let strongest = context
+            .threat_matches
+            .iter()
+            .flatten()
+            .map(|m| m.action)
+            .max();
+        let floor = match strongest {
+            Some(ThreatAction::Block) => rules.block_threshold as f32,
+            Some(ThreatAction::StepUp) => rules.step_up_threshold as f32,
+            _ => 0.0,
+        };
+        if score.score.is_finite() && score.score < floor {
+            score.score = floor;
+        }
+        score
+    }
+
+    /// The learned patterns and the host's feed on this login's device,
+    /// network, frame and user; `None` when either could not be read.
+    async fn threat_matches(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        facts: &LoginFacts<'_>,
+        network: Option<&str>,
+    ) -> Option<Vec<ThreatMatch>> {
+        let indicators = self.indicators();
+        let mut on = self.device_and_network(facts.device_id, facts.client);
+        on.push(indicators.user(&tenant.id, user.id.as_str()));
+        match self
+            .inner
+            .store
+            .frame_sighting(&tenant.id, facts.liveness_session)
+            .await
+        {
+            Ok(Some(frame)) => on.push(indicators.frame(frame.cluster)),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(%err, "frame sightings unavailable; threat_intel_match counts fully");
+                return None;
+            }
+        }
+        let mut matches = self
+            .threats_on(&tenant.id, &on)
+            .await
+            .inspect_err(|err| tracing::warn!(%err, "threat patterns unavailable"))
+            .ok()?;
+        if let Some(feed) = &self.inner.threat_intel {
+            match feed
+                .matches(&tenant.id, facts.device_id, network, facts.user_agent)
+                .await
+            {
+                Ok(fed) => matches.extend(fed),
+                // Fails closed, and the learned patterns still hold.
+                Err(err) => {
+                    tracing::warn!(%err, "threat feed unavailable; the login is stepped up");
+                    matches.push(ThreatMatch {
+                        kind: "feed_unavailable".into(),
+                        indicator: String::new(),
+                        action: ThreatAction::StepUp,
+                    });
+                }
+            }
+        }
+        Some(matches)
     }
 
     /// Remembers a sign-in (or enrollment) for later logins' risk. A lost

@@ -47,6 +47,7 @@ pub(crate) enum Route {
     /// The desktop's socket, which adapters upgrade before the core sees it.
     HandoffSocket(String),
     Signals,
+    ThreatIntel,
     Sync,
     CreateWebhook,
     ListWebhooks,
@@ -154,6 +155,7 @@ impl Route {
                 PhoneStep::LivenessFrames(LivenessSessionId::from_string(*id)),
             ),
             ("POST", ["v1", "signals"]) => Signals,
+            ("GET", ["v1", "threat-intel"]) => ThreatIntel,
             ("POST", ["v1", "sync"]) => Sync,
             ("POST", ["v1", "webhooks"]) => CreateWebhook,
             ("GET", ["v1", "webhooks"]) => ListWebhooks,
@@ -226,6 +228,7 @@ impl Route {
                 PhoneStep::Decline => "/v1/handoff/:token/decline",
             },
             Signals => "/v1/signals",
+            ThreatIntel => "/v1/threat-intel",
             Sync => "/v1/sync",
             CreateWebhook | ListWebhooks => "/v1/webhooks",
             DeleteWebhook(_) => "/v1/webhooks/:id",
@@ -253,7 +256,7 @@ impl Route {
             // A handoff's token is a credential: not for the audit trail.
             CreateHandoff | HandoffStatus(_) | HandoffSocket(_) | HandoffPhone(..) => None,
             DeleteWebhook(id) | WebhookDeliveries(id) | Redeliver(id, _) => Some(id.as_str()),
-            CreateWebhook | ListWebhooks | Signals | Sync => None,
+            CreateWebhook | ListWebhooks | Signals | ThreatIntel | Sync => None,
             ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
             | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
             | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
@@ -304,6 +307,8 @@ impl Route {
             | Redeliver(..) => false,
             // "Is this face that user?" about anyone: the backend's question.
             Sync => false,
+            // What the tenant has learned about its attackers.
+            ThreatIntel => false,
             // Keyless, on the demo tenant.
             DemoPage
             | DemoPreflight

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::threat_intel::Sighting;
 use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{SyncRecord, Tenant, UserStatus};
@@ -23,6 +24,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::events::{Event, EventKind};
 use crate::ids::UserId;
 use crate::providers::face::{FaceError, ImageInput};
+use crate::threat::ThreatKind;
 
 /// Records one request may carry, and frames per record (the spec's).
 pub const MAX_RECORDS: usize = 50;
@@ -115,15 +117,7 @@ impl FaceGate {
         let mut re_verified = Vec::with_capacity(records.len());
         for record in records {
             let store = &self.inner.store;
-            if let Some(known) = store
-                .sync_record(
-                    &tenant.id,
-                    &record.user_id,
-                    record.verified_at,
-                    &record.frame_hash,
-                )
-                .await?
-            {
+            if let Some(known) = self.synced(tenant, &record).await? {
                 re_verified.push(ReVerified::from(known));
                 continue;
             }
@@ -166,16 +160,26 @@ impl FaceGate {
                     self.events_written();
                     tracing::warn!(tenant = %tenant.id, user = %synced.user_id, "offline verification flagged");
                 }
+                // Compared, and the server disowned it (not merely a frame
+                // it could not read, or a user it does not have).
+                if flagged && synced.reason.is_none() {
+                    let subject = format!(
+                        "{}:{}",
+                        synced.verified_at.timestamp_millis(),
+                        synced.frame_hash
+                    );
+                    let disowned = Sighting {
+                        kind: ThreatKind::OfflineMismatch,
+                        indicator: self.indicators().user(&tenant.id, &synced.user_id),
+                        subject: &subject,
+                    };
+                    self.sight(&tenant.id, vec![disowned]).await;
+                }
                 re_verified.push(ReVerified::from(synced));
             } else {
                 // A resend racing this one stored first: its answer stands.
-                let first = store
-                    .sync_record(
-                        &tenant.id,
-                        &record.user_id,
-                        record.verified_at,
-                        &record.frame_hash,
-                    )
+                let first = self
+                    .synced(tenant, &record)
                     .await?
                     .ok_or_else(|| ApiError::Internal("a synced record vanished".into()))?;
                 re_verified.push(ReVerified::from(first));
@@ -185,6 +189,24 @@ impl FaceGate {
             StatusCode::OK,
             &json!({ "processed": re_verified.len(), "re_verified": re_verified }),
         ))
+    }
+
+    /// The stored answer to this record, if it was synced before.
+    async fn synced(
+        &self,
+        tenant: &Tenant,
+        record: &Checked,
+    ) -> Result<Option<SyncRecord>, ApiError> {
+        Ok(self
+            .inner
+            .store
+            .sync_record(
+                &tenant.id,
+                &record.user_id,
+                record.verified_at,
+                &record.frame_hash,
+            )
+            .await?)
     }
 
     /// Whether the primary frame shows the record's user, as verify would

@@ -17,6 +17,7 @@ use super::faces::MatchedUser;
 use super::liveness::{Device, LiveFace};
 use super::risk::{Decision, LoginFacts, RiskView, StepUpType, recent};
 use super::sessions::session_revoked;
+use super::threat_intel::Sighting;
 use super::{ClientAddr, FaceGate, wire};
 use crate::clock;
 use crate::domain::{
@@ -30,6 +31,7 @@ use crate::policy::{RiskRules, RotationStatus, TenantPolicies};
 use crate::providers::face::FaceProbe;
 use crate::providers::risk::RiskScore;
 use crate::store::{FailureSubject, PinLimits, PinTry};
+use crate::threat::ThreatKind;
 
 /// A match this close to the threshold suggests the enrolled face has drifted
 /// (age, new glasses): verify asks for a re-enrollment.
@@ -218,8 +220,23 @@ impl FaceGate {
         let Some((user, confidence, rival)) = self.search(tenant, &probe).await? else {
             self.consume(tenant, session_id, now).await?;
             self.login_failed(attempt, request, "NO_MATCH").await;
+            self.sight_from_device(
+                attempt,
+                &device_id,
+                ThreatKind::Enumeration,
+                session_id.as_str(),
+            )
+            .await;
             return Ok(no_match(device_id));
         };
+        // One device showing many enrolled faces (each counted by a hash).
+        let whom = self.indicators().user(&tenant.id, user.id.as_str());
+        let hop = Sighting {
+            kind: ThreatKind::IdentityHopping,
+            indicator: self.indicators().device(&device_id),
+            subject: &whom,
+        };
+        self.sight(&tenant.id, vec![hop]).await;
         if let Err(refused) = usable(&user) {
             self.consume(tenant, session_id, now).await?;
             return Err(refused);
@@ -235,6 +252,7 @@ impl FaceGate {
                 .check_pin(
                     attempt,
                     session_id,
+                    &device_id,
                     (user, confidence),
                     rival,
                     request.pin.as_deref(),
@@ -295,6 +313,7 @@ impl FaceGate {
                 self.check_pin(
                     attempt,
                     session_id,
+                    &device_id,
                     (user.clone(), confidence),
                     None,
                     Some(presented),
@@ -474,6 +493,7 @@ impl FaceGate {
                 .check_pin(
                     attempt,
                     session_id,
+                    &session.device_id,
                     (user, confidence),
                     rival,
                     request.pin.as_deref(),
@@ -602,6 +622,7 @@ impl FaceGate {
                 + recent(user_failures, rules, attempt.now),
             handoff_desktop_network: attempt.handoff.map(|h| h.desktop.network.clone()),
             device_fingerprint: attempt.device.fingerprint.as_deref(),
+            liveness_session: &liveness.id,
             now: attempt.now,
         };
         Ok(self.assess_login(attempt.tenant, rules, user, &facts).await)
@@ -750,6 +771,28 @@ impl FaceGate {
     }
 }
 
+impl FaceGate {
+    /// A sighting of `kind` on the device and the network of an attempt.
+    async fn sight_from_device(
+        &self,
+        attempt: &Attempt<'_>,
+        device_id: &str,
+        kind: ThreatKind,
+        subject: &str,
+    ) {
+        let sightings = self
+            .device_and_network(device_id, attempt.client)
+            .into_iter()
+            .map(|indicator| Sighting {
+                kind,
+                indicator,
+                subject,
+            })
+            .collect();
+        self.sight(&attempt.tenant.id, sightings).await;
+    }
+}
+
 /// Whether an error refuses a login (reported as `auth.failed`), rather
 /// than a request that never got as far as one. A device or user locked
 /// out is not reported at each knock: the failures that locked it were.
@@ -839,6 +882,7 @@ impl FaceGate {
         &self,
         attempt: &Attempt<'_>,
         session_id: &LivenessSessionId,
+        device_id: &str,
         best: Candidate,
         rival: Option<Candidate>,
         presented: Option<&str>,
@@ -892,6 +936,9 @@ impl FaceGate {
             return Ok(chosen);
         }
         let attempts_remaining = PinSettings::MAX_TRIES.saturating_sub(session_tries);
+        let guess = format!("{session_id}:{session_tries}");
+        self.sight_from_device(attempt, device_id, ThreatKind::PinGuessing, &guess)
+            .await;
         if attempts_remaining == 0 {
             // Lost to a concurrent request is as good as spent here.
             let _ = self.consume(tenant, session_id, clock::now()).await;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::domain::SignIn;
 use crate::ids::{TenantId, UserId};
+use crate::threat::{ThreatAction, ThreatMatch};
 
 /// What a risk policy knows about a login.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +38,10 @@ pub struct RiskContext {
     /// The user's sign-ins over the last [`SIGN_IN_LOOKBACK_DAYS`], newest
     /// first; `None` when they could not be read.
     pub history: Option<Vec<SignIn>>,
-    /// Threat-intelligence matches on this device, network or user agent
-    /// (see [`ThreatIntel`]); `None` when the feed could not be asked.
-    pub threat_matches: Option<u32>,
+    /// Threat patterns in force on this login's device, network, frame or
+    /// user: learned ones (`GET /v1/threat-intel`) and a host's
+    /// [`ThreatIntel`] feed's; `None` when they could not be read.
+    pub threat_matches: Option<Vec<ThreatMatch>>,
     /// A login finished on a phone for a desktop (cross-device handoff):
     /// the desktop's network, `Some(None)` when it could not be told.
     pub handoff_desktop_network: Option<Option<String>>,
@@ -87,19 +89,20 @@ pub trait RiskPolicy: Send + Sync + 'static {
     async fn assess(&self, context: &RiskContext) -> RiskScore;
 }
 
-/// A source of threat intelligence (known-bad devices, networks, user
-/// agents). None is configured by default; the threat-intel issue feeds one.
+/// A host's own source of threat intelligence (known-bad devices,
+/// networks, user agents), read besides the patterns FaceGate learns. A
+/// match's action is enforced as a learned pattern's is: `step_up` and
+/// `block` raise the score to the tenant's thresholds.
 #[async_trait]
 pub trait ThreatIntel: Send + Sync + 'static {
-    /// How many known threats this login's device, network or user agent
-    /// matches.
+    /// What the feed knows of this login's device, network or user agent.
     async fn matches(
         &self,
         tenant: &TenantId,
         device_id: &str,
         network: Option<&str>,
         user_agent: Option<&str>,
-    ) -> Result<u32, String>;
+    ) -> Result<Vec<ThreatMatch>, String>;
 }
 
 /// The factors of docs/risk.md, weighted as in the table there. A factor
@@ -116,7 +119,10 @@ impl DefaultRiskPolicy {
     pub const LOW_LIVENESS_MARGIN: f32 = 0.15;
     pub const VELOCITY: f32 = 0.3;
     pub const USER_AGENT_CHANGE: f32 = 0.1;
-    pub const THREAT_INTEL: f32 = 0.6;
+    /// A threat pattern on the login's device, network, frame or user:
+    /// a blocking one counts fully, a stepping-up one half, a monitored
+    /// one not at all.
+    pub const THREAT_INTEL_MATCH: f32 = 0.6;
     /// A handoff whose phone is on another network than the desktop (or
     /// either's is unknown): the relay of a phished QR code looks like this.
     pub const HANDOFF_DISTANCE: f32 = 0.2;
@@ -142,6 +148,7 @@ fn thin_margin(value: f32, threshold: f32) -> f32 {
 #[async_trait]
 impl RiskPolicy for DefaultRiskPolicy {
     async fn assess(&self, c: &RiskContext) -> RiskScore {
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
         let history = c.history.as_deref();
         // Unknown history: every history factor counts fully.
         let seen = |pred: &dyn Fn(&SignIn) -> bool| history.is_some_and(|h| h.iter().any(pred));
@@ -176,12 +183,20 @@ impl RiskPolicy for DefaultRiskPolicy {
             }
         };
         let failures = c.recent_failures as f32 / c.max_failed_attempts.max(1) as f32;
-        let threats = c.threat_matches.map_or(1.0, |n| (n as f32).min(1.0));
+        // The strongest pattern: block counts fully, step-up half, monitor
+        // not at all (the rules' thresholds are enforced besides, see
+        // `FaceGate::assess_login`).
+        let threats = c.threat_matches.as_ref().map_or(1.0, |matches| {
+            match matches.iter().map(|m| m.action).max() {
+                Some(ThreatAction::Block) => 1.0,
+                Some(ThreatAction::StepUp) => 0.5,
+                Some(ThreatAction::Monitor) | None => 0.0,
+            }
+        });
         let handoff_distance = match &c.handoff_desktop_network {
             None => false,
             Some(desktop) => desktop.is_none() || c.network.is_none() || *desktop != c.network,
         };
-        let flag = |b: bool| if b { 1.0 } else { 0.0 };
         RiskScore::of(vec![
             RiskFactor {
                 code: "new_device",
@@ -219,8 +234,8 @@ impl RiskPolicy for DefaultRiskPolicy {
                 value: flag(user_agent_change),
             },
             RiskFactor {
-                code: "threat_intel",
-                weight: Self::THREAT_INTEL,
+                code: "threat_intel_match",
+                weight: Self::THREAT_INTEL_MATCH,
                 value: threats,
             },
             RiskFactor {
@@ -287,7 +302,7 @@ mod tests {
             recent_failures: 0,
             max_failed_attempts: 5,
             history,
-            threat_matches: Some(0),
+            threat_matches: Some(Vec::new()),
             handoff_desktop_network: None,
             client_retries: Some(0),
             now: Utc::now(),
@@ -355,7 +370,7 @@ mod tests {
                 "new_network",
                 "velocity",
                 "user_agent_change",
-                "threat_intel"
+                "threat_intel_match"
             ]
         );
         assert_eq!(score.score, 1.0);
@@ -400,6 +415,37 @@ mod tests {
             assert_eq!(
                 (codes(&score), score.score),
                 (vec!["handoff_distance"], 0.2)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn threat_patterns_weigh_by_their_action() {
+        let known = || context(Some(vec![sign_in("dev_1", "10.0.0.0/24", "Firefox", 600)]));
+        let with = |actions: &[ThreatAction]| {
+            let mut c = known();
+            c.threat_matches = Some(
+                actions
+                    .iter()
+                    .map(|&action| ThreatMatch {
+                        kind: "enumeration".into(),
+                        indicator: "dev:00".into(),
+                        action,
+                    })
+                    .collect(),
+            );
+            c
+        };
+        use ThreatAction::*;
+        for (actions, score) in [
+            (vec![Monitor], 0.0),
+            (vec![Monitor, StepUp], 0.3),
+            (vec![StepUp, Block], 0.6),
+        ] {
+            assert_eq!(
+                DefaultRiskPolicy.assess(&with(&actions)).await.score,
+                score,
+                "{actions:?}"
             );
         }
     }

@@ -20,6 +20,7 @@ mod m20261206_000014_handoffs;
 mod m20261206_000015_events;
 mod m20261206_000016_signals;
 mod m20261206_000017_sync_records;
+mod m20261206_000018_threats;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_events::Migration),
             Box::new(m20261206_000016_signals::Migration),
             Box::new(m20261206_000017_sync_records::Migration),
+            Box::new(m20261206_000018_threats::Migration),
         ]
     }
 }
