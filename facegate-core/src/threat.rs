@@ -229,10 +229,24 @@ impl ThreatConfig {
         self.rule(kind).map_or(Duration::zero(), |r| r.window)
     }
 
-    /// `decay` within a minute and 30 days: a pattern must live a while,
-    /// and its expiry must be a time.
+    /// `decay` within a minute and 30 days, each window within a minute
+    /// and a year: a pattern must live a while, and times computed from
+    /// them must be times.
     pub(crate) fn bounded(mut self) -> Self {
         self.decay = self.decay.clamp(Duration::minutes(1), Duration::days(30));
+        for rule in [
+            &mut self.replayed_frames,
+            &mut self.pad_burst,
+            &mut self.identity_hopping,
+            &mut self.enumeration,
+            &mut self.pin_guessing,
+            &mut self.offline_mismatch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            rule.window = rule.window.clamp(Duration::minutes(1), Duration::days(365));
+        }
         self
     }
 }

@@ -463,7 +463,9 @@ impl FaceGate {
                 .any(|h| parts.headers.contains_key(*h));
             let device = match (identified, client) {
                 (true, _) => session.device_id.clone(),
-                (false, Some(client)) => crate::providers::risk::network_of(client.0),
+                (false, Some(client)) => self
+                    .indicators()
+                    .network(&crate::providers::risk::network_of(client.0)),
                 (false, None) => "unidentified".to_owned(),
             };
             self.sight_frame(

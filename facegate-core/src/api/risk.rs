@@ -120,6 +120,46 @@ pub(super) fn decide(rules: &RiskRules, score: f32) -> Decision {
     }
 }
 
+/// A threat pattern's action is a decision, whatever the policy weighs: a
+/// blocking one raises the score to the block threshold, a stepping-up one
+/// (and patterns that could not be read) to the step-up threshold. A
+/// stepping-up pattern never tips a login into a block by its own weight
+/// (networks, other tenants' patterns and a feed outage step up only);
+/// the other factors still may.
+pub(super) fn enforce_threats(
+    mut score: RiskScore,
+    matches: Option<&[ThreatMatch]>,
+    rules: &RiskRules,
+) -> RiskScore {
+    if !score.score.is_finite() {
+        return score;
+    }
+    let (block, step_up) = (rules.block_threshold as f32, rules.step_up_threshold as f32);
+    let strongest = match matches {
+        None => Some(ThreatAction::StepUp),
+        Some(matches) => matches.iter().map(|m| m.action).max(),
+    };
+    match strongest {
+        Some(ThreatAction::Block) => score.score = score.score.max(block),
+        Some(ThreatAction::StepUp) => {
+            // What the other factors weigh (a policy's score is their sum).
+            let others: f32 = score
+                .factors
+                .iter()
+                .filter(|f| f.code != "threat_intel_match")
+                .map(|f| f.weight * f.value)
+                .sum();
+            if score.score >= block && others < block {
+                // Just under the block threshold (scores have two decimals).
+                score.score = ((block * 100.0).round() - 1.0) / 100.0;
+            }
+            score.score = score.score.max(step_up);
+        }
+        Some(ThreatAction::Monitor) | None => {}
+    }
+    score
+}
+
 /// Failures among these within the rules' lockout window.
 pub(super) fn recent(failures: &[DateTime<Utc>], rules: &RiskRules, now: DateTime<Utc>) -> u32 {
     let since = now - rules.lockout_duration();
@@ -190,23 +230,8 @@ impl FaceGate {
             client_retries,
             now: facts.now,
         };
-        let mut score = self.inner.risk.assess(&context).await;
-        // A pattern's action is a decision, whatever the policy weighs.
-        let strongest = context
-            .threat_matches
-            .iter()
-            .flatten()
-            .map(|m| m.action)
-            .max();
-        let floor = match strongest {
-            Some(ThreatAction::Block) => rules.block_threshold as f32,
-            Some(ThreatAction::StepUp) => rules.step_up_threshold as f32,
-            _ => 0.0,
-        };
-        if score.score.is_finite() && score.score < floor {
-            score.score = floor;
-        }
-        score
+        let score = self.inner.risk.assess(&context).await;
+        enforce_threats(score, context.threat_matches.as_deref(), rules)
     }
 
     /// The learned patterns and the host's feed on this login's device,
@@ -308,5 +333,46 @@ mod tests {
         let rules = RiskRules::default_for(&Default::default());
         assert_eq!(decide(&rules, f32::NAN), Decision::Block);
         assert_eq!(decide(&rules, 0.59), Decision::Allow);
+    }
+
+    #[test]
+    fn threat_patterns_decide_within_the_rules() {
+        use crate::threat::{ThreatAction, ThreatMatch};
+        let rules = RiskRules::default_for(&Default::default());
+        let scored = |others: f32, threat: f32| {
+            RiskScore::of(vec![
+                RiskFactor {
+                    code: "new_device",
+                    weight: others,
+                    value: 1.0,
+                },
+                RiskFactor {
+                    code: "threat_intel_match",
+                    weight: 0.6,
+                    value: threat,
+                },
+            ])
+        };
+        let on = |action| {
+            vec![ThreatMatch {
+                kind: "enumeration".into(),
+                indicator: "net:00".into(),
+                action,
+            }]
+        };
+        let decided = |score: RiskScore, matches: Option<&[ThreatMatch]>| {
+            decide(&rules, enforce_threats(score, matches, &rules).score)
+        };
+        let (step_up, block) = (on(ThreatAction::StepUp), on(ThreatAction::Block));
+        // A block pattern blocks a login that scored nothing else.
+        assert_eq!(decided(scored(0.0, 1.0), Some(&block)), Decision::Block);
+        // A step-up pattern steps up, even where its weight would block…
+        assert_eq!(decided(scored(0.0, 0.5), Some(&step_up)), Decision::StepUp);
+        assert_eq!(decided(scored(0.65, 0.5), Some(&step_up)), Decision::StepUp);
+        // …but the other factors may still block on their own.
+        assert_eq!(decided(scored(0.9, 0.5), Some(&step_up)), Decision::Block);
+        // Unreadable patterns step up; none leave the score alone.
+        assert_eq!(decided(scored(0.0, 1.0), None), Decision::StepUp);
+        assert_eq!(decided(scored(0.1, 0.0), Some(&[])), Decision::Allow);
     }
 }

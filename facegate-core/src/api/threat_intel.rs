@@ -148,7 +148,11 @@ impl FaceGate {
                     now - config.decay * 3,
                 )
                 .await?;
-            if !in_force.iter().any(|p| p.kind == sighting.kind) {
+            let decay = config.decay;
+            if !in_force
+                .iter()
+                .any(|p| p.kind == sighting.kind && p.action_at(now, decay).is_some())
+            {
                 return Ok(());
             }
         }
@@ -186,11 +190,12 @@ impl FaceGate {
                 }),
                 now,
             )
+            // Once per raise: a second wave after a decay is reported again.
             .dedupe(format!(
                 "threat.detected:{}:{}:{}",
                 pattern.id,
                 pattern.action.as_str(),
-                pattern.first_seen.timestamp_millis()
+                pattern.last_seen.timestamp_millis()
             ));
             self.record_events(&[detected]).await;
         }
