@@ -56,6 +56,12 @@ pub struct Settings {
     /// `http` and on this machine or its network, to try webhooks locally
     /// (docs/events.md). Never where tenants are not your own.
     pub webhooks_allow_private: bool,
+    /// `FACEGATE_PLANS`: the plans sold to tenants, as a JSON array of
+    /// `{ name, display_name, price_monthly, mau_limit, hard_limit,
+    /// overage_per_mau, features: ["analytics"] }` (the default plan
+    /// first); unset, every tenant is on one unmetered plan
+    /// (docs/usage-and-billing.md).
+    pub plans: Option<String>,
 }
 
 impl Settings {
@@ -100,6 +106,7 @@ impl Settings {
             demo_pin: var("FACEGATE_DEMO_PIN").unwrap_or_else(|| "when_ambiguous".into()),
             webhooks_allow_private: var("FACEGATE_WEBHOOKS_ALLOW_PRIVATE")
                 .is_some_and(|v| matches!(v.as_str(), "on" | "1" | "true")),
+            plans: var("FACEGATE_PLANS"),
         }
     }
 }
@@ -125,6 +132,13 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
         let key = facegate_core::sealed::MasterKey::parse(key)
             .map_err(|err| format!("FACEGATE_MASTER_KEY: {err}"))?;
         builder = builder.master_key(key);
+    }
+    if let Some(plans) = &settings.plans {
+        let plans: Vec<facegate_core::usage::Plan> =
+            serde_json::from_str(plans).map_err(|err| format!("FACEGATE_PLANS: {err}"))?;
+        let plans = facegate_core::usage::Plans::new(plans)
+            .map_err(|err| format!("FACEGATE_PLANS: {err}"))?;
+        builder = builder.plans(plans);
     }
     if settings.demo {
         builder = builder.demo(demo_config(settings)?);
@@ -275,6 +289,7 @@ mod tests {
             demo_liveness: "active".into(),
             demo_pin: "when_ambiguous".into(),
             webhooks_allow_private: false,
+            plans: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub use crate::signals::*;
 pub use crate::sync::*;
 pub use crate::threats::*;
 pub use crate::trust::*;
+pub use crate::usage::*;
 
 /// Test photos (scripts/fetch-testdata), for the cases and the example apps' tests.
 pub const OBAMA: &str = "face_recognition/obama.jpg";

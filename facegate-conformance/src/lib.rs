@@ -44,6 +44,7 @@ pub mod socket;
 mod sync;
 mod threats;
 mod trust;
+mod usage;
 
 pub use fixture::{Fixture, Reply, camera_frame, camera_jpeg, photo, photo_bytes};
 
@@ -139,6 +140,8 @@ macro_rules! suite {
             threat_intel_blocks_a_replayed_still,
             threat_intel_learns_from_refusals,
             threat_intel_shared_across_tenants,
+            analytics_and_usage_count_what_happened,
+            plans_gate_analytics_and_hold_a_hard_limit,
         );
         mod rekognition {
             use super::*;

@@ -14,11 +14,11 @@ use crate::{Adapter, Engine, Fixture, Reply};
 
 const PAGE: &str = "https://app.example.test";
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn signal(kind: &str, timestamp: i64) -> Value {
+pub(crate) fn signal(kind: &str, timestamp: i64) -> Value {
     json!({
         "signal_id": uuid_v4(),
         "source": "sdk-js",
@@ -33,7 +33,7 @@ fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn batch(signals: Vec<Value>) -> Value {
+pub(crate) fn batch(signals: Vec<Value>) -> Value {
     json!({ "device_fingerprint": FINGERPRINT, "signals": signals })
 }
 

@@ -25,6 +25,8 @@ pub enum AdminError {
     KeyRevoked(ApiKeyId),
     #[error("not an origin: {0:?} (expected https://host or http://host:port)")]
     MalformedOrigin(String),
+    #[error("no plan named {0:?} (the host's plans: {1})")]
+    UnknownPlan(String, String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,6 +82,23 @@ impl FaceGate {
         } else {
             Err(AdminError::TenantNotFound(tenant.clone()))
         }
+    }
+
+    /// Puts a tenant on one of the host's plans (see
+    /// [`crate::FaceGateBuilder::plans`]); its billing ids stay.
+    pub async fn set_tenant_plan(&self, tenant: &TenantId, plan: &str) -> Result<(), AdminError> {
+        if self.plans().get(plan).is_none() {
+            let names: Vec<&str> = self.plans().iter().map(|p| p.name.as_str()).collect();
+            return Err(AdminError::UnknownPlan(plan.to_owned(), names.join(", ")));
+        }
+        if self.store().tenant(tenant).await?.is_none() {
+            return Err(AdminError::TenantNotFound(tenant.clone()));
+        }
+        let mut billing = self.store().tenant_billing(tenant).await?;
+        billing.plan = Some(plan.to_owned());
+        self.store().set_tenant_billing(tenant, &billing).await?;
+        tracing::info!(%tenant, plan, "tenant plan set");
+        Ok(())
     }
 
     /// Reads the tenant's settings, applies `change`, stores the result and

@@ -187,6 +187,16 @@ pub enum ApiError {
     /// A tenant's endpoints are bounded (`WebhookConfig::max_endpoints`).
     #[error("This tenant has {max} webhook endpoints, the most it may have")]
     WebhookLimitReached { max: u32 },
+    /// The tenant's plan does not include what the route serves.
+    #[error("The {plan} plan does not include {feature}")]
+    FeatureNotInPlan { feature: &'static str, plan: String },
+    /// The plan's hard limit of monthly active users is reached: new users
+    /// wait for the next month (or a bigger plan).
+    #[error("This application has reached its plan's limit of {limit} monthly active users")]
+    UsageLimitReached {
+        limit: u64,
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
     #[error("Not found")]
     RouteNotFound,
     #[error("Method not allowed")]
@@ -246,7 +256,8 @@ impl ApiError {
             | RiskBlocked
             | ReEnrollmentRequired
             | StepUpFailed
-            | ReverifyFaceMismatch => StatusCode::FORBIDDEN,
+            | ReverifyFaceMismatch
+            | FeatureNotInPlan { .. } => StatusCode::FORBIDDEN,
             MalformedJson(_)
             | Validation(_)
             | UnknownConsentVersion
@@ -262,9 +273,10 @@ impl ApiError {
             | StepUpExpired
             | StepUpConsumed
             | PinRequiredAtEnroll => StatusCode::BAD_REQUEST,
-            TooManyAttempts { .. } | RateLimited { .. } | HandoffAttemptsExhausted => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            TooManyAttempts { .. }
+            | RateLimited { .. }
+            | HandoffAttemptsExhausted
+            | UsageLimitReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             HandoffExpired => StatusCode::GONE,
             HandoffCompleted | HandoffDeclined | HandoffInUse | WebhookLimitReached { .. } => {
                 StatusCode::CONFLICT
@@ -365,6 +377,8 @@ impl ApiError {
             HandoffInUse => "HANDOFF_IN_USE",
             HandoffAttemptsExhausted => "HANDOFF_ATTEMPTS_EXHAUSTED",
             InvalidHandoffSecret => "INVALID_HANDOFF_SECRET",
+            FeatureNotInPlan { .. } => "FEATURE_NOT_IN_PLAN",
+            UsageLimitReached { .. } => "USAGE_LIMIT_REACHED",
             RouteNotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Unavailable => "SERVICE_UNAVAILABLE",
@@ -378,6 +392,10 @@ impl ApiError {
             ApiError::EngineBusy | ApiError::SignalsUnavailable => Some(1),
             ApiError::TooManyAttempts { retry_after_secs }
             | ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::UsageLimitReached { resets_at, .. } => {
+                let left = (*resets_at - crate::clock::now()).num_seconds();
+                Some(u64::try_from(left).unwrap_or(0).max(1))
+            }
             _ => None,
         }
     }
@@ -394,6 +412,14 @@ impl ApiError {
             }
             ApiError::InsufficientScope { required } => {
                 body["required_scope"] = (*required).into();
+            }
+            ApiError::FeatureNotInPlan { feature, plan } => {
+                body["feature"] = (*feature).into();
+                body["plan"] = plan.as_str().into();
+            }
+            ApiError::UsageLimitReached { limit, resets_at } => {
+                body["mau_limit"] = (*limit).into();
+                body["resets_at"] = crate::api::wire::timestamp(resets_at).into();
             }
             _ => {}
         }

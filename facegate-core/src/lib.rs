@@ -12,6 +12,7 @@
 //! policy     the tenant policies: rotation, risk and lockout, re-verification
 //! sealed     secrets at rest, under the host's master key
 //! guard      the tower layer that checks those tokens on the host's routes
+//! usage      what requests count as, the host's plans, monthly active users
 //! admin      tenants, API keys and signing keys, for operators and CLIs
 //! ```
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod sealed;
 pub mod store;
 pub mod threat;
 pub mod token;
+pub mod usage;
 pub mod webhook;
 
 pub use admin::{AdminError, MintedKey};

@@ -20,6 +20,7 @@ use crate::ids::{
 };
 use crate::policy::{Policy, PolicyType};
 use crate::threat::{FrameSighting, ThreatAction, ThreatKind, ThreatObservation, ThreatPattern};
+use crate::usage::{Activity, Month, TenantBilling, UsageRow, UsageTally};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -138,7 +139,7 @@ pub mod prelude {
         AuditStore as _, ConsentStore as _, EventStore as _, HandoffStore as _, LivenessStore as _,
         PolicyStore as _, RateLimitStore as _, RiskStore as _, SessionStore as _, SignalStore as _,
         SigningKeyStore as _, Store, SyncStore as _, TenantStore as _, ThreatStore as _,
-        UserStore as _,
+        UsageStore as _, UserStore as _,
     };
 }
 
@@ -147,7 +148,7 @@ pub mod prelude {
 /// [`PolicyStore`], [`UserStore`], [`ConsentStore`], [`LivenessStore`],
 /// [`SessionStore`], [`RiskStore`], [`HandoffStore`], [`SigningKeyStore`],
 /// [`RateLimitStore`], [`AuditStore`], [`EventStore`], [`SignalStore`],
-/// [`SyncStore`], [`ThreatStore`]);
+/// [`SyncStore`], [`ThreatStore`], [`UsageStore`]);
 /// `Store` comes with them.
 pub trait Store:
     TenantStore
@@ -165,6 +166,7 @@ pub trait Store:
     + SignalStore
     + SyncStore
     + ThreatStore
+    + UsageStore
     + Send
     + Sync
     + 'static
@@ -187,6 +189,7 @@ impl<T> Store for T where
         + SignalStore
         + SyncStore
         + ThreatStore
+        + UsageStore
         + Send
         + Sync
         + 'static
@@ -1009,4 +1012,67 @@ pub trait ThreatStore: Send + Sync {
         frames_before: DateTime<Utc>,
         patterns_before: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
+
+/// Usage counted as requests are served (a daily rollup), monthly active
+/// users, and each tenant's plan.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Adds one request's tallies (distinct metric and dimension each) to
+    /// the rollup rows of `day`, atomically and across instances (an
+    /// increment in the database, not a read and a write).
+    async fn add_usage(
+        &self,
+        tenant: &TenantId,
+        day: chrono::NaiveDate,
+        tallies: &[UsageTally],
+    ) -> Result<(), StoreError>;
+
+    /// The rollup rows of days `from` to `to`, both included.
+    async fn usage_rows(
+        &self,
+        tenant: &TenantId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<UsageRow>, StoreError>;
+
+    /// Counts `user` active in the month of `at` (and remembers `at` as
+    /// their latest activity). A user not yet counted that month is
+    /// refused when the month already has `limit` users; the check and the
+    /// count are one atomic step, so racing logins cannot pass the limit.
+    async fn mark_active(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        at: DateTime<Utc>,
+        limit: Option<u64>,
+    ) -> Result<Activity, StoreError>;
+
+    /// Distinct users counted active in a month (MAU).
+    async fn monthly_active_users(
+        &self,
+        tenant: &TenantId,
+        month: Month,
+    ) -> Result<u64, StoreError>;
+
+    /// Distinct users whose latest activity is at or after `since` (within
+    /// the months still kept, see [`UsageStore::prune_activity`]).
+    async fn active_users_since(
+        &self,
+        tenant: &TenantId,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes who was active in months before `before`; the months' counts
+    /// stay. Returns how many rows.
+    async fn prune_activity(&self, before: Month) -> Result<u64, StoreError>;
+
+    /// The tenant's plan and billing ids (all `None` when never set).
+    async fn tenant_billing(&self, tenant: &TenantId) -> Result<TenantBilling, StoreError>;
+
+    async fn set_tenant_billing(
+        &self,
+        tenant: &TenantId,
+        billing: &TenantBilling,
+    ) -> Result<(), StoreError>;
 }

@@ -20,6 +20,7 @@ mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod threats;
+mod usage;
 
 use std::time::Duration;
 

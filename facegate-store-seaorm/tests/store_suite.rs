@@ -2795,3 +2795,200 @@ mod threats {
         assert!(store.threat_patterns(&tenant, 10).await.unwrap().is_empty());
     }
 }
+
+mod usage {
+    use super::*;
+    use facegate_core::usage::{Activity, Month, TenantBilling, UsageMetric, UsageTally};
+
+    fn tally(metric: UsageMetric, dimension: &str, success: bool) -> UsageTally {
+        UsageTally {
+            metric,
+            dimension: dimension.into(),
+            count: 1,
+            success,
+            latency_ms: 100,
+            confidence: success.then_some(95.0),
+        }
+    }
+
+    #[tokio::test]
+    async fn tallies_add_up_per_day_metric_and_dimension() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let other = super::tenant(&store).await;
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+        let next = day.succ_opt().unwrap();
+        // Concurrent writers of the same rows: increments, none lost.
+        let writers = (0..8).map(|i| {
+            let store = store.clone();
+            let tenant = tenant.clone();
+            tokio::spawn(async move {
+                store
+                    .add_usage(
+                        &tenant,
+                        day,
+                        &[
+                            tally(UsageMetric::Verify, "", i % 2 == 0),
+                            tally(UsageMetric::DeviceType, "mobile", i % 2 == 0),
+                        ],
+                    )
+                    .await
+            })
+        });
+        for result in futures_util::future::join_all(writers).await {
+            result.unwrap().unwrap();
+        }
+        store
+            .add_usage(&tenant, next, &[tally(UsageMetric::Enroll, "", true)])
+            .await
+            .unwrap();
+        store
+            .add_usage(&other, day, &[tally(UsageMetric::Verify, "", true)])
+            .await
+            .unwrap();
+        let mut rows = store.usage_rows(&tenant, day, day).await.unwrap();
+        rows.sort_by_key(|r| r.metric);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let verify = &rows[0];
+        assert_eq!(verify.metric, UsageMetric::Verify);
+        assert_eq!((verify.count, verify.successes), (8, 4));
+        assert_eq!(verify.latency_ms_sum, 800);
+        assert!((verify.confidence_sum - 380.0).abs() < 1e-6);
+        assert_eq!(rows[1].dimension, "mobile");
+        assert_eq!(store.usage_rows(&tenant, day, next).await.unwrap().len(), 3);
+        assert_eq!(store.usage_rows(&other, day, next).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn racing_logins_never_pass_a_hard_limit() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let now = clock::now();
+        let logins = (0..8).map(|i| {
+            let store = store.clone();
+            let tenant = tenant.clone();
+            tokio::spawn(async move {
+                let user = UserId::from_string(format!("user_{i}"));
+                store.mark_active(&tenant, &user, now, Some(3)).await
+            })
+        });
+        let outcomes: Vec<Activity> = futures_util::future::join_all(logins)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().unwrap())
+            .collect();
+        let new = outcomes.iter().filter(|a| **a == Activity::New).count();
+        assert_eq!(new, 3, "{outcomes:?}");
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|a| **a == Activity::LimitReached)
+                .count(),
+            5
+        );
+        let month = Month::of(now);
+        assert_eq!(store.monthly_active_users(&tenant, month).await.unwrap(), 3);
+        // Counted users keep signing in; without a limit, anyone counts.
+        let mut again = Vec::new();
+        for i in 0..8 {
+            let user = UserId::from_string(format!("user_{i}"));
+            again.push(
+                store
+                    .mark_active(&tenant, &user, now, Some(3))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(again.iter().filter(|a| **a == Activity::Counted).count(), 3);
+        let late = UserId::from_string("user_late");
+        assert_eq!(
+            store.mark_active(&tenant, &late, now, None).await.unwrap(),
+            Activity::New
+        );
+        assert_eq!(store.monthly_active_users(&tenant, month).await.unwrap(), 4);
+        assert_eq!(
+            store
+                .monthly_active_users(&tenant, month.next())
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn active_users_are_distinct_by_their_latest_activity() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        let now = chrono::DateTime::parse_from_rfc3339("2026-05-20T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let days = chrono::Duration::days;
+        let (ann, bob, cy) = (
+            UserId::from_string("ann"),
+            UserId::from_string("bob"),
+            UserId::from_string("cy"),
+        );
+        // Ann in April and May, Bob in April only, Cy 40 days ago.
+        store
+            .mark_active(&tenant, &ann, now - days(30), None)
+            .await
+            .unwrap();
+        store
+            .mark_active(&tenant, &ann, now - days(2), None)
+            .await
+            .unwrap();
+        store
+            .mark_active(&tenant, &bob, now - days(25), None)
+            .await
+            .unwrap();
+        store
+            .mark_active(&tenant, &cy, now - days(40), None)
+            .await
+            .unwrap();
+        let since = |d| store.active_users_since(&tenant, now - days(d));
+        assert_eq!(since(7).await.unwrap(), 1);
+        assert_eq!(since(30).await.unwrap(), 2);
+        assert_eq!(since(90).await.unwrap(), 3);
+        assert_eq!(
+            store
+                .monthly_active_users(&tenant, Month::parse("2026-04").unwrap())
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            store
+                .prune_activity(Month::parse("2026-05").unwrap())
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(since(90).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .monthly_active_users(&tenant, Month::parse("2026-04").unwrap())
+                .await
+                .unwrap(),
+            3,
+            "the month's count outlives its rows"
+        );
+    }
+
+    #[tokio::test]
+    async fn tenant_billing_round_trips() {
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        assert_eq!(
+            store.tenant_billing(&tenant).await.unwrap(),
+            TenantBilling::default()
+        );
+        let billing = TenantBilling {
+            plan: Some("pro".into()),
+            customer_id: Some("cus_1".into()),
+            subscription_id: None,
+        };
+        store.set_tenant_billing(&tenant, &billing).await.unwrap();
+        store.set_tenant_billing(&tenant, &billing).await.unwrap();
+        assert_eq!(store.tenant_billing(&tenant).await.unwrap(), billing);
+    }
+}

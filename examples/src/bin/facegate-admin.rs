@@ -7,6 +7,7 @@
 //! cargo run -p facegate-examples --bin facegate-admin -- key list ten_…
 //! cargo run -p facegate-examples --bin facegate-admin -- key revoke ten_… key_…
 //! cargo run -p facegate-examples --bin facegate-admin -- tenant suspend ten_…
+//! cargo run -p facegate-examples --bin facegate-admin -- tenant plan ten_… pro
 //! ```
 //! Uses the same `FACEGATE_DATABASE_URL` as the example apps.
 
@@ -21,6 +22,7 @@ const USAGE: &str = "usage:
   facegate-admin tenant create <name> [--live]   create a tenant and its first key
   facegate-admin tenant suspend <tenant_id>      refuse every call of the tenant (403)
   facegate-admin tenant activate <tenant_id>
+  facegate-admin tenant plan <tenant_id> <plan>  put the tenant on one of FACEGATE_PLANS
   facegate-admin tenant settings <tenant_id> [--threshold N] [--allow-duplicates | --prevent-duplicates]
                                              [--minimum-age N | --no-minimum-age]
                                              [--liveness active|passive] [--liveness-actions turn_left,blink,…]
@@ -86,6 +88,12 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                 .set_tenant_status(&TenantId::from_string(*tenant), TenantStatus::Active)
                 .await?;
             println!("tenant {tenant} active");
+        }
+        ["tenant", "plan", tenant, plan] => {
+            facegate
+                .set_tenant_plan(&TenantId::from_string(*tenant), plan)
+                .await?;
+            println!("tenant {tenant} on plan {plan}");
         }
         ["tenant", "settings", tenant, flags @ ..] => {
             let tenant = TenantId::from_string(*tenant);

@@ -15,7 +15,12 @@ async fn unknown_route_is_a_json_404() {
     );
     // Routes of later milestones are not served until they are built.
     assert_error(
-        &app.call("GET", "/v1/analytics/overview", None).await,
+        &app.call(
+            "POST",
+            "/v1/billing/checkout",
+            Some(json!({ "plan": "pro" })),
+        )
+        .await,
         404,
         "NOT_FOUND",
     );

@@ -366,6 +366,9 @@ impl FaceGate {
             .consent_id
             .clone()
             .ok_or(ApiError::ConsentRequired)?;
+        // Before any image is read: a new user past the plan's hard limit
+        // could not sign in this month.
+        self.check_enroll_quota(&tenant.id).await?;
         let source = FaceSource::of(request.face_image.take(), &request.liveness_session_id)?;
         let consent = self
             .inner

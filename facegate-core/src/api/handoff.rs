@@ -598,6 +598,10 @@ impl FaceGate {
                 self.record_consent(&tenant, KeyScope::Client, &body).await
             }
             PhoneStep::Complete => {
+                audit.usage = Some(match handoff.mode {
+                    HandoffMode::Verify => crate::usage::UsageMetric::Verify,
+                    HandoffMode::Enroll => crate::usage::UsageMetric::Enroll,
+                });
                 self.complete_on_phone(&tenant, &handoff, &device, parts, &body)
                     .await
             }

@@ -14,7 +14,6 @@ use http::{HeaderMap, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::threat_intel::Sighting;
 use super::{FaceGate, wire};
 use crate::clock;
 use crate::domain::{LivenessChallenge, LivenessCompletion, LivenessMode, LivenessSession, Tenant};
@@ -478,16 +477,14 @@ impl FaceGate {
             .await;
         }
         if verdict.failure == Some(Failure::SpoofFrame) {
-            let sightings = self
-                .device_and_network(&session.device_id, client)
-                .into_iter()
-                .map(|indicator| Sighting {
-                    kind: ThreatKind::PadBurst,
-                    indicator,
-                    subject: id.as_str(),
-                })
-                .collect();
-            self.sight(&tenant.id, sightings).await;
+            self.sight_on(
+                &tenant.id,
+                &session.device_id,
+                client,
+                ThreatKind::PadBurst,
+                id.as_str(),
+            )
+            .await;
         }
         if let Some(failure) = verdict.failure {
             let failed = Event::new(

@@ -84,6 +84,9 @@ pub struct MaintenanceReport {
     /// Threat sightings and frames past the longest rule window, and
     /// patterns that have expired.
     pub threats_deleted: u64,
+    /// Who was active in months no analytics period reaches any more (the
+    /// months' counts stay).
+    pub activity_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -220,6 +223,12 @@ impl FaceGate {
         match store.prune_threats(&sightings, frames, expired).await {
             Ok(deleted) => report.threats_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune threat intelligence"),
+        }
+        // The longest analytics period is 90 days: its first month is kept.
+        let oldest_read = crate::usage::Month::of(now - chrono::Duration::days(90));
+        match store.prune_activity(oldest_read).await {
+            Ok(deleted) => report.activity_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune monthly activity"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

@@ -2,6 +2,7 @@
 //! Adapters (`facegate-axum`, `facegate-actix`) only translate to and from
 //! their framework's types; every rule lives here.
 
+mod analytics;
 mod consent;
 mod cors;
 mod demo;
@@ -21,6 +22,7 @@ mod sessions;
 mod signals;
 mod sync;
 mod threat_intel;
+mod usage;
 pub use cors::CorsConfig;
 pub use demo::{ClientAddr, DemoConfig};
 pub use handoff::{
@@ -112,6 +114,7 @@ struct Inner {
     webhooks: webhooks::Webhooks,
     signals: signals::Signals,
     threats: threat_intel::Threats,
+    plans: crate::usage::Plans,
 }
 
 /// Configures a [`FaceGate`]; only the store is required.
@@ -134,6 +137,7 @@ pub struct FaceGateBuilder {
     webhooks: crate::webhook::WebhookConfig,
     signals: SignalsConfig,
     threats: crate::threat::ThreatConfig,
+    plans: crate::usage::Plans,
 }
 
 impl FaceGateBuilder {
@@ -274,6 +278,13 @@ impl FaceGateBuilder {
         self
     }
 
+    /// The plans the host sells its tenants (see [`crate::usage::Plans`]);
+    /// without them every tenant is on [`crate::usage::Plan::unmetered`].
+    pub fn plans(mut self, plans: crate::usage::Plans) -> Self {
+        self.plans = plans;
+        self
+    }
+
     /// How the guard caches verified tokens; see [`crate::guard`].
     pub fn guard(mut self, guard: crate::guard::GuardConfig) -> Self {
         self.guard = guard;
@@ -309,6 +320,7 @@ impl FaceGateBuilder {
                     indicators: crate::threat::Indicators::new(self.master_key.as_ref()),
                     config: self.threats.bounded(),
                 },
+                plans: self.plans,
             }),
         }
     }
@@ -335,6 +347,11 @@ struct AuditDraft {
     route: Option<Route>,
     error_code: Option<&'static str>,
     note: Option<&'static str>,
+    /// What the request counts as, when its route alone cannot say (a
+    /// handoff's completion logs in or enrolls).
+    usage: Option<crate::usage::UsageMetric>,
+    /// The request reached its handler: key, scope and body were fine.
+    handled: bool,
 }
 
 impl FaceGate {
@@ -363,11 +380,17 @@ impl FaceGate {
             webhooks: crate::webhook::WebhookConfig::default(),
             signals: SignalsConfig::default(),
             threats: crate::threat::ThreatConfig::default(),
+            plans: crate::usage::Plans::default(),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The host's plans (see [`FaceGateBuilder::plans`]).
+    pub fn plans(&self) -> &crate::usage::Plans {
+        &self.inner.plans
     }
 
     pub(crate) fn token_config(&self) -> &TokenConfig {
@@ -395,6 +418,8 @@ impl FaceGate {
             route: None,
             error_code: None,
             note: None,
+            usage: None,
+            handled: false,
         };
         if let Some(preflight) = self.inner.cors.preflight(&parts.method, &parts.headers) {
             return preflight;
@@ -422,8 +447,13 @@ impl FaceGate {
                 .insert(header::CONTENT_LENGTH, length);
             *response.body_mut() = Bytes::new();
         }
-        self.record_audit(&parts, audit, response.status().as_u16(), started)
-            .await;
+        let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let usage = Self::usage_tallies(&audit, &parts.headers, &response, latency_ms);
+        let status = response.status().as_u16();
+        tokio::join!(
+            self.record_audit(&parts, audit, status, latency_ms),
+            self.count_usage(usage)
+        );
         response
     }
 
@@ -445,8 +475,12 @@ impl FaceGate {
             Route::Health => return Ok(self.health().await),
             Route::Jwks => return self.jwks().await,
             Route::Sdk(file) => return Ok(sdk::serve(file)),
-            ref demo if demo.is_demo() => return self.demo(route, parts, body, audit).await,
+            ref demo if demo.is_demo() => {
+                audit.handled = true;
+                return self.demo(route, parts, body, audit).await;
+            }
             Route::HandoffPhone(token, step) => {
+                audit.handled = true;
                 return self.phone(&token, step, parts, body, audit).await;
             }
             _ => {}
@@ -488,6 +522,7 @@ impl FaceGate {
                 (tenant, scope, key, body)
             };
         audit.tenant = Some(tenant.clone());
+        audit.handled = true;
         let query = parts.uri.query();
 
         match route {
@@ -533,6 +568,12 @@ impl FaceGate {
             }
             Route::Sync => self.sync_offline(&tenant, &body).await,
             Route::ThreatIntel => self.threat_intel(&tenant).await,
+            Route::AnalyticsOverview => self.analytics_overview(&tenant, query).await,
+            Route::AnalyticsDevices => self.analytics_devices(&tenant, query).await,
+            Route::AnalyticsFailures => self.analytics_failures(&tenant, query).await,
+            Route::UsageSummary => self.usage_summary(&tenant, query).await,
+            Route::UsageDaily => self.usage_daily(&tenant, query).await,
+            Route::BillingStatus => self.billing_status(&tenant).await,
             Route::CreateWebhook => self.create_webhook(&tenant, &body).await,
             Route::ListWebhooks => self.list_webhooks(&tenant).await,
             Route::DeleteWebhook(id) => self.delete_webhook(&tenant, &id).await,
@@ -612,11 +653,15 @@ impl FaceGate {
         Ok((tenant, record.scope, record.id, record.origins))
     }
 
-    async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, started: Instant) {
+    async fn record_audit(&self, parts: &Parts, audit: AuditDraft, status: u16, latency_ms: u32) {
         // Requests that never reached a tenant are written within a budget.
         let mut note = audit.note.map(str::to_owned);
         if audit.tenant.is_none() {
-            match self.inner.housekeeping.admit_unauthenticated(started) {
+            match self
+                .inner
+                .housekeeping
+                .admit_unauthenticated(Instant::now())
+            {
                 maintenance::AuditAdmission::Drop => return,
                 maintenance::AuditAdmission::Write { dropped_before: 0 } => {}
                 maintenance::AuditAdmission::Write { dropped_before } => {
@@ -648,7 +693,7 @@ impl FaceGate {
             status,
             error_code: audit.error_code.map(str::to_owned),
             note,
-            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            latency_ms,
             user_agent: header("user-agent", 512),
             device_id: header("x-device-id", 128),
             created_at: clock::now(),

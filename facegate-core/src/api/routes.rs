@@ -49,6 +49,12 @@ pub(crate) enum Route {
     Signals,
     ThreatIntel,
     Sync,
+    AnalyticsOverview,
+    AnalyticsDevices,
+    AnalyticsFailures,
+    UsageSummary,
+    UsageDaily,
+    BillingStatus,
     CreateWebhook,
     ListWebhooks,
     DeleteWebhook(WebhookId),
@@ -157,6 +163,12 @@ impl Route {
             ("POST", ["v1", "signals"]) => Signals,
             ("GET", ["v1", "threat-intel"]) => ThreatIntel,
             ("POST", ["v1", "sync"]) => Sync,
+            ("GET", ["v1", "analytics", "overview"]) => AnalyticsOverview,
+            ("GET", ["v1", "analytics", "devices"]) => AnalyticsDevices,
+            ("GET", ["v1", "analytics", "failures"]) => AnalyticsFailures,
+            ("GET", ["v1", "usage", "summary"]) => UsageSummary,
+            ("GET", ["v1", "usage", "daily"]) => UsageDaily,
+            ("GET", ["v1", "billing", "status"]) => BillingStatus,
             ("POST", ["v1", "webhooks"]) => CreateWebhook,
             ("GET", ["v1", "webhooks"]) => ListWebhooks,
             ("DELETE", ["v1", "webhooks", id]) => DeleteWebhook(WebhookId::from_string(*id)),
@@ -230,6 +242,12 @@ impl Route {
             Signals => "/v1/signals",
             ThreatIntel => "/v1/threat-intel",
             Sync => "/v1/sync",
+            AnalyticsOverview => "/v1/analytics/overview",
+            AnalyticsDevices => "/v1/analytics/devices",
+            AnalyticsFailures => "/v1/analytics/failures",
+            UsageSummary => "/v1/usage/summary",
+            UsageDaily => "/v1/usage/daily",
+            BillingStatus => "/v1/billing/status",
             CreateWebhook | ListWebhooks => "/v1/webhooks",
             DeleteWebhook(_) => "/v1/webhooks/:id",
             WebhookDeliveries(_) => "/v1/webhooks/:id/deliveries",
@@ -257,6 +275,8 @@ impl Route {
             CreateHandoff | HandoffStatus(_) | HandoffSocket(_) | HandoffPhone(..) => None,
             DeleteWebhook(id) | WebhookDeliveries(id) | Redeliver(id, _) => Some(id.as_str()),
             CreateWebhook | ListWebhooks | Signals | ThreatIntel | Sync => None,
+            AnalyticsOverview | AnalyticsDevices | AnalyticsFailures | UsageSummary
+            | UsageDaily | BillingStatus => None,
             ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
             | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
             | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
@@ -309,6 +329,9 @@ impl Route {
             Sync => false,
             // What the tenant has learned about its attackers.
             ThreatIntel => false,
+            // The tenant's figures and plan: the host's backend's business.
+            AnalyticsOverview | AnalyticsDevices | AnalyticsFailures | UsageSummary
+            | UsageDaily | BillingStatus => false,
             // Keyless, on the demo tenant.
             DemoPage
             | DemoPreflight

@@ -514,6 +514,9 @@ impl FaceGate {
         let token = self
             .issue_token(&user, &session, session.device_fingerprint.as_deref())
             .await?;
+        // A refresh is activity (MAU) but never refused by the plan's limit:
+        // the user was counted when the session began.
+        self.count_active(&tenant.id, &user.id, false).await?;
         Ok(wire::json_response(
             StatusCode::OK,
             &RefreshResponse {

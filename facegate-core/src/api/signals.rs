@@ -155,6 +155,12 @@ impl FaceGate {
         let duplicates = u64::try_from(request.signals.len())
             .unwrap_or(u64::MAX)
             .saturating_sub(accepted);
+        if duplicates == 0 {
+            // Analytics' client retries. A batch that repeats signals (a
+            // beacon's resend) is not counted again, its new ones included.
+            self.count_usage(Some((tenant.id.clone(), signal_tallies(&signals))))
+                .await;
+        }
         Ok(wire::json_response(
             StatusCode::ACCEPTED,
             &Accepted {
@@ -163,6 +169,30 @@ impl FaceGate {
             },
         ))
     }
+}
+
+/// A batch's signals by type, for the rollup: `attempt`, `retry`, and any
+/// other type as `other` (types are the client's to name).
+fn signal_tallies(signals: &[Signal]) -> Vec<crate::usage::UsageTally> {
+    let mut counts = std::collections::BTreeMap::<&str, u32>::new();
+    for signal in signals {
+        let kind = match signal.kind.as_str() {
+            kind @ ("attempt" | "retry") => kind,
+            _ => "other",
+        };
+        *counts.entry(kind).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(kind, count)| crate::usage::UsageTally {
+            metric: crate::usage::UsageMetric::Signal,
+            dimension: kind.to_owned(),
+            count,
+            success: false,
+            latency_ms: 0,
+            confidence: None,
+        })
+        .collect()
 }
 
 /// The batch as signals, or every problem in it.

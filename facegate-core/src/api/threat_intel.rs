@@ -265,6 +265,21 @@ impl FaceGate {
         self.sight(tenant, sightings).await;
     }
 
+    /// The indicators of the device and network a request came from.
+    pub(super) fn device_and_network(
+        &self,
+        device_id: &str,
+        client: Option<super::ClientAddr>,
+    ) -> Vec<String> {
+        let indicators = self.indicators();
+        let mut found = vec![indicators.device(device_id)];
+        if let Some(client) = client {
+            let network = crate::providers::risk::network_of(client.0);
+            found.push(indicators.network(&network));
+        }
+        found
+    }
+
     /// The patterns in force on these indicators: the tenant's, and with
     /// collective immunity other tenants' too (stepping up at most; never
     /// the keyless demo tenant's, which anyone can feed).
@@ -299,18 +314,24 @@ impl FaceGate {
             .collect())
     }
 
-    /// The indicators of the device and network a request came from.
-    pub(super) fn device_and_network(
+    /// Sights one refusal on the device and the network a request came from.
+    pub(super) async fn sight_on(
         &self,
+        tenant: &TenantId,
         device_id: &str,
         client: Option<super::ClientAddr>,
-    ) -> Vec<String> {
-        let indicators = self.indicators();
-        let mut found = vec![indicators.device(device_id)];
-        if let Some(client) = client {
-            let network = crate::providers::risk::network_of(client.0);
-            found.push(indicators.network(&network));
-        }
-        found
+        kind: ThreatKind,
+        subject: &str,
+    ) {
+        let sightings = self
+            .device_and_network(device_id, client)
+            .into_iter()
+            .map(|indicator| Sighting {
+                kind,
+                indicator,
+                subject,
+            })
+            .collect();
+        self.sight(tenant, sightings).await;
     }
 }

@@ -18,6 +18,7 @@ use super::liveness::{Device, LiveFace};
 use super::risk::{Decision, LoginFacts, RiskView, StepUpType, recent};
 use super::sessions::session_revoked;
 use super::threat_intel::Sighting;
+use super::usage::LoginOutcome;
 use super::{ClientAddr, FaceGate, wire};
 use crate::clock;
 use crate::domain::{
@@ -220,9 +221,10 @@ impl FaceGate {
         let Some((user, confidence, rival)) = self.search(tenant, &probe).await? else {
             self.consume(tenant, session_id, now).await?;
             self.login_failed(attempt, request, "NO_MATCH").await;
-            self.sight_from_device(
-                attempt,
+            self.sight_on(
+                &tenant.id,
                 &device_id,
+                attempt.client,
                 ThreatKind::Enumeration,
                 session_id.as_str(),
             )
@@ -541,22 +543,25 @@ impl FaceGate {
             now,
         )
         .await;
+        self.count_active(&tenant.id, &user.id, false).await?;
         tracing::info!(tenant = %tenant.id, user = %user.id, session = %id, "session re-verified");
-        Ok(wire::json_response(
-            StatusCode::OK,
-            &VerifyResponse {
-                matched: true,
-                confidence,
-                verification_token: Some(renewed.verification_token),
-                refresh_token: Some(renewed.refresh_token),
-                session_id: Some(renewed.session.id),
-                device_id: session.device_id,
-                payload: user.payload.clone(),
-                user: Some(MatchedUser::from(user)),
-                risk: Some(risk),
-                ..Default::default()
-            },
-        ))
+        Ok(
+            LoginOutcome::SignedIn { confidence }.tag(wire::json_response(
+                StatusCode::OK,
+                &VerifyResponse {
+                    matched: true,
+                    confidence,
+                    verification_token: Some(renewed.verification_token),
+                    refresh_token: Some(renewed.refresh_token),
+                    session_id: Some(renewed.session.id),
+                    device_id: session.device_id,
+                    payload: user.payload.clone(),
+                    user: Some(MatchedUser::from(user)),
+                    risk: Some(risk),
+                    ..Default::default()
+                },
+            )),
+        )
     }
 
     /// The best stored match of a live face, with its confidence and the
@@ -706,6 +711,9 @@ impl FaceGate {
         rotation: RotationStatus,
     ) -> Result<Response<Bytes>, ApiError> {
         let tenant = attempt.tenant;
+        // Counted (and held to the plan's limit) before anything is issued.
+        self.count_active(&tenant.id, &user.id, true).await?;
+        let signed_in = LoginOutcome::SignedIn { confidence };
         let risk_score = risk.score;
         let mut answer = VerifyResponse {
             matched: true,
@@ -740,7 +748,7 @@ impl FaceGate {
             if rotation_due {
                 self.rotation_due(attempt, &user).await;
             }
-            return Ok(completed);
+            return Ok(signed_in.tag(completed));
         }
         let opened = self
             .open_session(
@@ -759,7 +767,7 @@ impl FaceGate {
         answer.verification_token = Some(opened.verification_token);
         answer.refresh_token = Some(opened.refresh_token);
         answer.session_id = Some(session.id);
-        Ok(wire::json_response(StatusCode::OK, &answer))
+        Ok(signed_in.tag(wire::json_response(StatusCode::OK, &answer)))
     }
 
     /// Whether a liveness session was an active check: a challenge of
@@ -768,28 +776,6 @@ impl FaceGate {
         let provider_run = self.inner.face.as_ref().is_some_and(|f| f.runs_liveness());
         provider_run
             || (liveness.mode == LivenessMode::Active && !liveness.challenge.actions.is_empty())
-    }
-}
-
-impl FaceGate {
-    /// A sighting of `kind` on the device and the network of an attempt.
-    async fn sight_from_device(
-        &self,
-        attempt: &Attempt<'_>,
-        device_id: &str,
-        kind: ThreatKind,
-        subject: &str,
-    ) {
-        let sightings = self
-            .device_and_network(device_id, attempt.client)
-            .into_iter()
-            .map(|indicator| Sighting {
-                kind,
-                indicator,
-                subject,
-            })
-            .collect();
-        self.sight(&attempt.tenant.id, sightings).await;
     }
 }
 
@@ -838,7 +824,7 @@ fn step_up_answer(
     step_up_id: Option<StepUpId>,
 ) -> Response<Bytes> {
     tracing::info!(user = %user.id, step_up = ?risk.step_up_type, "login needs a step-up");
-    wire::json_response(
+    LoginOutcome::StepUp.tag(wire::json_response(
         StatusCode::OK,
         &VerifyResponse {
             matched: true,
@@ -847,7 +833,7 @@ fn step_up_answer(
             step_up_id,
             ..Default::default()
         },
-    )
+    ))
 }
 
 /// Whether the match must be confirmed with a PIN: always (by the tenant's
@@ -937,8 +923,14 @@ impl FaceGate {
         }
         let attempts_remaining = PinSettings::MAX_TRIES.saturating_sub(session_tries);
         let guess = format!("{session_id}:{session_tries}");
-        self.sight_from_device(attempt, device_id, ThreatKind::PinGuessing, &guess)
-            .await;
+        self.sight_on(
+            &attempt.tenant.id,
+            device_id,
+            attempt.client,
+            ThreatKind::PinGuessing,
+            &guess,
+        )
+        .await;
         if attempts_remaining == 0 {
             // Lost to a concurrent request is as good as spent here.
             let _ = self.consume(tenant, session_id, clock::now()).await;
@@ -950,11 +942,11 @@ impl FaceGate {
 
 /// 200 `matched: false`: a live person nobody enrolled.
 fn no_match(device_id: String) -> Response<Bytes> {
-    wire::json_response(
+    LoginOutcome::NoMatch.tag(wire::json_response(
         StatusCode::OK,
         &VerifyResponse {
             device_id,
             ..Default::default()
         },
-    )
+    ))
 }

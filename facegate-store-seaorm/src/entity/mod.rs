@@ -1,6 +1,7 @@
 //! SeaORM entities, one module per table. Rows carry ids as text (`user_…`),
 //! timestamps as `timestamptz`, JSON as `jsonb` on PostgreSQL.
 
+pub mod active_user;
 pub mod api_key;
 pub mod audit_event;
 pub mod consent;
@@ -24,10 +25,13 @@ pub mod signing_key;
 pub mod step_up;
 pub mod sync_record;
 pub mod tenant;
+pub mod tenant_billing;
 pub mod tenant_policy;
 pub mod threat_observation;
 pub mod threat_pattern;
 pub mod token_exchange;
+pub mod usage_day;
+pub mod usage_month;
 pub mod user;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

@@ -21,6 +21,7 @@ mod m20261206_000015_events;
 mod m20261206_000016_signals;
 mod m20261206_000017_sync_records;
 mod m20261206_000018_threats;
+mod m20261206_000019_usage;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_signals::Migration),
             Box::new(m20261206_000017_sync_records::Migration),
             Box::new(m20261206_000018_threats::Migration),
+            Box::new(m20261206_000019_usage::Migration),
         ]
     }
 }

@@ -1,0 +1,247 @@
+//! Usage rollup, monthly active users and tenants' plans ([`UsageStore`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
+
+use facegate_core::ids::{TenantId, UserId};
+use facegate_core::store::{StoreError, UsageStore};
+use facegate_core::usage::{Activity, Month, TenantBilling, UsageMetric, UsageRow, UsageTally};
+
+use crate::entity::{active_user, tenant_billing, usage_day, usage_month};
+use crate::{SeaOrmStore, store_error};
+
+const DAY_FORMAT: &str = "%Y-%m-%d";
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// `row.col + excluded.col`: an upsert that adds instead of overwriting.
+fn added(column: usage_day::Column) -> sea_orm::sea_query::SimpleExpr {
+    Expr::col((usage_day::Entity, column)).add(Expr::col((Alias::new("excluded"), column)))
+}
+
+#[async_trait]
+impl UsageStore for SeaOrmStore {
+    async fn add_usage(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        tallies: &[UsageTally],
+    ) -> Result<(), StoreError> {
+        if tallies.is_empty() {
+            return Ok(());
+        }
+        // One order for every writer: concurrent upserts of the same rows
+        // then queue on their locks instead of deadlocking.
+        let mut tallies: Vec<&UsageTally> = tallies.iter().collect();
+        tallies.sort_by(|a, b| (a.metric, &a.dimension).cmp(&(b.metric, &b.dimension)));
+        let day = day.format(DAY_FORMAT).to_string();
+        let rows = tallies.into_iter().map(|t| usage_day::ActiveModel {
+            tenant_id: Set(tenant.to_string()),
+            day: Set(day.clone()),
+            metric: Set(t.metric.as_str().to_owned()),
+            dimension: Set(t.dimension.clone()),
+            count: Set(i64::from(t.count)),
+            successes: Set(if t.success { i64::from(t.count) } else { 0 }),
+            latency_ms_sum: Set(i64::from(t.latency_ms)),
+            confidence_sum: Set(t.confidence.map_or(0.0, f64::from)),
+        });
+        use usage_day::Column as C;
+        usage_day::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([C::TenantId, C::Day, C::Metric, C::Dimension])
+                    .value(C::Count, added(C::Count))
+                    .value(C::Successes, added(C::Successes))
+                    .value(C::LatencyMsSum, added(C::LatencyMsSum))
+                    .value(C::ConfidenceSum, added(C::ConfidenceSum))
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn usage_rows(
+        &self,
+        tenant: &TenantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let rows = usage_day::Entity::find()
+            .filter(usage_day::Column::TenantId.eq(tenant.as_str()))
+            .filter(usage_day::Column::Day.gte(from.format(DAY_FORMAT).to_string()))
+            .filter(usage_day::Column::Day.lte(to.format(DAY_FORMAT).to_string()))
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter()
+            .map(|row| {
+                let unknown = |what: &str| {
+                    StoreError::Backend(format!("usage row {} {}: bad {what}", row.day, row.metric))
+                };
+                Ok(UsageRow {
+                    day: NaiveDate::parse_from_str(&row.day, DAY_FORMAT)
+                        .map_err(|_| unknown("day"))?,
+                    metric: UsageMetric::parse(&row.metric).ok_or_else(|| unknown("metric"))?,
+                    dimension: row.dimension,
+                    count: unsigned(row.count),
+                    successes: unsigned(row.successes),
+                    latency_ms_sum: unsigned(row.latency_ms_sum),
+                    confidence_sum: row.confidence_sum,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_active(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        at: DateTime<Utc>,
+        limit: Option<u64>,
+    ) -> Result<Activity, StoreError> {
+        let month = Month::of(at).to_string();
+        let txn = self.db.begin().await.map_err(store_error)?;
+        use active_user::Column as A;
+        let inserted = active_user::Entity::insert(active_user::ActiveModel {
+            tenant_id: Set(tenant.to_string()),
+            month: Set(month.clone()),
+            user_id: Set(user.to_string()),
+            last_active_at: Set(at),
+        })
+        .on_conflict(
+            OnConflict::columns([A::TenantId, A::Month, A::UserId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(store_error)?;
+        if inserted == 0 {
+            active_user::Entity::update_many()
+                .col_expr(A::LastActiveAt, Expr::value(at))
+                .filter(A::TenantId.eq(tenant.as_str()))
+                .filter(A::Month.eq(month.as_str()))
+                .filter(A::UserId.eq(user.as_str()))
+                .filter(A::LastActiveAt.lt(at))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?;
+            txn.commit().await.map_err(store_error)?;
+            return Ok(Activity::Counted);
+        }
+        use usage_month::Column as M;
+        usage_month::Entity::insert(usage_month::ActiveModel {
+            tenant_id: Set(tenant.to_string()),
+            month: Set(month.clone()),
+            mau: Set(0),
+        })
+        .on_conflict(
+            OnConflict::columns([M::TenantId, M::Month])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(store_error)?;
+        // The check rides on the increment: PostgreSQL re-reads `mau` after
+        // waiting on a racing login's lock, SQLite runs one writer at a time.
+        let mut count = usage_month::Entity::update_many()
+            .col_expr(M::Mau, Expr::col(M::Mau).add(1))
+            .filter(M::TenantId.eq(tenant.as_str()))
+            .filter(M::Month.eq(month.as_str()));
+        if let Some(limit) = limit {
+            count = count.filter(M::Mau.lt(i64::try_from(limit).unwrap_or(i64::MAX)));
+        }
+        if count.exec(&txn).await.map_err(store_error)?.rows_affected == 0 {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(Activity::LimitReached);
+        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(Activity::New)
+    }
+
+    async fn monthly_active_users(
+        &self,
+        tenant: &TenantId,
+        month: Month,
+    ) -> Result<u64, StoreError> {
+        let row = usage_month::Entity::find_by_id((tenant.to_string(), month.to_string()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(row.map_or(0, |row| unsigned(row.mau)))
+    }
+
+    async fn active_users_since(
+        &self,
+        tenant: &TenantId,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use active_user::Column as A;
+        let count: Option<i64> = active_user::Entity::find()
+            .select_only()
+            .column_as(Expr::col(A::UserId).count_distinct(), "count")
+            .filter(A::TenantId.eq(tenant.as_str()))
+            .filter(A::Month.gte(Month::of(since).to_string()))
+            .filter(A::LastActiveAt.gte(since))
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(unsigned(count.unwrap_or(0)))
+    }
+
+    async fn prune_activity(&self, before: Month) -> Result<u64, StoreError> {
+        let deleted = active_user::Entity::delete_many()
+            .filter(active_user::Column::Month.lt(before.to_string()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected)
+    }
+
+    async fn tenant_billing(&self, tenant: &TenantId) -> Result<TenantBilling, StoreError> {
+        let row = tenant_billing::Entity::find_by_id(tenant.to_string())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(
+            row.map_or_else(TenantBilling::default, |row| TenantBilling {
+                plan: row.plan,
+                customer_id: row.customer_id,
+                subscription_id: row.subscription_id,
+            }),
+        )
+    }
+
+    async fn set_tenant_billing(
+        &self,
+        tenant: &TenantId,
+        billing: &TenantBilling,
+    ) -> Result<(), StoreError> {
+        use tenant_billing::Column as B;
+        tenant_billing::Entity::insert(tenant_billing::ActiveModel {
+            tenant_id: Set(tenant.to_string()),
+            plan: Set(billing.plan.clone()),
+            customer_id: Set(billing.customer_id.clone()),
+            subscription_id: Set(billing.subscription_id.clone()),
+            updated_at: Set(facegate_core::clock::now()),
+        })
+        .on_conflict(
+            OnConflict::column(B::TenantId)
+                .update_columns([B::Plan, B::CustomerId, B::SubscriptionId, B::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+}
