@@ -62,6 +62,29 @@ pub struct Settings {
     /// first); unset, every tenant is on one unmetered plan
     /// (docs/usage-and-billing.md).
     pub plans: Option<String>,
+    /// `FACEGATE_STRIPE_SECRET_KEY` and `FACEGATE_STRIPE_WEBHOOK_SECRET`:
+    /// with both, tenants pay for plans through Stripe
+    /// (docs/usage-and-billing.md); without, billing routes answer 503.
+    pub stripe: Option<StripeSettings>,
+    /// `FACEGATE_METRICS_ADDR`: a second listener (`127.0.0.1:9464`) serving
+    /// `GET /metrics` for Prometheus; unset, no metrics are kept.
+    pub metrics_addr: Option<String>,
+    /// `FACEGATE_METRICS_PER_TENANT`: `on` labels logins with the tenant.
+    pub metrics_per_tenant: bool,
+}
+
+/// Stripe, from the environment.
+#[derive(Clone)]
+pub struct StripeSettings {
+    pub secret_key: String,
+    pub webhook_secret: String,
+    /// `FACEGATE_STRIPE_PRICES`: `plan=price_id` pairs, comma-separated.
+    pub prices: String,
+    /// `FACEGATE_BILLING_RETURN_URL`: where Stripe sends the tenant back
+    /// to (`…?checkout=done` after paying).
+    pub return_url: String,
+    /// `FACEGATE_STRIPE_API_BASE`: another Stripe API (a local peer).
+    pub api_base: Option<String>,
 }
 
 impl Settings {
@@ -107,6 +130,23 @@ impl Settings {
             webhooks_allow_private: var("FACEGATE_WEBHOOKS_ALLOW_PRIVATE")
                 .is_some_and(|v| matches!(v.as_str(), "on" | "1" | "true")),
             plans: var("FACEGATE_PLANS"),
+            stripe: match (
+                var("FACEGATE_STRIPE_SECRET_KEY"),
+                var("FACEGATE_STRIPE_WEBHOOK_SECRET"),
+            ) {
+                (Some(secret_key), Some(webhook_secret)) => Some(StripeSettings {
+                    secret_key,
+                    webhook_secret,
+                    prices: var("FACEGATE_STRIPE_PRICES").unwrap_or_default(),
+                    return_url: var("FACEGATE_BILLING_RETURN_URL")
+                        .unwrap_or_else(|| "http://127.0.0.1:8080/demo".into()),
+                    api_base: var("FACEGATE_STRIPE_API_BASE"),
+                }),
+                _ => None,
+            },
+            metrics_addr: var("FACEGATE_METRICS_ADDR"),
+            metrics_per_tenant: var("FACEGATE_METRICS_PER_TENANT")
+                .is_some_and(|v| matches!(v.as_str(), "on" | "1" | "true")),
         }
     }
 }
@@ -139,6 +179,14 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
         let plans = facegate_core::usage::Plans::new(plans)
             .map_err(|err| format!("FACEGATE_PLANS: {err}"))?;
         builder = builder.plans(plans);
+    }
+    if settings.metrics_addr.is_some() {
+        builder = builder.metrics(facegate_core::metrics::MetricsConfig {
+            per_tenant: settings.metrics_per_tenant,
+        });
+    }
+    if let Some(stripe) = &settings.stripe {
+        builder = builder.billing(stripe_billing(stripe)?);
     }
     if settings.demo {
         builder = builder.demo(demo_config(settings)?);
@@ -192,6 +240,29 @@ async fn rekognition_engine(settings: &Settings) -> facegate_face_rekognition::R
     }
     tracing::info!(region = ?sdk.region(), browser_credentials = settings.liveness_role_arn.is_some(), "face engine: AWS Rekognition");
     facegate_face_rekognition::RekognitionEngine::new(&sdk, config)
+}
+
+/// Stripe as the billing provider, from its settings.
+fn stripe_billing(
+    stripe: &StripeSettings,
+) -> Result<facegate_billing_stripe::StripeBilling, Box<dyn std::error::Error>> {
+    let back = &stripe.return_url;
+    let separator = if back.contains('?') { '&' } else { '?' };
+    let mut config =
+        facegate_billing_stripe::StripeConfig::new(&stripe.secret_key, &stripe.webhook_secret)
+            .return_urls(&format!("{back}{separator}checkout=done"), back);
+    for pair in stripe.prices.split(',').filter(|p| !p.trim().is_empty()) {
+        let (plan, price) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("FACEGATE_STRIPE_PRICES: {pair:?} is not plan=price_id"))?;
+        config = config.price(plan.trim(), price.trim());
+    }
+    if let Some(base) = &stripe.api_base {
+        config = config.api_base(base);
+    }
+    tracing::info!("billing: Stripe");
+    Ok(facegate_billing_stripe::StripeBilling::new(config)
+        .map_err(|err| format!("Stripe settings: {err}"))?)
 }
 
 /// The demo tenant: default face rules with the liveness and PIN modes asked for.
@@ -290,6 +361,9 @@ mod tests {
             demo_pin: "when_ambiguous".into(),
             webhooks_allow_private: false,
             plans: None,
+            stripe: None,
+            metrics_addr: None,
+            metrics_per_tenant: false,
         }
     }
 

@@ -69,6 +69,28 @@ const ROUTES: [&str; 5] = [
     "/.well-known/jwks.json",
 ];
 
+/// `GET /metrics` in Prometheus' text format (see
+/// [`facegate_core::metrics`]), for a separate server the scraper reaches
+/// and the public does not; 404 unless `FaceGateBuilder::metrics` is set.
+pub fn configure_metrics(
+    facegate: FaceGate,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + Sync + 'static {
+    move |config: &mut web::ServiceConfig| {
+        let facegate = facegate.clone();
+        config.service(web::resource("/metrics").route(web::get().to(move || {
+            let facegate = facegate.clone();
+            async move {
+                match facegate.metrics_text().await {
+                    Some(text) => HttpResponse::Ok()
+                        .content_type(facegate_core::metrics::CONTENT_TYPE)
+                        .body(text),
+                    None => HttpResponse::NotFound().finish(),
+                }
+            }
+        })));
+    }
+}
+
 /// The FaceGate REST API (under `/v1`, plus `/.well-known/jwks.json` and
 /// `/demo`, any
 /// method) for [`App::configure`](actix_web::App::configure) or

@@ -45,6 +45,29 @@ pub fn router(facegate: FaceGate) -> Router {
         .with_state(facegate)
 }
 
+/// `GET /metrics` in Prometheus' text format (see
+/// [`facegate_core::metrics`]), for a separate listener the scraper reaches
+/// and the public does not; 404 unless `FaceGateBuilder::metrics` is set.
+pub fn metrics_router(facegate: FaceGate) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(facegate)
+}
+
+async fn metrics(State(facegate): State<FaceGate>) -> Response {
+    match facegate.metrics_text().await {
+        Some(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                facegate_core::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn serve(State(facegate): State<FaceGate>, mut request: Request) -> Response {
     // Served with `into_make_service_with_connect_info`, the peer address
     // keys the demo's rate limit and feeds the risk engine. Behind a proxy,

@@ -142,6 +142,7 @@ macro_rules! suite {
             threat_intel_shared_across_tenants,
             analytics_and_usage_count_what_happened,
             plans_gate_analytics_and_hold_a_hard_limit,
+            metrics_count_requests_logins_and_liveness,
         );
         mod rekognition {
             use super::*;

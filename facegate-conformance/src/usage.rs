@@ -2,6 +2,7 @@
 //! through `/v1/analytics/*`, `/v1/usage/*` and `/v1/billing/status`, and
 //! the plan's gate and hard limit.
 
+use facegate_core::FaceGate;
 use facegate_core::domain::{KeyEnvironment, LivenessMode};
 use facegate_core::usage::{Plan, PlanFeature, Plans};
 use serde_json::{Value, json};
@@ -168,6 +169,19 @@ case!(
             })
         );
 
+        // No billing provider: the spec's 503, for the keyless webhook too.
+        for (route, body) in [("/v1/billing/checkout", Some(json!({ "plan": "pro" }))), ("/v1/billing/portal", None)] {
+            let refused = fx.call("POST", route, body).await;
+            refused.assert_error(503, "BILLING_NOT_CONFIGURED");
+            assert_eq!(refused.body["error"], "billing_not_configured");
+            fx.raw("POST", route, &[("authorization", &client_bearer)], "")
+                .await
+                .assert_error(403, "INSUFFICIENT_SCOPE");
+        }
+        fx.raw("POST", "/v1/webhooks/stripe", &[("stripe-signature", "t=1,v1=00")], "{}")
+            .await
+            .assert_error(503, "BILLING_NOT_CONFIGURED");
+
         // A page's key reads none of it; another tenant reads its own zeros.
         let other = fx.facegate.create_tenant("other").await.unwrap();
         let other_key = fx.facegate.mint_api_key(&other.id, KeyEnvironment::Test).await.unwrap();
@@ -288,4 +302,84 @@ where
     assert_eq!(status["mau_count"], 2);
     assert_eq!(status["mau_limit"], 1000);
     assert_eq!(status["overage_mau"], 0);
+}
+
+pub async fn metrics_count_requests_logins_and_liveness<A, F, Fut>(make: F, engine: Engine)
+where
+    A: Adapter,
+    F: FnOnce(facegate_core::FaceGate) -> Fut,
+    Fut: std::future::Future<Output = A>,
+{
+    let fx = Fixture::configured(make, engine, |builder| {
+        builder.metrics(facegate_core::metrics::MetricsConfig { per_tenant: true })
+    })
+    .await;
+    fx.settings(|s| s.liveness.mode = LivenessMode::Passive)
+        .await;
+    enroll_obama(&fx).await;
+    let session = checked_session(&fx, &DEVICE, &[OBAMA, OBAMA_2, OBAMA_3]).await;
+    login(&fx, &session, PHONE).await.assert_ok(200);
+    login(&fx, &session, PHONE)
+        .await
+        .assert_error(400, "LIVENESS_SESSION_CONSUMED");
+    fx.raw("GET", "/v1/users/user_secret_id", &[], "")
+        .await
+        .assert_error(401, "MISSING_API_KEY");
+    fx.raw("GET", "/v1/no/such/route", &[], "")
+        .await
+        .assert_error(404, "NOT_FOUND");
+
+    let text = fx.facegate.metrics_text().await.expect("metrics are on");
+    let tenant = fx.tenant.as_str();
+    for line in [
+        r#"facegate_requests_total{route="/v1/enroll",method="POST",status="2xx"} 1"#,
+        r#"facegate_requests_total{route="/v1/verify",method="POST",status="2xx"} 1"#,
+        r#"facegate_requests_total{route="/v1/verify",method="POST",status="4xx"} 1"#,
+        r#"facegate_requests_total{route="(unmatched)",method="GET",status="4xx"} 1"#,
+        r#"facegate_request_duration_seconds_count{route="/v1/verify"} 2"#,
+        r#"facegate_liveness_checks_total{outcome="live"} 1"#,
+        "facegate_webhook_backlog 0",
+    ] {
+        assert!(text.contains(line), "no {line} in:\n{text}");
+    }
+    for line in [
+        format!(r#"facegate_logins_total{{outcome="success",tenant="{tenant}"}} 1"#),
+        format!(
+            r#"facegate_logins_total{{outcome="LIVENESS_SESSION_CONSUMED",tenant="{tenant}"}} 1"#
+        ),
+    ] {
+        assert!(text.contains(&line), "no {line} in:\n{text}");
+    }
+    // Route templates, never raw paths or ids.
+    assert!(
+        !text.contains("user_secret_id") && !text.contains("no/such"),
+        "{text}"
+    );
+    // The engine is shared by the cases running at once: its figures are
+    // at least this case's.
+    let figure = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(figure("facegate_engine_inferences_total") >= 4.0, "{text}");
+    assert!(
+        figure("facegate_engine_inference_seconds_total") > 0.0,
+        "{text}"
+    );
+    assert!(figure("facegate_index_faces") >= 1.0, "{text}");
+    assert!(
+        figure("facegate_engine_inferences_running") >= 0.0,
+        "{text}"
+    );
+    assert!(
+        figure("facegate_engine_inferences_waiting") >= 0.0,
+        "{text}"
+    );
+
+    // Off unless asked for.
+    let quiet = FaceGate::builder(facegate_store_seaorm::testing::test_store().await).build();
+    assert_eq!(quiet.metrics_text().await, None);
 }

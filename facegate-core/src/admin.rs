@@ -94,9 +94,7 @@ impl FaceGate {
         if self.store().tenant(tenant).await?.is_none() {
             return Err(AdminError::TenantNotFound(tenant.clone()));
         }
-        let mut billing = self.store().tenant_billing(tenant).await?;
-        billing.plan = Some(plan.to_owned());
-        self.store().set_tenant_billing(tenant, &billing).await?;
+        self.store().set_tenant_plan(tenant, Some(plan)).await?;
         tracing::info!(%tenant, plan, "tenant plan set");
         Ok(())
     }

@@ -197,6 +197,17 @@ pub enum ApiError {
         limit: u64,
         resets_at: chrono::DateTime<chrono::Utc>,
     },
+    /// The spec's 503 `billing_not_configured`: no billing provider.
+    #[error("billing_not_configured")]
+    BillingNotConfigured,
+    /// The billing portal is for tenants that checked out once.
+    #[error("This tenant has no billing account yet: check out a plan first")]
+    NoBillingAccount,
+    #[error("Invalid webhook signature")]
+    InvalidWebhookSignature,
+    /// Checkout while a subscription runs: plans change in the portal.
+    #[error("This tenant already has a subscription: change its plan in the billing portal")]
+    SubscriptionExists,
     #[error("Not found")]
     RouteNotFound,
     #[error("Method not allowed")]
@@ -272,22 +283,25 @@ impl ApiError {
             | LivenessAlreadyCompleted
             | StepUpExpired
             | StepUpConsumed
-            | PinRequiredAtEnroll => StatusCode::BAD_REQUEST,
+            | PinRequiredAtEnroll
+            | InvalidWebhookSignature => StatusCode::BAD_REQUEST,
             TooManyAttempts { .. }
             | RateLimited { .. }
             | HandoffAttemptsExhausted
             | UsageLimitReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             HandoffExpired => StatusCode::GONE,
-            HandoffCompleted | HandoffDeclined | HandoffInUse | WebhookLimitReached { .. } => {
-                StatusCode::CONFLICT
-            }
+            HandoffCompleted
+            | HandoffDeclined
+            | HandoffInUse
+            | WebhookLimitReached { .. }
+            | SubscriptionExists => StatusCode::CONFLICT,
             EngineUnsupported(_) | ProviderNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             NoFaceDetected | ManyFaces => StatusCode::UNPROCESSABLE_ENTITY,
             UserAlreadyEnrolled | UniquePinRequired | ExternalIdTaken | FaceMismatch => {
                 StatusCode::CONFLICT
             }
-            FaceEngineUnavailable | EngineBusy | SignalsUnavailable => {
+            FaceEngineUnavailable | EngineBusy | SignalsUnavailable | BillingNotConfigured => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             PayloadTooLarge { .. } | EnrollmentPayloadTooLarge { .. } | ImagesTooLarge(_) => {
@@ -301,6 +315,7 @@ impl ApiError {
             | HandoffNotFound
             | WebhookNotFound
             | DeliveryNotFound
+            | NoBillingAccount
             | RouteNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -379,6 +394,10 @@ impl ApiError {
             InvalidHandoffSecret => "INVALID_HANDOFF_SECRET",
             FeatureNotInPlan { .. } => "FEATURE_NOT_IN_PLAN",
             UsageLimitReached { .. } => "USAGE_LIMIT_REACHED",
+            BillingNotConfigured => "BILLING_NOT_CONFIGURED",
+            NoBillingAccount => "NO_BILLING_ACCOUNT",
+            InvalidWebhookSignature => "INVALID_SIGNATURE",
+            SubscriptionExists => "SUBSCRIPTION_EXISTS",
             RouteNotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Unavailable => "SERVICE_UNAVAILABLE",

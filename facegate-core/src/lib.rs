@@ -13,6 +13,8 @@
 //! sealed     secrets at rest, under the host's master key
 //! guard      the tower layer that checks those tokens on the host's routes
 //! usage      what requests count as, the host's plans, monthly active users
+//! billing    the provider tenants pay for plans through (checkout, webhooks)
+//! metrics    Prometheus metrics with bounded labels, opt-in
 //! admin      tenants, API keys and signing keys, for operators and CLIs
 //! ```
 #![forbid(unsafe_code)]
@@ -20,6 +22,7 @@
 mod admin;
 pub(crate) mod api;
 pub mod api_key;
+pub mod billing;
 pub mod clock;
 mod device;
 pub mod domain;
@@ -28,6 +31,7 @@ pub mod events;
 pub mod guard;
 pub mod ids;
 pub mod liveness;
+pub mod metrics;
 pub mod pin;
 pub mod policy;
 pub mod providers;

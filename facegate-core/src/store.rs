@@ -20,7 +20,9 @@ use crate::ids::{
 };
 use crate::policy::{Policy, PolicyType};
 use crate::threat::{FrameSighting, ThreatAction, ThreatKind, ThreatObservation, ThreatPattern};
-use crate::usage::{Activity, Month, TenantBilling, UsageRow, UsageTally};
+use crate::usage::{
+    Activity, BillingEventOutcome, BillingUpdate, Month, TenantBilling, UsageRow, UsageTally,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -890,6 +892,9 @@ pub trait EventStore: Send + Sync {
     /// Deletes events created before `before` and their deliveries;
     /// returns how many events.
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Deliveries still pending, all tenants (the metrics' backlog).
+    async fn count_pending_deliveries(&self) -> Result<u64, StoreError>;
 }
 
 /// Client telemetry signals.
@@ -1015,7 +1020,7 @@ pub trait ThreatStore: Send + Sync {
 }
 
 /// Usage counted as requests are served (a daily rollup), monthly active
-/// users, and each tenant's plan.
+/// users, each tenant's plan, and the billing provider's events.
 #[async_trait]
 pub trait UsageStore: Send + Sync {
     /// Adds one request's tallies (distinct metric and dimension each) to
@@ -1070,9 +1075,35 @@ pub trait UsageStore: Send + Sync {
     /// The tenant's plan and billing ids (all `None` when never set).
     async fn tenant_billing(&self, tenant: &TenantId) -> Result<TenantBilling, StoreError>;
 
-    async fn set_tenant_billing(
+    /// Sets the tenant's plan (`None`: the default), its billing ids as
+    /// they are.
+    async fn set_tenant_plan(
         &self,
         tenant: &TenantId,
-        billing: &TenantBilling,
+        plan: Option<&str>,
     ) -> Result<(), StoreError>;
+
+    /// Stores the tenant's customer at the billing provider unless it has
+    /// one; returns the one stored (a racing first checkout's, maybe).
+    async fn set_billing_customer(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+    ) -> Result<String, StoreError>;
+
+    /// Records a billing provider's event once, by its id, and applies its
+    /// update under [`BillingUpdate`]'s conditions; one transaction, so an
+    /// event whose update failed is not taken for a duplicate when the
+    /// provider delivers it again.
+    async fn record_billing_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        received_at: DateTime<Utc>,
+        update: Option<&BillingUpdate>,
+    ) -> Result<BillingEventOutcome, StoreError>;
+
+    /// Forgets events received before `before` (providers stop
+    /// redelivering after days); returns how many.
+    async fn prune_billing_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -364,6 +364,35 @@ pub struct TenantBilling {
     pub subscription_id: Option<String>,
 }
 
+/// A billing provider's change to a tenant's plan, as the store applies it:
+/// only if the tenant's stored customer is `customer_id`, it has no
+/// subscription or this one, and no newer change was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingUpdate {
+    pub tenant: crate::ids::TenantId,
+    pub customer_id: String,
+    pub subscription_id: String,
+    /// `None`: the subscription ended (the tenant keeps no subscription).
+    pub plan: Option<String>,
+    /// When the provider made the change. Within one second, an ending
+    /// wins over a change that keeps the subscription.
+    pub event_at: DateTime<Utc>,
+}
+
+/// What recording a billing provider's event came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingEventOutcome {
+    /// Seen before (a redelivery): nothing done.
+    Duplicate,
+    /// Recorded; it changed nothing FaceGate follows.
+    Recorded,
+    /// Recorded, and the tenant's plan set from it.
+    Applied,
+    /// Recorded, not applied: another customer or subscription than the
+    /// tenant's, or older than its last applied change.
+    Ignored,
+}
+
 /// The device class of a user agent, by `woothee`'s categories (a
 /// maintained dataset, not our own patterns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,6 +59,9 @@ pub struct LocalFaceEngine {
     admission: Arc<Semaphore>,
     /// Requests running.
     running: Arc<Semaphore>,
+    /// Inferences finished, and their time in nanoseconds (for metrics).
+    finished: Arc<std::sync::atomic::AtomicU64>,
+    busy_nanos: Arc<std::sync::atomic::AtomicU64>,
 }
 
 struct Engine {
@@ -112,6 +115,8 @@ impl LocalFaceEngine {
         Self {
             admission: Arc::new(Semaphore::new(workers + config.queue)),
             running: Arc::new(Semaphore::new(workers)),
+            finished: Arc::default(),
+            busy_nanos: Arc::default(),
             inner: Arc::new(Engine {
                 models,
                 config,
@@ -137,9 +142,17 @@ impl LocalFaceEngine {
             .await
             .map_err(|_| FaceError::Busy)?;
         let engine = self.inner.clone();
-        tokio::task::spawn_blocking(move || job(&engine))
-            .await
-            .map_err(|err| FaceError::Engine(format!("inference task failed: {err}")))?
+        let (finished, busy) = (self.finished.clone(), self.busy_nanos.clone());
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let result = job(&engine);
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            busy.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+            finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            result
+        })
+        .await
+        .map_err(|err| FaceError::Engine(format!("inference task failed: {err}")))?
     }
 
     /// Faces indexed for the tenant (for tests and metrics).
@@ -443,6 +456,22 @@ impl FaceProvider for LocalFaceEngine {
 
     fn indexed_faces(&self, tenant: &TenantId) -> Option<usize> {
         Some(LocalFaceEngine::indexed_faces(self, tenant))
+    }
+
+    fn load(&self) -> Option<facegate_core::metrics::EngineLoad> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let workers = self.inner.config.workers.max(1);
+        let admitted = workers + self.inner.config.queue - self.admission.available_permits();
+        let running = workers - self.running.available_permits();
+        Some(facegate_core::metrics::EngineLoad {
+            running,
+            waiting: admitted.saturating_sub(running),
+            inferences: self.finished.load(Relaxed),
+            inference_seconds: self.busy_nanos.load(Relaxed) as f64 / 1e9,
+            indexed_faces: self
+                .inner
+                .read_index(|indexes| indexes.values().map(FaceIndex::len).sum()),
+        })
     }
 
     async fn detect(&self, image: &ImageInput) -> Result<Vec<DetectedFace>, FaceError> {

@@ -305,6 +305,15 @@ impl EventStore for SeaOrmStore {
             .transpose()
     }
 
+    async fn count_pending_deliveries(&self) -> Result<u64, StoreError> {
+        let count = webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::Status.eq("pending"))
+            .count(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(count)
+    }
+
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,

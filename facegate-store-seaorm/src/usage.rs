@@ -4,17 +4,37 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 
 use facegate_core::ids::{TenantId, UserId};
 use facegate_core::store::{StoreError, UsageStore};
-use facegate_core::usage::{Activity, Month, TenantBilling, UsageMetric, UsageRow, UsageTally};
+use facegate_core::usage::{
+    Activity, BillingEventOutcome, BillingUpdate, Month, TenantBilling, UsageMetric, UsageRow,
+    UsageTally,
+};
 
-use crate::entity::{active_user, tenant_billing, usage_day, usage_month};
+use crate::entity::{active_user, billing_event, tenant_billing, usage_day, usage_month};
 use crate::{SeaOrmStore, store_error};
 
 const DAY_FORMAT: &str = "%Y-%m-%d";
+
+/// A tenant's billing row as first written.
+fn billing_row(
+    tenant: &TenantId,
+    plan: Option<&str>,
+    customer_id: Option<&str>,
+) -> tenant_billing::ActiveModel {
+    tenant_billing::ActiveModel {
+        tenant_id: Set(tenant.to_string()),
+        plan: Set(plan.map(str::to_owned)),
+        customer_id: Set(customer_id.map(str::to_owned)),
+        subscription_id: Set(None),
+        updated_at: Set(facegate_core::clock::now()),
+        event_at: Set(None),
+    }
+}
 
 fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -221,27 +241,121 @@ impl UsageStore for SeaOrmStore {
         )
     }
 
-    async fn set_tenant_billing(
+    async fn set_tenant_plan(
         &self,
         tenant: &TenantId,
-        billing: &TenantBilling,
+        plan: Option<&str>,
     ) -> Result<(), StoreError> {
         use tenant_billing::Column as B;
-        tenant_billing::Entity::insert(tenant_billing::ActiveModel {
-            tenant_id: Set(tenant.to_string()),
-            plan: Set(billing.plan.clone()),
-            customer_id: Set(billing.customer_id.clone()),
-            subscription_id: Set(billing.subscription_id.clone()),
-            updated_at: Set(facegate_core::clock::now()),
+        tenant_billing::Entity::insert(billing_row(tenant, plan, None))
+            .on_conflict(
+                OnConflict::column(B::TenantId)
+                    .update_columns([B::Plan, B::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn set_billing_customer(
+        &self,
+        tenant: &TenantId,
+        customer_id: &str,
+    ) -> Result<String, StoreError> {
+        use tenant_billing::Column as B;
+        // Set only where none is: the first of racing checkouts keeps it.
+        tenant_billing::Entity::insert(billing_row(tenant, None, Some(customer_id)))
+            .on_conflict(
+                OnConflict::column(B::TenantId)
+                    .update_columns([B::CustomerId, B::UpdatedAt])
+                    .action_and_where(Expr::col((tenant_billing::Entity, B::CustomerId)).is_null())
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        self.tenant_billing(tenant)
+            .await?
+            .customer_id
+            .ok_or_else(|| StoreError::Backend("billing customer not stored".into()))
+    }
+
+    async fn record_billing_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+        received_at: DateTime<Utc>,
+        update: Option<&BillingUpdate>,
+    ) -> Result<BillingEventOutcome, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        use billing_event::Column as E;
+        let recorded = billing_event::Entity::insert(billing_event::ActiveModel {
+            provider: Set(provider.to_owned()),
+            event_id: Set(event_id.to_owned()),
+            received_at: Set(received_at),
         })
         .on_conflict(
-            OnConflict::column(B::TenantId)
-                .update_columns([B::Plan, B::CustomerId, B::SubscriptionId, B::UpdatedAt])
+            OnConflict::columns([E::Provider, E::EventId])
+                .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&txn)
         .await
         .map_err(store_error)?;
-        Ok(())
+        if recorded == 0 {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(BillingEventOutcome::Duplicate);
+        }
+        let Some(update) = update else {
+            txn.commit().await.map_err(store_error)?;
+            return Ok(BillingEventOutcome::Recorded);
+        };
+        use tenant_billing::Column as B;
+        // Every condition in the one statement: the row is checked as it
+        // is written. Within one second (the providers' resolution) an
+        // ending wins over a change that keeps the subscription.
+        let ends = update.plan.is_none();
+        let in_order = Expr::col(B::EventAt)
+            .is_null()
+            .or(Expr::col(B::EventAt).lt(update.event_at))
+            .or(Expr::col(B::EventAt)
+                .eq(update.event_at)
+                .and(Expr::value(ends)));
+        let applied = tenant_billing::Entity::update_many()
+            .col_expr(B::Plan, Expr::value(update.plan.clone()))
+            .col_expr(
+                B::SubscriptionId,
+                Expr::value((!ends).then(|| update.subscription_id.clone())),
+            )
+            .col_expr(B::EventAt, Expr::value(Some(update.event_at)))
+            .col_expr(B::UpdatedAt, Expr::value(received_at))
+            .filter(B::TenantId.eq(update.tenant.as_str()))
+            .filter(B::CustomerId.eq(update.customer_id.as_str()))
+            .filter(
+                Condition::any()
+                    .add(B::SubscriptionId.is_null())
+                    .add(B::SubscriptionId.eq(update.subscription_id.as_str())),
+            )
+            .filter(in_order)
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(if applied.rows_affected == 0 {
+            BillingEventOutcome::Ignored
+        } else {
+            BillingEventOutcome::Applied
+        })
+    }
+
+    async fn prune_billing_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let deleted = billing_event::Entity::delete_many()
+            .filter(billing_event::Column::ReceivedAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted.rows_affected)
     }
 }

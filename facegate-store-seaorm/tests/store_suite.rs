@@ -2982,13 +2982,133 @@ mod usage {
             store.tenant_billing(&tenant).await.unwrap(),
             TenantBilling::default()
         );
-        let billing = TenantBilling {
-            plan: Some("pro".into()),
-            customer_id: Some("cus_1".into()),
-            subscription_id: None,
+        store.set_tenant_plan(&tenant, Some("pro")).await.unwrap();
+        // The first customer stays: a racing checkout gets it back.
+        assert_eq!(
+            store.set_billing_customer(&tenant, "cus_1").await.unwrap(),
+            "cus_1"
+        );
+        assert_eq!(
+            store.set_billing_customer(&tenant, "cus_2").await.unwrap(),
+            "cus_1"
+        );
+        store.set_tenant_plan(&tenant, None).await.unwrap();
+        assert_eq!(
+            store.tenant_billing(&tenant).await.unwrap(),
+            TenantBilling {
+                plan: None,
+                customer_id: Some("cus_1".into()),
+                subscription_id: None
+            }
+        );
+        let other = super::tenant(&store).await;
+        assert_eq!(
+            store.set_billing_customer(&other, "cus_9").await.unwrap(),
+            "cus_9"
+        );
+    }
+
+    #[tokio::test]
+    async fn billing_events_apply_to_the_tenants_customer_once_and_in_order() {
+        use facegate_core::usage::{BillingEventOutcome, BillingUpdate};
+        let store = test_store().await;
+        let tenant = tenant(&store).await;
+        store.set_billing_customer(&tenant, "cus_1").await.unwrap();
+        let now = clock::now();
+        let update = |customer: &str, subscription: &str, plan: Option<&str>, seconds_ago: i64| {
+            BillingUpdate {
+                tenant: tenant.clone(),
+                customer_id: customer.into(),
+                subscription_id: subscription.into(),
+                plan: plan.map(str::to_owned),
+                event_at: now - chrono::Duration::seconds(seconds_ago),
+            }
         };
-        store.set_tenant_billing(&tenant, &billing).await.unwrap();
-        store.set_tenant_billing(&tenant, &billing).await.unwrap();
-        assert_eq!(store.tenant_billing(&tenant).await.unwrap(), billing);
+        let record = |id: &'static str, update: Option<BillingUpdate>| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_billing_event("stripe", id, now, update.as_ref())
+                    .await
+                    .unwrap()
+            }
+        };
+        use BillingEventOutcome::*;
+        // Another customer (a checkout FaceGate did not start): ignored.
+        assert_eq!(
+            record("evt_0", Some(update("cus_x", "sub_x", Some("pro"), 60))).await,
+            Ignored
+        );
+        assert_eq!(
+            record("evt_1", Some(update("cus_1", "sub_1", Some("pro"), 60))).await,
+            Applied
+        );
+        assert_eq!(
+            record("evt_1", Some(update("cus_1", "sub_1", None, 1))).await,
+            Duplicate
+        );
+        assert_eq!(record("evt_2", None).await, Recorded);
+        // A second subscription of the same customer: ignored.
+        assert_eq!(
+            record("evt_3", Some(update("cus_1", "sub_2", None, 30))).await,
+            Ignored
+        );
+        // Older than the change applied: ignored.
+        assert_eq!(
+            record("evt_4", Some(update("cus_1", "sub_1", None, 120))).await,
+            Ignored
+        );
+        let billing = store.tenant_billing(&tenant).await.unwrap();
+        assert_eq!(
+            (billing.plan.as_deref(), billing.subscription_id.as_deref()),
+            (Some("pro"), Some("sub_1"))
+        );
+        // Within one second, an ending wins; a renewal does not undo it.
+        assert_eq!(
+            record("evt_5", Some(update("cus_1", "sub_1", Some("pro"), 10))).await,
+            Applied
+        );
+        assert_eq!(
+            record("evt_6", Some(update("cus_1", "sub_1", None, 10))).await,
+            Applied
+        );
+        assert_eq!(
+            record("evt_7", Some(update("cus_1", "sub_1", Some("pro"), 10))).await,
+            Ignored
+        );
+        let billing = store.tenant_billing(&tenant).await.unwrap();
+        assert_eq!((billing.plan, billing.subscription_id), (None, None));
+        // The next subscription, after the last ended.
+        assert_eq!(
+            record("evt_8", Some(update("cus_1", "sub_2", Some("pro"), 0))).await,
+            Applied
+        );
+        // The operator's plan keeps the provider's order and subscription.
+        store.set_tenant_plan(&tenant, Some("free")).await.unwrap();
+        assert_eq!(
+            record("evt_9", Some(update("cus_1", "sub_2", None, 5))).await,
+            Ignored
+        );
+        let billing = store.tenant_billing(&tenant).await.unwrap();
+        assert_eq!(
+            (billing.plan.as_deref(), billing.subscription_id.as_deref()),
+            (Some("free"), Some("sub_2"))
+        );
+        // Another provider's event of the same id is another event.
+        assert_eq!(
+            store
+                .record_billing_event("other", "evt_1", now, None)
+                .await
+                .unwrap(),
+            Recorded
+        );
+        assert_eq!(
+            store
+                .prune_billing_events(now + chrono::Duration::seconds(1))
+                .await
+                .unwrap(),
+            11
+        );
+        assert_eq!(record("evt_1", None).await, Recorded);
     }
 }

@@ -17,6 +17,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::from_env();
     let facegate = start_facegate(&settings).await?;
 
+    // Metrics on their own server: the scraper reaches it, the public not.
+    if let Some(addr) = &settings.metrics_addr {
+        let metrics = facegate_actix::configure_metrics(facegate.clone());
+        let server = HttpServer::new(move || App::new().configure(metrics.clone()))
+            .workers(1)
+            .disable_signals()
+            .bind(addr)
+            .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+        for addr in server.addrs() {
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
+        actix_web::rt::spawn(server.run());
+    }
+
     let server = HttpServer::new(move || {
         App::new()
             // The host's own routes: a public home page and a profile that

@@ -29,7 +29,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(home))
         .merge(guarded)
         // …and the FaceGate API beside them.
-        .merge(facegate_axum::router(facegate));
+        .merge(facegate_axum::router(facegate.clone()));
+
+    // Metrics on their own listener: the scraper reaches it, the public not.
+    if let Some(addr) = &settings.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|err| format!("cannot listen on {addr}: {err}"))?;
+        tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+        let metrics = facegate_axum::metrics_router(facegate);
+        tokio::spawn(async move { axum::serve(listener, metrics).await });
+    }
 
     let listener = tokio::net::TcpListener::bind(&settings.addr)
         .await

@@ -190,3 +190,37 @@ async fn the_api_can_be_mounted_in_a_scope() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
+
+#[actix_web::test]
+async fn metrics_are_served_by_their_own_configure_when_turned_on() {
+    use actix_web::App;
+    use facegate_core::FaceGate;
+
+    let store = facegate_store_seaorm::testing::test_store().await;
+    let facegate = FaceGate::builder(store.clone())
+        .metrics(facegate_core::metrics::MetricsConfig::default())
+        .build();
+    let api = test::init_service(host(facegate.clone())).await;
+    send(&api, TestRequest::get().uri("/auth/v1/health").to_request()).await;
+    let metrics =
+        test::init_service(App::new().configure(facegate_actix::configure_metrics(facegate))).await;
+    let reply = send(&metrics, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        reply
+            .text
+            .contains(r#"facegate_requests_total{route="/v1/health",method="GET",status="2xx"} 1"#),
+        "{}",
+        reply.text
+    );
+    let off = test::init_service(App::new().configure(facegate_actix::configure_metrics(
+        FaceGate::builder(store).build(),
+    )))
+    .await;
+    assert_eq!(
+        send(&off, TestRequest::get().uri("/metrics").to_request())
+            .await
+            .status,
+        404
+    );
+}

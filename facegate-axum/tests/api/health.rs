@@ -32,3 +32,43 @@ async fn health_is_503_when_the_database_is_unreachable() {
     assert_eq!(reply.body["status"], "unhealthy");
     assert_eq!(reply.body["checks"]["db"]["status"], "error");
 }
+
+/// `metrics_router`: the scrape, in OpenMetrics text, when metrics are on.
+#[tokio::test]
+async fn metrics_are_served_on_their_own_router_when_turned_on() {
+    use axum::body::Body;
+    use facegate_core::FaceGate;
+    use tower::ServiceExt;
+
+    let store = facegate_store_seaorm::testing::test_store().await;
+    let facegate = FaceGate::builder(store.clone())
+        .metrics(facegate_core::metrics::MetricsConfig::default())
+        .build();
+    facegate_axum::router(facegate.clone())
+        .oneshot(request("GET", "/v1/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let scrape = |facegate: FaceGate| async move {
+        facegate_axum::metrics_router(facegate)
+            .oneshot(request("GET", "/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    };
+    let response = scrape(facegate).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        facegate_core::metrics::CONTENT_TYPE
+    );
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.contains(r#"facegate_requests_total{route="/v1/health",method="GET",status="2xx"} 1"#),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let off = scrape(FaceGate::builder(store).build()).await;
+    assert_eq!(off.status(), 404);
+}

@@ -476,6 +476,7 @@ impl FaceGate {
             )
             .await;
         }
+        self.count_liveness(verdict.failure.map_or("live", Failure::as_str));
         if verdict.failure == Some(Failure::SpoofFrame) {
             self.sight_on(
                 &tenant.id,

@@ -87,6 +87,8 @@ pub struct MaintenanceReport {
     /// Who was active in months no analytics period reaches any more (the
     /// months' counts stay).
     pub activity_deleted: u64,
+    /// Billing providers' events old enough not to be redelivered.
+    pub billing_events_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -229,6 +231,14 @@ impl FaceGate {
         match store.prune_activity(oldest_read).await {
             Ok(deleted) => report.activity_deleted = deleted,
             Err(err) => tracing::warn!(%err, "could not prune monthly activity"),
+        }
+        // Stripe redelivers for three days; a month covers any provider's.
+        match store
+            .prune_billing_events(now - chrono::Duration::days(30))
+            .await
+        {
+            Ok(deleted) => report.billing_events_deleted = deleted,
+            Err(err) => tracing::warn!(%err, "could not prune billing events"),
         }
         match store.prune_audit(before).await {
             Ok(deleted) => report.audit_events_deleted = deleted,

@@ -3,6 +3,7 @@
 //! their framework's types; every rule lives here.
 
 mod analytics;
+mod billing;
 mod consent;
 mod cors;
 mod demo;
@@ -99,6 +100,8 @@ struct Inner {
     key_reload_failed: std::sync::Mutex<Option<Instant>>,
     risk: Arc<dyn RiskPolicy>,
     threat_intel: Option<Arc<dyn ThreatIntel>>,
+    billing: Option<Arc<dyn crate::billing::BillingProvider>>,
+    metrics: Option<crate::metrics::Metrics>,
     /// By the `provider` name clients send; `jwt` is built in.
     session_providers: SessionProviders,
     /// Tokens the guard has verified recently.
@@ -126,6 +129,8 @@ pub struct FaceGateBuilder {
     tokens: TokenConfig,
     risk: Arc<dyn RiskPolicy>,
     threat_intel: Option<Arc<dyn ThreatIntel>>,
+    billing: Option<Arc<dyn crate::billing::BillingProvider>>,
+    metrics: Option<crate::metrics::MetricsConfig>,
     session_providers: SessionProviders,
     guard: crate::guard::GuardConfig,
     configured_keys: Option<Vec<SigningKeyRecord>>,
@@ -285,6 +290,21 @@ impl FaceGateBuilder {
         self
     }
 
+    /// Takes payment for the plans (`facegate-billing-stripe`); without
+    /// one, checkout, portal and the provider's webhook answer 503
+    /// `billing_not_configured`.
+    pub fn billing(mut self, provider: impl crate::billing::BillingProvider) -> Self {
+        self.billing = Some(Arc::new(provider));
+        self
+    }
+
+    /// Counts requests, logins, liveness checks and the engine's load for
+    /// Prometheus ([`FaceGate::metrics_text`]); off by default.
+    pub fn metrics(mut self, metrics: crate::metrics::MetricsConfig) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// How the guard caches verified tokens; see [`crate::guard`].
     pub fn guard(mut self, guard: crate::guard::GuardConfig) -> Self {
         self.guard = guard;
@@ -305,6 +325,8 @@ impl FaceGateBuilder {
                 key_reload_failed: std::sync::Mutex::new(None),
                 risk: self.risk,
                 threat_intel: self.threat_intel,
+                billing: self.billing,
+                metrics: self.metrics.map(crate::metrics::Metrics::new),
                 session_providers: self.session_providers,
                 guard_cache: crate::guard::GuardCache::new(self.guard),
                 configured_keys: self.configured_keys,
@@ -369,6 +391,8 @@ impl FaceGate {
             tokens: TokenConfig::default(),
             risk: Arc::new(DefaultRiskPolicy),
             threat_intel: None,
+            billing: None,
+            metrics: None,
             session_providers: SessionProviders::default(),
             guard: crate::guard::GuardConfig::default(),
             configured_keys: None,
@@ -386,6 +410,30 @@ impl FaceGate {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The metrics in Prometheus' text format, read now (the engine's load,
+    /// the webhook backlog); `None` unless [`FaceGateBuilder::metrics`]
+    /// turned them on. Serve it to the scraper only (a separate listener,
+    /// or a route the host guards): it tells about traffic, not tenants.
+    pub async fn metrics_text(&self) -> Option<String> {
+        let metrics = self.inner.metrics.as_ref()?;
+        let engine = self.inner.face.as_ref().and_then(|face| face.load());
+        let backlog = match self.inner.store.count_pending_deliveries().await {
+            Ok(count) => Some(count),
+            Err(err) => {
+                tracing::warn!(%err, "metrics: could not count pending webhook deliveries");
+                None
+            }
+        };
+        Some(metrics.render(engine, backlog))
+    }
+
+    /// Counts a judged liveness check (when metrics are on).
+    pub(crate) fn count_liveness(&self, outcome: &'static str) {
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.liveness(outcome);
+        }
     }
 
     /// The host's plans (see [`FaceGateBuilder::plans`]).
@@ -447,8 +495,21 @@ impl FaceGate {
                 .insert(header::CONTENT_LENGTH, length);
             *response.body_mut() = Bytes::new();
         }
-        let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let elapsed = started.elapsed();
+        let latency_ms = u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX);
         let usage = Self::usage_tallies(&audit, &parts.headers, &response, latency_ms);
+        if let Some(metrics) = &self.inner.metrics {
+            let route = audit.route.as_ref().map_or("(unmatched)", Route::template);
+            metrics.request(
+                route,
+                &parts.method,
+                response.status().as_u16(),
+                elapsed.as_secs_f64(),
+            );
+            if let Some((tenant, outcome)) = usage::login_outcome(usage.as_ref()) {
+                metrics.login(outcome, tenant);
+            }
+        }
         let status = response.status().as_u16();
         tokio::join!(
             self.record_audit(&parts, audit, status, latency_ms),
@@ -482,6 +543,16 @@ impl FaceGate {
             Route::HandoffPhone(token, step) => {
                 audit.handled = true;
                 return self.phone(&token, step, parts, body, audit).await;
+            }
+            Route::BillingWebhook(provider) => {
+                let body = self.read_body(&route, &parts.headers, body).await?;
+                audit.handled = true;
+                let (answer, tenant) = self
+                    .billing_webhook(provider, &parts.headers, &body)
+                    .await?;
+                // A verified event about a tenant goes on its audit trail.
+                audit.tenant = tenant;
+                return Ok(answer);
             }
             _ => {}
         }
@@ -574,13 +645,17 @@ impl FaceGate {
             Route::UsageSummary => self.usage_summary(&tenant, query).await,
             Route::UsageDaily => self.usage_daily(&tenant, query).await,
             Route::BillingStatus => self.billing_status(&tenant).await,
+            Route::BillingCheckout => self.billing_checkout(&tenant, &body).await,
+            Route::BillingPortal => self.billing_portal(&tenant).await,
             Route::CreateWebhook => self.create_webhook(&tenant, &body).await,
             Route::ListWebhooks => self.list_webhooks(&tenant).await,
             Route::DeleteWebhook(id) => self.delete_webhook(&tenant, &id).await,
             Route::WebhookDeliveries(id) => self.webhook_deliveries(&tenant, &id, query).await,
             Route::Redeliver(id, delivery) => self.redeliver(&tenant, &id, &delivery).await,
             // Reached only without an upgrade: the adapters take sockets.
-            Route::HandoffSocket(_) | Route::HandoffPhone(..) => Err(ApiError::RouteNotFound),
+            Route::HandoffSocket(_) | Route::HandoffPhone(..) | Route::BillingWebhook(_) => {
+                Err(ApiError::RouteNotFound)
+            }
             Route::DemoPage
             | Route::DemoPreflight
             | Route::DemoConsent

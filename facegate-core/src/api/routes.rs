@@ -55,6 +55,10 @@ pub(crate) enum Route {
     UsageSummary,
     UsageDaily,
     BillingStatus,
+    BillingCheckout,
+    BillingPortal,
+    /// The billing provider's webhook, keyless: its signature is the credential.
+    BillingWebhook(&'static str),
     CreateWebhook,
     ListWebhooks,
     DeleteWebhook(WebhookId),
@@ -169,6 +173,9 @@ impl Route {
             ("GET", ["v1", "usage", "summary"]) => UsageSummary,
             ("GET", ["v1", "usage", "daily"]) => UsageDaily,
             ("GET", ["v1", "billing", "status"]) => BillingStatus,
+            ("POST", ["v1", "billing", "checkout"]) => BillingCheckout,
+            ("POST", ["v1", "billing", "portal"]) => BillingPortal,
+            ("POST", ["v1", "webhooks", "stripe"]) => BillingWebhook("stripe"),
             ("POST", ["v1", "webhooks"]) => CreateWebhook,
             ("GET", ["v1", "webhooks"]) => ListWebhooks,
             ("DELETE", ["v1", "webhooks", id]) => DeleteWebhook(WebhookId::from_string(*id)),
@@ -248,6 +255,9 @@ impl Route {
             UsageSummary => "/v1/usage/summary",
             UsageDaily => "/v1/usage/daily",
             BillingStatus => "/v1/billing/status",
+            BillingCheckout => "/v1/billing/checkout",
+            BillingPortal => "/v1/billing/portal",
+            BillingWebhook(_) => "/v1/webhooks/stripe",
             CreateWebhook | ListWebhooks => "/v1/webhooks",
             DeleteWebhook(_) => "/v1/webhooks/:id",
             WebhookDeliveries(_) => "/v1/webhooks/:id/deliveries",
@@ -276,7 +286,9 @@ impl Route {
             DeleteWebhook(id) | WebhookDeliveries(id) | Redeliver(id, _) => Some(id.as_str()),
             CreateWebhook | ListWebhooks | Signals | ThreatIntel | Sync => None,
             AnalyticsOverview | AnalyticsDevices | AnalyticsFailures | UsageSummary
-            | UsageDaily | BillingStatus => None,
+            | UsageDaily | BillingStatus | BillingCheckout | BillingPortal | BillingWebhook(_) => {
+                None
+            }
             ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
             | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
             | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
@@ -331,7 +343,9 @@ impl Route {
             ThreatIntel => false,
             // The tenant's figures and plan: the host's backend's business.
             AnalyticsOverview | AnalyticsDevices | AnalyticsFailures | UsageSummary
-            | UsageDaily | BillingStatus => false,
+            | UsageDaily | BillingStatus | BillingCheckout | BillingPortal => false,
+            // Keyless: the provider's signature is the credential.
+            BillingWebhook(_) => true,
             // Keyless, on the demo tenant.
             DemoPage
             | DemoPreflight

@@ -95,6 +95,23 @@ struct BillingStatus {
     hard_limit: bool,
 }
 
+/// A counted login's tenant and outcome (`success`, or the reason), from
+/// its tallies.
+pub(super) fn login_outcome(
+    usage: Option<&(TenantId, Vec<UsageTally>)>,
+) -> Option<(&TenantId, &str)> {
+    let (tenant, tallies) = usage?;
+    let login = tallies.iter().find(|t| t.metric == UsageMetric::Verify)?;
+    if login.success {
+        return Some((tenant, "success"));
+    }
+    let reason = tallies
+        .iter()
+        .find(|t| t.metric == UsageMetric::VerifyError)
+        .map_or("OTHER", |t| t.dimension.as_str());
+    Some((tenant, reason))
+}
+
 /// The totals of one metric over some rows.
 pub(super) fn total(rows: &[UsageRow], metric: UsageMetric) -> u64 {
     rows.iter()

@@ -298,6 +298,11 @@ pub trait FaceProvider: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The engine's load now, for metrics, when it runs inferences itself.
+    fn load(&self) -> Option<crate::metrics::EngineLoad> {
+        None
+    }
+
     /// How many faces the engine's own index holds for the tenant, for
     /// engines that keep one in memory (`GET /v1/face-index`).
     fn indexed_faces(&self, _tenant: &TenantId) -> Option<usize> {

@@ -4,6 +4,7 @@
 pub mod active_user;
 pub mod api_key;
 pub mod audit_event;
+pub mod billing_event;
 pub mod consent;
 pub mod engine_face_deletion;
 pub mod event;

@@ -10,6 +10,8 @@ pub struct Model {
     pub customer_id: Option<String>,
     pub subscription_id: Option<String>,
     pub updated_at: DateTimeUtc,
+    /// When the billing provider made the change last applied.
+    pub event_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

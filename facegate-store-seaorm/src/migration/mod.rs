@@ -22,6 +22,7 @@ mod m20261206_000016_signals;
 mod m20261206_000017_sync_records;
 mod m20261206_000018_threats;
 mod m20261206_000019_usage;
+mod m20261206_000020_billing_events;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_sync_records::Migration),
             Box::new(m20261206_000018_threats::Migration),
             Box::new(m20261206_000019_usage::Migration),
+            Box::new(m20261206_000020_billing_events::Migration),
         ]
     }
 }
