@@ -184,6 +184,9 @@ export const MESSAGES = {
     cancel: 'Cancel',
     close: 'Close',
     loading: 'Preparing…',
+    // For the React component's own buttons (@facegate/react).
+    start: { enroll: 'Start', authenticate: 'Log in with my face' },
+    retry: 'Try again',
     consent: {
       title: 'Use your face to sign in?',
       lead: 'To enroll, this site processes biometric data of your face. Please read and accept the terms below.',
@@ -273,6 +276,8 @@ export const MESSAGES = {
     cancel: 'Annuler',
     close: 'Fermer',
     loading: 'Préparation…',
+    start: { enroll: 'Commencer', authenticate: 'Me connecter avec mon visage' },
+    retry: 'Réessayer',
     consent: {
       title: 'Utiliser votre visage pour vous connecter ?',
       lead: 'Pour vous enregistrer, ce site traite des données biométriques de votre visage. Lisez et acceptez les conditions ci-dessous.',

@@ -623,6 +623,8 @@ export interface RunLivenessOptions {
   session?: LivenessSession;
   /** Default: client.config.challengeTimeout. */
   timeoutMs?: number;
+  /** Stops the capture (a page or component going away); runLiveness rejects with the signal's reason. */
+  signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
 }
 

@@ -1023,7 +1023,7 @@ export class Camera {
   /** Renders the stream in a <video>. Mirror the preview with CSS if you like; frames stay unmirrored. */
   attachToVideo(video) {
     this.#video = video;
-    if (this.#stream) this.#bind(video);
+    if (this.#stream && video) this.#bind(video);
   }
 
   #bind(video) {
@@ -1115,7 +1115,8 @@ export function planFrames(challenge, framesPerStep = 10) {
  * options: `onChallenge(challenge, session)` before capture (may be async, not
  * timed), `onStep(action, index)` as each action is prompted (may be async),
  * `frameIntervalMs` (120), `framesPerStep` (10), `session` (one already created),
- * `timeoutMs` (the client's `challengeTimeout`), `sleep`.
+ * `timeoutMs` (the client's `challengeTimeout`), `signal` (an AbortSignal:
+ * stops the capture and rejects with its reason), `sleep`.
  */
 export async function runLiveness(client, camera, options = {}) {
   const session = options.session ?? await client.createLivenessSession();
@@ -1129,34 +1130,49 @@ export async function runLiveness(client, camera, options = {}) {
   await options.onChallenge?.(challenge, session);
   const timeoutMs = options.timeoutMs ?? client.config?.challengeTimeout ?? 30000;
   try {
-    const frames = await withTimeout(timeoutMs, (run) => captureChallenge(client, camera, challenge, options, run));
+    const frames = await withTimeout(timeoutMs, options.signal, (run) => captureChallenge(client, camera, challenge, options, run));
     const outcome = await client.uploadFrames(session.session_id, { nonce: challenge.nonce, frames });
     return { sessionId: outcome.session_id ?? session.session_id, isLive: Boolean(outcome.is_live), confidence: outcome.confidence };
   } catch (error) {
-    client.emit?.('error', error);
+    // An abort is the caller's own doing, not an error to report.
+    if (!options.signal?.aborted) client.emit?.('error', error);
     throw error;
   }
 }
 
-/** Races `task` against a timer; on expiry `run.cancelled` tells the task to stop capturing. */
-function withTimeout(ms, task) {
+/**
+ * Races `task` against a timer and `signal`; on expiry or abort `run.cancelled`
+ * tells the task to stop capturing.
+ */
+function withTimeout(ms, signal, task) {
   const run = { cancelled: false };
   let timer;
+  let onAbort;
   const expired = new Promise((_, reject) => {
     timer = setTimeout(() => {
       run.cancelled = true;
       reject(new LivenessTimeout(`The liveness challenge was not completed within ${ms} ms`));
     }, ms);
+    onAbort = () => {
+      run.cancelled = true;
+      reject(signal.reason ?? new DOMException('The liveness challenge was aborted', 'AbortError'));
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
-  return Promise.race([task(run), expired]).finally(() => clearTimeout(timer));
+  return Promise.race([task(run), expired]).finally(() => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  });
 }
 
 async function captureChallenge(client, camera, challenge, options, run) {
   const sleep = options.sleep ?? realSleep;
   const interval = Math.max(options.frameIntervalMs ?? 120, MIN_FRAME_GAP_MS);
   const plan = planFrames(challenge, options.framesPerStep);
-  while (!camera.isReady) {
+  for (;;) {
     if (run.cancelled) return [];
+    if (camera.isReady) break;
     await sleep(READY_POLL_MS);
   }
   client.emit?.('camera_ready', { stream: camera.stream });

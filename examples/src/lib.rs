@@ -71,6 +71,14 @@ pub struct Settings {
     pub metrics_addr: Option<String>,
     /// `FACEGATE_METRICS_PER_TENANT`: `on` labels logins with the tenant.
     pub metrics_per_tenant: bool,
+    /// `FACEGATE_SUPABASE_JWT_SECRET`: the Supabase project's JWT secret (at
+    /// least 32 characters); with it, `POST /v1/session { "provider":
+    /// "supabase" }` answers with a Supabase session too
+    /// (docs/session-providers.md), **for every tenant of this server**: one
+    /// app's server. A server of several apps gives each tenant its own
+    /// project with `session_provider_for`. `FACEGATE_SUPABASE_URL`
+    /// (`https://<project-ref>.supabase.co`) sets the tokens' issuer.
+    pub supabase: Option<(String, Option<String>)>,
 }
 
 /// Stripe, from the environment.
@@ -147,6 +155,8 @@ impl Settings {
             metrics_addr: var("FACEGATE_METRICS_ADDR"),
             metrics_per_tenant: var("FACEGATE_METRICS_PER_TENANT")
                 .is_some_and(|v| matches!(v.as_str(), "on" | "1" | "true")),
+            supabase: var("FACEGATE_SUPABASE_JWT_SECRET")
+                .map(|secret| (secret, var("FACEGATE_SUPABASE_URL"))),
         }
     }
 }
@@ -184,6 +194,19 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
         builder = builder.metrics(facegate_core::metrics::MetricsConfig {
             per_tenant: settings.metrics_per_tenant,
         });
+    }
+    if let Some((secret, url)) = &settings.supabase {
+        // HS256 with a short secret is guessed offline from any token a user holds.
+        if secret.len() < 32 {
+            return Err(
+                "FACEGATE_SUPABASE_JWT_SECRET: at least 32 characters (Supabase's are)".into(),
+            );
+        }
+        let mut supabase = facegate_session_providers::SupabaseSessions::new(secret);
+        if let Some(url) = url {
+            supabase = supabase.issuer(format!("{}/auth/v1", url.trim_end_matches('/')));
+        }
+        builder = builder.session_provider(supabase);
     }
     if let Some(stripe) = &settings.stripe {
         builder = builder.billing(stripe_billing(stripe)?);
@@ -364,7 +387,24 @@ mod tests {
             stripe: None,
             metrics_addr: None,
             metrics_per_tenant: false,
+            supabase: None,
         }
+    }
+
+    /// An HS256 secret shorter than 32 bytes is guessed offline from any
+    /// Supabase token a user holds: the server does not start with one.
+    #[tokio::test]
+    async fn a_short_supabase_secret_is_refused() {
+        let mut short = settings("sqlite::memory:");
+        short.supabase = Some(("only-31-characters-long-secret!".into(), None));
+        let error = super::build_facegate(&short).await.err().expect("refused");
+        assert!(
+            error.to_string().contains("FACEGATE_SUPABASE_JWT_SECRET"),
+            "{error}"
+        );
+        let mut long = settings("sqlite::memory:");
+        long.supabase = Some(("x".repeat(32), Some("https://ref.supabase.co/".into())));
+        assert!(super::build_facegate(&long).await.is_ok());
     }
 
     #[test]

@@ -159,10 +159,11 @@ where
     fx
 }
 
-/// One still, re-encoded, shown in ten ceremonies from ten devices: the
-/// pattern appears (reported by `threat.detected` as it is learned and
-/// raised), no token is issued once it steps up, and the eleventh attempt
-/// is blocked. Another picture of the same person still signs in.
+/// One still, re-encoded, shown in six ceremonies from six devices (the
+/// default rule blocks at five): the pattern appears (reported by
+/// `threat.detected` as it is learned and raised), no token is issued once
+/// it steps up, and the seventh attempt is blocked. Another picture of the
+/// same person still signs in.
 pub async fn threat_intel_blocks_a_replayed_still<A, F, Fut>(make: F, engine: Engine)
 where
     A: Adapter,
@@ -182,7 +183,7 @@ where
     assert_eq!(patterns(&fx).await, Vec::<Value>::new());
 
     let mut answers = Vec::new();
-    for n in 0..10 {
+    for n in 0..6 {
         let device = format!("kiosk-{n}");
         let headers = [("x-device-id", device.as_str())];
         let session = session_of_frames(&fx, &headers, replayed_frames(n)).await;
@@ -199,14 +200,14 @@ where
             reply.body
         );
     }
-    answers[9].assert_error(403, "RISK_BLOCKED");
+    answers[5].assert_error(403, "RISK_BLOCKED");
 
     let learned = patterns(&fx).await;
     let replays = of_kind(&learned, "replayed_frames");
     assert_eq!(replays.len(), 1, "{learned:?}");
     let pattern = replays[0];
     assert_eq!(pattern["action"], "block");
-    assert_eq!(pattern["occurrences"], 10);
+    assert_eq!(pattern["occurrences"], 6);
     let indicator = pattern["indicator"].as_str().unwrap();
     assert!(
         indicator.starts_with("frm:") && indicator.len() == 36,
@@ -216,9 +217,9 @@ where
     assert!(pattern["first_seen"].as_str() <= pattern["last_seen"].as_str());
     assert!(pattern["expires_at"].as_str() > pattern["last_seen"].as_str());
 
-    // The eleventh attempt, from yet another device: blocked.
-    let session = session_of_frames(&fx, &[("x-device-id", "kiosk-10")], replayed_frames(10)).await;
-    verify(&fx, &session, "kiosk-10")
+    // The seventh attempt, from yet another device: blocked.
+    let session = session_of_frames(&fx, &[("x-device-id", "kiosk-6")], replayed_frames(6)).await;
+    verify(&fx, &session, "kiosk-6")
         .await
         .assert_error(403, "RISK_BLOCKED");
 
@@ -278,13 +279,20 @@ where
     let config = ThreatConfig {
         // Only what this case is about.
         replayed_frames: None,
+        // Stepping up at 3 rather than 10 (each ceremony runs the models).
+        enumeration: Some(facegate_core::threat::ThreatRule {
+            window: chrono::Duration::hours(1),
+            monitor_at: 2,
+            step_up_at: Some(3),
+            block_at: Some(20),
+        }),
         ..ThreatConfig::default()
     };
     let fx = learning(make, engine, config).await;
     let obama = enroll_obama(&fx).await;
 
-    // Ten faces nobody enrolled, from one device.
-    for _ in 0..10 {
+    // Three faces nobody enrolled, from one device.
+    for _ in 0..3 {
         let session = crate::policy::stranger_session(&fx, &[("x-device-id", "prober")]).await;
         let reply = verify(&fx, &session, "prober").await;
         assert_eq!(reply.assert_ok(200)["matched"], false);
@@ -293,7 +301,7 @@ where
     let probing = of_kind(&learned, "enumeration");
     assert_eq!(probing.len(), 1, "{learned:?}");
     assert_eq!(probing[0]["action"], "step_up");
-    assert_eq!(probing[0]["occurrences"], 10);
+    assert_eq!(probing[0]["occurrences"], 3);
     assert!(
         probing[0]["indicator"]
             .as_str()

@@ -168,8 +168,8 @@ export async function startServer({ logName = 'server.log', env = {}, readyTimeo
  * facegate-admin (a fake camera cannot turn its head). Returns the server
  * and `tenant`, the tenant's id.
  */
-export async function startApiServer({ logName, apiKey }) {
-  const server = await startServer({ logName, env: { FACEGATE_BOOTSTRAP_API_KEY: apiKey } });
+export async function startApiServer({ logName, apiKey, env = {} }) {
+  const server = await startServer({ logName, env: { ...env, FACEGATE_BOOTSTRAP_API_KEY: apiKey } });
   const tenant = server.output().match(/bootstrap API key is ready.*?tenant=(ten_[0-9a-f]+)/)?.[1];
   if (!tenant) {
     await server.stop();

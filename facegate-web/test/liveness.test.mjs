@@ -210,3 +210,22 @@ describe('planFrames', () => {
     assert.deepEqual(planFrames(PASSIVE), { burst: 3, perStep: 0 });
   });
 });
+
+test('runLiveness: an aborted signal stops the capture at once (no polling left behind)', async () => {
+  const controller = new AbortController();
+  const polls = { count: 0 };
+  const camera = { get isReady() { polls.count++; return false; }, stream: null };
+  const client = {
+    config: { challengeTimeout: 30000 },
+    emit() {},
+    createLivenessSession: async () => ({ session_id: 's', challenge: { mode: 'passive', actions: [], nonce: 'n', min_frames: 3, max_frames: 5 } }),
+    uploadFrames: async () => assert.fail('nothing to upload'),
+  };
+  const running = runLiveness(client, camera, { signal: controller.signal, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+  await new Promise((r) => setTimeout(r, 30));
+  controller.abort(new Error('gone'));
+  await assert.rejects(running, /gone/);
+  const seen = polls.count;
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(polls.count, seen, 'the ready-poll stopped');
+});
