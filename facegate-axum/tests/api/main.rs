@@ -12,7 +12,6 @@ mod guard;
 mod health;
 mod liveness;
 mod pin;
-mod properties;
 mod requests;
 mod sessions;
 mod tokens;
