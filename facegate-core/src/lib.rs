@@ -45,7 +45,7 @@ pub mod webhook;
 pub use admin::{AdminError, MintedKey};
 pub use api::{
     BodyLimits, ClientAddr, CorsConfig, DemoConfig, FaceGate, FaceGateBuilder, MaintenanceReport,
-    OpenedSession, Retention, SignalsConfig, UNAUTHENTICATED_PER_MINUTE,
+    OpenedSession, ROUTE_TABLE, Retention, SignalsConfig, UNAUTHENTICATED_PER_MINUTE,
 };
 /// Cross-device handoff: what adapters need to serve its WebSocket.
 pub mod handoff {
@@ -61,3 +61,21 @@ pub use providers::face::FaceProvider;
 pub use providers::risk::RiskPolicy;
 pub use providers::session::SessionProvider;
 pub use store::{Store, StoreError};
+
+/// Shared by the crate's property tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// The case budget: 256 per property by default (seconds in CI); more
+    /// with `FACEGATE_PROPTEST_CASES` for a longer hunt.
+    pub fn proptest_config() -> proptest::test_runner::Config {
+        let cases = std::env::var("FACEGATE_PROPTEST_CASES")
+            .ok()
+            .and_then(|cases| cases.parse().ok())
+            .unwrap_or(256);
+        proptest::test_runner::Config {
+            cases,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        }
+    }
+}

@@ -732,4 +732,98 @@ mod tests {
             assert_eq!(judged(&[action]), Some(Failure::ChallengeNotPerformed));
         }
     }
+
+    /// The judge's inputs are the client's (timestamps, frame counts) and
+    /// the models' (scores that may be NaN or infinite): whatever they are,
+    /// it answers without panicking, and never "live" for frames out of
+    /// order, closer than the minimum gap, or with a NaN live score.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn score() -> impl Strategy<Value = f32> {
+            prop_oneof![
+                8 => -1.0f32..2.0,
+                1 => -200.0f32..200.0,
+                1 => Just(f32::NAN),
+                1 => Just(f32::INFINITY),
+                1 => Just(f32::NEG_INFINITY),
+            ]
+        }
+
+        fn observation() -> impl Strategy<Value = FrameObservation> {
+            let same_face = prop_oneof![
+                Just(SameFace::Reference),
+                Just(SameFace::Tracked),
+                score().prop_map(|s| SameFace::Compared(s * 100.0)),
+            ];
+            let face = (
+                score(),
+                proptest::option::of(score()),
+                proptest::option::of(score()),
+                score(),
+                same_face,
+                any::<[u8; 32]>(),
+                any::<u64>(),
+            )
+                .prop_map(
+                    |(yaw, pitch, eyes_open, live_score, same_face, digest, perceptual)| {
+                        FrameObservation::Face(ObservedFace {
+                            yaw: yaw * 90.0,
+                            pitch: pitch.map(|p| p * 90.0),
+                            eyes_open,
+                            live_score,
+                            same_face,
+                            pixels: FramePixels { digest, perceptual },
+                        })
+                    },
+                );
+            prop_oneof![1 => Just(FrameObservation::NotOneFace), 6 => face]
+        }
+
+        fn action() -> impl Strategy<Value = LivenessAction> {
+            prop_oneof![
+                Just(LivenessAction::TurnLeft),
+                Just(LivenessAction::TurnRight),
+                Just(LivenessAction::LookUp),
+                Just(LivenessAction::LookDown),
+                Just(LivenessAction::Blink),
+            ]
+        }
+
+        fn timestamp() -> impl Strategy<Value = i64> {
+            prop_oneof![3 => 0i64..20_000, 1 => any::<i64>()]
+        }
+
+        proptest! {
+            #![proptest_config(crate::test_support::proptest_config())]
+
+            #[test]
+            fn any_input_gets_a_verdict(
+                active in any::<bool>(),
+                actions in proptest::collection::vec(action(), 0..6),
+                frames in proptest::collection::vec((timestamp(), observation()), 0..40),
+                same_person in score(),
+                min_confidence in score(),
+                session_age_ms in prop_oneof![3 => 0i64..120_000, 1 => any::<i64>()],
+            ) {
+                let mode = if active { LivenessMode::Active } else { LivenessMode::Passive };
+                let judged: Vec<JudgedFrame<'_>> = frames
+                    .iter()
+                    .map(|(timestamp_ms, observation)| JudgedFrame { timestamp_ms: *timestamp_ms, observation })
+                    .collect();
+                let verdict = judge(mode, &challenge(&actions), &judged, same_person * 100.0, min_confidence * 100.0, session_age_ms);
+                prop_assert!(verdict.outcome.confidence.is_finite() || !verdict.outcome.is_live);
+                if verdict.outcome.is_live {
+                    prop_assert!(!judged.is_empty());
+                    prop_assert!(verdict.reference_frame < judged.len());
+                    for pair in judged.windows(2) {
+                        let gap = pair[1].timestamp_ms.checked_sub(pair[0].timestamp_ms);
+                        prop_assert!(gap.is_some_and(|g| g >= MIN_FRAME_GAP_MS), "{gap:?}");
+                    }
+                    prop_assert!(judged.iter().all(|f| f.observation.live_score().is_some_and(|s| !s.is_nan())));
+                }
+            }
+        }
+    }
 }

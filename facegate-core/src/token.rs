@@ -476,4 +476,48 @@ mod tests {
         assert_eq!(jwk["kid"], key.kid);
         assert_eq!(jwk["x"], b64(&key.public_key));
     }
+
+    /// Whatever string arrives as a bearer token, the ring answers without
+    /// panicking, and accepts nothing it did not sign: not random text, not
+    /// three random segments, not a signed token with any one character
+    /// changed.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+        proptest! {
+            #![proptest_config(crate::test_support::proptest_config())]
+
+            #[test]
+            fn arbitrary_text_is_refused(token in ".{0,300}") {
+                let ring = ring(&[generate_signing_key(clock::now())]);
+                prop_assert!(ring.verify(&token).is_err());
+            }
+
+            #[test]
+            fn random_segments_are_refused(
+                header in proptest::collection::vec(any::<u8>(), 0..120),
+                payload in proptest::collection::vec(any::<u8>(), 0..400),
+                signature in proptest::collection::vec(any::<u8>(), 0..80),
+            ) {
+                let ring = ring(&[generate_signing_key(clock::now())]);
+                let token = format!("{}.{}.{}", b64(&header), b64(&payload), b64(&signature));
+                prop_assert!(ring.verify(&token).is_err());
+            }
+
+            #[test]
+            fn any_changed_character_is_refused(at in any::<prop::sample::Index>(), with in 0..URL_SAFE.len()) {
+                let ring = ring(&[generate_signing_key(clock::now())]);
+                let token = ring.sign(&claims(ring.config(), Utc::now().timestamp())).unwrap();
+                let mut bytes = token.clone().into_bytes();
+                let at = at.index(bytes.len());
+                prop_assume!(bytes[at] != b'.' && bytes[at] != URL_SAFE[with]);
+                bytes[at] = URL_SAFE[with];
+                let changed = String::from_utf8(bytes).unwrap();
+                prop_assert!(ring.verify(&changed).is_err(), "accepted {changed} (from {token})");
+            }
+        }
+    }
 }

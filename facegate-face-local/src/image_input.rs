@@ -246,4 +246,121 @@ mod tests {
         let err = decode(&ImageInput(png_base64(MAX_DIMENSION + 1, 1))).unwrap_err();
         assert!(matches!(err, FaceError::InvalidImage(_)));
     }
+
+    /// Client bytes, whatever they are: an answer and no panic, and never
+    /// more pixels than the limits allow.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// 256 cases per property (seconds in CI); more with FACEGATE_PROPTEST_CASES.
+        fn config() -> ProptestConfig {
+            let cases = std::env::var("FACEGATE_PROPTEST_CASES")
+                .ok()
+                .and_then(|cases| cases.parse().ok())
+                .unwrap_or(256);
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn encoded(format: ImageFormat) -> Vec<u8> {
+            let image = RgbImage::from_fn(24, 16, |x, y| {
+                image::Rgb([(x * 10) as u8, (y * 15) as u8, 90])
+            });
+            let mut bytes = Vec::new();
+            image
+                .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+                .unwrap();
+            bytes
+        }
+
+        /// The PNG CRC (over the chunk type and data), so a forged header passes the decoder's check.
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = 0xFFFF_FFFFu32;
+            for &byte in bytes {
+                crc ^= u32::from(byte);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+
+        /// A PNG whose header claims `width`×`height`, with one tiny data chunk.
+        fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+            let mut png = encoded(ImageFormat::Png);
+            // IHDR's data sits at bytes 16..29, its CRC at 29..33.
+            png[16..20].copy_from_slice(&width.to_be_bytes());
+            png[20..24].copy_from_slice(&height.to_be_bytes());
+            let crc = crc32(&png[12..29]);
+            png[29..33].copy_from_slice(&crc.to_be_bytes());
+            png
+        }
+
+        fn within_limits(result: &Result<RgbImage, FaceError>) -> bool {
+            result.as_ref().map_or(true, |image| {
+                image.width() <= MAX_DIMENSION && image.height() <= MAX_DIMENSION
+            })
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_is_answered(text in ".{0,400}") {
+                let _ = decode(&ImageInput(text));
+            }
+
+            #[test]
+            fn any_bytes_are_answered(bytes in proptest::collection::vec(any::<u8>(), 0..2048), data_url in any::<bool>()) {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                let input = if data_url { format!("data:image/jpeg;base64,{b64}") } else { b64 };
+                let _ = decode(&ImageInput(input));
+                let _ = liveness_frames(&[ImageInput(base64::engine::general_purpose::STANDARD.encode(&bytes))]);
+            }
+
+            #[test]
+            fn damaged_images_are_answered(
+                png in any::<bool>(),
+                damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let mut bytes = encoded(if png { ImageFormat::Png } else { ImageFormat::Jpeg });
+                for (at, value) in damage {
+                    let at = at.index(bytes.len());
+                    bytes[at] = value;
+                }
+                if truncate {
+                    bytes.truncate(cut.index(bytes.len()));
+                }
+                let result = decode_bytes(&bytes);
+                prop_assert!(within_limits(&result));
+                let _ = decode_liveness_frame(&bytes);
+            }
+
+            #[test]
+            fn a_claimed_size_beyond_the_limits_is_refused_before_decoding(
+                width in 1u32..=u32::MAX >> 1,
+                height in 1u32..=u32::MAX >> 1,
+            ) {
+                prop_assume!(width > MAX_DIMENSION || height > MAX_DIMENSION);
+                let png = png_claiming(width, height);
+                prop_assert!(decode_bytes(&png).is_err());
+                prop_assert!(decode_liveness_frame(&png).is_err());
+                // Thirty of them, each claiming the size: refused from the headers alone.
+                let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+                let frames = vec![ImageInput(b64); 30];
+                let total = (u64::from(width) * u64::from(height)).saturating_mul(30);
+                prop_assert_eq!(liveness_frames(&frames).is_err(), total > MAX_LIVENESS_PIXELS);
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod guard;
 mod health;
 mod liveness;
 mod pin;
+mod properties;
 mod requests;
 mod sessions;
 mod tokens;

@@ -31,6 +31,7 @@ pub use handoff::{
     SECRET_HEADER as HANDOFF_SECRET_HEADER, SocketClose,
 };
 pub use maintenance::{MaintenanceReport, Retention, UNAUTHENTICATED_PER_MINUTE};
+pub use routes::ROUTE_TABLE;
 pub use sessions::OpenedSession;
 pub use signals::SignalsConfig;
 mod users;

@@ -73,6 +73,79 @@ pub(crate) enum Route {
     DemoVerify,
 }
 
+/// Every route the core serves, as `(method, path template)`, `:name` for a
+/// path parameter: what tests and generated documents walk, so a new route
+/// is in them the moment it is here. A unit test holds it to the matcher:
+/// each entry resolves to the route whose template it names, and every
+/// template is listed once.
+pub const ROUTE_TABLE: &[(&str, &str)] = &[
+    ("GET", "/v1/health"),
+    ("GET", "/.well-known/jwks.json"),
+    ("GET", "/v1/sdk/facegate.js"),
+    ("GET", "/v1/sdk/facegate.d.ts"),
+    ("GET", "/v1/sdk/facegate-widget.js"),
+    ("GET", "/v1/sdk/facegate-widget.d.ts"),
+    ("GET", "/v1/consent/versions"),
+    ("POST", "/v1/consent"),
+    ("DELETE", "/v1/consent/:id"),
+    ("GET", "/v1/users"),
+    ("GET", "/v1/users/:id"),
+    ("DELETE", "/v1/users/:id"),
+    ("PATCH", "/v1/users/:id/status"),
+    ("POST", "/v1/users/:id/re-enroll"),
+    ("POST", "/v1/enroll"),
+    ("POST", "/v1/match"),
+    ("POST", "/v1/detect-attributes"),
+    ("GET", "/v1/face-index"),
+    ("POST", "/v1/liveness/session"),
+    ("POST", "/v1/liveness/session/:id/frames"),
+    ("GET", "/v1/liveness/result/:sessionId"),
+    ("POST", "/v1/verify"),
+    ("POST", "/v1/session"),
+    ("POST", "/v1/session/refresh"),
+    ("POST", "/v1/session/:id/revoke"),
+    ("GET", "/v1/sessions/:id/risk-score"),
+    ("GET", "/v1/policy"),
+    ("POST", "/v1/policy/rotation"),
+    ("POST", "/v1/policy/risk"),
+    ("POST", "/v1/policy/continuous"),
+    ("DELETE", "/v1/policy/:type"),
+    ("POST", "/v1/handoff"),
+    ("GET", "/v1/handoff/:token/status"),
+    ("GET", "/v1/handoff/:token/ws"),
+    ("GET", "/v1/handoff/:token/verify"),
+    ("POST", "/v1/handoff/:token/scan"),
+    ("POST", "/v1/handoff/:token/liveness"),
+    ("POST", "/v1/handoff/:token/liveness/:id/frames"),
+    ("POST", "/v1/handoff/:token/consent"),
+    ("POST", "/v1/handoff/:token/complete"),
+    ("POST", "/v1/handoff/:token/decline"),
+    ("POST", "/v1/signals"),
+    ("GET", "/v1/threat-intel"),
+    ("POST", "/v1/sync"),
+    ("GET", "/v1/analytics/overview"),
+    ("GET", "/v1/analytics/devices"),
+    ("GET", "/v1/analytics/failures"),
+    ("GET", "/v1/usage/summary"),
+    ("GET", "/v1/usage/daily"),
+    ("GET", "/v1/billing/status"),
+    ("POST", "/v1/billing/checkout"),
+    ("POST", "/v1/billing/portal"),
+    ("POST", "/v1/webhooks/stripe"),
+    ("POST", "/v1/webhooks"),
+    ("GET", "/v1/webhooks"),
+    ("DELETE", "/v1/webhooks/:id"),
+    ("GET", "/v1/webhooks/:id/deliveries"),
+    ("POST", "/v1/webhooks/:id/deliveries/:delivery_id/redeliver"),
+    ("GET", "/demo"),
+    ("GET", "/demo/preflight"),
+    ("POST", "/demo/consent"),
+    ("POST", "/demo/liveness-session"),
+    ("POST", "/demo/liveness-session/:id/frames"),
+    ("POST", "/demo/enroll"),
+    ("POST", "/demo/verify"),
+];
+
 /// Methods tried when telling a 405 from a 404.
 const METHODS: [Method; 5] = [
     Method::GET,
@@ -415,6 +488,33 @@ mod tests {
             Route::resolve(&Method::GET, "/v1/users/a/b/c"),
             Err(ApiError::RouteNotFound)
         ));
+    }
+
+    /// A template's path with each parameter filled in.
+    fn sample_path(template: &str) -> String {
+        template
+            .split('/')
+            .map(|segment| match segment {
+                ":type" => "risk",
+                s if s.starts_with(':') => "x1",
+                s => s,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[test]
+    fn the_route_table_is_the_matcher() {
+        let mut templates = std::collections::HashSet::new();
+        for (method, template) in ROUTE_TABLE {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let route = Route::resolve(&method, &sample_path(template))
+                .unwrap_or_else(|err| panic!("{method} {template}: {err:?}"));
+            // Two routes share a template (users/:id for GET and DELETE, webhooks for GET and POST).
+            assert_eq!(route.template(), *template, "{method} {template}");
+            assert!(templates.insert((method, *template)), "{template} twice");
+        }
+        assert_eq!(templates.len(), ROUTE_TABLE.len());
     }
 
     #[test]

@@ -375,6 +375,69 @@ describe(`<FaceGate /> with React ${REACT}`, () => {
     assert.equal(errors[0].code, 'TIMEOUT');
   });
 
+  /** A client whose handoff answers from the test: the phone scans, then completes with `final`. */
+  function handoffClient(final) {
+    const { client, routed } = routedClient();
+    const seen = { created: [], watched: 0 };
+    client.createHandoff = async (params) => {
+      seen.created.push(params);
+      return { handoff_token: 'hof_1', desktop_secret: 'sec', qr_svg: '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', match_code: '4821', expires_at: '2030-01-01T00:05:00Z' };
+    };
+    let release;
+    client.watchHandoff = async (started, { onStatus }) => {
+      seen.watched++;
+      onStatus({ status: 'scanned' });
+      await new Promise((resolve) => { release = resolve; });
+      return final;
+    };
+    return { client, routed, seen, complete: () => release() };
+  }
+
+  test('handoff: the QR code as an image (never markup), the match code, the phone\'s progress, then onVerified', async () => {
+    const verify = { matched: true, confidence: 99, verification_token: 'vt_phone', refresh_token: 'rt', session_id: 'ses_p', user: USER, risk: null };
+    const { client, seen, complete } = handoffClient({ status: 'completed', session_data: verify });
+    const verified = [];
+    render(<FaceGate client={client} handoff onVerified={(r) => verified.push(r)} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Log in with my face' }));
+    const qr = await screen.findByRole('img', { name: /QR code/ });
+    assert.match(qr.getAttribute('src'), /^data:image\/svg\+xml;base64,/);
+    assert.equal(document.querySelector('.facegate svg, .facegate script'), null, 'the SVG is not in the page');
+    assert.ok(screen.getByText('4821'));
+    await waitFor(() => assert.match(screen.getByRole('status').textContent, /Opened on your phone/));
+    assert.deepEqual(seen.created, [{ mode: 'verify', enroll: undefined }]);
+    complete();
+    await waitFor(() => assert.equal(verified.length, 1));
+    assert.equal(verified[0].verification_token, 'vt_phone');
+  });
+
+  test('no camera: the error offers the phone, and the handoff enrolls there', async () => {
+    const { client, seen, complete } = handoffClient({ status: 'completed', user_id: 'usr_9', session_data: { enrollments: [] } });
+    const media = { mediaDevices: { getUserMedia: async () => { throw Object.assign(new Error('none'), { name: 'NotFoundError' }); } } };
+    const enrolled = [];
+    const errors = [];
+    render(<FaceGate mode="enroll" client={client} name="Ada" createCamera={() => new Camera(media)} pace={PACE} onEnrolled={(r) => enrolled.push(r)} onError={(e) => errors.push(e)} />);
+    fireEvent.click(await screen.findByRole('button', { name: 'I agree' }));
+    await waitFor(() => assert.equal(errors[0]?.cameraCode, 'camera_unavailable'));
+    fireEvent.click(screen.getByRole('button', { name: 'Use my phone' }));
+    await screen.findByRole('img', { name: /QR code/ });
+    assert.deepEqual(seen.created, [{ mode: 'enroll', enroll: { name: 'Ada' } }]);
+    complete();
+    await waitFor(() => assert.equal(enrolled.length, 1));
+    assert.equal(enrolled[0].user_id, 'usr_9');
+  });
+
+  test('handoff declined on the phone → CANCELED', async () => {
+    const { client, complete } = handoffClient({ status: 'declined' });
+    const errors = [];
+    render(<FaceGate client={client} handoff onError={(e) => errors.push(e)} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Log in with my face' }));
+    await screen.findByRole('img', { name: /QR code/ });
+    complete();
+    await waitFor(() => assert.equal(errors.length, 1));
+    assert.equal(errors[0].code, 'CANCELED');
+    assert.equal(errors[0].serverCode, 'HANDOFF_DECLINED');
+  });
+
   test('theming: one stylesheet of custom properties, zero specificity; style and className pass through; unstyled adds none', () => {
     const { client } = routedClient();
     document.getElementById('facegate-react-styles')?.remove();
