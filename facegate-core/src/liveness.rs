@@ -149,10 +149,11 @@ pub const RECEIPT_SLACK_MS: i64 = 5_000;
 /// Two dHashes this close (in bits) show the same picture.
 pub const SAME_PICTURE_BITS: u32 = 4;
 
-/// `score ≥ bar`, and never for a NaN (from a broken model): every
-/// liveness comparison is made through this, so NaN fails it.
+/// `score ≥ bar`, and never for a score that is not finite (NaN or an
+/// infinity, from a broken model or provider): every liveness comparison is
+/// made through this, so such a score fails it.
 pub fn reaches(score: f32, bar: f32) -> bool {
-    score >= bar
+    score.is_finite() && score >= bar
 }
 
 /// Judges an upload. `same_person` is the similarity (0–100) two frames need
