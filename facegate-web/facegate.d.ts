@@ -650,3 +650,6 @@ export declare function planFrames(
   challenge: Partial<LivenessChallenge>,
   framesPerStep?: number,
 ): { burst: number; perStep: number };
+
+/** Whether `key` is a client (browser) key, `fg_live_pub_…` or `fg_test_pub_…`: the only kind a page may hold. */
+export declare function isClientKey(key: unknown): boolean;

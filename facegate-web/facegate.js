@@ -171,6 +171,11 @@ const SIGNAL_DATA_BYTES = 1024;
 /** Browser keys only ride in a beacon's body; a server key is never put there. */
 const CLIENT_KEY_PATTERN = /^fg_(live|test)_pub_/;
 
+/** Whether `key` is a client (browser) key, `fg_live_pub_…` or `fg_test_pub_…`: the only kind a page may hold. */
+export function isClientKey(key) {
+  return typeof key === 'string' && CLIENT_KEY_PATTERN.test(key);
+}
+
 /**
  * Clients with signals to send when the page is hidden or left: one pair of
  * listeners for all of them, holding each weakly (a client dropped by the

@@ -1,10 +1,8 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
-import { FaceGateClient } from '../../facegate.js';
+import { FaceGateClient, isClientKey } from '../../facegate.js';
 import { WidgetError, toWidgetError } from '../../facegate-widget.js';
 import { DEFAULT_PACE, authenticate, commit, enroll, handoff, latestConsent } from './ceremony.js';
 import { useCamera, useReleaseOnUnmount } from './useCamera.js';
-
-const CLIENT_KEY = /^fg_(live|test)_pub_/;
 
 const INITIAL = Object.freeze({
   status: 'idle',
@@ -62,7 +60,7 @@ function useClient({ client, apiKey, baseUrl, provider }) {
     if (client) return { client, problem: null };
     if (!apiKey) return { client: null, problem: new WidgetError('UNAUTHORIZED', 'FaceGate needs a `client` or an `apiKey` (a client key, fg_…_pub_…)') };
     // A page's key is public: a server key there is a leak, refused before it is ever sent.
-    if (!CLIENT_KEY.test(apiKey)) {
+    if (!isClientKey(apiKey)) {
       return { client: null, problem: new WidgetError('UNAUTHORIZED', '`apiKey` must be a client key (fg_live_pub_… or fg_test_pub_…): a server key must never reach a page') };
     }
     try {
