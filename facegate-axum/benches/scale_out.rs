@@ -430,7 +430,13 @@ async fn main() {
         .await
         .unwrap()
     {
-        a.store().delete_user(&tenant, &user, &[]).await.unwrap();
+        a.delete_user(
+            &tenant,
+            &user,
+            facegate_core::deletion::DeletionReason::TenantRequest,
+        )
+        .await
+        .unwrap();
     }
     enroll(&a, &photos[0]).await;
     let host = |facegate: &FaceGate| {

@@ -36,7 +36,9 @@ pub mod cases;
 mod events;
 mod fixture;
 mod handoff;
+mod isolation;
 mod policy;
+mod privacy;
 mod provider;
 pub mod receiver;
 mod signals;
@@ -143,6 +145,9 @@ macro_rules! suite {
             analytics_and_usage_count_what_happened,
             plans_gate_analytics_and_hold_a_hard_limit,
             metrics_count_requests_logins_and_liveness,
+            tenant_isolation_from_the_route_table,
+            deletion_receipts_and_no_biometric_leftovers,
+            retention_deletes_idle_users_with_receipts,
         );
         mod rekognition {
             use super::*;

@@ -66,7 +66,8 @@ case!(
         let outage = (0..3).map(|_| AwsError::new(500, "InternalServerError", "down for a test"));
         peer.fail_next(outage);
         let deleted = fx.call("DELETE", &format!("/v1/users/{user}"), None).await;
-        assert_eq!(deleted.assert_ok(200)["deleted"], true);
+        // The face at the provider is queued for deletion there, and counted.
+        assert_eq!(deleted.assert_ok(200)["deleted"]["provider_faces"], 1);
         fx.call("GET", &format!("/v1/users/{user}"), None).await.assert_error(404, "USER_NOT_FOUND");
         assert_eq!(peer.stored_faces(), 1, "the engine was down: its copy waits");
 

@@ -5,10 +5,11 @@
 use crate::FaceGate;
 use crate::api_key::ApiKey;
 use crate::clock;
+use crate::deletion::{DeletionReason, DeletionReceipt};
 use crate::domain::{
     ApiKeyRecord, KeyEnvironment, KeyScope, OriginRules, Tenant, TenantSettings, TenantStatus,
 };
-use crate::ids::{ApiKeyId, TenantId};
+use crate::ids::{ApiKeyId, TenantId, UserId};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,9 @@ pub enum AdminError {
     UnknownPlan(String, String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The key ring could not be loaded to sign a deletion receipt.
+    #[error(transparent)]
+    Api(#[from] crate::error::ApiError),
 }
 
 /// A freshly minted key: the record as stored, and the secret, shown once.
@@ -50,6 +54,23 @@ impl FaceGate {
         self.store().insert_tenant(&tenant).await?;
         tracing::info!(tenant = %tenant.id, name, "tenant created");
         Ok(tenant)
+    }
+
+    /// Deletes a user and everything of theirs, as `DELETE /v1/users/:id`
+    /// does: one transaction, a signed receipt and a `user.deleted` event.
+    /// `None` when the tenant has no such user.
+    pub async fn delete_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        reason: DeletionReason,
+    ) -> Result<Option<DeletionReceipt>, AdminError> {
+        let tenant = self
+            .store()
+            .tenant(tenant)
+            .await?
+            .ok_or_else(|| AdminError::TenantNotFound(tenant.clone()))?;
+        Ok(self.erase_user(&tenant, user, reason).await?)
     }
 
     pub async fn set_tenant_status(

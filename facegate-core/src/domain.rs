@@ -42,12 +42,27 @@ pub struct TenantSettings {
     /// The role of users a client (browser) key enrolls: a browser cannot
     /// choose its own (`admin`, say). Default `user`.
     pub client_role: String,
+    /// Days after a user's last interaction (enrollment, a new face, a
+    /// login or a refresh) when the retention sweep deletes them, with a
+    /// receipt. Default and ceiling 1095 (BIPA: at most three years);
+    /// values outside 1–1095 are held to those bounds.
+    pub biometric_retention_days: u32,
 }
 
 impl TenantSettings {
     /// The default match threshold: the engines calibrate confidence so that
     /// 90 sits at their measured decision point.
     pub const DEFAULT_MATCH_THRESHOLD: f32 = 90.0;
+
+    /// BIPA's ceiling on keeping biometric data: three years after the last
+    /// interaction.
+    pub const MAX_RETENTION_DAYS: u32 = 1095;
+
+    /// [`TenantSettings::biometric_retention_days`] within its bounds.
+    pub fn retention_days(&self) -> u32 {
+        self.biometric_retention_days
+            .clamp(1, Self::MAX_RETENTION_DAYS)
+    }
     /// Age estimates err by several years; an adult who looks young may be
     /// refused, a minor should not pass.
     pub const MINOR_AGE_MARGIN: f32 = 5.0;
@@ -63,6 +78,7 @@ impl Default for TenantSettings {
             pin: PinSettings::default(),
             client_match: false,
             client_role: "user".into(),
+            biometric_retention_days: Self::MAX_RETENTION_DAYS,
         }
     }
 }

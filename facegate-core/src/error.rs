@@ -91,6 +91,8 @@ pub enum ApiError {
     UserNotFound,
     #[error("Consent record not found")]
     ConsentNotFound,
+    #[error("Deletion receipt not found")]
+    ReceiptNotFound,
     #[error("Liveness session not found")]
     LivenessSessionNotFound,
     #[error("The liveness session has expired; start a new one")]
@@ -309,6 +311,7 @@ impl ApiError {
             }
             UserNotFound
             | ConsentNotFound
+            | ReceiptNotFound
             | LivenessSessionNotFound
             | SessionNotFound
             | StepUpNotFound
@@ -353,6 +356,7 @@ impl ApiError {
             EngineBusy => "ENGINE_BUSY",
             UserNotFound => "USER_NOT_FOUND",
             ConsentNotFound => "CONSENT_NOT_FOUND",
+            ReceiptNotFound => "RECEIPT_NOT_FOUND",
             LivenessSessionNotFound => "LIVENESS_SESSION_NOT_FOUND",
             LivenessSessionExpired => "LIVENESS_SESSION_EXPIRED",
             LivenessSessionConsumed => "LIVENESS_SESSION_CONSUMED",

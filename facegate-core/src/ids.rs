@@ -132,3 +132,9 @@ prefixed_id!(
     "thr_",
     simple
 );
+prefixed_id!(
+    /// `del_…`: a deletion receipt.
+    ReceiptId,
+    "del_",
+    simple
+);

@@ -24,6 +24,7 @@ pub(crate) mod api;
 pub mod api_key;
 pub mod billing;
 pub mod clock;
+pub mod deletion;
 mod device;
 pub mod domain;
 mod error;

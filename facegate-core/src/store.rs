@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::deletion::{DeletionReceipt, Erased};
 use crate::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, Handoff, HandoffOutcome,
     LivenessCompletion, LivenessSession, PolicyChange, RefreshTokenRecord, Session, SignIn, Signal,
@@ -15,8 +16,8 @@ use crate::domain::{
 };
 use crate::events::{AttemptOutcome, DueDelivery, Event, WebhookDelivery, WebhookEndpoint};
 use crate::ids::{
-    ApiKeyId, ConsentId, DeliveryId, HandoffId, LivenessSessionId, SessionId, StepUpId, TenantId,
-    UserId, WebhookId,
+    ApiKeyId, ConsentId, DeliveryId, HandoffId, LivenessSessionId, ReceiptId, SessionId, StepUpId,
+    TenantId, UserId, WebhookId,
 };
 use crate::policy::{Policy, PolicyType};
 use crate::threat::{FrameSighting, ThreatAction, ThreatKind, ThreatObservation, ThreatPattern};
@@ -56,13 +57,19 @@ pub struct UserSummary {
 }
 
 /// What [`ConsentStore::revoke_consent`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConsentRevocation {
     /// The record after revocation (its `revoked_at` is the first revocation's time).
     pub record: ConsentRecord,
-    /// Whether this call deleted the linked user.
-    pub user_deleted: bool,
+    /// The receipt, when this call deleted the linked user.
+    pub deletion: Option<DeletionReceipt>,
 }
+
+/// Seals a deletion's receipt once the deleting transaction has counted
+/// what it removed; the store writes the receipt in that transaction, so a
+/// user is never gone without one. An error rolls the deletion back.
+pub type SealReceipt<'a> =
+    dyn Fn(&UserId, Erased) -> Result<DeletionReceipt, StoreError> + Send + Sync + 'a;
 
 /// Whose liveness failures to count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +214,9 @@ pub trait TenantStore: Send + Sync {
     async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
 
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    /// Every tenant (for sweeps that follow each tenant's settings).
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
     /// Returns false when the tenant does not exist. Suspending also revokes
     /// the tenant's open sessions at `at`, in the same transaction: its users
@@ -533,15 +543,25 @@ pub trait UserStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Deletes a user and all their face data in one transaction (the
-    /// reference images of their unconsumed liveness sessions included);
-    /// linked consent records are kept (as evidence) but unlinked. Returns
-    /// false when absent (and `events` are not written).
+    /// reference images of their liveness sessions, their sessions and
+    /// refresh tokens, their offline verifications included); linked
+    /// consent records are kept (as evidence) but unlinked. Writes the
+    /// receipt `seal` makes of what was removed in the same transaction and
+    /// returns it; `None` when absent (and nothing is written).
     async fn delete_user(
         &self,
         tenant: &TenantId,
         id: &UserId,
         events: &[Event],
-    ) -> Result<bool, StoreError>;
+        seal: &SealReceipt<'_>,
+    ) -> Result<Option<DeletionReceipt>, StoreError>;
+
+    /// A deletion receipt of the tenant.
+    async fn deletion_receipt(
+        &self,
+        tenant: &TenantId,
+        id: &ReceiptId,
+    ) -> Result<Option<DeletionReceipt>, StoreError>;
 
     /// Whether a user of the tenant has this PIN hash (the uniqueness option).
     async fn pin_taken(&self, tenant: &TenantId, pin_hash: &str) -> Result<bool, StoreError>;
@@ -555,9 +575,20 @@ pub trait UserStore: Send + Sync {
         limit: u64,
     ) -> Result<Vec<UserId>, StoreError>;
 
-    /// Deletes the tenant's consent records and liveness sessions created
-    /// before `before` (for data that expires, such as the demo's), after
-    /// its users of that age are gone; returns the rows deleted.
+    /// Users of the tenant whose last interaction was before `before`: not
+    /// enrolled, given a face, signed in or refreshed since (see
+    /// [`UsageStore::mark_active`]). Oldest first, at most `limit`.
+    async fn users_idle_since(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<UserId>, StoreError>;
+
+    /// Deletes the tenant's consent records, liveness sessions and deletion
+    /// receipts from before `before` (for data that expires, such as the
+    /// demo's), after its users of that age are gone; returns the rows
+    /// deleted.
     async fn delete_ceremonies_before(
         &self,
         tenant: &TenantId,
@@ -577,7 +608,8 @@ pub trait ConsentStore: Send + Sync {
     ) -> Result<Option<ConsentRecord>, StoreError>;
 
     /// Marks the consent revoked (once; a repeat keeps the first time) and, in
-    /// the same transaction, deletes the linked user and their faces.
+    /// the same transaction, deletes the linked user and their faces (as
+    /// [`UserStore::delete_user`] does, receipt included).
     /// Returns `None` when the tenant has no such consent. `events` says
     /// what to report for the revocation (given the linked user, if any);
     /// they are written in the same transaction, the first time only.
@@ -587,6 +619,7 @@ pub trait ConsentStore: Send + Sync {
         id: &ConsentId,
         at: DateTime<Utc>,
         events: &(dyn for<'u> Fn(Option<&'u UserId>) -> Vec<Event> + Send + Sync),
+        seal: &SealReceipt<'_>,
     ) -> Result<Option<ConsentRevocation>, StoreError>;
 }
 

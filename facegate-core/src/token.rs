@@ -172,8 +172,15 @@ impl KeyRing {
 
     /// Signs `claims` with the current key.
     pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        self.sign_jws("JWT", claims)
+    }
+
+    /// Signs any claims as a compact JWS of this `typ` with the current key
+    /// (deletion receipts; see [`crate::deletion`]).
+    pub fn sign_jws<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, TokenError> {
         let (kid, key) = self.signing.as_ref().ok_or(TokenError::NoSigningKey)?;
         let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(typ.to_owned());
         header.kid = Some(kid.clone());
         jsonwebtoken::encode(&header, claims, key)
             .map_err(|err| TokenError::Invalid(err.to_string()))

@@ -122,6 +122,7 @@ pub(crate) fn user_row(user: &User) -> user::Model {
         pin_window_started_at: None,
         status: user.status.as_str().to_owned(),
         created_at: user.created_at,
+        last_seen_at: None,
     }
 }
 

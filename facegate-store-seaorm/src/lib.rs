@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod convert;
+mod deletions;
 pub mod entity;
 mod events;
 mod handoffs;
@@ -29,20 +30,23 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    DatabaseConnection, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
+use facegate_core::deletion::{DeletionReceipt, Erased};
 use facegate_core::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, LivenessCompletion, LivenessSession,
     PinSettings, RefreshTokenRecord, Session, SigningKeyRecord, Tenant, TenantSettings,
     TenantStatus, User, UserStatus,
 };
-use facegate_core::ids::{ApiKeyId, ConsentId, LivenessSessionId, SessionId, TenantId, UserId};
+use facegate_core::ids::{
+    ApiKeyId, ConsentId, LivenessSessionId, ReceiptId, SessionId, TenantId, UserId,
+};
 use facegate_core::store::{
     AuditStore, ConsentRevocation, ConsentStore, EngineFaceDeletion, FaceChange, FaceChangeKind,
-    FailureSubject, LivenessStore, PinLimits, PinTry, RateLimitStore, RefreshRotation,
+    FailureSubject, LivenessStore, PinLimits, PinTry, RateLimitStore, RefreshRotation, SealReceipt,
     SessionStore, SigningKeyStore, StoreError, TenantStore, UserPage, UserStore, UserSummary,
 };
 
@@ -237,7 +241,7 @@ async fn queue_engine_deletions(
     txn: &impl ConnectionTrait,
     removed: &[face_enrollment::Model],
     at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<u64, DbErr> {
     let held: Vec<_> = removed
         .iter()
         .filter(|row| row.template.is_none())
@@ -248,7 +252,9 @@ async fn queue_engine_deletions(
             queued_at: at,
         })
         .collect();
-    insert_engine_deletions(txn, held).await
+    let queued = held.len() as u64;
+    insert_engine_deletions(txn, held).await?;
+    Ok(queued)
 }
 
 /// Inserts queued engine deletions; one already there stays as it is.
@@ -352,20 +358,42 @@ async fn spend_or_revoke(
 }
 
 /// Deletes a user's faces, sessions and row and unlinks their consent
-/// records, inside the caller's transaction. Returns whether the tenant had
-/// such a user, and the faces removed (for the caller to log last).
+/// records, inside the caller's transaction. Returns what was removed (for
+/// the receipt) and the faces (for the caller to log last), or `None` when
+/// the tenant has no such user (and nothing changed).
 async fn delete_user_rows(
     txn: &impl ConnectionTrait,
     tenant: &TenantId,
     id: &UserId,
-) -> Result<(bool, Vec<LoggedFace>), DbErr> {
+) -> Result<Option<(Erased, Vec<LoggedFace>)>, DbErr> {
     lock_user(txn, tenant, id).await?;
+    let exists = user::Entity::find_by_id(id.as_str())
+        .filter(user::Column::TenantId.eq(tenant.as_str()))
+        .one(txn)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
     let faces = user_face_rows(txn, tenant, id).await?;
-    session::Entity::delete_many()
+    let sessions_of_user = Query::select()
+        .column(session::Column::Id)
+        .from(session::Entity)
+        .and_where(session::Column::TenantId.eq(tenant.as_str()))
+        .and_where(session::Column::UserId.eq(id.as_str()))
+        .to_owned();
+    // Their sessions' refresh tokens go by cascade; counted first.
+    let refresh_tokens = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+        .filter(refresh_token::Column::SessionId.in_subquery(sessions_of_user))
+        .count(txn)
+        .await?;
+    let sessions = session::Entity::delete_many()
         .filter(session::Column::TenantId.eq(tenant.as_str()))
         .filter(session::Column::UserId.eq(id.as_str()))
         .exec(txn)
-        .await?;
+        .await?
+        .rows_affected;
     face_enrollment::Entity::delete_many()
         .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
         .filter(face_enrollment::Column::UserId.eq(id.as_str()))
@@ -375,6 +403,12 @@ async fn delete_user_rows(
     entity::frame_sighting::Entity::delete_many()
         .filter(entity::frame_sighting::Column::TenantId.eq(tenant.as_str()))
         .filter(entity::frame_sighting::Column::UserId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    // Their offline verifications (frame hashes and confidences).
+    entity::sync_record::Entity::delete_many()
+        .filter(entity::sync_record::Column::TenantId.eq(tenant.as_str()))
+        .filter(entity::sync_record::Column::UserId.eq(id.as_str()))
         .exec(txn)
         .await?;
     // Where and on what they signed in: theirs, gone with them.
@@ -400,8 +434,8 @@ async fn delete_user_rows(
         .filter(consent::Column::UserId.eq(id.as_str()))
         .exec(txn)
         .await?;
-    // Their face as it waited in a ceremony not yet used.
-    liveness_session::Entity::update_many()
+    // Their face as it waited in a ceremony (used or not).
+    let liveness_images = liveness_session::Entity::update_many()
         .col_expr(
             liveness_session::Column::ReferenceImage,
             Expr::value(None::<String>),
@@ -412,19 +446,32 @@ async fn delete_user_rows(
         )
         .filter(liveness_session::Column::TenantId.eq(tenant.as_str()))
         .filter(liveness_session::Column::UserId.eq(id.as_str()))
-        .filter(liveness_session::Column::ReferenceImage.is_not_null())
+        .filter(
+            Condition::any()
+                .add(liveness_session::Column::ReferenceImage.is_not_null())
+                .add(liveness_session::Column::ReferenceProbe.is_not_null()),
+        )
         .exec(txn)
-        .await?;
-    let deleted = user::Entity::delete_many()
+        .await?
+        .rows_affected;
+    user::Entity::delete_many()
         .filter(user::Column::TenantId.eq(tenant.as_str()))
         .filter(user::Column::Id.eq(id.as_str()))
         .exec(txn)
         .await?;
-    queue_engine_deletions(txn, &faces, Utc::now()).await?;
-    Ok((
-        deleted.rows_affected > 0,
+    let provider_faces = queue_engine_deletions(txn, &faces, Utc::now()).await?;
+    let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    let erased = Erased {
+        faces: count(faces.len() as u64),
+        liveness_images: count(liveness_images),
+        sessions: count(sessions),
+        refresh_tokens: count(refresh_tokens),
+        provider_faces: count(provider_faces),
+    };
+    Ok(Some((
+        erased,
         faces.iter().map(LoggedFace::removed).collect(),
-    ))
+    )))
 }
 
 #[async_trait]
@@ -447,6 +494,17 @@ impl TenantStore for SeaOrmStore {
             .await
             .map_err(store_error)?;
         row.map(convert::tenant).transpose()
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        tenant::Entity::find()
+            .order_by_asc(tenant::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(convert::tenant)
+            .collect()
     }
 
     async fn set_tenant_status(
@@ -893,19 +951,35 @@ impl UserStore for SeaOrmStore {
         tenant: &TenantId,
         id: &UserId,
         events: &[Event],
-    ) -> Result<bool, StoreError> {
+        seal: &SealReceipt<'_>,
+    ) -> Result<Option<DeletionReceipt>, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
-        let (deleted, faces) = delete_user_rows(&txn, tenant, id)
+        let Some((erased, faces)) = delete_user_rows(&txn, tenant, id)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let receipt = seal(id, erased)?;
+        deletions::insert(&txn, tenant, id, &receipt)
             .await
             .map_err(store_error)?;
         log_face_changes(&txn, tenant, faces, Utc::now())
             .await
             .map_err(store_error)?;
-        if deleted {
-            write_events(&txn, events).await.map_err(store_error)?;
-        }
+        write_events(&txn, events).await.map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
-        Ok(deleted)
+        Ok(Some(receipt))
+    }
+
+    async fn deletion_receipt(
+        &self,
+        tenant: &TenantId,
+        id: &ReceiptId,
+    ) -> Result<Option<DeletionReceipt>, StoreError> {
+        deletions::find(&self.db, tenant, id)
+            .await
+            .map_err(store_error)
     }
 
     async fn pin_taken(&self, tenant: &TenantId, pin_hash: &str) -> Result<bool, StoreError> {
@@ -941,6 +1015,38 @@ impl UserStore for SeaOrmStore {
         Ok(ids.into_iter().map(UserId::from_string).collect())
     }
 
+    async fn users_idle_since(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<UserId>, StoreError> {
+        let recent_faces = Query::select()
+            .column(face_enrollment::Column::UserId)
+            .from(face_enrollment::Entity)
+            .and_where(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .and_where(face_enrollment::Column::CreatedAt.gte(before))
+            .to_owned();
+        let ids: Vec<String> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::CreatedAt.lt(before))
+            .filter(
+                Condition::any()
+                    .add(user::Column::LastSeenAt.is_null())
+                    .add(user::Column::LastSeenAt.lt(before)),
+            )
+            .filter(user::Column::Id.not_in_subquery(recent_faces))
+            .order_by_asc(user::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(ids.into_iter().map(UserId::from_string).collect())
+    }
+
     async fn delete_ceremonies_before(
         &self,
         tenant: &TenantId,
@@ -959,8 +1065,11 @@ impl UserStore for SeaOrmStore {
             .exec(&txn)
             .await
             .map_err(store_error)?;
+        let receipts = deletions::delete_before(&txn, tenant, before)
+            .await
+            .map_err(store_error)?;
         txn.commit().await.map_err(store_error)?;
-        Ok(consents.rows_affected + sessions.rows_affected)
+        Ok(consents.rows_affected + sessions.rows_affected + receipts)
     }
 }
 
@@ -993,6 +1102,7 @@ impl ConsentStore for SeaOrmStore {
         id: &ConsentId,
         at: DateTime<Utc>,
         events: &(dyn for<'u> Fn(Option<&'u UserId>) -> Vec<Event> + Send + Sync),
+        seal: &SealReceipt<'_>,
     ) -> Result<Option<ConsentRevocation>, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         // Locked before it is read: an enrollment linking it either commits
@@ -1016,17 +1126,27 @@ impl ConsentStore for SeaOrmStore {
         if row.revoked_at.is_some() {
             return Ok(Some(ConsentRevocation {
                 record: convert::consent(row),
-                user_deleted: false,
+                deletion: None,
             }));
         }
         let linked = row.user_id.clone().map(UserId::from_string);
-        let (user_deleted, faces) = match &linked {
+        let deleted = match &linked {
             Some(user_id) => delete_user_rows(&txn, tenant, user_id)
                 .await
                 .map_err(store_error)?,
-            None => (false, Vec::new()),
+            None => None,
         };
-        let reported = events(linked.as_ref().filter(|_| user_deleted));
+        let (deletion, faces) = match (deleted, &linked) {
+            (Some((erased, faces)), Some(user_id)) => {
+                let receipt = seal(user_id, erased)?;
+                deletions::insert(&txn, tenant, user_id, &receipt)
+                    .await
+                    .map_err(store_error)?;
+                (Some(receipt), faces)
+            }
+            _ => (None, Vec::new()),
+        };
+        let reported = events(linked.as_ref().filter(|_| deletion.is_some()));
         let mut revoked = row.into_active_model();
         revoked.revoked_at = Set(Some(at));
         revoked.user_id = Set(None);
@@ -1041,7 +1161,7 @@ impl ConsentStore for SeaOrmStore {
         txn.commit().await.map_err(store_error)?;
         Ok(Some(ConsentRevocation {
             record: convert::consent(revoked),
-            user_deleted,
+            deletion,
         }))
     }
 }

@@ -4,7 +4,9 @@
 //! a new database on that server (so tests run in parallel without sharing
 //! rows); otherwise it is an in-memory SQLite database.
 
-use sea_orm::{ConnectionTrait, Database};
+use std::collections::{BTreeMap, BTreeSet};
+
+use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
 
 use crate::SeaOrmStore;
 
@@ -78,6 +80,58 @@ fn replace_database(url: &str, name: &str) -> String {
         Some(query) => format!("{server}/{name}?{query}"),
         None => format!("{server}/{name}"),
     }
+}
+
+/// Every row of every table, each as one line of text (SQLite's `quote()`
+/// of each column, PostgreSQL's `row_to_json`), by table: what tests scan
+/// for ids that must be gone or must not have changed. Binary columns are
+/// hex, so an id stored as text is found by a substring search.
+pub async fn snapshot(store: &SeaOrmStore) -> BTreeMap<String, BTreeSet<String>> {
+    let db = store.connection();
+    let backend = db.get_database_backend();
+    let list = match backend {
+        DatabaseBackend::Postgres => {
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    };
+    let mut tables = BTreeMap::new();
+    for table in query_texts(store, list).await {
+        let rows = match backend {
+            DatabaseBackend::Postgres => format!("SELECT row_to_json(t)::text FROM \"{table}\" t"),
+            _ => {
+                let columns = query_texts(
+                    store,
+                    &format!("SELECT name FROM pragma_table_info('{table}')"),
+                )
+                .await;
+                let quoted: Vec<String> = columns
+                    .iter()
+                    .map(|column| format!("quote(\"{column}\")"))
+                    .collect();
+                format!("SELECT {} FROM \"{table}\"", quoted.join(" || ',' || "))
+            }
+        };
+        let rows = query_texts(store, &rows).await.into_iter().collect();
+        tables.insert(table, rows);
+    }
+    tables
+}
+
+async fn query_texts(store: &SeaOrmStore, sql: &str) -> Vec<String> {
+    let db = store.connection();
+    let statement = Statement::from_string(db.get_database_backend(), sql);
+    db.query_all_raw(statement)
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+        .iter()
+        .map(|row| {
+            row.try_get_by_index::<Option<String>>(0)
+                .unwrap_or_else(|err| panic!("{sql}: {err}"))
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -143,6 +143,20 @@ impl UsageStore for SeaOrmStore {
         .exec_without_returning(&txn)
         .await
         .map_err(store_error)?;
+        // The retention sweep's "last interaction", at most hourly a write.
+        use crate::entity::user::Column as U;
+        crate::entity::user::Entity::update_many()
+            .col_expr(U::LastSeenAt, Expr::value(at))
+            .filter(U::TenantId.eq(tenant.as_str()))
+            .filter(U::Id.eq(user.as_str()))
+            .filter(
+                Condition::any()
+                    .add(U::LastSeenAt.is_null())
+                    .add(U::LastSeenAt.lt(at - chrono::Duration::hours(1))),
+            )
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
         if inserted == 0 {
             active_user::Entity::update_many()
                 .col_expr(A::LastActiveAt, Expr::value(at))

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use facegate_core::clock;
+use facegate_core::deletion::{DeletionReason, DeletionReceipt, Erased};
 use facegate_core::domain::{
     ApiKeyRecord, AuditEvent, ConsentRecord, FaceEnrollment, KeyEnvironment, KeyScope,
     LivenessAction, LivenessChallenge, LivenessCompletion, LivenessMode, LivenessOutcome,
@@ -13,7 +14,8 @@ use facegate_core::events::{
     AttemptOutcome, DeliveryStatus, DueDelivery, Event, EventKind, WebhookEndpoint,
 };
 use facegate_core::ids::{
-    ApiKeyId, ConsentId, FaceId, LivenessSessionId, SessionId, TenantId, UserId, WebhookId,
+    ApiKeyId, ConsentId, FaceId, LivenessSessionId, ReceiptId, SessionId, TenantId, UserId,
+    WebhookId,
 };
 use facegate_core::store::prelude::*;
 use facegate_core::store::{
@@ -22,6 +24,25 @@ use facegate_core::store::{
 };
 use facegate_store_seaorm::testing::test_store;
 use serde_json::json;
+
+/// Receipts as the core seals them for `tenant`, with a stand-in signature
+/// (the store keeps what it is given; signing is the core's, tested there).
+fn sealer(
+    tenant: &TenantId,
+) -> impl Fn(&UserId, Erased) -> Result<DeletionReceipt, StoreError> + Send + Sync + use<> {
+    let tenant = tenant.clone();
+    move |user, deleted| {
+        Ok(DeletionReceipt {
+            id: ReceiptId::generate(),
+            tenant_id: tenant.clone(),
+            user_id: user.clone(),
+            reason: DeletionReason::UserRequest,
+            deleted_at: clock::now(),
+            deleted,
+            receipt: "header.claims.signature".into(),
+        })
+    }
+}
 
 async fn tenant(store: &impl Store) -> TenantId {
     let tenant = Tenant {
@@ -336,17 +357,75 @@ async fn deleting_a_user_removes_every_face_and_unlinks_consent() {
     store.insert_consent(&record).await.unwrap();
 
     assert!(
-        !store
-            .delete_user(&TenantId::generate(), &ada.id, &[])
+        store
+            .delete_user(
+                &TenantId::generate(),
+                &ada.id,
+                &[],
+                &sealer(&TenantId::generate())
+            )
             .await
             .unwrap()
+            .is_none()
     );
-    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
-    assert!(!store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
+    let receipt = store
+        .delete_user(&tenant, &ada.id, &[], &sealer(&tenant))
+        .await
+        .unwrap()
+        .expect("deleted, with a receipt");
+    // What was removed, counted in the transaction, and the receipt kept.
+    assert_eq!(receipt.deleted.faces, 2);
+    assert_eq!(receipt.deleted.sessions, 0);
+    assert_eq!(
+        store.deletion_receipt(&tenant, &receipt.id).await.unwrap(),
+        Some(receipt.clone())
+    );
+    assert_eq!(
+        store
+            .deletion_receipt(&TenantId::generate(), &receipt.id)
+            .await
+            .unwrap(),
+        None,
+        "another tenant's receipt"
+    );
+    assert!(
+        store
+            .delete_user(&tenant, &ada.id, &[], &sealer(&tenant))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.user(&tenant, &ada.id).await.unwrap(), None);
     assert!(store.faces_of_tenant(&tenant).await.unwrap().is_empty());
     let kept = store.consent(&tenant, &record.id).await.unwrap().unwrap();
     assert_eq!(kept.user_id, None);
+}
+
+#[tokio::test]
+async fn a_receipt_that_cannot_be_sealed_rolls_the_deletion_back() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let ada = user(&tenant, "ada");
+    store
+        .insert_user(&ada, &[face(&ada)], None, &[])
+        .await
+        .unwrap();
+    let refuse = |_: &UserId, _: Erased| -> Result<DeletionReceipt, StoreError> {
+        Err(StoreError::Backend("no signing key".into()))
+    };
+    assert!(
+        store
+            .delete_user(&tenant, &ada.id, &[], &refuse)
+            .await
+            .is_err()
+    );
+    assert!(store.user(&tenant, &ada.id).await.unwrap().is_some());
+    // Nor is a receipt sealed for another tenant recorded for this one.
+    let elsewhere = sealer(&TenantId::generate());
+    let refused = store.delete_user(&tenant, &ada.id, &[], &elsewhere).await;
+    assert!(refused.is_err());
+    assert!(store.user(&tenant, &ada.id).await.unwrap().is_some());
+    assert_eq!(store.faces_of_tenant(&tenant).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -374,25 +453,37 @@ async fn revoking_consent_deletes_the_linked_user_once() {
 
     let at = clock::now();
     let first = store
-        .revoke_consent(&tenant, &record.id, at, &|_| Vec::new())
+        .revoke_consent(&tenant, &record.id, at, &|_| Vec::new(), &sealer(&tenant))
         .await
         .unwrap()
         .unwrap();
-    assert!(first.user_deleted);
+    assert!(first.deletion.is_some());
     assert_eq!(first.record.revoked_at, Some(at));
     assert_eq!(store.user(&tenant, &ada.id).await.unwrap(), None);
     assert!(store.faces_of_tenant(&tenant).await.unwrap().is_empty());
 
     let again = store
-        .revoke_consent(&tenant, &record.id, clock::now(), &|_| Vec::new())
+        .revoke_consent(
+            &tenant,
+            &record.id,
+            clock::now(),
+            &|_| Vec::new(),
+            &sealer(&tenant),
+        )
         .await
         .unwrap()
         .unwrap();
-    assert!(!again.user_deleted);
+    assert!(again.deletion.is_none());
     assert_eq!(again.record.revoked_at, Some(at));
     assert!(
         store
-            .revoke_consent(&TenantId::generate(), &record.id, at, &|_| Vec::new())
+            .revoke_consent(
+                &TenantId::generate(),
+                &record.id,
+                at,
+                &|_| Vec::new(),
+                &sealer(&tenant)
+            )
             .await
             .unwrap()
             .is_none()
@@ -462,6 +553,7 @@ async fn tenant_settings_round_trip() {
         },
         client_match: true,
         client_role: "visitor".into(),
+        biometric_retention_days: 30,
     };
     assert!(store.set_tenant_settings(&id, &strict).await.unwrap());
     assert_eq!(store.tenant(&id).await.unwrap().unwrap().settings, strict);
@@ -605,7 +697,13 @@ async fn sessions_are_tenant_scoped_and_revoked_once() {
     assert_eq!(ended.revoked_at, Some(locked_at));
 
     // Deleting the user ends their sessions.
-    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
+    assert!(
+        store
+            .delete_user(&tenant, &ada.id, &[], &sealer(&tenant))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(store.session(&tenant, &session.id).await.unwrap(), None);
 }
 
@@ -681,7 +779,13 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_session() {
     );
 
     // Deleting the user takes the tokens with the session.
-    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
+    assert!(
+        store
+            .delete_user(&tenant, &ada.id, &[], &sealer(&tenant))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         store
             .rotate_refresh_token(&tenant, "third", "sixth", at)
@@ -1279,9 +1383,21 @@ async fn every_face_write_is_numbered_in_the_tenant_face_log() {
     }
 
     // Deleting a user and revoking a consent log their faces' removal.
-    assert!(store.delete_user(&tenant, &ada.id, &[]).await.unwrap());
+    assert!(
+        store
+            .delete_user(&tenant, &ada.id, &[], &sealer(&tenant))
+            .await
+            .unwrap()
+            .is_some()
+    );
     store
-        .revoke_consent(&tenant, &record.id, clock::now(), &|_| Vec::new())
+        .revoke_consent(
+            &tenant,
+            &record.id,
+            clock::now(),
+            &|_| Vec::new(),
+            &sealer(&tenant),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -1304,7 +1420,13 @@ async fn every_face_write_is_numbered_in_the_tenant_face_log() {
     let revoked = consent(&tenant, None);
     store.insert_consent(&revoked).await.unwrap();
     store
-        .revoke_consent(&tenant, &revoked.id, clock::now(), &|_| Vec::new())
+        .revoke_consent(
+            &tenant,
+            &revoked.id,
+            clock::now(),
+            &|_| Vec::new(),
+            &sealer(&tenant),
+        )
         .await
         .unwrap();
     assert!(
@@ -1470,7 +1592,13 @@ async fn revoking_a_consent_while_it_is_linked_leaves_no_user_behind() {
             let (store, tenant, id) = (store.clone(), tenant.clone(), record.id.clone());
             tokio::spawn(async move {
                 store
-                    .revoke_consent(&tenant, &id, clock::now(), &|_| Vec::new())
+                    .revoke_consent(
+                        &tenant,
+                        &id,
+                        clock::now(),
+                        &|_| Vec::new(),
+                        &sealer(&tenant),
+                    )
                     .await
             })
         };
@@ -1609,9 +1737,15 @@ async fn removed_engine_faces_are_queued_until_the_engine_deleted_them() {
         .unwrap();
     assert_eq!(queued_ids(&queued(Some(t1.clone())).await), ["aws-1"]);
     // Deleting the user, and revoking a consent, queue theirs.
-    assert!(store.delete_user(&t1, &ada.id, &[]).await.unwrap());
+    assert!(
+        store
+            .delete_user(&t1, &ada.id, &[], &sealer(&t1))
+            .await
+            .unwrap()
+            .is_some()
+    );
     store
-        .revoke_consent(&t2, &record.id, clock::now(), &|_| Vec::new())
+        .revoke_consent(&t2, &record.id, clock::now(), &|_| Vec::new(), &sealer(&t2))
         .await
         .unwrap()
         .unwrap();
@@ -1797,7 +1931,10 @@ mod policies_and_risk {
                 .unwrap(),
             1
         );
-        store.delete_user(&tenant, &ada.id, &[]).await.unwrap();
+        store
+            .delete_user(&tenant, &ada.id, &[], &sealer(&tenant))
+            .await
+            .unwrap();
         assert!(
             store
                 .sign_ins(&tenant, &ada.id, now - chrono::Duration::days(9), 10)
@@ -2363,8 +2500,20 @@ async fn changes_write_their_events_only_when_they_happen() {
         .await
         .unwrap();
     let deleted = [report(EventKind::UserDeleted)];
-    assert!(store.delete_user(&tenant, &u.id, &deleted).await.unwrap());
-    assert!(!store.delete_user(&tenant, &u.id, &deleted).await.unwrap());
+    assert!(
+        store
+            .delete_user(&tenant, &u.id, &deleted, &sealer(&tenant))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .delete_user(&tenant, &u.id, &deleted, &sealer(&tenant))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // A failed insert (a taken external id) writes nothing either.
     let first = user(&tenant, "bob");
     store.insert_user(&first, &[], None, &[]).await.unwrap();
@@ -2725,7 +2874,10 @@ mod threats {
             Some(7)
         );
         // Deleting the user deletes their frames.
-        store.delete_user(&tenant, &user, &[]).await.unwrap();
+        store
+            .delete_user(&tenant, &user, &[], &sealer(&tenant))
+            .await
+            .unwrap();
         assert!(
             store
                 .frame_sightings(&tenant, Some(&user), hour_ago, 10)

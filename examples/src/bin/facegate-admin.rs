@@ -13,7 +13,7 @@
 
 use std::process::ExitCode;
 
-use facegate_core::domain::{KeyEnvironment, OriginRules, TenantStatus};
+use facegate_core::domain::{KeyEnvironment, OriginRules, TenantSettings, TenantStatus};
 use facegate_core::ids::{ApiKeyId, TenantId};
 use facegate_core::{FaceGate, MintedKey};
 use facegate_examples::{Settings, build_facegate};
@@ -29,6 +29,7 @@ const USAGE: &str = "usage:
                                              [--liveness-min-confidence N] [--lockout-minutes N]
                                              [--pin off|when_ambiguous|always] [--unique-pins | --shared-pins]
                                              [--client-match | --no-client-match]
+                                             [--retention-days N]   delete users idle N days (1-1095)
   facegate-admin key mint <tenant_id> [--live]   new server key, fg_test_ (fg_live_ with --live)
                  [--client [--origin URL]... [--reject-empty-origin]]
                                              a browser key, fg_test_pub_ (see docs/security.md)
@@ -138,6 +139,17 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
                     "--shared-pins" => settings.pin.unique = false,
                     "--client-match" => settings.client_match = true,
                     "--no-client-match" => settings.client_match = false,
+                    "--retention-days" => {
+                        let days: u32 = flags.next().ok_or(USAGE)?.parse()?;
+                        if !(1..=TenantSettings::MAX_RETENTION_DAYS).contains(&days) {
+                            return Err(format!(
+                                "--retention-days: 1 to {} (BIPA: at most three years)",
+                                TenantSettings::MAX_RETENTION_DAYS
+                            )
+                            .into());
+                        }
+                        settings.biometric_retention_days = days;
+                    }
                     _ => return Err(USAGE.into()),
                 }
             }

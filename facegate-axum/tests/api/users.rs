@@ -125,10 +125,24 @@ async fn delete_removes_the_user_and_all_face_data() {
         .call("DELETE", &format!("{path}?reason=tenant_request"), None)
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["user_id"], json!(ada.id));
+    assert_eq!(reply.body["reason"], "tenant_request");
     assert_eq!(
-        reply.body,
-        json!({ "deleted": true, "user_id": ada.id, "reason": "tenant_request" })
+        reply.body["deleted"],
+        json!({ "faces": 2, "liveness_images": 0, "sessions": 0, "refresh_tokens": 0, "provider_faces": 0 })
     );
+    let receipt_id = reply.body["receipt_id"].as_str().unwrap();
+    assert!(receipt_id.starts_with("del_"), "{}", reply.body);
+    assert_eq!(
+        reply.body["receipt"].as_str().unwrap().split('.').count(),
+        3
+    );
+    let checked = app
+        .call("GET", &format!("/v1/deletions/{receipt_id}"), None)
+        .await;
+    assert_eq!(checked.status, 200, "{}", checked.body);
+    assert_eq!(checked.body["verified"], true, "{}", checked.body);
+    assert_eq!(checked.body["receipt"], reply.body["receipt"]);
 
     assert_error(&app.call("GET", &path, None).await, 404, "USER_NOT_FOUND");
     assert_error(

@@ -7,8 +7,10 @@ use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::deletions::ReceiptView;
 use super::{FaceGate, wire};
 use crate::clock;
+use crate::deletion::DeletionReason;
 use crate::domain::{ConsentRecord, KeyScope, Tenant};
 use crate::error::ApiError;
 use crate::events::{Event, EventKind};
@@ -40,6 +42,9 @@ struct RevokeConsentResponse {
     #[serde(serialize_with = "wire::serialize_timestamp")]
     revoked_at: DateTime<Utc>,
     user_deleted: bool,
+    /// The deletion's receipt, when a linked user was deleted.
+    #[serde(flatten)]
+    deletion: Option<ReceiptView>,
 }
 
 impl FaceGate {
@@ -111,6 +116,9 @@ impl FaceGate {
         id: &ConsentId,
     ) -> Result<Response<Bytes>, ApiError> {
         let now = clock::now();
+        let sealer = self
+            .sealer(&tenant.id, DeletionReason::ConsentRevoked)
+            .await?;
         let events = |user: Option<&UserId>| {
             let revoked = Event::new(
                 &tenant.id,
@@ -122,7 +130,7 @@ impl FaceGate {
                 Event::new(
                     &tenant.id,
                     EventKind::UserDeleted,
-                    json!({ "user_id": user, "reason": "consent_revoked" }),
+                    json!({ "user_id": user, "reason": "consent_revoked", "receipt_id": sealer.receipt_id() }),
                     now,
                 )
             });
@@ -131,20 +139,24 @@ impl FaceGate {
         let revocation = self
             .inner
             .store
-            .revoke_consent(&tenant.id, id, now, &events)
+            .revoke_consent(&tenant.id, id, now, &events, &|user, erased| {
+                sealer.seal(user, erased)
+            })
             .await?
             .ok_or(ApiError::ConsentNotFound)?;
         self.events_written();
-        if revocation.user_deleted {
+        let user_deleted = revocation.deletion.is_some();
+        if user_deleted {
             self.faces_removed(&tenant.id).await;
         }
-        tracing::info!(tenant = %tenant.id, consent = %id, user_deleted = revocation.user_deleted, "consent revoked");
+        tracing::info!(tenant = %tenant.id, consent = %id, user_deleted, "consent revoked");
         Ok(wire::json_response(
             StatusCode::OK,
             &RevokeConsentResponse {
                 revoked: true,
                 revoked_at: revocation.record.revoked_at.unwrap_or(now),
-                user_deleted: revocation.user_deleted,
+                user_deleted,
+                deletion: revocation.deletion.map(ReceiptView::from),
             },
         ))
     }

@@ -22,11 +22,11 @@ use super::rate_limit::FixedWindow;
 use super::routes::Route;
 use super::{AuditDraft, FaceGate, wire};
 use crate::clock;
+use crate::deletion::DeletionReason;
 use crate::domain::{
     KeyScope, LivenessSettings, PinSettings, Tenant, TenantSettings, TenantStatus,
 };
 use crate::error::{ApiError, FieldIssue};
-use crate::events::{Event, EventKind};
 use crate::ids::TenantId;
 
 const DEMO_PAGE: &str = include_str!(concat!(
@@ -291,16 +291,9 @@ impl FaceGate {
         };
         let full_batch = expired.len() as u64 == SWEEP_BATCH;
         for user in expired {
-            let deleted = Event::new(
-                &tenant.id,
-                EventKind::UserDeleted,
-                serde_json::json!({ "user_id": user, "reason": "demo_expired" }),
-                clock::now(),
-            );
+            // The demo keeps its users for `data_ttl`: a retention period.
             match self
-                .inner
-                .store
-                .delete_user(&tenant.id, &user, std::slice::from_ref(&deleted))
+                .erase_user(tenant, &user, DeletionReason::Retention)
                 .await
             {
                 Ok(_) => tracing::info!(user = %user, "expired demo user deleted"),
@@ -309,7 +302,6 @@ impl FaceGate {
                 }
             }
         }
-        self.faces_removed(&tenant.id).await;
         // Then their consents and ceremonies, once no older user is left.
         if !full_batch
             && let Err(err) = self

@@ -18,6 +18,7 @@ use chrono::Utc;
 
 use super::FaceGate;
 use crate::clock;
+use crate::deletion::DeletionReason;
 
 /// How often an instance sweeps.
 pub const MAINTENANCE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -30,6 +31,9 @@ const FORGET_SESSIONS_AFTER_HOURS: i64 = 24;
 const KEEP_FACE_CHANGES_HOURS: i64 = 24;
 /// How long request counters are kept (longer than any window).
 const KEEP_REQUEST_WINDOWS_HOURS: i64 = 1;
+/// Users the retention sweep deletes per tenant and pass; the rest wait
+/// for the next pass, an hour later.
+const RETENTION_BATCH: u64 = 500;
 
 /// What is kept, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +93,9 @@ pub struct MaintenanceReport {
     pub activity_deleted: u64,
     /// Billing providers' events old enough not to be redelivered.
     pub billing_events_deleted: u64,
+    /// Users idle past their tenant's biometric retention, deleted with
+    /// receipts.
+    pub retention_users_deleted: u64,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -245,8 +252,57 @@ impl FaceGate {
             Err(err) => tracing::warn!(%err, "could not prune the audit trail"),
         }
         report.engine_faces_deleted = self.delete_engine_faces(None).await;
+        report.retention_users_deleted = self.sweep_retention(now).await;
         tracing::debug!(?report, "maintenance done");
         report
+    }
+
+    /// Deletes every user whose last interaction (enrollment, a new face, a
+    /// login or a refresh) is older at `now` than their tenant's
+    /// `biometric_retention_days`, each in one transaction with a receipt
+    /// (reason `retention`) and a `user.deleted` event; at most
+    /// [`RETENTION_BATCH`] per tenant a pass. Part of
+    /// [`FaceGate::run_maintenance`]; `now` is a parameter so a host can
+    /// run it ahead of time, and tests with a clock of their own. The demo
+    /// tenant keeps its own, shorter, expiry. Returns the users deleted.
+    pub async fn sweep_retention(&self, now: chrono::DateTime<Utc>) -> u64 {
+        let tenants = match self.inner.store.tenants().await {
+            Ok(tenants) => tenants,
+            Err(err) => {
+                tracing::warn!(%err, "could not list tenants for the retention sweep");
+                return 0;
+            }
+        };
+        let mut deleted = 0;
+        for tenant in tenants.iter().filter(|tenant| !tenant.id.is_demo()) {
+            let keep = chrono::Duration::days(i64::from(tenant.settings.retention_days()));
+            let idle = match self
+                .inner
+                .store
+                .users_idle_since(&tenant.id, now - keep, RETENTION_BATCH)
+                .await
+            {
+                Ok(idle) => idle,
+                Err(err) => {
+                    tracing::warn!(%err, tenant = %tenant.id, "could not list idle users");
+                    continue;
+                }
+            };
+            for user in idle {
+                match self
+                    .erase_user(tenant, &user, DeletionReason::Retention)
+                    .await
+                {
+                    Ok(Some(_)) => deleted += 1,
+                    // Deleted meanwhile (by another instance's sweep, say).
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(%err, tenant = %tenant.id, user = %user, "could not delete an idle user")
+                    }
+                }
+            }
+        }
+        deleted
     }
 
     /// Starts [`FaceGate::run_maintenance`] in the background when an hour

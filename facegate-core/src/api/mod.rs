@@ -6,6 +6,7 @@ mod analytics;
 mod billing;
 mod consent;
 mod cors;
+mod deletions;
 mod demo;
 mod faces;
 mod handoff;
@@ -606,7 +607,8 @@ impl FaceGate {
             Route::RevokeConsent(id) => self.revoke_consent(&tenant, &id).await,
             Route::ListUsers => self.list_users(&tenant, query).await,
             Route::GetUser(id) => self.get_user(&tenant, &id).await,
-            Route::DeleteUser(id) => self.delete_user(&tenant, &id, query).await,
+            Route::DeleteUser(id) => self.delete_user_route(&tenant, &id, query).await,
+            Route::GetDeletion(id) => self.get_deletion(&tenant, &id).await,
             Route::SetUserStatus(id) => self.set_user_status(&tenant, &id, &body).await,
             Route::ReEnroll(id) => {
                 self.re_enroll(&tenant, scope, &parts.headers, &id, &body, audit)

@@ -6,7 +6,9 @@ use http::Method;
 
 use crate::domain::TenantSettings;
 use crate::error::ApiError;
-use crate::ids::{ConsentId, DeliveryId, LivenessSessionId, SessionId, UserId, WebhookId};
+use crate::ids::{
+    ConsentId, DeliveryId, LivenessSessionId, ReceiptId, SessionId, UserId, WebhookId,
+};
 use crate::policy::PolicyType;
 
 use super::handoff::PhoneStep;
@@ -24,6 +26,7 @@ pub(crate) enum Route {
     DeleteUser(UserId),
     SetUserStatus(UserId),
     ReEnroll(UserId),
+    GetDeletion(ReceiptId),
     Enroll,
     Match,
     DetectAttributes,
@@ -93,6 +96,7 @@ pub const ROUTE_TABLE: &[(&str, &str)] = &[
     ("DELETE", "/v1/users/:id"),
     ("PATCH", "/v1/users/:id/status"),
     ("POST", "/v1/users/:id/re-enroll"),
+    ("GET", "/v1/deletions/:receipt_id"),
     ("POST", "/v1/enroll"),
     ("POST", "/v1/match"),
     ("POST", "/v1/detect-attributes"),
@@ -195,6 +199,7 @@ impl Route {
             ("DELETE", ["v1", "users", id]) => DeleteUser(UserId::from_string(*id)),
             ("PATCH", ["v1", "users", id, "status"]) => SetUserStatus(UserId::from_string(*id)),
             ("POST", ["v1", "users", id, "re-enroll"]) => ReEnroll(UserId::from_string(*id)),
+            ("GET", ["v1", "deletions", id]) => GetDeletion(ReceiptId::from_string(*id)),
             ("POST", ["v1", "enroll"]) => Enroll,
             ("POST", ["v1", "match"]) => Match,
             ("POST", ["v1", "detect-attributes"]) => DetectAttributes,
@@ -288,6 +293,7 @@ impl Route {
             RevokeConsent(_) => "/v1/consent/:id",
             ListUsers => "/v1/users",
             GetUser(_) | DeleteUser(_) => "/v1/users/:id",
+            GetDeletion(_) => "/v1/deletions/:receipt_id",
             SetUserStatus(_) => "/v1/users/:id/status",
             ReEnroll(_) => "/v1/users/:id/re-enroll",
             Enroll => "/v1/enroll",
@@ -351,6 +357,7 @@ impl Route {
         match self {
             RevokeConsent(id) => Some(id.as_str()),
             GetUser(id) | DeleteUser(id) | SetUserStatus(id) | ReEnroll(id) => Some(id.as_str()),
+            GetDeletion(id) => Some(id.as_str()),
             LivenessFrames(id) | LivenessResult(id) | DemoLivenessFrames(id) => Some(id.as_str()),
             RevokeSession(id) | SessionRiskScore(id) => Some(id.as_str()),
             PutPolicy(kind) | DeletePolicy(kind) => Some(kind.as_str()),
@@ -405,8 +412,8 @@ impl Route {
             Signals => true,
             Match => settings.client_match,
             RevokeConsent(_) | ListUsers | GetUser(_) | DeleteUser(_) | SetUserStatus(_)
-            | DetectAttributes | FaceIndex | RevokeSession(_) | SessionRiskScore(_)
-            | ListPolicies | PutPolicy(_) | DeletePolicy(_) => false,
+            | GetDeletion(_) | DetectAttributes | FaceIndex | RevokeSession(_)
+            | SessionRiskScore(_) | ListPolicies | PutPolicy(_) | DeletePolicy(_) => false,
             // Endpoints and their secrets are the host's backend's business.
             CreateWebhook | ListWebhooks | DeleteWebhook(_) | WebhookDeliveries(_)
             | Redeliver(..) => false,

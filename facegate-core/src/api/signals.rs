@@ -126,7 +126,8 @@ impl FaceGate {
         client: Option<ClientAddr>,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
-        let request: SignalsRequest = wire::parse_json(body)?;
+        // Every field is checked below, NUL included, and reported at once.
+        let request: SignalsRequest = wire::parse_json_unscreened(body)?;
         let now = clock::now();
         let signals = validate(tenant, &request, now)?;
         let config = &self.inner.signals.config;

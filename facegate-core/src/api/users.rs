@@ -10,8 +10,10 @@ use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::deletions::ReceiptView;
 use super::{FaceGate, wire};
 use crate::clock;
+use crate::deletion::{DeletionReason, DeletionReceipt};
 use crate::domain::{FaceEnrollment, Tenant, User, UserStatus};
 use crate::error::{ApiError, FieldIssue};
 use crate::events::{Event, EventKind};
@@ -106,9 +108,10 @@ struct UserDetailResponse {
     rotation_due_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Deserialize, Default, Clone, Copy, Serialize, PartialEq, Eq, Debug)]
+/// `?reason=`: who asked for the deletion.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "snake_case")]
-enum DeletionReason {
+enum RequestedBy {
     #[default]
     UserRequest,
     TenantRequest,
@@ -117,14 +120,7 @@ enum DeletionReason {
 #[derive(Deserialize)]
 struct DeleteUserQuery {
     #[serde(default)]
-    reason: DeletionReason,
-}
-
-#[derive(Serialize)]
-struct DeleteUserResponse {
-    deleted: bool,
-    user_id: UserId,
-    reason: DeletionReason,
+    reason: RequestedBy,
 }
 
 #[derive(Deserialize)]
@@ -200,39 +196,59 @@ impl FaceGate {
     /// Deletes the user and all face data: the rows in one transaction,
     /// which also queues the faces an engine keeps itself; then those from
     /// the engine (retried by maintenance if the engine is down).
-    pub(super) async fn delete_user(
+    pub(super) async fn delete_user_route(
         &self,
         tenant: &Tenant,
         id: &UserId,
         query: Option<&str>,
     ) -> Result<Response<Bytes>, ApiError> {
         let query: DeleteUserQuery = wire::parse_query(query)?;
-        self.tenant_user(tenant, id).await?;
+        let reason = match query.reason {
+            RequestedBy::UserRequest => DeletionReason::UserRequest,
+            RequestedBy::TenantRequest => DeletionReason::TenantRequest,
+        };
+        let receipt = self
+            .erase_user(tenant, id, reason)
+            .await?
+            .ok_or(ApiError::UserNotFound)?;
+        Ok(wire::json_response(
+            StatusCode::OK,
+            &ReceiptView::from(receipt),
+        ))
+    }
+
+    /// Deletes a user and everything of theirs, with a signed receipt and a
+    /// `user.deleted` event written in the same transaction; `None` when the
+    /// tenant has no such user.
+    pub(crate) async fn erase_user(
+        &self,
+        tenant: &Tenant,
+        id: &UserId,
+        reason: DeletionReason,
+    ) -> Result<Option<DeletionReceipt>, ApiError> {
+        let sealer = self.sealer(&tenant.id, reason).await?;
         let deleted = Event::new(
             &tenant.id,
             EventKind::UserDeleted,
-            json!({ "user_id": id, "reason": query.reason }),
+            json!({ "user_id": id, "reason": reason, "receipt_id": sealer.receipt_id() }),
             clock::now(),
         );
-        if !self
+        let receipt = self
             .inner
             .store
-            .delete_user(&tenant.id, id, std::slice::from_ref(&deleted))
-            .await?
-        {
-            return Err(ApiError::UserNotFound);
+            .delete_user(
+                &tenant.id,
+                id,
+                std::slice::from_ref(&deleted),
+                &|user, erased| sealer.seal(user, erased),
+            )
+            .await?;
+        if receipt.is_some() {
+            self.events_written();
+            self.faces_removed(&tenant.id).await;
+            tracing::info!(tenant = %tenant.id, user = %id, reason = reason.as_str(), "user deleted");
         }
-        self.events_written();
-        self.faces_removed(&tenant.id).await;
-        tracing::info!(tenant = %tenant.id, user = %id, reason = ?query.reason, "user deleted");
-        Ok(wire::json_response(
-            StatusCode::OK,
-            &DeleteUserResponse {
-                deleted: true,
-                user_id: id.clone(),
-                reason: query.reason,
-            },
-        ))
+        Ok(receipt)
     }
 
     pub(super) async fn set_user_status(

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod audit_event;
 pub mod billing_event;
 pub mod consent;
+pub mod deletion_receipt;
 pub mod engine_face_deletion;
 pub mod event;
 pub mod face_change;

@@ -21,6 +21,8 @@ pub struct Model {
     pub pin_window_started_at: Option<DateTimeUtc>,
     pub status: String,
     pub created_at: DateTimeUtc,
+    /// The latest login or refresh (see `UsageStore::mark_active`).
+    pub last_seen_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,8 @@ mod m20261206_000017_sync_records;
 mod m20261206_000018_threats;
 mod m20261206_000019_usage;
 mod m20261206_000020_billing_events;
+mod m20261207_000021_deletion_receipts;
+mod m20261207_000022_user_last_seen;
 
 pub struct Migrator;
 
@@ -49,6 +51,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_threats::Migration),
             Box::new(m20261206_000019_usage::Migration),
             Box::new(m20261206_000020_billing_events::Migration),
+            Box::new(m20261207_000021_deletion_receipts::Migration),
+            Box::new(m20261207_000022_user_last_seen::Migration),
         ]
     }
 }
