@@ -40,6 +40,8 @@ impl From<TractError> for ModelError {
 
 /// One loaded model and its input.
 struct Net {
+    /// The model file (for reports).
+    file: String,
     plan: Arc<TypedRunnableModel>,
     input: InputSpec,
     /// The crop around the face box this model is fed (see [`ModelSpec::crop_scale`]).
@@ -91,6 +93,10 @@ impl Net {
             })
             .collect();
         Ok(Self {
+            file: spec.path.file_name().map_or_else(
+                || spec.path.display().to_string(),
+                |name| name.to_string_lossy().into_owned(),
+            ),
             plan,
             input,
             crop_scale: spec.crop_scale,
@@ -373,4 +379,170 @@ fn ssr_decode(net: &Net, outputs: &[Vec<f32>]) -> Result<f32, ModelError> {
         value += stage_sum / divisor;
     }
     Ok(value)
+}
+
+/// One model's input and what tract makes of it, for holding the engine to
+/// another runtime (issue 19: `examples/model_parity.rs` writes these and
+/// `scripts/model-parity` runs them through ONNX Runtime).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ParityCase {
+    /// The engine's name for the model (`detector`, `embedder`, …).
+    pub model: &'static str,
+    /// Its file in the model directory.
+    pub file: String,
+    /// `seeded`, or the photo the input was built from.
+    pub source: String,
+    /// NCHW.
+    pub shape: [usize; 4],
+    pub input: Vec<f32>,
+    /// Every output, flattened, in the model's order.
+    pub outputs: Vec<Vec<f32>>,
+    /// tract's median over the runs, in milliseconds.
+    pub tract_ms: f64,
+}
+
+impl Models {
+    fn nets(&self) -> [(&'static str, &Net); 8] {
+        [
+            ("detector", &self.detector),
+            ("landmarks", &self.landmarks),
+            ("embedder", &self.embedder),
+            ("anti_spoof", &self.anti_spoof),
+            ("age", &self.age),
+            ("gender", &self.gender),
+            ("eye", &self.eye),
+            ("pose", &self.pose),
+        ]
+    }
+
+    /// Each model's input for `image` as the engine builds it: the padded
+    /// whole image for the detector; the first face's crops for the
+    /// landmarks, anti-spoofing, age, gender and pose models; the aligned
+    /// face for the embedder; the left eye for the eye model. Empty when
+    /// no face is found.
+    pub fn parity_inputs(
+        &self,
+        image: &RgbImage,
+    ) -> Result<Vec<(&'static str, Vec<f32>)>, ModelError> {
+        let (w, h) = (image.width() as f32, image.height() as f32);
+        let input = self.detector.input;
+        let aspect = input.width as f32 / input.height as f32;
+        let canvas = Rect {
+            x: 0.0,
+            y: 0.0,
+            w: w.max(h * aspect),
+            h: h.max(w / aspect),
+        };
+        let mut inputs = vec![("detector", tensor_data(image, canvas, &self.detector.input))];
+        let Some(face) = self.detect(image)?.first().map(|d| d.rect) else {
+            return Ok(Vec::new());
+        };
+        let crop = |net: &Net| face.scaled_within(net.crop_scale, image.width(), image.height());
+        inputs.push((
+            "landmarks",
+            tensor_data(
+                image,
+                face.scaled_within(1.0, image.width(), image.height()),
+                &self.landmarks.input,
+            ),
+        ));
+        for (name, net) in [
+            ("anti_spoof", &self.anti_spoof),
+            ("age", &self.age),
+            ("gender", &self.gender),
+        ] {
+            inputs.push((name, tensor_data(image, crop(net), &net.input)));
+        }
+        inputs.push((
+            "pose",
+            tensor_data(image, face.scaled(self.pose.crop_scale), &self.pose.input),
+        ));
+        let landmarks = self.landmarks(image, face)?;
+        if let Some(aligned) = self.aligned(image, &landmarks) {
+            inputs.push((
+                "embedder",
+                tensor_data(&aligned, Rect::whole(&aligned), &self.embedder.input),
+            ));
+        }
+        let (cx, cy) = [37, 38, 40, 41].iter().fold((0.0, 0.0), |(x, y), &i| {
+            (x + landmarks[i][0] / 4.0, y + landmarks[i][1] / 4.0)
+        });
+        let size = (landmarks[39][0] - landmarks[36][0]).abs() * self.eye.crop_scale;
+        let eye = Rect {
+            x: cx - size / 2.0,
+            y: cy - size / 2.0,
+            w: size.max(1.0),
+            h: size.max(1.0),
+        }
+        .scaled_within(1.0, image.width(), image.height());
+        inputs.push(("eye", tensor_data(image, eye, &self.eye.input)));
+        Ok(inputs)
+    }
+
+    /// A seeded input for every model, uniform over the range its
+    /// normalisation can produce from 8-bit pixels.
+    pub fn parity_seeded(&self, seed: u64) -> Vec<(&'static str, Vec<f32>)> {
+        let mut state = seed | 1;
+        let mut next = move || {
+            // xorshift64*: reproducible in any language.
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+        };
+        self.nets()
+            .into_iter()
+            .map(|(name, net)| {
+                let (plane, spec) = (net.input.plane_len(), &net.input);
+                let len = plane * spec.channel_count();
+                let input = (0..len)
+                    .map(|i| (next() * 255.0 - spec.mean[i / plane]) * spec.scale[i / plane])
+                    .collect();
+                (name, input)
+            })
+            .collect()
+    }
+
+    /// Runs `model` on `input` `runs` times: the outputs and tract's median.
+    pub fn parity_case(
+        &self,
+        model: &'static str,
+        source: &str,
+        input: Vec<f32>,
+        runs: usize,
+    ) -> Result<ParityCase, ModelError> {
+        let (_, net) = self
+            .nets()
+            .into_iter()
+            .find(|(name, _)| *name == model)
+            .ok_or_else(|| ModelError::Inference(format!("no model {model}")))?;
+        let shape = [
+            1,
+            net.input.channel_count(),
+            net.input.height,
+            net.input.width,
+        ];
+        let mut times = Vec::with_capacity(runs.max(1));
+        let mut outputs = Vec::new();
+        for _ in 0..runs.max(1) {
+            let tensor = Tensor::from_shape(&shape, &input)?;
+            let started = std::time::Instant::now();
+            let result = net.plan.run(tvec!(tensor.into()))?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            outputs = result
+                .iter()
+                .map(|t| Ok(t.to_plain_array_view::<f32>()?.iter().copied().collect()))
+                .collect::<Result<_, ModelError>>()?;
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(ParityCase {
+            model,
+            file: net.file.clone(),
+            source: source.to_owned(),
+            shape,
+            input,
+            outputs,
+            tract_ms: times[times.len() / 2],
+        })
+    }
 }

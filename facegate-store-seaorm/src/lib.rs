@@ -122,6 +122,31 @@ impl SeaOrmStore {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+
+    /// Up to `limit` of the tenant's users created before `before` and
+    /// matching `also`, oldest first: the batches the retention sweep and
+    /// the demo's expiry delete.
+    async fn oldest_users(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+        also: Condition,
+        limit: u64,
+    ) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<String> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant.as_str()))
+            .filter(user::Column::CreatedAt.lt(before))
+            .filter(also)
+            .order_by_asc(user::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(ids.into_iter().map(UserId::from_string).collect())
+    }
 }
 
 /// `sqlite://facegate.db` should create the file on first start, as a user expects.
@@ -1001,18 +1026,8 @@ impl UserStore for SeaOrmStore {
         before: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<UserId>, StoreError> {
-        let ids: Vec<String> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::CreatedAt.lt(before))
-            .order_by_asc(user::Column::CreatedAt)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.db)
+        self.oldest_users(tenant, before, Condition::all(), limit)
             .await
-            .map_err(store_error)?;
-        Ok(ids.into_iter().map(UserId::from_string).collect())
     }
 
     async fn users_idle_since(
@@ -1027,24 +1042,14 @@ impl UserStore for SeaOrmStore {
             .and_where(face_enrollment::Column::TenantId.eq(tenant.as_str()))
             .and_where(face_enrollment::Column::CreatedAt.gte(before))
             .to_owned();
-        let ids: Vec<String> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::TenantId.eq(tenant.as_str()))
-            .filter(user::Column::CreatedAt.lt(before))
-            .filter(
+        let idle = Condition::all()
+            .add(
                 Condition::any()
                     .add(user::Column::LastSeenAt.is_null())
                     .add(user::Column::LastSeenAt.lt(before)),
             )
-            .filter(user::Column::Id.not_in_subquery(recent_faces))
-            .order_by_asc(user::Column::CreatedAt)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(store_error)?;
-        Ok(ids.into_iter().map(UserId::from_string).collect())
+            .add(user::Column::Id.not_in_subquery(recent_faces));
+        self.oldest_users(tenant, before, idle, limit).await
     }
 
     async fn delete_ceremonies_before(

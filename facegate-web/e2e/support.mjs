@@ -11,6 +11,7 @@
 //   FACEGATE_E2E_DIR      screenshots and logs (/tmp/facegate-e2e)
 
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -212,21 +213,32 @@ export function cameraFile(person) {
 
 /**
  * A copy of `person`'s camera that no other launch shares: every frame gets
- * a random 16×16 grey patch in its top-left corner. Chromium plays a fake
- * camera from its first frame, so two browsers on one file would send the
- * same pixels, and the server remembers a live session's frame and refuses
- * it in another session (a replay). Real cameras never repeat a frame.
+ * a random 32-bit mark, a row of 32 black or white 8×8 blocks along its top
+ * edge. Chromium plays a fake camera from its first frame, so two browsers
+ * on one file would send the same pixels, and the server remembers a live
+ * session's frame and refuses it in another session (a replay). Real
+ * cameras never repeat a frame. (A single random grey patch was not enough:
+ * the browser's JPEG quantises neighbouring greys to the same block, so two
+ * launches could collide, and a CI run failed on one.)
  */
 function uniqueCameraFile(person, dir) {
   const video = readFileSync(cameraFile(person));
   const header = video.subarray(0, video.indexOf(0x0a)).toString('latin1');
   const width = Number(/ W(\d+)/.exec(header)[1]);
   const height = Number(/ H(\d+)/.exec(header)[1]);
+  const BLOCK = 8;
+  const BITS = 32;
   // Each frame: a `FRAME` line, then the Y plane and the 4:2:0 chroma planes.
   for (let at = header.length + 1; at < video.length; ) {
     const plane = video.indexOf(0x0a, at) + 1;
-    const grey = Math.floor(Math.random() * 256);
-    for (let row = 0; row < 16; row++) video.fill(grey, plane + row * width, plane + row * width + 16);
+    const mark = randomBytes(BITS / 8);
+    for (let bit = 0; bit < BITS; bit++) {
+      const luma = (mark[bit >> 3] >> (bit & 7)) & 1 ? 235 : 16;
+      for (let row = 0; row < BLOCK; row++) {
+        const start = plane + row * width + bit * BLOCK;
+        video.fill(luma, start, start + BLOCK);
+      }
+    }
     at = plane + (width * height * 3) / 2;
   }
   const file = path.join(dir, `${person}.y4m`);

@@ -290,18 +290,11 @@ impl FaceGate {
             }
         };
         let full_batch = expired.len() as u64 == SWEEP_BATCH;
-        for user in expired {
-            // The demo keeps its users for `data_ttl`: a retention period.
-            match self
-                .erase_user(tenant, &user, DeletionReason::Retention)
-                .await
-            {
-                Ok(_) => tracing::info!(user = %user, "expired demo user deleted"),
-                Err(err) => {
-                    tracing::warn!(%err, user = %user, "could not delete expired demo user")
-                }
-            }
-        }
+        // The demo keeps its users for `data_ttl`: a retention period.
+        let deleted = self
+            .erase_users(tenant, &expired, DeletionReason::Retention)
+            .await;
+        tracing::info!(deleted, "expired demo users deleted");
         // Then their consents and ceremonies, once no older user is left.
         if !full_batch
             && let Err(err) = self

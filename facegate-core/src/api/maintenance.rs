@@ -288,19 +288,9 @@ impl FaceGate {
                     continue;
                 }
             };
-            for user in idle {
-                match self
-                    .erase_user(tenant, &user, DeletionReason::Retention)
-                    .await
-                {
-                    Ok(Some(_)) => deleted += 1,
-                    // Deleted meanwhile (by another instance's sweep, say).
-                    Ok(None) => {}
-                    Err(err) => {
-                        tracing::warn!(%err, tenant = %tenant.id, user = %user, "could not delete an idle user")
-                    }
-                }
-            }
+            deleted += self
+                .erase_users(tenant, &idle, DeletionReason::Retention)
+                .await;
         }
         deleted
     }

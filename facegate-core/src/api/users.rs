@@ -226,6 +226,47 @@ impl FaceGate {
         id: &UserId,
         reason: DeletionReason,
     ) -> Result<Option<DeletionReceipt>, ApiError> {
+        let receipt = self.erase_user_rows(tenant, id, reason).await?;
+        if receipt.is_some() {
+            self.faces_removed(&tenant.id).await;
+        }
+        Ok(receipt)
+    }
+
+    /// [`Self::erase_user`] for a batch (the retention sweep, the demo's
+    /// expiry): the face index catches up once, after the batch, not once
+    /// per user. Failures are logged and skipped; returns how many went.
+    pub(super) async fn erase_users(
+        &self,
+        tenant: &Tenant,
+        users: &[UserId],
+        reason: DeletionReason,
+    ) -> u64 {
+        let mut deleted = 0;
+        for user in users {
+            match self.erase_user_rows(tenant, user, reason).await {
+                Ok(Some(_)) => deleted += 1,
+                // Deleted meanwhile (by another instance's sweep, say).
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(%err, tenant = %tenant.id, %user, "could not delete a user")
+                }
+            }
+        }
+        if deleted > 0 {
+            self.faces_removed(&tenant.id).await;
+        }
+        deleted
+    }
+
+    /// The store's half of [`Self::erase_user`]: rows, receipt and event,
+    /// without the face index's catch-up.
+    async fn erase_user_rows(
+        &self,
+        tenant: &Tenant,
+        id: &UserId,
+        reason: DeletionReason,
+    ) -> Result<Option<DeletionReceipt>, ApiError> {
         let sealer = self.sealer(&tenant.id, reason).await?;
         let deleted = Event::new(
             &tenant.id,
@@ -245,7 +286,6 @@ impl FaceGate {
             .await?;
         if receipt.is_some() {
             self.events_written();
-            self.faces_removed(&tenant.id).await;
             tracing::info!(tenant = %tenant.id, user = %id, reason = reason.as_str(), "user deleted");
         }
         Ok(receipt)
