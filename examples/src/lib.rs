@@ -36,9 +36,13 @@ pub struct Settings {
     /// with; unset, a key is generated once and kept in the database.
     pub signing_key_file: Option<String>,
     /// `FACEGATE_MASTER_KEY`: 32 bytes (64 hex characters or base64) that
-    /// seal the signing keys FaceGate stores; unset, they are stored as they
-    /// are (and the log says so).
+    /// seal the signing keys, webhook secrets and face templates FaceGate
+    /// stores; unset, they are stored as they are (and the log says so).
     pub master_key: Option<String>,
+    /// `FACEGATE_PREVIOUS_MASTER_KEYS`: comma-separated keys the master key
+    /// replaced: what they sealed still opens, and maintenance seals the
+    /// face templates again under the current key.
+    pub previous_master_keys: Vec<String>,
     /// `FACEGATE_CORS_ORIGINS`: comma-separated browser origins allowed to
     /// call the API from other sites (`*` for any); none by default. They
     /// may also embed the demo page in an iframe.
@@ -124,6 +128,14 @@ impl Settings {
             liveness_role_arn: var("FACEGATE_LIVENESS_ROLE_ARN"),
             signing_key_file: var("FACEGATE_SIGNING_KEY_FILE"),
             master_key: var("FACEGATE_MASTER_KEY"),
+            previous_master_keys: var("FACEGATE_PREVIOUS_MASTER_KEYS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|k| k.trim().to_owned())
+                        .filter(|k| !k.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             cors_origins: var("FACEGATE_CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -179,9 +191,16 @@ pub async fn build_facegate(settings: &Settings) -> Result<FaceGate, Box<dyn std
         builder = builder.signing_keys(key, Vec::new());
     }
     if let Some(key) = &settings.master_key {
-        let key = facegate_core::sealed::MasterKey::parse(key)
+        let mut key = facegate_core::sealed::MasterKey::parse(key)
             .map_err(|err| format!("FACEGATE_MASTER_KEY: {err}"))?;
+        for previous in &settings.previous_master_keys {
+            let previous = facegate_core::sealed::MasterKey::parse(previous)
+                .map_err(|err| format!("FACEGATE_PREVIOUS_MASTER_KEYS: {err}"))?;
+            key = key.with_previous(previous);
+        }
         builder = builder.master_key(key);
+    } else if !settings.previous_master_keys.is_empty() {
+        return Err("FACEGATE_PREVIOUS_MASTER_KEYS needs FACEGATE_MASTER_KEY".into());
     }
     if let Some(plans) = &settings.plans {
         let plans: Vec<facegate_core::usage::Plan> =
@@ -378,6 +397,7 @@ mod tests {
             liveness_role_arn: None,
             signing_key_file: None,
             master_key: None,
+            previous_master_keys: Vec::new(),
             cors_origins: Vec::new(),
             demo: false,
             demo_liveness: "active".into(),

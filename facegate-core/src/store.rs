@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::events::{AttemptOutcome, DueDelivery, Event, WebhookDelivery, WebhookEndpoint};
 use crate::ids::{
-    ApiKeyId, ConsentId, DeliveryId, HandoffId, LivenessSessionId, ReceiptId, SessionId, StepUpId,
-    TenantId, UserId, WebhookId,
+    ApiKeyId, ConsentId, DeliveryId, FaceId, HandoffId, LivenessSessionId, ReceiptId, SessionId,
+    StepUpId, TenantId, UserId, WebhookId,
 };
 use crate::policy::{Policy, PolicyType};
 use crate::threat::{FrameSighting, ThreatAction, ThreatKind, ThreatObservation, ThreatPattern};
@@ -115,6 +115,16 @@ pub enum RefreshRotation {
 /// Queued in the transaction that removed the row, deleted from the
 /// engine after it commits, and kept until the engine has done so (see
 /// [`UserStore::engine_face_deletions`]).
+/// A face template sealed again under the current master key (see
+/// [`UserStore::reseal_face_templates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResealedTemplate {
+    pub face: FaceId,
+    /// What the row held when the pass read it.
+    pub stored: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineFaceDeletion {
     pub tenant_id: TenantId,
@@ -495,6 +505,15 @@ pub trait UserStore: Send + Sync {
 
     /// Every face of the tenant, for engines that rebuild their index on start.
     async fn faces_of_tenant(&self, tenant: &TenantId) -> Result<Vec<FaceEnrollment>, StoreError>;
+
+    /// Writes templates sealed again (the master key's re-seal pass), each
+    /// only where its row still holds the value the pass read (a face
+    /// deleted meanwhile stays deleted); returns how many rows changed.
+    async fn reseal_face_templates(
+        &self,
+        tenant: &TenantId,
+        templates: &[ResealedTemplate],
+    ) -> Result<u64, StoreError>;
 
     /// The number of the tenant's last face change (0 before the first).
     /// Every write that adds or removes face rows ([`UserStore::insert_user`],

@@ -46,8 +46,9 @@ use facegate_core::ids::{
 };
 use facegate_core::store::{
     AuditStore, ConsentRevocation, ConsentStore, EngineFaceDeletion, FaceChange, FaceChangeKind,
-    FailureSubject, LivenessStore, PinLimits, PinTry, RateLimitStore, RefreshRotation, SealReceipt,
-    SessionStore, SigningKeyStore, StoreError, TenantStore, UserPage, UserStore, UserSummary,
+    FailureSubject, LivenessStore, PinLimits, PinTry, RateLimitStore, RefreshRotation,
+    ResealedTemplate, SealReceipt, SessionStore, SigningKeyStore, StoreError, TenantStore,
+    UserPage, UserStore, UserSummary,
 };
 
 use entity::{
@@ -840,6 +841,31 @@ impl UserStore for SeaOrmStore {
             .into_iter()
             .map(convert::face)
             .collect()
+    }
+
+    async fn reseal_face_templates(
+        &self,
+        tenant: &TenantId,
+        templates: &[ResealedTemplate],
+    ) -> Result<u64, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let mut changed = 0;
+        for template in templates {
+            changed += face_enrollment::Entity::update_many()
+                .col_expr(
+                    face_enrollment::Column::Template,
+                    Expr::value(template.sealed.clone()),
+                )
+                .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+                .filter(face_enrollment::Column::Id.eq(template.face.as_str()))
+                .filter(face_enrollment::Column::Template.eq(template.stored.clone()))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?
+                .rows_affected;
+        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(changed)
     }
 
     async fn face_log_head(&self, tenant: &TenantId) -> Result<u64, StoreError> {

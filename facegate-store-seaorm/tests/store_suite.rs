@@ -246,6 +246,58 @@ async fn users_and_faces_round_trip_within_their_tenant_only() {
     );
 }
 
+/// The re-seal pass writes a template only over the value it read, and
+/// only in its own tenant.
+#[tokio::test]
+async fn resealing_a_template_needs_the_value_it_replaces() {
+    use facegate_core::store::ResealedTemplate;
+    let store = test_store().await;
+    let (tenant, other) = (tenant(&store).await, tenant(&store).await);
+    let ada = user(&tenant, "ada");
+    let ada_face = face(&ada);
+    store
+        .insert_user(&ada, std::slice::from_ref(&ada_face), None, &[])
+        .await
+        .unwrap();
+    let resealed = |stored: Vec<u8>, sealed: Vec<u8>| ResealedTemplate {
+        face: ada_face.id.clone(),
+        stored,
+        sealed,
+    };
+    let template = || async {
+        store.faces_of_tenant(&tenant).await.unwrap()[0]
+            .template
+            .clone()
+    };
+    // Read before a change: not written.
+    let stale = resealed(vec![9], vec![7, 7]);
+    assert_eq!(
+        store
+            .reseal_face_templates(&tenant, &[stale])
+            .await
+            .unwrap(),
+        0
+    );
+    // Another tenant's pass: not written.
+    let current = resealed(vec![1, 2, 3, 255], vec![7, 7]);
+    assert_eq!(
+        store
+            .reseal_face_templates(&other, std::slice::from_ref(&current))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(template().await, Some(vec![1, 2, 3, 255]));
+    assert_eq!(
+        store
+            .reseal_face_templates(&tenant, &[current])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(template().await, Some(vec![7, 7]));
+}
+
 #[tokio::test]
 async fn inserting_a_user_is_all_or_nothing() {
     let store = test_store().await;

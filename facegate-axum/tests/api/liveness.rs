@@ -659,3 +659,153 @@ async fn verify_hands_back_the_enrollment_payload() {
     assert_eq!(verified.body["matched"], true, "{}", verified.body);
     assert_eq!(verified.body["payload"], payload);
 }
+
+/// Issue 19: with a master key, face templates and the reference images and
+/// probes of live sessions are stored sealed (AES-256-GCM), each bound to
+/// its tenant and row. An instance with the key loads its index and signs
+/// people in from them; one without the key, or with another, refuses to
+/// work from them (500) rather than run with faces missing from its index
+/// (which would let a face enroll twice); a template moved to another
+/// face's row does not open either.
+#[tokio::test]
+async fn biometrics_are_sealed_at_rest_under_the_master_key() {
+    use facegate_core::sealed::{MasterKey, is_sealed};
+    use facegate_store_seaorm::entity::{face_enrollment, liveness_session};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+
+    let master = MasterKey::from_bytes([19; 32]);
+    let app = TestApp::with_face_engine_and(|b| b.master_key(master.clone())).await;
+    app.settings(|s| s.liveness.mode = LivenessMode::Passive)
+        .await;
+    let barack = enroll_obama(&app).await;
+    let session = live_session(&app, &[]).await;
+
+    let db = app.database().connection();
+    let faces = face_enrollment::Entity::find().all(db).await.unwrap();
+    assert_eq!(faces.len(), 1);
+    let template = faces[0].template.clone().unwrap();
+    assert!(
+        is_sealed(&template),
+        "the template is sealed in the database"
+    );
+    let row = liveness_session::Entity::find_by_id(session.clone())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let image = row.reference_image.unwrap();
+    assert!(
+        image.starts_with("fgsealed1:"),
+        "the reference image is sealed"
+    );
+    assert!(!image.contains("/9j/"), "no JPEG in the clear");
+    assert!(
+        is_sealed(&row.reference_probe.unwrap()),
+        "the probe is sealed"
+    );
+
+    // Without the key, or with another: 500, never a half-loaded index.
+    for configure in [None, Some(MasterKey::from_bytes([7; 32]))] {
+        let other = app.restarted_with(|b| match configure {
+            Some(key) => b.master_key(key),
+            None => b,
+        });
+        assert_error(
+            &other.call("GET", "/v1/face-index", None).await,
+            500,
+            "INTERNAL_ERROR",
+        );
+        assert_error(&verify(&other, &session, &[]).await, 500, "INTERNAL_ERROR");
+    }
+
+    // Restarted with the key: the index loads from the sealed templates,
+    // verify reads the sealed image and probe.
+    let restarted = app.restarted_with(|b| b.master_key(master.clone()));
+    let verified = verify(&restarted, &session, &[]).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert_eq!(
+        verified.body["user"]["id"],
+        barack.as_str(),
+        "{}",
+        verified.body
+    );
+
+    // Another face's sealed template copied into Barack's row: it does not open there.
+    let consent_id = app.consent().await;
+    let joe = app
+        .call(
+            "POST",
+            "/v1/enroll",
+            Some(json!({ "name": "Joe", "role": "guard", "consent_id": consent_id, "face_image": photo(BIDEN) })),
+        )
+        .await;
+    assert_eq!(joe.status, 201, "{}", joe.body);
+    let faces = face_enrollment::Entity::find().all(db).await.unwrap();
+    let (barack_face, joe_face) = match faces[0].user_id == barack {
+        true => (&faces[0], &faces[1]),
+        false => (&faces[1], &faces[0]),
+    };
+    let mut moved: face_enrollment::ActiveModel = barack_face.clone().into();
+    moved.template = Set(joe_face.template.clone());
+    moved.update(db).await.unwrap();
+    let restarted = app.restarted_with(|b| b.master_key(master));
+    assert_error(
+        &restarted.call("GET", "/v1/face-index", None).await,
+        500,
+        "INTERNAL_ERROR",
+    );
+}
+
+/// Issue 19: templates stored before a master key was configured, and
+/// templates sealed under a key since rotated, are read as they are and
+/// sealed under the current key by the next maintenance pass; after it,
+/// the old key can go.
+#[tokio::test]
+async fn the_reseal_pass_moves_templates_to_the_current_master_key() {
+    use facegate_core::sealed::{MasterKey, is_sealed};
+    use facegate_store_seaorm::entity::face_enrollment;
+    use sea_orm::EntityTrait;
+
+    let app = TestApp::with_face_engine().await;
+    enroll_obama(&app).await;
+    let db = app.database().connection();
+    let template = || async {
+        let faces = face_enrollment::Entity::find().all(db).await.unwrap();
+        faces[0].template.clone().unwrap()
+    };
+    let plain = template().await;
+    assert!(!is_sealed(&plain));
+    let index = |app: TestApp| async move {
+        let reply = app.call("GET", "/v1/face-index", None).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.body["indexed_faces"], 1, "{}", reply.body);
+    };
+
+    // Passes run in the background of an instance's first request too:
+    // each pass here is called on an instance that has served none.
+    // A key configured: the plain template is sealed, and loads.
+    let first = MasterKey::from_bytes([1; 32]);
+    let keyed = app.restarted_with(|b| b.master_key(first.clone()));
+    assert_eq!(keyed.facegate.run_maintenance().await.templates_resealed, 1);
+    let sealed_once = template().await;
+    assert!(is_sealed(&sealed_once));
+    // Nothing left: the next pass has nothing to do.
+    assert_eq!(keyed.facegate.reseal_templates().await, 0);
+    index(app.restarted_with(|b| b.master_key(first.clone()))).await;
+
+    // Rotated: the new key, with the old one as previous, opens and re-seals it.
+    let second = MasterKey::from_bytes([2; 32]);
+    let rotated = || second.clone().with_previous(first.clone());
+    let rotating = app.restarted_with(|b| b.master_key(rotated()));
+    assert_eq!(rotating.facegate.reseal_templates().await, 1);
+    assert_ne!(template().await, sealed_once);
+    index(app.restarted_with(|b| b.master_key(rotated()))).await;
+    // The old key dropped: the template opens under the new key alone.
+    index(app.restarted_with(|b| b.master_key(second.clone()))).await;
+    let old_only = app.restarted_with(|b| b.master_key(first.clone()));
+    assert_error(
+        &old_only.call("GET", "/v1/face-index", None).await,
+        500,
+        "INTERNAL_ERROR",
+    );
+}

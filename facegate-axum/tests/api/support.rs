@@ -140,6 +140,11 @@ impl TestApp {
         }
     }
 
+    /// The database behind the app, for checking what is stored.
+    pub fn database(&self) -> &SeaOrmStore {
+        &self.store
+    }
+
     /// Records consent to the `v1` text and returns its id.
     pub async fn consent(&self) -> String {
         let reply = self

@@ -28,6 +28,7 @@ use crate::events::{Event, EventKind};
 use crate::ids::{ConsentId, FaceId, LivenessSessionId, TenantId, UserId};
 use crate::pin::Pin;
 use crate::providers::face::{DetectedFace, FaceMatch, FaceProbe, FaceProvider, ImageInput};
+use crate::sealed::Biometric;
 use crate::store::{EngineFaceDeletion, FaceChangeKind, PinLimits, PinTry};
 
 /// Largest `metadata` object accepted on a user, serialised.
@@ -225,7 +226,7 @@ impl FaceGate {
             Some(at) if self.follow_face_log(face, tenant, at, head).await? => {}
             _ => {
                 let faces = self.inner.store.faces_of_tenant(tenant).await?;
-                face.restore(tenant, &faces).await?;
+                face.restore(tenant, &self.opened_templates(faces)?).await?;
             }
         }
         // A request that read an older head may finish after one that
@@ -265,9 +266,42 @@ impl FaceGate {
                     FaceChangeKind::Removed { provider_face_id } => removed.push(provider_face_id),
                 }
             }
-            face.apply_changes(tenant, &added, &removed).await?;
+            face.apply_changes(tenant, &self.opened_templates(added)?, &removed)
+                .await?;
         }
         Ok(true)
+    }
+
+    /// Faces as the engine takes them: templates opened (they are stored
+    /// sealed under the master key, if one is configured). A template that
+    /// does not open fails the load rather than leave its face out: a
+    /// face missing from the index would let the same person enroll again.
+    fn opened_templates(
+        &self,
+        faces: Vec<FaceEnrollment>,
+    ) -> Result<Vec<FaceEnrollment>, ApiError> {
+        let key = self.inner.master_key.as_ref();
+        faces
+            .into_iter()
+            .map(|mut face| {
+                if let Some(stored) = &face.template {
+                    let template = Biometric::Template {
+                        tenant: &face.tenant_id,
+                        face: &face.id,
+                    };
+                    let opened = template
+                        .open_reporting(key, stored)
+                        .map_err(|err| ApiError::Internal(err.to_string()))?;
+                    if opened.stale {
+                        self.inner
+                            .reseal_wanted
+                            .store(true, std::sync::atomic::Ordering::Release);
+                    }
+                    face.template = Some(opened.value);
+                }
+                Ok(face)
+            })
+            .collect()
     }
 
     pub(super) async fn face_index_status(
@@ -707,6 +741,14 @@ impl FaceGate {
     ) -> Result<IndexedFace, ApiError> {
         let id = FaceId::generate();
         let indexed = face.index(&tenant.id, user, &id, probe).await?;
+        // Sealed at rest, bound to this tenant and face.
+        let template = indexed.template.map(|template| {
+            Biometric::Template {
+                tenant: &tenant.id,
+                face: &id,
+            }
+            .seal(self.inner.master_key.as_ref(), template)
+        });
         Ok(IndexedFace {
             facegate: self.clone(),
             pending: true,
@@ -719,7 +761,7 @@ impl FaceGate {
                 angle: probe.angle.clone(),
                 confidence: probe.face.confidence,
                 enrolled_with_glasses,
-                template: indexed.template,
+                template,
                 created_at: clock::now(),
             },
         })

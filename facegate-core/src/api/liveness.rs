@@ -25,6 +25,7 @@ use crate::policy::RiskRules;
 use crate::providers::face::{
     FaceProbe, FrameObservation, ImageInput, ProviderLivenessResult, TemporaryCredentials,
 };
+use crate::sealed::Biometric;
 use crate::store::FailureSubject;
 use crate::threat::ThreatKind;
 
@@ -297,7 +298,13 @@ impl FaceGate {
                 is_live,
                 confidence: if is_live { round1(confidence) } else { 0.0 },
             },
-            reference_image: reference_image.filter(|_| is_live).map(|image| image.0),
+            reference_image: reference_image.filter(|_| is_live).map(|image| {
+                Biometric::ReferenceImage {
+                    tenant: &tenant.id,
+                    session: &session.id,
+                }
+                .seal_text(self.inner.master_key.as_ref(), image.0)
+            }),
             reference_probe: None,
             user_id,
             completed_at: clock::now(),
@@ -432,7 +439,15 @@ impl FaceGate {
                 let image = face
                     .reference_frame(&ImageInput(frame.image.clone()))
                     .await?;
-                (Some(image.0), face.encode_probe(probe))
+                // Sealed at rest, bound to this tenant and session.
+                let key = self.inner.master_key.as_ref();
+                let (tenant, session) = (&tenant.id, id);
+                (
+                    Some(Biometric::ReferenceImage { tenant, session }.seal_text(key, image.0)),
+                    face.encode_probe(probe).map(|probe| {
+                        Biometric::ReferenceProbe { tenant, session }.seal(key, probe)
+                    }),
+                )
             }
             _ => (None, None),
         };
@@ -574,7 +589,16 @@ impl FaceGate {
                 .completion
                 .as_ref()
                 .and_then(|c| c.reference_probe.as_deref())
-                .and_then(|bytes| face.decode_probe(bytes)),
+                .map(|stored| {
+                    Biometric::ReferenceProbe {
+                        tenant: &tenant.id,
+                        session: id,
+                    }
+                    .open(self.inner.master_key.as_ref(), stored)
+                    .map_err(|err| ApiError::Internal(err.to_string()))
+                })
+                .transpose()?
+                .and_then(|bytes| face.decode_probe(&bytes)),
             LiveFace::ForEnrollment => None,
         };
         let probe = match kept {
@@ -606,8 +630,13 @@ impl FaceGate {
         let live = completion.outcome.is_live
             && completion.outcome.confidence >= tenant.settings.liveness.min_confidence;
         match (&completion.reference_image, live) {
-            (Some(image), true) => {
-                let image = image.clone();
+            (Some(stored), true) => {
+                let image = Biometric::ReferenceImage {
+                    tenant: &tenant.id,
+                    session: id,
+                }
+                .open_text(self.inner.master_key.as_ref(), stored)
+                .map_err(|err| ApiError::Internal(err.to_string()))?;
                 Ok((session, image))
             }
             _ => {

@@ -115,6 +115,9 @@ struct Inner {
     retention: Retention,
     housekeeping: maintenance::Housekeeping,
     master_key: Option<crate::sealed::MasterKey>,
+    /// Whether face templates may be stored plain or under a previous
+    /// master key (see [`FaceGate::reseal_templates`]).
+    reseal_wanted: std::sync::atomic::AtomicBool,
     handoff: HandoffConfig,
     webhooks: webhooks::Webhooks,
     signals: signals::Signals,
@@ -209,8 +212,11 @@ impl FaceGateBuilder {
         self
     }
 
-    /// Seals the signing keys FaceGate generates and stores (AES-256-GCM),
-    /// so a copy of the database cannot forge tokens; see [`crate::sealed`].
+    /// Seals what FaceGate stores that a copy of the database must not give
+    /// away (AES-256-GCM): the signing keys it generates, webhook secrets,
+    /// face templates and the reference images of live sessions; see
+    /// [`crate::sealed`]. Values stored before the key was set are still
+    /// read; without the key, sealed values do not open (500).
     pub fn master_key(mut self, key: crate::sealed::MasterKey) -> Self {
         self.master_key = Some(key);
         self
@@ -314,6 +320,11 @@ impl FaceGateBuilder {
     }
 
     pub fn build(self) -> FaceGate {
+        if self.master_key.is_none() && self.face.is_some() {
+            tracing::warn!(
+                "face templates and the reference images of live sessions are stored unencrypted: configure a master key (FaceGateBuilder::master_key, FACEGATE_MASTER_KEY) to seal them"
+            );
+        }
         FaceGate {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -336,6 +347,7 @@ impl FaceGateBuilder {
                 demo: self.demo.map(demo::Demo::new),
                 retention: self.retention,
                 housekeeping: maintenance::Housekeeping::default(),
+                reseal_wanted: self.master_key.is_some().into(),
                 master_key: self.master_key.clone(),
                 handoff: self.handoff,
                 webhooks: webhooks::Webhooks::new(self.webhooks),
