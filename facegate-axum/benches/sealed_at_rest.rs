@@ -105,6 +105,7 @@ async fn tenant_of(
                 let id = FaceId::generate();
                 let sealed = Biometric::Template {
                     tenant: &tenant,
+                    user: &user.id,
                     face: &id,
                 }
                 .seal(key, template.to_vec());
@@ -201,13 +202,14 @@ async fn main() {
     );
 
     // Opening alone.
-    let tenant = TenantId::generate();
+    let (tenant, user) = (TenantId::generate(), UserId::generate());
     let ids: Vec<FaceId> = (0..faces).map(|_| FaceId::generate()).collect();
     let stored: Vec<Vec<u8>> = ids
         .iter()
         .map(|face| {
             Biometric::Template {
                 tenant: &tenant,
+                user: &user,
                 face,
             }
             .seal(Some(&master), template.clone())
@@ -218,6 +220,7 @@ async fn main() {
     for (face, stored) in ids.iter().zip(&stored) {
         let opened = Biometric::Template {
             tenant: &tenant,
+            user: &user,
             face,
         }
         .open(Some(&master), stored)

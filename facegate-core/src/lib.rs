@@ -46,7 +46,7 @@ pub mod webhook;
 pub use admin::{AdminError, MintedKey};
 pub use api::{
     BodyLimits, ClientAddr, CorsConfig, DemoConfig, FaceGate, FaceGateBuilder, MaintenanceReport,
-    OpenedSession, ROUTE_TABLE, Retention, SignalsConfig, UNAUTHENTICATED_PER_MINUTE,
+    OpenedSession, ROUTE_TABLE, ResealReport, Retention, SignalsConfig, UNAUTHENTICATED_PER_MINUTE,
 };
 /// Cross-device handoff: what adapters need to serve its WebSocket.
 pub mod handoff {

@@ -121,9 +121,11 @@ impl MasterKey {
 /// bound to.
 #[derive(Debug, Clone, Copy)]
 pub enum Biometric<'a> {
-    /// A face's template (the engine's embedding).
+    /// A face's template (the engine's embedding), bound to its user too:
+    /// a sealed template re-pointed at another user does not open.
     Template {
         tenant: &'a crate::ids::TenantId,
+        user: &'a crate::ids::UserId,
         face: &'a crate::ids::FaceId,
     },
     /// The reference frame a live session keeps for verify and enroll.
@@ -141,7 +143,9 @@ pub enum Biometric<'a> {
 impl Biometric<'_> {
     fn label(self) -> String {
         match self {
-            Self::Template { tenant, face } => format!("face-template:{tenant}:{face}"),
+            Self::Template { tenant, user, face } => {
+                format!("face-template:{tenant}:{user}:{face}")
+            }
             Self::ReferenceImage { tenant, session } => {
                 format!("reference-image:{tenant}:{session}")
             }
@@ -326,12 +330,14 @@ mod tests {
 
     #[test]
     fn biometrics_are_bound_to_their_tenant_and_row() {
-        use crate::ids::{FaceId, LivenessSessionId, TenantId};
+        use crate::ids::{FaceId, LivenessSessionId, TenantId, UserId};
         let key = MasterKey::from_bytes([9; 32]);
         let (tenant, other_tenant) = (TenantId::generate(), TenantId::generate());
         let (face, other_face) = (FaceId::generate(), FaceId::generate());
+        let (user, other_user) = (UserId::generate(), UserId::generate());
         let template = Biometric::Template {
             tenant: &tenant,
+            user: &user,
             face: &face,
         };
         let sealed = template.seal(Some(&key), vec![1, 2, 3, 4, 5, 6, 7, 8]);
@@ -343,10 +349,17 @@ mod tests {
         for moved in [
             Biometric::Template {
                 tenant: &tenant,
+                user: &user,
                 face: &other_face,
             },
             Biometric::Template {
                 tenant: &other_tenant,
+                user: &user,
+                face: &face,
+            },
+            Biometric::Template {
+                tenant: &tenant,
+                user: &other_user,
                 face: &face,
             },
         ] {

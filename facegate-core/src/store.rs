@@ -110,11 +110,6 @@ pub enum RefreshRotation {
     Unknown,
 }
 
-/// A face the store let go that the face engine still holds (an engine that
-/// keeps faces itself, like Rekognition: a face row without a template).
-/// Queued in the transaction that removed the row, deleted from the
-/// engine after it commits, and kept until the engine has done so (see
-/// [`UserStore::engine_face_deletions`]).
 /// A face template sealed again under the current master key (see
 /// [`UserStore::reseal_face_templates`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +120,11 @@ pub struct ResealedTemplate {
     pub sealed: Vec<u8>,
 }
 
+/// A face the store let go that the face engine still holds (an engine that
+/// keeps faces itself, like Rekognition: a face row without a template).
+/// Queued in the transaction that removed the row, deleted from the
+/// engine after it commits, and kept until the engine has done so (see
+/// [`UserStore::engine_face_deletions`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineFaceDeletion {
     pub tenant_id: TenantId,
@@ -575,6 +575,19 @@ pub trait UserStore: Send + Sync {
         seal: &SealReceipt<'_>,
     ) -> Result<Option<DeletionReceipt>, StoreError>;
 
+    /// [`UserStore::delete_user`] for the retention sweep: only if, in the
+    /// deleting transaction (the user's row locked), the user is still idle
+    /// since `idle_since` (created before it, not seen since, no face added
+    /// since); `None` when absent or no longer idle.
+    async fn delete_idle_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        idle_since: DateTime<Utc>,
+        events: &[Event],
+        seal: &SealReceipt<'_>,
+    ) -> Result<Option<DeletionReceipt>, StoreError>;
+
     /// A deletion receipt of the tenant.
     async fn deletion_receipt(
         &self,
@@ -828,6 +841,15 @@ pub trait SigningKeyStore: Send + Sync {
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
+    /// Writes a key's private half sealed again (the master key's re-seal
+    /// pass), only where the row still holds `stored`; whether it did.
+    async fn reseal_signing_key(
+        &self,
+        kid: &str,
+        stored: &[u8],
+        sealed: &[u8],
+    ) -> Result<bool, StoreError>;
+
     /// Adds `key` as the signing key and retires every other unretired key
     /// at `key.created_at`, in one transaction. Of two racing rotations one
     /// fails with [`StoreError::Conflict`] (at most one key is unretired).
@@ -896,6 +918,16 @@ pub trait EventStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// Writes an endpoint's secret sealed again (the master key's re-seal
+    /// pass), only where the row still holds `stored`; whether it did.
+    async fn reseal_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        stored: &[u8],
+        sealed: &[u8],
+    ) -> Result<bool, StoreError>;
 
     /// Deletes the endpoint and its deliveries; false when absent.
     async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError>;

@@ -221,6 +221,27 @@ impl EventStore for SeaOrmStore {
         Ok(rows.into_iter().map(endpoint).collect())
     }
 
+    async fn reseal_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        stored: &[u8],
+        sealed: &[u8],
+    ) -> Result<bool, StoreError> {
+        let changed = webhook_endpoint::Entity::update_many()
+            .col_expr(
+                webhook_endpoint::Column::Secret,
+                Expr::value(sealed.to_vec()),
+            )
+            .filter(webhook_endpoint::Column::TenantId.eq(tenant.as_str()))
+            .filter(webhook_endpoint::Column::Id.eq(id.as_str()))
+            .filter(webhook_endpoint::Column::Secret.eq(stored.to_vec()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(changed.rows_affected == 1)
+    }
+
     async fn delete_webhook(&self, tenant: &TenantId, id: &WebhookId) -> Result<bool, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         let deleted = webhook_endpoint::Entity::delete_many()

@@ -124,6 +124,35 @@ impl SeaOrmStore {
         &self.db
     }
 
+    /// [`UserStore::delete_user`], and [`UserStore::delete_idle_user`] with
+    /// `idle_since`.
+    async fn delete_user_if(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        idle_since: Option<DateTime<Utc>>,
+        events: &[Event],
+        seal: &SealReceipt<'_>,
+    ) -> Result<Option<DeletionReceipt>, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let Some((erased, faces)) = delete_user_rows(&txn, tenant, id, idle_since)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let receipt = seal(id, erased)?;
+        deletions::insert(&txn, tenant, id, &receipt)
+            .await
+            .map_err(store_error)?;
+        log_face_changes(&txn, tenant, faces, Utc::now())
+            .await
+            .map_err(store_error)?;
+        write_events(&txn, events).await.map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(Some(receipt))
+    }
+
     /// Up to `limit` of the tenant's users created before `before` and
     /// matching `also`, oldest first: the batches the retention sweep and
     /// the demo's expiry delete.
@@ -387,19 +416,35 @@ async fn spend_or_revoke(
 /// records, inside the caller's transaction. Returns what was removed (for
 /// the receipt) and the faces (for the caller to log last), or `None` when
 /// the tenant has no such user (and nothing changed).
+/// Deletes the user's rows; `None` when absent, or (with `idle_since`) no
+/// longer idle since then, judged under the user's row lock: a login or a
+/// new face racing the retention sweep keeps the user.
 async fn delete_user_rows(
     txn: &impl ConnectionTrait,
     tenant: &TenantId,
     id: &UserId,
+    idle_since: Option<DateTime<Utc>>,
 ) -> Result<Option<(Erased, Vec<LoggedFace>)>, DbErr> {
     lock_user(txn, tenant, id).await?;
-    let exists = user::Entity::find_by_id(id.as_str())
+    let Some(row) = user::Entity::find_by_id(id.as_str())
         .filter(user::Column::TenantId.eq(tenant.as_str()))
         .one(txn)
         .await?
-        .is_some();
-    if !exists {
+    else {
         return Ok(None);
+    };
+    if let Some(since) = idle_since {
+        let seen = row.last_seen_at.is_some_and(|at| at >= since);
+        let new_face = face_enrollment::Entity::find()
+            .filter(face_enrollment::Column::TenantId.eq(tenant.as_str()))
+            .filter(face_enrollment::Column::UserId.eq(id.as_str()))
+            .filter(face_enrollment::Column::CreatedAt.gte(since))
+            .count(txn)
+            .await?
+            > 0;
+        if row.created_at >= since || seen || new_face {
+            return Ok(None);
+        }
     }
     let faces = user_face_rows(txn, tenant, id).await?;
     let sessions_of_user = Query::select()
@@ -1004,23 +1049,19 @@ impl UserStore for SeaOrmStore {
         events: &[Event],
         seal: &SealReceipt<'_>,
     ) -> Result<Option<DeletionReceipt>, StoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        let Some((erased, faces)) = delete_user_rows(&txn, tenant, id)
+        self.delete_user_if(tenant, id, None, events, seal).await
+    }
+
+    async fn delete_idle_user(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+        idle_since: DateTime<Utc>,
+        events: &[Event],
+        seal: &SealReceipt<'_>,
+    ) -> Result<Option<DeletionReceipt>, StoreError> {
+        self.delete_user_if(tenant, id, Some(idle_since), events, seal)
             .await
-            .map_err(store_error)?
-        else {
-            return Ok(None);
-        };
-        let receipt = seal(id, erased)?;
-        deletions::insert(&txn, tenant, id, &receipt)
-            .await
-            .map_err(store_error)?;
-        log_face_changes(&txn, tenant, faces, Utc::now())
-            .await
-            .map_err(store_error)?;
-        write_events(&txn, events).await.map_err(store_error)?;
-        txn.commit().await.map_err(store_error)?;
-        Ok(Some(receipt))
     }
 
     async fn deletion_receipt(
@@ -1162,7 +1203,7 @@ impl ConsentStore for SeaOrmStore {
         }
         let linked = row.user_id.clone().map(UserId::from_string);
         let deleted = match &linked {
-            Some(user_id) => delete_user_rows(&txn, tenant, user_id)
+            Some(user_id) => delete_user_rows(&txn, tenant, user_id, None)
                 .await
                 .map_err(store_error)?,
             None => None,
@@ -1737,6 +1778,25 @@ impl SigningKeyStore for SeaOrmStore {
             .into_iter()
             .map(convert::signing_key)
             .collect())
+    }
+
+    async fn reseal_signing_key(
+        &self,
+        kid: &str,
+        stored: &[u8],
+        sealed: &[u8],
+    ) -> Result<bool, StoreError> {
+        let changed = signing_key::Entity::update_many()
+            .col_expr(
+                signing_key::Column::PrivateKey,
+                Expr::value(sealed.to_vec()),
+            )
+            .filter(signing_key::Column::Kid.eq(kid))
+            .filter(signing_key::Column::PrivateKey.eq(stored.to_vec()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(changed.rows_affected == 1)
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {

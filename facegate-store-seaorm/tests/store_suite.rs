@@ -1275,6 +1275,64 @@ async fn users_created_before_a_time_come_oldest_first() {
     );
 }
 
+/// The retention sweep reads who is idle, then deletes each: one who
+/// signed in or added a face in between is kept, judged in the deleting
+/// transaction.
+#[tokio::test]
+async fn an_idle_user_is_deleted_only_while_still_idle() {
+    let store = test_store().await;
+    let tenant = tenant(&store).await;
+    let now = clock::now();
+    let long_ago = now - chrono::Duration::days(40);
+    let idle_since = now - chrono::Duration::days(30);
+    let aged = |name: &str| {
+        let mut u = user(&tenant, name);
+        u.created_at = long_ago;
+        u
+    };
+    let (idle, signed_in, new_face) = (aged("idle"), aged("signed-in"), aged("new-face"));
+    let mut old_face = face(&new_face);
+    old_face.created_at = long_ago;
+    for (u, faces) in [
+        (&idle, vec![]),
+        (&signed_in, vec![]),
+        (&new_face, vec![old_face]),
+    ] {
+        store.insert_user(u, &faces, None, &[]).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .users_idle_since(&tenant, idle_since, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // Between the read and the deletes: a login, and a face added.
+    store
+        .mark_active(&tenant, &signed_in.id, now, None)
+        .await
+        .unwrap();
+    store
+        .replace_faces(&tenant, &new_face.id, &[face(&new_face)], &[])
+        .await
+        .unwrap();
+    for kept in [&signed_in, &new_face] {
+        let deleted = store
+            .delete_idle_user(&tenant, &kept.id, idle_since, &[], &sealer(&tenant))
+            .await
+            .unwrap();
+        assert!(deleted.is_none(), "{} is active again", kept.name);
+        assert!(store.user(&tenant, &kept.id).await.unwrap().is_some());
+    }
+    let deleted = store
+        .delete_idle_user(&tenant, &idle.id, idle_since, &[], &sealer(&tenant))
+        .await
+        .unwrap();
+    assert!(deleted.is_some());
+    assert!(store.user(&tenant, &idle.id).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn a_refund_after_the_window_restarted_leaves_the_new_window_alone() {
     let store = test_store().await;

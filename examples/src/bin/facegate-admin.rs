@@ -8,6 +8,7 @@
 //! cargo run -p facegate-examples --bin facegate-admin -- key revoke ten_… key_…
 //! cargo run -p facegate-examples --bin facegate-admin -- tenant suspend ten_…
 //! cargo run -p facegate-examples --bin facegate-admin -- tenant plan ten_… pro
+//! FACEGATE_MASTER_KEY=… cargo run -p facegate-examples --bin facegate-admin -- reseal
 //! ```
 //! Uses the same `FACEGATE_DATABASE_URL` as the example apps.
 
@@ -36,7 +37,10 @@ const USAGE: &str = "usage:
   facegate-admin key list <tenant_id>
   facegate-admin key revoke <tenant_id> <key_id>
   facegate-admin signing-key rotate              sign tokens with a new key from now on
-                                             (every instance within a minute; see docs/scaling.md)";
+                                             (every instance within a minute; see docs/scaling.md)
+  facegate-admin reseal                          seal templates, signing keys and webhook secrets
+                                             under FACEGATE_MASTER_KEY (after setting or rotating it;
+                                             drop FACEGATE_PREVIOUS_MASTER_KEYS once it leaves 0)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -54,7 +58,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(&facegate, &args).await {
+    match run(&facegate, &settings, &args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -63,7 +67,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    facegate: &FaceGate,
+    settings: &Settings,
+    args: &[&str],
+) -> Result<(), Box<dyn std::error::Error>> {
     let environment = |flags: &[&str]| match flags {
         ["--live"] => Ok(KeyEnvironment::Live),
         [] => Ok(KeyEnvironment::Test),
@@ -191,6 +199,19 @@ async fn run(facegate: &FaceGate, args: &[&str]) -> Result<(), Box<dyn std::erro
         ["signing-key", "rotate"] => {
             let kid = facegate.rotate_signing_key().await?;
             println!("signing key {kid}");
+        }
+        ["reseal"] => {
+            if settings.master_key.is_none() {
+                return Err("reseal needs FACEGATE_MASTER_KEY".into());
+            }
+            let report = facegate.reseal().await?;
+            println!(
+                "sealed again: {} face templates, {} signing keys, {} webhook secrets; left {}",
+                report.templates, report.signing_keys, report.webhook_secrets, report.left
+            );
+            if report.left > 0 {
+                return Err("some values were not moved (changed meanwhile, or opening under no configured key: see the log); run it again before dropping a previous key".into());
+            }
         }
         ["key", "list", tenant] => {
             for key in facegate

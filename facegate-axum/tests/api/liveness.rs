@@ -756,53 +756,78 @@ async fn biometrics_are_sealed_at_rest_under_the_master_key() {
     );
 }
 
-/// Issue 19: templates stored before a master key was configured, and
-/// templates sealed under a key since rotated, are read as they are and
-/// sealed under the current key by the next maintenance pass; after it,
-/// the old key can go.
+/// Issue 19: values stored before a master key was configured, and values
+/// sealed under a key since rotated (face templates, signing keys, webhook
+/// secrets), are read as they are and sealed under the current key by the
+/// re-seal pass; after a pass that leaves nothing, the old key can go.
 #[tokio::test]
-async fn the_reseal_pass_moves_templates_to_the_current_master_key() {
+async fn the_reseal_pass_moves_everything_to_the_current_master_key() {
+    use facegate_core::ResealReport;
     use facegate_core::sealed::{MasterKey, is_sealed};
     use facegate_store_seaorm::entity::face_enrollment;
     use sea_orm::EntityTrait;
 
     let app = TestApp::with_face_engine().await;
     enroll_obama(&app).await;
+    app.facegate.key_ring().await.unwrap();
+    let hook = json!({ "url": "https://hooks.example.com/facegate", "events": ["user.enrolled"] });
+    assert_eq!(
+        app.call("POST", "/v1/webhooks", Some(hook)).await.status,
+        201
+    );
     let db = app.database().connection();
     let template = || async {
         let faces = face_enrollment::Entity::find().all(db).await.unwrap();
         faces[0].template.clone().unwrap()
     };
-    let plain = template().await;
-    assert!(!is_sealed(&plain));
+    assert!(!is_sealed(&template().await));
     let index = |app: TestApp| async move {
         let reply = app.call("GET", "/v1/face-index", None).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.body["indexed_faces"], 1, "{}", reply.body);
+        app.facegate
+            .key_ring()
+            .await
+            .expect("the signing keys open");
+    };
+    let all_three = ResealReport {
+        templates: 1,
+        signing_keys: 1,
+        webhook_secrets: 1,
+        left: 0,
     };
 
     // Passes run in the background of an instance's first request too:
     // each pass here is called on an instance that has served none.
-    // A key configured: the plain template is sealed, and loads.
+    // A key configured: everything is sealed, and loads.
     let first = MasterKey::from_bytes([1; 32]);
     let keyed = app.restarted_with(|b| b.master_key(first.clone()));
-    assert_eq!(keyed.facegate.run_maintenance().await.templates_resealed, 1);
+    assert_eq!(keyed.facegate.run_maintenance().await.resealed, all_three);
     let sealed_once = template().await;
     assert!(is_sealed(&sealed_once));
     // Nothing left: the next pass has nothing to do.
-    assert_eq!(keyed.facegate.reseal_templates().await, 0);
+    assert_eq!(
+        keyed.facegate.reseal().await.unwrap(),
+        ResealReport::default()
+    );
     index(app.restarted_with(|b| b.master_key(first.clone()))).await;
 
-    // Rotated: the new key, with the old one as previous, opens and re-seals it.
+    // Rotated: the new key, with the old one as previous, opens and re-seals it all.
     let second = MasterKey::from_bytes([2; 32]);
     let rotated = || second.clone().with_previous(first.clone());
     let rotating = app.restarted_with(|b| b.master_key(rotated()));
-    assert_eq!(rotating.facegate.reseal_templates().await, 1);
+    assert_eq!(rotating.facegate.reseal().await.unwrap(), all_three);
     assert_ne!(template().await, sealed_once);
     index(app.restarted_with(|b| b.master_key(rotated()))).await;
-    // The old key dropped: the template opens under the new key alone.
+    // The old key dropped: everything opens under the new key alone.
     index(app.restarted_with(|b| b.master_key(second.clone()))).await;
+    // The old key alone opens nothing, and a pass says what it could not move.
     let old_only = app.restarted_with(|b| b.master_key(first.clone()));
+    let stuck = ResealReport {
+        left: 3,
+        ..ResealReport::default()
+    };
+    assert_eq!(old_only.facegate.reseal().await.unwrap(), stuck);
     assert_error(
         &old_only.call("GET", "/v1/face-index", None).await,
         500,

@@ -292,7 +292,7 @@ impl FaceGate {
         let full_batch = expired.len() as u64 == SWEEP_BATCH;
         // The demo keeps its users for `data_ttl`: a retention period.
         let deleted = self
-            .erase_users(tenant, &expired, DeletionReason::Retention)
+            .erase_users(tenant, &expired, DeletionReason::Retention, None)
             .await;
         tracing::info!(deleted, "expired demo users deleted");
         // Then their consents and ceremonies, once no older user is left.

@@ -287,6 +287,7 @@ impl FaceGate {
                 if let Some(stored) = &face.template {
                     let template = Biometric::Template {
                         tenant: &face.tenant_id,
+                        user: &face.user_id,
                         face: &face.id,
                     };
                     let opened = template
@@ -745,6 +746,7 @@ impl FaceGate {
         let template = indexed.template.map(|template| {
             Biometric::Template {
                 tenant: &tenant.id,
+                user,
                 face: &id,
             }
             .seal(self.inner.master_key.as_ref(), template)

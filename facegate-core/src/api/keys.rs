@@ -220,7 +220,7 @@ impl FaceGate {
             .into_iter()
             .map(|record| {
                 if self.inner.master_key.is_some() && !sealed::is_sealed(&record.private_key) {
-                    tracing::warn!(kid = %record.kid, "this signing key was stored before the master key was set and is not sealed: rotate it (FaceGate::rotate_signing_key)");
+                    tracing::warn!(kid = %record.kid, "this signing key was stored before the master key was set and is not sealed: the re-seal pass seals it (FaceGate::reseal, facegate-admin reseal)");
                 }
                 let private_key = sealed::open(
                     self.inner.master_key.as_ref(),
@@ -262,6 +262,6 @@ fn stale_or_closed(stale: &Arc<KeyRing>) -> Result<Arc<KeyRing>, ApiError> {
 }
 
 /// What a sealed private key is bound to: its row's kid and public key.
-fn seal_label(key: &SigningKeyRecord) -> String {
+pub(super) fn seal_label(key: &SigningKeyRecord) -> String {
     format!("signing-key:{}:{}", key.kid, hex::encode(&key.public_key))
 }

@@ -35,9 +35,6 @@ const KEEP_REQUEST_WINDOWS_HOURS: i64 = 1;
 /// for the next pass, an hour later.
 const RETENTION_BATCH: u64 = 500;
 
-/// Face templates the re-seal pass writes per transaction.
-const RESEAL_BATCH: usize = 500;
-
 /// What is kept, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -99,9 +96,9 @@ pub struct MaintenanceReport {
     /// Users idle past their tenant's biometric retention, deleted with
     /// receipts.
     pub retention_users_deleted: u64,
-    /// Face templates sealed again under the current master key (stored
-    /// before it was configured, or under a key it replaced).
-    pub templates_resealed: u64,
+    /// Values sealed again under the current master key (stored before it
+    /// was configured, or under a key it replaced); see [`FaceGate::reseal`].
+    pub resealed: super::reseal::ResealReport,
 }
 
 /// When the last sweep ran, and the tenantless-audit budget.
@@ -259,86 +256,9 @@ impl FaceGate {
         }
         report.engine_faces_deleted = self.delete_engine_faces(None).await;
         report.retention_users_deleted = self.sweep_retention(now).await;
-        report.templates_resealed = self.reseal_templates().await;
+        report.resealed = self.reseal_if_wanted().await;
         tracing::debug!(?report, "maintenance done");
         report
-    }
-
-    /// Seals every face template that is stored plain or under a previous
-    /// master key again under the current one, when one may be: on the
-    /// first pass after start (a key just configured or rotated), and after
-    /// an index load met such a template. Part of
-    /// [`FaceGate::run_maintenance`]; returns how many were sealed again.
-    /// Live sessions' images are not: they are gone within the hour.
-    pub async fn reseal_templates(&self) -> u64 {
-        use std::sync::atomic::Ordering;
-        let Some(key) = &self.inner.master_key else {
-            return 0;
-        };
-        if !self.inner.reseal_wanted.swap(false, Ordering::AcqRel) {
-            return 0;
-        }
-        let tenants = match self.inner.store.tenants().await {
-            Ok(tenants) => tenants,
-            Err(err) => {
-                tracing::warn!(%err, "could not list tenants to re-seal their templates");
-                self.inner.reseal_wanted.store(true, Ordering::Release);
-                return 0;
-            }
-        };
-        let mut resealed = 0;
-        for tenant in &tenants {
-            match self.reseal_templates_of(key, &tenant.id).await {
-                Ok(count) => resealed += count,
-                Err(err) => {
-                    tracing::warn!(%err, tenant = %tenant.id, "could not re-seal face templates");
-                    self.inner.reseal_wanted.store(true, Ordering::Release);
-                }
-            }
-        }
-        if resealed > 0 {
-            tracing::info!(
-                resealed,
-                "face templates sealed under the current master key"
-            );
-        }
-        resealed
-    }
-
-    async fn reseal_templates_of(
-        &self,
-        key: &crate::sealed::MasterKey,
-        tenant: &crate::ids::TenantId,
-    ) -> Result<u64, crate::error::ApiError> {
-        use crate::sealed::Biometric;
-        let store = &self.inner.store;
-        let mut stale = Vec::new();
-        for face in store.faces_of_tenant(tenant).await? {
-            let Some(stored) = face.template else {
-                continue;
-            };
-            let template = Biometric::Template {
-                tenant,
-                face: &face.id,
-            };
-            // One that does not open stays as it is (and fails its index load).
-            match template.open_reporting(Some(key), &stored) {
-                Ok(opened) if opened.stale => stale.push(crate::store::ResealedTemplate {
-                    sealed: template.seal(Some(key), opened.value),
-                    face: face.id,
-                    stored,
-                }),
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::error!(%tenant, face = %face.id, %err, "a face template does not open")
-                }
-            }
-        }
-        let mut resealed = 0;
-        for batch in stale.chunks(RESEAL_BATCH) {
-            resealed += store.reseal_face_templates(tenant, batch).await?;
-        }
-        Ok(resealed)
     }
 
     /// Deletes every user whose last interaction (enrollment, a new face, a
@@ -373,7 +293,7 @@ impl FaceGate {
                 }
             };
             deleted += self
-                .erase_users(tenant, &idle, DeletionReason::Retention)
+                .erase_users(tenant, &idle, DeletionReason::Retention, Some(now - keep))
                 .await;
         }
         deleted

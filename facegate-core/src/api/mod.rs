@@ -17,6 +17,7 @@ mod maintenance;
 pub(crate) mod origin;
 mod policy;
 mod rate_limit;
+mod reseal;
 mod risk;
 mod routes;
 mod sdk;
@@ -32,6 +33,7 @@ pub use handoff::{
     SECRET_HEADER as HANDOFF_SECRET_HEADER, SocketClose,
 };
 pub use maintenance::{MaintenanceReport, Retention, UNAUTHENTICATED_PER_MINUTE};
+pub use reseal::ResealReport;
 pub use routes::ROUTE_TABLE;
 pub use sessions::OpenedSession;
 pub use signals::SignalsConfig;

@@ -226,7 +226,7 @@ impl FaceGate {
         id: &UserId,
         reason: DeletionReason,
     ) -> Result<Option<DeletionReceipt>, ApiError> {
-        let receipt = self.erase_user_rows(tenant, id, reason).await?;
+        let receipt = self.erase_user_rows(tenant, id, reason, None).await?;
         if receipt.is_some() {
             self.faces_removed(&tenant.id).await;
         }
@@ -235,18 +235,22 @@ impl FaceGate {
 
     /// [`Self::erase_user`] for a batch (the retention sweep, the demo's
     /// expiry): the face index catches up once, after the batch, not once
-    /// per user. Failures are logged and skipped; returns how many went.
+    /// per user. With `idle_since`, each is deleted only if still idle
+    /// since then when its transaction runs. Failures are logged and
+    /// skipped; returns how many went.
     pub(super) async fn erase_users(
         &self,
         tenant: &Tenant,
         users: &[UserId],
         reason: DeletionReason,
+        idle_since: Option<DateTime<Utc>>,
     ) -> u64 {
         let mut deleted = 0;
         for user in users {
-            match self.erase_user_rows(tenant, user, reason).await {
+            match self.erase_user_rows(tenant, user, reason, idle_since).await {
                 Ok(Some(_)) => deleted += 1,
-                // Deleted meanwhile (by another instance's sweep, say).
+                // Deleted meanwhile (by another instance's sweep, say), or
+                // signed in since the batch was read.
                 Ok(None) => {}
                 Err(err) => {
                     tracing::warn!(%err, tenant = %tenant.id, %user, "could not delete a user")
@@ -266,6 +270,7 @@ impl FaceGate {
         tenant: &Tenant,
         id: &UserId,
         reason: DeletionReason,
+        idle_since: Option<DateTime<Utc>>,
     ) -> Result<Option<DeletionReceipt>, ApiError> {
         let sealer = self.sealer(&tenant.id, reason).await?;
         let deleted = Event::new(
@@ -274,16 +279,17 @@ impl FaceGate {
             json!({ "user_id": id, "reason": reason, "receipt_id": sealer.receipt_id() }),
             clock::now(),
         );
-        let receipt = self
-            .inner
-            .store
-            .delete_user(
-                &tenant.id,
-                id,
-                std::slice::from_ref(&deleted),
-                &|user, erased| sealer.seal(user, erased),
-            )
-            .await?;
+        let events = std::slice::from_ref(&deleted);
+        let seal = |user: &UserId, erased| sealer.seal(user, erased);
+        let store = &self.inner.store;
+        let receipt = match idle_since {
+            None => store.delete_user(&tenant.id, id, events, &seal).await?,
+            Some(since) => {
+                store
+                    .delete_idle_user(&tenant.id, id, since, events, &seal)
+                    .await?
+            }
+        };
         if receipt.is_some() {
             self.events_written();
             tracing::info!(tenant = %tenant.id, user = %id, reason = reason.as_str(), "user deleted");
