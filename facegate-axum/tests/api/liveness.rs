@@ -698,7 +698,21 @@ async fn biometrics_are_sealed_at_rest_under_the_master_key() {
         image.starts_with("fgsealed1:"),
         "the reference image is sealed"
     );
-    assert!(!image.contains("/9j/"), "no JPEG in the clear");
+    // What is sealed is the JPEG, bound to this tenant and session. (Not a
+    // search for JPEG bytes in the sealed text: random base64 holds any
+    // four characters now and then.)
+    let session_id = LivenessSessionId::from_string(session.clone());
+    let bound = facegate_core::sealed::Biometric::ReferenceImage {
+        tenant: &app.tenant,
+        session: &session_id,
+    };
+    assert!(
+        bound
+            .open_text(Some(&master), &image)
+            .unwrap()
+            .starts_with("/9j/")
+    );
+    assert!(bound.open_text(None, &image).is_err());
     assert!(
         is_sealed(&row.reference_probe.unwrap()),
         "the probe is sealed"
