@@ -22,7 +22,8 @@
 //! printed.
 //!
 //! Printed: steps and rounds done, unexpected answers, resident memory
-//! after the warm-up (the first tenth) and at the end, and the row counts
+//! every minute, after the warm-up (the first tenth), at the end and over the
+//! second half, and the row counts
 //! the traffic implies against those in the database.
 
 use std::collections::BTreeMap;
@@ -422,6 +423,9 @@ async fn main() {
     let end = Duration::from_secs(secs);
     let mut rss_warm = None;
     let mut rss_peak = 0;
+    // One sample a minute: two cannot tell growth that levels off (caches
+    // filling to their bounds, the allocator's arenas) from a leak.
+    let mut samples: Vec<(u64, u64)> = Vec::new();
     let mut next = frames();
     while start.elapsed() < end {
         let now = frames();
@@ -430,6 +434,15 @@ async fn main() {
         rss_peak = rss_peak.max(rss);
         if rss_warm.is_none() && start.elapsed() >= warm_up {
             rss_warm = Some(rss);
+        }
+        let minute = start.elapsed().as_secs() / 60;
+        if minute > samples.last().map_or(0, |&(m, _)| m) {
+            println!(
+                "soak: minute {minute}: resident memory {} MiB, {} steps",
+                rss / 1024,
+                client.steps
+            );
+            samples.push((minute, rss));
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -453,6 +466,14 @@ async fn main() {
         (rss_end as f64 / rss_warm as f64 - 1.0) * 100.0,
         rss_peak / 1024,
     );
+    if let (Some(&(_, half)), Some(&(_, last))) = (samples.get(samples.len() / 2), samples.last()) {
+        println!(
+            "soak: over the second half {:+.1}% ({} → {} MiB)",
+            (last as f64 / half as f64 - 1.0) * 100.0,
+            half / 1024,
+            last / 1024,
+        );
+    }
 
     // Rows the traffic implies.
     let tenant = tenant.as_str();

@@ -58,6 +58,34 @@ case!(
 );
 
 case!(
+    /// The OpenAPI document needs no key and lists every route the core serves.
+    openapi_document_is_public(fx) {
+        let (status, headers, text) = fx.get_text("/v1/openapi.json").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/json")
+        );
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for (method, template) in facegate_core::ROUTE_TABLE {
+            let path: String = template
+                .split('/')
+                .map(|s| match s.strip_prefix(':') {
+                    Some(name) => format!("{{{name}}}"),
+                    None => s.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            assert!(
+                doc["paths"][&path][method.to_ascii_lowercase()].is_object(),
+                "{method} {template} is not in the document"
+            );
+        }
+    }
+);
+
+case!(
     /// The browser SDK, public and importable from other origins.
     sdk_is_public(fx) {
         let (status, headers, text) = fx.get_text("/v1/sdk/facegate.js").await;

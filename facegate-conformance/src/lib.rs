@@ -94,6 +94,7 @@ macro_rules! suite {
         $crate::suite!(@cases Local, $runtime, $make,
             health_is_public,
             jwks_is_public,
+            openapi_document_is_public,
             sdk_is_public,
             unknown_routes_and_methods,
             api_keys,

@@ -28,7 +28,7 @@ const RECEIPT_TYPE: &str = "facegate-deletion+jwt";
 pub const RECEIPT_EXPIRY: i64 = 1;
 
 /// What one deletion removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Erased {
     /// Face enrollments (templates and their stored images).
     pub faces: u32,
@@ -44,7 +44,7 @@ pub struct Erased {
 }
 
 /// Why a user was deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeletionReason {
     UserRequest,

@@ -85,7 +85,7 @@ impl Default for TenantSettings {
 
 /// FACEIO's PIN: a second factor of 4–16 digits chosen at enrollment and
 /// asked at verify when the face alone is not enough.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PinSettings {
     pub mode: PinMode,
@@ -107,7 +107,7 @@ impl Default for PinSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PinMode {
     /// PINs are neither taken nor asked.
@@ -128,7 +128,7 @@ impl PinSettings {
 }
 
 /// How a tenant proves a live person is in front of the camera.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LivenessSettings {
     pub mode: LivenessMode,
@@ -159,7 +159,7 @@ impl Default for LivenessSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LivenessMode {
     /// A random challenge of head turns and blinks, plus the passive model.
@@ -171,7 +171,7 @@ pub enum LivenessMode {
 /// One step of an active challenge. Directions are the user's own: on a
 /// camera frame that is not mirrored, `turn_left` moves the nose towards the
 /// right edge of the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LivenessAction {
     TurnLeft,
@@ -192,7 +192,7 @@ impl LivenessAction {
 }
 
 /// What the client must perform in an active liveness session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LivenessChallenge {
     /// In this order; empty in passive mode.
     pub actions: Vec<LivenessAction>,
@@ -352,7 +352,7 @@ impl User {
     pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     Active,
@@ -558,7 +558,7 @@ impl Handoff {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HandoffMode {
     #[default]
@@ -583,7 +583,7 @@ impl HandoffMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HandoffStatus {
     Pending,

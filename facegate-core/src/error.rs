@@ -9,7 +9,7 @@ use crate::store::StoreError;
 
 /// One problem with a request body or query, in the spirit of the spec's
 /// "zod issues": where, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     /// The field's path, e.g. `["metadata", "plan"]`; empty for the whole body.
     pub path: Vec<String>,

@@ -12,7 +12,7 @@ use crate::error::FieldIssue;
 
 /// Face rotation: how long an enrolled face is trusted before the user must
 /// enroll again. Off unless set.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotationPolicy {
     /// A face this old is due for re-enrollment.
@@ -25,7 +25,7 @@ pub struct RotationPolicy {
 }
 
 /// Risk thresholds and lockout rules.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RiskRules {
     /// A login scored at or above this is refused (403 `RISK_BLOCKED`).
@@ -45,7 +45,7 @@ pub struct RiskRules {
     pub mode: RiskMode,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskMode {
     #[default]
@@ -54,7 +54,7 @@ pub enum RiskMode {
 }
 
 /// Continuous re-verification of open sessions. Off unless set.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContinuousPolicy {
     /// A session must re-verify this long after its last verification.
@@ -67,7 +67,7 @@ pub struct ContinuousPolicy {
 }
 
 /// The three policy types, as named in paths and answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyType {
     Rotation,
@@ -217,7 +217,7 @@ impl Policy {
 }
 
 /// A policy's config without its type, serialised as the config itself.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum PolicyConfig<'a> {
     Rotation(&'a RotationPolicy),

@@ -60,6 +60,17 @@ impl ThreatKind {
     }
 }
 
+impl utoipa::PartialSchema for ThreatKind {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Self::ALL.map(Self::as_str)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ThreatKind {}
+
 impl Serialize for ThreatKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -68,7 +79,7 @@ impl Serialize for ThreatKind {
 
 /// What a pattern does to a login that shares its indicator. Ordered:
 /// `Monitor < StepUp < Block`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ThreatAction {
     /// Reported (`GET /v1/threat-intel`, `threat.detected`); logins unchanged.

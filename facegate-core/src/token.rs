@@ -15,7 +15,6 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::domain::SigningKeyRecord;
 
@@ -238,24 +237,49 @@ impl KeyRing {
     }
 
     /// The public keys as a JWK set.
-    pub fn jwks(&self) -> Value {
+    pub fn jwks(&self) -> Jwks {
         let mut keys: Vec<(&String, &[u8; 32])> = self
             .verifying
             .iter()
             .map(|(kid, key)| (kid, &key.public))
             .collect();
         keys.sort();
-        json!({
-            "keys": keys.into_iter().map(|(kid, public)| json!({
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "alg": "EdDSA",
-                "use": "sig",
-                "kid": kid,
-                "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public),
-            })).collect::<Vec<_>>()
-        })
+        Jwks {
+            keys: keys
+                .into_iter()
+                .map(|(kid, public)| Jwk {
+                    kty: "OKP",
+                    crv: "Ed25519",
+                    alg: "EdDSA",
+                    r#use: "sig",
+                    kid: kid.clone(),
+                    x: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public),
+                })
+                .collect(),
+        }
     }
+}
+
+/// The public keys tokens are verified with (RFC 7517), at `/.well-known/jwks.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// One Ed25519 public key (RFC 8037).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Jwk {
+    /// `OKP`.
+    pub kty: &'static str,
+    /// `Ed25519`.
+    pub crv: &'static str,
+    /// `EdDSA`.
+    pub alg: &'static str,
+    /// `sig`.
+    pub r#use: &'static str,
+    pub kid: String,
+    /// The public key, base64url without padding.
+    pub x: String,
 }
 
 /// A host-supplied Ed25519 key (PKCS#8 PEM, as `openssl genpkey -algorithm
@@ -423,7 +447,7 @@ mod tests {
         old.retired_at = Some(now - chrono::Duration::minutes(5));
         let after = ring(&[old.clone(), new.clone()]);
         assert!(after.verify(&token).is_ok(), "still inside its lifetime");
-        assert_eq!(after.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(after.jwks().keys.len(), 2);
         let fresh = after
             .sign(&claims(after.config(), Utc::now().timestamp()))
             .unwrap();
@@ -435,7 +459,7 @@ mod tests {
         old.retired_at = Some(now - chrono::Duration::minutes(17));
         let later = ring(&[old, new]);
         assert!(later.verify(&token).is_err(), "gone after a token lifetime");
-        assert_eq!(later.jwks()["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(later.jwks().keys.len(), 1);
     }
 
     #[test]
@@ -454,7 +478,7 @@ mod tests {
             now - chrono::Duration::minutes(10),
         )
         .unwrap();
-        assert_eq!(kept.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(kept.jwks().keys.len(), 2);
         assert_eq!(
             kept.verify(&token),
             Err(TokenError::Invalid("the signing key is retired".into()))
@@ -476,7 +500,7 @@ mod tests {
     #[test]
     fn jwks_publishes_okp_keys() {
         let key = generate_signing_key(clock::now());
-        let jwks = ring(std::slice::from_ref(&key)).jwks();
+        let jwks = serde_json::to_value(ring(std::slice::from_ref(&key)).jwks()).unwrap();
         let jwk = &jwks["keys"][0];
         assert_eq!(jwk["kty"], "OKP");
         assert_eq!(jwk["crv"], "Ed25519");

@@ -247,7 +247,7 @@ async fn tampered_expired_misaddressed_and_confused_tokens_are_refused() {
     let none = format!("{none_header}.{}.", token.split('.').nth(1).unwrap());
     assert_invalid_token(get_with(&app, "/api/profile", &[bearer(&none)]).await);
 
-    let jwks = ring.jwks();
+    let jwks = serde_json::to_value(ring.jwks()).unwrap();
     let public = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(jwks["keys"][0]["x"].as_str().unwrap())
         .unwrap();

@@ -20,14 +20,14 @@ use crate::usage::{PlanFeature, UsageMetric, UsageRow};
 /// Error codes `/failures` lists, the most frequent first.
 const TOP_ERRORS: usize = 10;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct PeriodQuery {
+pub(super) struct PeriodQuery {
     period: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Overview {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Overview {
     total_attempts: u64,
     success_rate: f64,
     avg_confidence: f64,
@@ -36,14 +36,14 @@ struct Overview {
     period: &'static str,
 }
 
-#[derive(Serialize)]
-struct Devices {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Devices {
     period: &'static str,
     device_types: Vec<Breakdown>,
     browsers: Vec<Breakdown>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Breakdown {
     name: String,
     attempts: u64,
@@ -51,15 +51,15 @@ struct Breakdown {
     success_rate: f64,
 }
 
-#[derive(Serialize)]
-struct Failures {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Failures {
     period: &'static str,
     total_failures: u64,
     top_errors: Vec<ErrorCount>,
     retries: Retries,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ErrorCount {
     code: String,
     count: u64,
@@ -67,7 +67,7 @@ struct ErrorCount {
     share: f64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Retries {
     /// Login attempts the server answered.
     attempts: u64,

@@ -13,19 +13,19 @@ use crate::domain::Tenant;
 use crate::error::{ApiError, FieldIssue};
 use crate::usage::{BillingEventOutcome, BillingUpdate};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CheckoutBody {
+pub(super) struct CheckoutBody {
     plan: String,
 }
 
-#[derive(Serialize)]
-struct HostedPage {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct HostedPage {
     url: String,
 }
 
-#[derive(Serialize)]
-struct Received {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Received {
     received: bool,
     /// A redelivery of an event already recorded (our addition).
     duplicate: bool,

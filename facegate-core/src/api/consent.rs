@@ -17,33 +17,35 @@ use crate::events::{Event, EventKind};
 use crate::ids::{ConsentId, UserId};
 use crate::providers::consent::ConsentVersion;
 
-#[derive(Serialize)]
-struct ConsentVersionsResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ConsentVersionsResponse {
     versions: Vec<ConsentVersion>,
 }
 
-#[derive(Deserialize)]
-struct RecordConsentRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct RecordConsentRequest {
     consent_version: String,
     consent_text_hash: String,
     user_id: Option<UserId>,
 }
 
-#[derive(Serialize)]
-struct RecordConsentResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct RecordConsentResponse {
     consent_id: ConsentId,
     #[serde(serialize_with = "wire::serialize_timestamp")]
     consented_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
-struct RevokeConsentResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct RevokeConsentResponse {
     revoked: bool,
     #[serde(serialize_with = "wire::serialize_timestamp")]
     revoked_at: DateTime<Utc>,
     user_deleted: bool,
-    /// The deletion's receipt, when a linked user was deleted.
+    /// The deletion's receipt, when a linked user was deleted (its fields
+    /// beside these, as `DELETE /v1/users/:id` answers them).
     #[serde(flatten)]
+    #[schema(ignore)]
     deletion: Option<ReceiptView>,
 }
 

@@ -20,7 +20,7 @@ use crate::store::StoreError;
 use crate::token::KeyRing;
 
 /// A receipt as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct ReceiptView {
     pub(super) user_id: UserId,
     pub(super) reason: DeletionReason,
@@ -45,8 +45,8 @@ impl From<DeletionReceipt> for ReceiptView {
     }
 }
 
-#[derive(Serialize)]
-struct CheckedReceipt {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct CheckedReceipt {
     #[serde(flatten)]
     receipt: ReceiptView,
     /// Whether the stored JWS verifies and says what the row says.

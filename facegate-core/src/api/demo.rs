@@ -109,8 +109,8 @@ impl Demo {
     }
 }
 
-#[derive(Serialize)]
-struct Preflight<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Preflight<'a> {
     ready: bool,
     face_engine: Option<&'static str>,
     liveness: &'a LivenessSettings,
@@ -120,7 +120,7 @@ struct Preflight<'a> {
     embed_origins: &'a [String],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PreflightConsent {
     consent_version: String,
     consent_text: String,

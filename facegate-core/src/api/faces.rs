@@ -34,8 +34,8 @@ use crate::store::{EngineFaceDeletion, FaceChangeKind, PinLimits, PinTry};
 /// Largest `metadata` object accepted on a user, serialised.
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 
-#[derive(Deserialize)]
-struct EnrollRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct EnrollRequest {
     name: String,
     /// Required with a server key; a client key's users get the tenant's
     /// `client_role`.
@@ -55,13 +55,13 @@ struct EnrollRequest {
     pin: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ImageRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct ImageRequest {
     image: String,
 }
 
-#[derive(Deserialize)]
-struct ReEnrollRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct ReEnrollRequest {
     /// A photo (an administrator's migration), or…
     face_image: Option<String>,
     /// …the user's own live ceremony.
@@ -76,15 +76,15 @@ struct ReEnrollRequest {
     verification_token: Option<String>,
 }
 
-#[derive(Serialize)]
-struct EnrollResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct EnrollResponse {
     user_id: UserId,
     enrollments: Vec<EnrollmentView>,
     /// FACEIO's `details`: the engine's age and gender estimates (our addition).
     details: EnrollmentDetails,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EnrollmentDetails {
     age: Option<f32>,
     gender: Option<String>,
@@ -104,7 +104,7 @@ impl EnrollmentDetails {
 }
 
 /// The user as shown in match and verify responses.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct MatchedUser {
     id: UserId,
     name: String,
@@ -113,20 +113,21 @@ pub(super) struct MatchedUser {
 }
 
 /// The user as a client key's match sees them: who, not what.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)] // For the schema: no other field, so not a `MatchedUser`.
 struct MatchedUserId {
     id: UserId,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum MatchedView {
     Full(MatchedUser),
     IdOnly(MatchedUserId),
 }
 
-#[derive(Serialize)]
-struct MatchResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct MatchResponse {
     matched: bool,
     confidence: f32,
     user: Option<MatchedView>,
@@ -134,8 +135,8 @@ struct MatchResponse {
 
 /// `GET /v1/face-index`: this instance's index of the tenant, brought up to
 /// date as a search would be.
-#[derive(Serialize)]
-struct FaceIndexStatus {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct FaceIndexStatus {
     engine: &'static str,
     /// The number of the tenant's last face change the index reflects.
     log_seq: u64,
@@ -143,8 +144,8 @@ struct FaceIndexStatus {
     indexed_faces: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct DetectResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct DetectResponse {
     faces: Vec<DetectedFace>,
 }
 

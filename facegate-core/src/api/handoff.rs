@@ -68,9 +68,9 @@ pub(crate) enum PhoneStep {
     Decline,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
+pub(super) struct CreateRequest {
     #[serde(default)]
     mode: HandoffMode,
     /// Enroll mode: who to enroll (the fields of `POST /v1/enroll` other
@@ -78,8 +78,8 @@ struct CreateRequest {
     enroll: Option<Map<String, Value>>,
 }
 
-#[derive(Serialize)]
-struct CreateResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct CreateResponse {
     handoff_token: String,
     verify_url: String,
     #[serde(serialize_with = "wire::serialize_timestamp")]
@@ -91,8 +91,8 @@ struct CreateResponse {
     qr_svg: String,
 }
 
-#[derive(Serialize)]
-struct StatusResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct StatusResponse {
     status: HandoffStatus,
     mode: HandoffMode,
     user_id: Option<UserId>,
@@ -103,8 +103,8 @@ struct StatusResponse {
 }
 
 /// What the phone shows before its camera starts.
-#[derive(Serialize)]
-struct ScanResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ScanResponse {
     mode: HandoffMode,
     match_code: String,
     #[serde(serialize_with = "wire::serialize_timestamp")]
@@ -118,7 +118,7 @@ struct ScanResponse {
     enroll_name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DesktopView {
     browser: Option<String>,
     os: Option<String>,
@@ -127,15 +127,15 @@ struct DesktopView {
     same_network: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ConsentView {
     consent_version: String,
     consent_text: String,
     consent_text_hash: String,
 }
 
-#[derive(Deserialize)]
-struct CompleteRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct CompleteRequest {
     liveness_session_id: LivenessSessionId,
     pin: Option<String>,
     step_up_for: Option<StepUpId>,
@@ -144,8 +144,8 @@ struct CompleteRequest {
 }
 
 /// The phone's answer: done, and nothing the desktop gets.
-#[derive(Serialize)]
-struct PhoneDone {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PhoneDone {
     status: HandoffStatus,
     matched: bool,
 }

@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 
 use super::{FaceGate, HEALTH_PROBE_TIMEOUT, wire};
 
-#[derive(Serialize)]
-struct HealthResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct HealthResponse {
     status: &'static str,
     checks: Map<String, Value>,
     /// The face engine in use, if any.

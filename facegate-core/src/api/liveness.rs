@@ -29,8 +29,8 @@ use crate::sealed::Biometric;
 use crate::store::FailureSubject;
 use crate::threat::ThreatKind;
 
-#[derive(Serialize)]
-struct StartResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct StartResponse {
     session_id: LivenessSessionId,
     /// Temporary credentials for the provider's browser component
     /// (Rekognition Face Liveness); `null` with the local engine.
@@ -43,7 +43,7 @@ struct StartResponse {
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ChallengeView {
     mode: LivenessMode,
     #[serde(flatten)]
@@ -52,13 +52,13 @@ struct ChallengeView {
     max_frames: usize,
 }
 
-#[derive(Deserialize)]
-struct FramesRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct FramesRequest {
     nonce: String,
     frames: Vec<Frame>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Frame {
     /// Base64 JPEG or PNG, as the camera saw it (not mirrored).
     image: String,
@@ -66,15 +66,15 @@ struct Frame {
     timestamp_ms: i64,
 }
 
-#[derive(Serialize)]
-struct OutcomeResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct OutcomeResponse {
     session_id: LivenessSessionId,
     is_live: bool,
     confidence: f32,
 }
 
-#[derive(Serialize)]
-struct ResultResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ResultResponse {
     is_live: bool,
     confidence: f32,
 }
@@ -151,9 +151,9 @@ impl Device {
 }
 
 /// `POST /v1/liveness/session`'s optional body (our addition).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StartRequest {
+pub(super) struct StartRequest {
     mode: Option<LivenessMode>,
 }
 

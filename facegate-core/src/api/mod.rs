@@ -14,6 +14,7 @@ mod health;
 mod keys;
 mod liveness;
 mod maintenance;
+mod openapi;
 pub(crate) mod origin;
 mod policy;
 mod rate_limit;
@@ -551,6 +552,7 @@ impl FaceGate {
         match route {
             Route::Health => return Ok(self.health().await),
             Route::Jwks => return self.jwks().await,
+            Route::OpenApi => return Ok(openapi::serve()),
             Route::Sdk(file) => return Ok(sdk::serve(file)),
             ref demo if demo.is_demo() => {
                 audit.handled = true;
@@ -615,6 +617,7 @@ impl FaceGate {
         match route {
             Route::Health => Ok(self.health().await),
             Route::Jwks => self.jwks().await,
+            Route::OpenApi => Ok(openapi::serve()),
             Route::Sdk(file) => Ok(sdk::serve(file)),
             Route::ConsentVersions => Ok(self.consent_versions()),
             Route::RecordConsent => self.record_consent(&tenant, scope, &body).await,

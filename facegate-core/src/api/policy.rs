@@ -14,7 +14,7 @@ use crate::clock;
 use crate::domain::{PolicyChange, Tenant};
 use crate::error::ApiError;
 use crate::ids::ApiKeyId;
-use crate::policy::{Policy, PolicyType, RiskRules, TenantPolicies};
+use crate::policy::{Policy, PolicyConfig, PolicyType, RiskRules, TenantPolicies};
 
 /// Changes listed by `GET /v1/policy`.
 const CHANGES_LISTED: u32 = 20;
@@ -30,31 +30,35 @@ fn serialize_config<S: Serializer>(
     }
 }
 
-#[derive(Serialize)]
-struct PutPolicyResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PutPolicyResponse {
     policy_type: PolicyType,
     action: &'static str,
     #[serde(serialize_with = "serialize_config")]
+    #[schema(value_type = Option<PolicyConfig>)]
     config: Option<Policy>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PolicyView {
     policy_type: PolicyType,
     /// `null` for a policy that is off by default (rotation, continuous).
     #[serde(serialize_with = "serialize_config")]
+    #[schema(value_type = Option<PolicyConfig>)]
     config: Option<Policy>,
     is_default: bool,
     #[serde(serialize_with = "wire::serialize_optional_timestamp")]
     updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ChangeView {
     policy_type: PolicyType,
     #[serde(serialize_with = "serialize_config")]
+    #[schema(value_type = Option<PolicyConfig>)]
     before: Option<Policy>,
     #[serde(serialize_with = "serialize_config")]
+    #[schema(value_type = Option<PolicyConfig>)]
     after: Option<Policy>,
     changed_by: ApiKeyId,
     #[serde(serialize_with = "wire::serialize_timestamp")]
@@ -73,18 +77,19 @@ impl From<PolicyChange> for ChangeView {
     }
 }
 
-#[derive(Serialize)]
-struct ListPoliciesResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ListPoliciesResponse {
     policies: Vec<PolicyView>,
     changes: Vec<ChangeView>,
 }
 
-#[derive(Serialize)]
-struct DeletePolicyResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct DeletePolicyResponse {
     policy_type: PolicyType,
     deleted: bool,
     /// The default now in force (`null`: the policy is off).
     #[serde(serialize_with = "serialize_config")]
+    #[schema(value_type = Option<PolicyConfig>)]
     config: Option<Policy>,
 }
 

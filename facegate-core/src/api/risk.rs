@@ -40,7 +40,7 @@ pub(super) struct LoginFacts<'a> {
 }
 
 /// What enforcing the rules does with a score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum Decision {
     Allow,
@@ -48,7 +48,7 @@ pub(super) enum Decision {
     Block,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum StepUpType {
     /// The user's PIN, sent with the same liveness session.
@@ -57,7 +57,7 @@ pub(super) enum StepUpType {
     LivenessActive,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum RiskLevel {
     Low,
@@ -67,7 +67,7 @@ pub(super) enum RiskLevel {
 
 /// The `risk` object of a verify answer. `decision` is what enforcing the
 /// rules does; in shadow mode the login goes ahead whatever it says.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(super) struct RiskView {
     pub score: f32,
     pub level: RiskLevel,

@@ -17,6 +17,7 @@ use super::handoff::PhoneStep;
 pub(crate) enum Route {
     Health,
     Jwks,
+    OpenApi,
     Sdk(super::sdk::SdkFile),
     ConsentVersions,
     RecordConsent,
@@ -84,6 +85,7 @@ pub(crate) enum Route {
 pub const ROUTE_TABLE: &[(&str, &str)] = &[
     ("GET", "/v1/health"),
     ("GET", "/.well-known/jwks.json"),
+    ("GET", "/v1/openapi.json"),
     ("GET", "/v1/sdk/facegate.js"),
     ("GET", "/v1/sdk/facegate.d.ts"),
     ("GET", "/v1/sdk/facegate-widget.js"),
@@ -187,6 +189,7 @@ impl Route {
         let route = match (method.as_str(), segments) {
             ("GET", ["v1", "health"]) => Health,
             ("GET", [".well-known", "jwks.json"]) => Jwks,
+            ("GET", ["v1", "openapi.json"]) => OpenApi,
             ("GET", ["v1", "sdk", "facegate.js"]) => Sdk(super::sdk::SdkFile::Module),
             ("GET", ["v1", "sdk", "facegate.d.ts"]) => Sdk(super::sdk::SdkFile::Types),
             ("GET", ["v1", "sdk", "facegate-widget.js"]) => Sdk(super::sdk::SdkFile::Widget),
@@ -284,6 +287,7 @@ impl Route {
         match self {
             Health => "/v1/health",
             Jwks => "/.well-known/jwks.json",
+            OpenApi => "/v1/openapi.json",
             Sdk(super::sdk::SdkFile::Module) => "/v1/sdk/facegate.js",
             Sdk(super::sdk::SdkFile::Types) => "/v1/sdk/facegate.d.ts",
             Sdk(super::sdk::SdkFile::Widget) => "/v1/sdk/facegate-widget.js",
@@ -369,9 +373,9 @@ impl Route {
             | UsageDaily | BillingStatus | BillingCheckout | BillingPortal | BillingWebhook(_) => {
                 None
             }
-            ListPolicies | Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | ListUsers
-            | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness | Verify
-            | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
+            ListPolicies | Health | Jwks | OpenApi | Sdk(_) | ConsentVersions | RecordConsent
+            | ListUsers | Enroll | Match | DetectAttributes | FaceIndex | StartLiveness
+            | Verify | CreateSession | RefreshSession | DemoPage | DemoPreflight | DemoConsent
             | DemoStartLiveness | DemoEnroll | DemoVerify => None,
         }
     }
@@ -399,7 +403,7 @@ impl Route {
     pub(crate) fn allows_client_keys(&self, settings: &TenantSettings) -> bool {
         use Route::*;
         match self {
-            Health | Jwks | Sdk(_) | ConsentVersions | RecordConsent | StartLiveness
+            Health | Jwks | OpenApi | Sdk(_) | ConsentVersions | RecordConsent | StartLiveness
             | LivenessFrames(_) | LivenessResult(_) | Verify | Enroll | CreateSession
             | RefreshSession => true,
             // The desktop's side of a handoff, from a browser.
@@ -465,6 +469,19 @@ pub(crate) fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A template's path with each parameter filled in, for resolving it.
+pub(super) fn sample_path(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| match segment {
+            ":type" => "risk",
+            s if s.starts_with(':') => "x1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,19 +512,6 @@ mod tests {
             Route::resolve(&Method::GET, "/v1/users/a/b/c"),
             Err(ApiError::RouteNotFound)
         ));
-    }
-
-    /// A template's path with each parameter filled in.
-    fn sample_path(template: &str) -> String {
-        template
-            .split('/')
-            .map(|segment| match segment {
-                ":type" => "risk",
-                s if s.starts_with(':') => "x1",
-                s => s,
-            })
-            .collect::<Vec<_>>()
-            .join("/")
     }
 
     #[test]

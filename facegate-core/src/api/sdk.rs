@@ -35,17 +35,31 @@ pub(crate) enum SdkFile {
     WidgetTypes,
 }
 
+impl SdkFile {
+    /// Its media type (served with `; charset=utf-8`).
+    pub(super) fn media_type(self) -> &'static str {
+        match self {
+            SdkFile::Module | SdkFile::Widget => "text/javascript",
+            SdkFile::Types | SdkFile::WidgetTypes => "application/typescript",
+        }
+    }
+}
+
 pub(super) fn serve(file: SdkFile) -> Response<Bytes> {
-    let (body, content_type) = match file {
-        SdkFile::Module => (SDK_JS, "text/javascript; charset=utf-8"),
-        SdkFile::Types => (SDK_TYPES, "application/typescript; charset=utf-8"),
-        SdkFile::Widget => (WIDGET_JS, "text/javascript; charset=utf-8"),
-        SdkFile::WidgetTypes => (WIDGET_TYPES, "application/typescript; charset=utf-8"),
+    let body = match file {
+        SdkFile::Module => SDK_JS,
+        SdkFile::Types => SDK_TYPES,
+        SdkFile::Widget => WIDGET_JS,
+        SdkFile::WidgetTypes => WIDGET_TYPES,
     };
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let content_type = format!("{}; charset=utf-8", file.media_type());
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).expect("a media type is a header value"),
+    );
     // The bytes change only with the server's version.
     headers.insert(
         header::CACHE_CONTROL,

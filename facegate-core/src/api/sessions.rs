@@ -26,14 +26,14 @@ use crate::token::Claims;
 /// Refresh tokens read `fgr_` + 43 characters (256 random bits).
 const REFRESH_PREFIX: &str = "fgr_";
 
-#[derive(Deserialize)]
-struct CreateSessionRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct CreateSessionRequest {
     verification_token: String,
     #[serde(default)]
     provider: Provider,
 }
 
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Provider {
     #[default]
@@ -54,8 +54,8 @@ impl Provider {
     }
 }
 
-#[derive(Serialize)]
-struct CreateSessionResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct CreateSessionResponse {
     token: String,
     refresh_token: String,
     expires_in: u64,
@@ -63,27 +63,27 @@ struct CreateSessionResponse {
     provider_session: Option<Value>,
 }
 
-#[derive(Deserialize)]
-struct RefreshRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct RefreshRequest {
     refresh_token: String,
 }
 
-#[derive(Serialize)]
-struct RefreshResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct RefreshResponse {
     verification_token: String,
     refresh_token: String,
     expires_in: u64,
     session_id: SessionId,
 }
 
-#[derive(Serialize)]
-struct RevokeResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct RevokeResponse {
     revoked: bool,
     session_id: SessionId,
 }
 
-#[derive(Serialize)]
-struct RiskScoreResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct RiskScoreResponse {
     session_id: SessionId,
     risk_score: f32,
     /// Decayed since `last_verified_at` by the continuous policy, if any.

@@ -78,18 +78,19 @@ impl Signals {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignalsRequest {
+pub(super) struct SignalsRequest {
     device_fingerprint: String,
     /// Each checked on its own, so every bad one is named by its index.
+    #[schema(value_type = Vec<SignalIn>)]
     signals: Vec<Value>,
-    /// Read by `dispatch` before this (a beacon's key); ignored here.
+    /// A beacon's client key (it cannot set headers); read by `dispatch`.
     #[serde(default, rename = "api_key")]
     _api_key: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignalIn {
     signal_id: String,
@@ -102,8 +103,8 @@ struct SignalIn {
     data: Option<Value>,
 }
 
-#[derive(Serialize)]
-struct Accepted {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Accepted {
     /// New signals stored.
     accepted: u64,
     /// Signals stored before (resends), not counted again.

@@ -42,13 +42,15 @@ pub const FLAG_MARGIN: f32 = 10.0;
 /// is up to 50 engine probes, on an engine every tenant's logins share.
 pub const REQUESTS_PER_MINUTE: u32 = 30;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SyncRequest {
+pub(super) struct SyncRequest {
+    /// Each checked on its own, so every bad one is named by its index.
+    #[schema(value_type = Vec<RecordIn>)]
     records: Vec<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordIn {
     #[serde(rename = "type")]
@@ -68,7 +70,7 @@ struct Checked {
     frame_hash: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReVerified {
     user_id: String,
     #[serde(serialize_with = "wire::serialize_timestamp")]
@@ -79,6 +81,12 @@ struct ReVerified {
     /// Why the server could not compare (our addition), when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SyncResponse {
+    processed: usize,
+    re_verified: Vec<ReVerified>,
 }
 
 impl From<SyncRecord> for ReVerified {
@@ -187,7 +195,10 @@ impl FaceGate {
         }
         Ok(wire::json_response(
             StatusCode::OK,
-            &json!({ "processed": re_verified.len(), "re_verified": re_verified }),
+            &SyncResponse {
+                processed: re_verified.len(),
+                re_verified,
+            },
         ))
     }
 

@@ -36,16 +36,24 @@ pub(super) struct Threats {
     pub(super) indicators: Indicators,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ThreatIntelResponse {
+    patterns: Vec<PatternView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 struct PatternView {
     id: ThreatPatternId,
     kind: ThreatKind,
     indicator: String,
+    #[schema(format = DateTime)]
     first_seen: String,
+    #[schema(format = DateTime)]
     last_seen: String,
     occurrences: u32,
     action: ThreatAction,
     /// When it lapses without new sightings (our addition).
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
@@ -86,7 +94,7 @@ impl FaceGate {
             .collect();
         Ok(wire::json_response(
             StatusCode::OK,
-            &json!({ "patterns": patterns }),
+            &ThreatIntelResponse { patterns },
         ))
     }
 

@@ -39,21 +39,21 @@ impl LoginOutcome {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SummaryQuery {
+pub(super) struct SummaryQuery {
     period: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct DailyQuery {
+pub(super) struct DailyQuery {
     from: Option<String>,
     to: Option<String>,
 }
 
-#[derive(Serialize)]
-struct UsageSummary {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct UsageSummary {
     period: String,
     verify_count: u64,
     enroll_count: u64,
@@ -62,14 +62,14 @@ struct UsageSummary {
     mau: u64,
 }
 
-#[derive(Serialize)]
-struct UsageDaily {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct UsageDaily {
     from: NaiveDate,
     to: NaiveDate,
     days: Vec<DayUsage>,
 }
 
-#[derive(Serialize, Default, Clone)]
+#[derive(Serialize, Default, Clone, utoipa::ToSchema)]
 struct DayUsage {
     date: String,
     verify_count: u64,
@@ -78,8 +78,8 @@ struct DayUsage {
     refresh_count: u64,
 }
 
-#[derive(Serialize)]
-struct BillingStatus {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct BillingStatus {
     plan: String,
     plan_display_name: String,
     price_monthly: f64,

@@ -24,8 +24,8 @@ const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
 
 /// A user as shown by the API.
-#[derive(Serialize)]
-struct UserView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct UserView {
     id: UserId,
     name: String,
     role: String,
@@ -58,7 +58,7 @@ impl UserView {
 
 /// An enrollment as shown by the API (`faceId`, `angle`, `confidence`, plus
 /// when and how it was taken).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct EnrollmentView {
     #[serde(rename = "faceId")]
     face_id: FaceId,
@@ -81,22 +81,23 @@ impl From<FaceEnrollment> for EnrollmentView {
     }
 }
 
-#[derive(Deserialize)]
-struct ListUsersQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(super) struct ListUsersQuery {
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(inline)]
     cursor: Option<UserId>,
 }
 
-#[derive(Serialize)]
-struct ListUsersResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ListUsersResponse {
     users: Vec<UserView>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     next_cursor: Option<UserId>,
 }
 
-#[derive(Serialize)]
-struct UserDetailResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct UserDetailResponse {
     #[serde(flatten)]
     user: UserView,
     enrollments: Vec<EnrollmentView>,
@@ -109,7 +110,7 @@ struct UserDetailResponse {
 }
 
 /// `?reason=`: who asked for the deletion.
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum RequestedBy {
     #[default]
@@ -117,14 +118,15 @@ enum RequestedBy {
     TenantRequest,
 }
 
-#[derive(Deserialize)]
-struct DeleteUserQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(super) struct DeleteUserQuery {
     #[serde(default)]
+    #[param(inline)]
     reason: RequestedBy,
 }
 
-#[derive(Deserialize)]
-struct SetStatusRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct SetStatusRequest {
     status: UserStatus,
 }
 

@@ -38,7 +38,7 @@ use crate::threat::ThreatKind;
 /// (age, new glasses): verify asks for a re-enrollment.
 const RE_ENROLL_MARGIN: f32 = 5.0;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct VerifyRequest {
     pub(super) liveness_session_id: LivenessSessionId,
     /// The matched user's PIN, when an earlier attempt answered
@@ -52,7 +52,7 @@ pub(super) struct VerifyRequest {
     pub(super) refresh_token: Option<String>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, utoipa::ToSchema)]
 pub(super) struct VerifyResponse {
     matched: bool,
     confidence: f32,

@@ -55,9 +55,9 @@ impl Webhooks {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateWebhookRequest {
+pub(super) struct CreateWebhookRequest {
     url: String,
     /// Event types, or `["*"]` (the default) for all.
     #[serde(default)]
@@ -65,7 +65,7 @@ struct CreateWebhookRequest {
     description: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WebhookView {
     id: WebhookId,
     url: String,
@@ -91,16 +91,16 @@ impl From<WebhookEndpoint> for WebhookView {
     }
 }
 
-#[derive(Serialize)]
-struct CreatedWebhook {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct CreatedWebhook {
     #[serde(flatten)]
     webhook: WebhookView,
     /// Shown once: FaceGate keeps it to sign with, and never shows it again.
     secret: String,
 }
 
-#[derive(Serialize)]
-struct DeliveryView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct DeliveryView {
     id: DeliveryId,
     event_id: EventId,
     event_type: EventKind,
@@ -133,9 +133,28 @@ impl From<WebhookDelivery> for DeliveryView {
     }
 }
 
-#[derive(Deserialize)]
-struct DeliveriesQuery {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct WebhookList {
+    webhooks: Vec<WebhookView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct DeletedWebhook {
+    deleted: bool,
+    id: WebhookId,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct DeliveryPage {
+    deliveries: Vec<DeliveryView>,
+    /// Pass as `before` for the next (older) page; `null` on the last.
+    next_before: Option<DeliveryId>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(super) struct DeliveriesQuery {
     limit: Option<u32>,
+    #[param(inline)]
     before: Option<DeliveryId>,
 }
 
@@ -224,7 +243,7 @@ impl FaceGate {
             .collect();
         Ok(wire::json_response(
             StatusCode::OK,
-            &serde_json::json!({ "webhooks": webhooks }),
+            &WebhookList { webhooks },
         ))
     }
 
@@ -239,7 +258,10 @@ impl FaceGate {
         tracing::info!(tenant = %tenant.id, webhook = %id, "webhook endpoint deleted");
         Ok(wire::json_response(
             StatusCode::OK,
-            &serde_json::json!({ "deleted": true, "id": id }),
+            &DeletedWebhook {
+                deleted: true,
+                id: id.clone(),
+            },
         ))
     }
 
@@ -269,7 +291,10 @@ impl FaceGate {
         let deliveries: Vec<DeliveryView> = deliveries.into_iter().map(Into::into).collect();
         Ok(wire::json_response(
             StatusCode::OK,
-            &serde_json::json!({ "deliveries": deliveries, "next_before": next_before }),
+            &DeliveryPage {
+                deliveries,
+                next_before,
+            },
         ))
     }
 

@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 
 /// A consent text the host has published, with the hash clients must send back
 /// to prove they showed exactly this text.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ConsentVersion {
     pub consent_version: String,
     pub text: String,

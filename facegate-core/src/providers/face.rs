@@ -72,7 +72,7 @@ pub enum FaceError {
 }
 
 /// A face found in an image, with whatever attributes the engine estimates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetectedFace {
     pub bounding_box: BoundingBox,
     /// Detection confidence, 0–100.
@@ -86,7 +86,7 @@ pub struct DetectedFace {
 }
 
 /// In pixels of the submitted image.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BoundingBox {
     pub left: f32,
     pub top: f32,
@@ -232,7 +232,7 @@ pub struct ProviderLivenessStart {
 
 /// AWS-style temporary credentials, as the spec's liveness session
 /// answer carries them.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemporaryCredentials {
     pub access_key_id: String,

@@ -59,7 +59,7 @@ pub const CLIENT_RETRY_WINDOW_MINUTES: i64 = 60;
 pub const SIGN_IN_LOOKBACK_DAYS: i64 = 30;
 
 /// One named contribution to a score: `weight · value`, `value` in [0, 1].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RiskFactor {
     pub code: &'static str,
     pub weight: f32,
