@@ -68,10 +68,7 @@ impl EventKind {
 
 impl utoipa::PartialSchema for EventKind {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(Self::ALL.map(Self::as_str)))
-            .into()
+        crate::api::openapi::string_enum(Self::ALL.map(Self::as_str))
     }
 }
 

@@ -62,10 +62,7 @@ impl ThreatKind {
 
 impl utoipa::PartialSchema for ThreatKind {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(Self::ALL.map(Self::as_str)))
-            .into()
+        crate::api::openapi::string_enum(Self::ALL.map(Self::as_str))
     }
 }
 

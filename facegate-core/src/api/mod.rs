@@ -14,7 +14,7 @@ mod health;
 mod keys;
 mod liveness;
 mod maintenance;
-mod openapi;
+pub(crate) mod openapi;
 pub(crate) mod origin;
 mod policy;
 mod rate_limit;

@@ -50,6 +50,15 @@ pub(super) fn serve() -> Response<Bytes> {
     response
 }
 
+/// The schema of a string that is one of `values` (for types that serialise
+/// themselves by name).
+pub(crate) fn string_enum<const N: usize>(values: [&'static str; N]) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .into()
+}
+
 /// Who may call an operation, and with what.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -351,6 +360,7 @@ fn describe(route: &Route) -> Op {
             AnyKey,
         )
         .body::<faces::ReEnrollRequest>()
+        .errors(live_session_errors())
         .ok::<faces::EnrollResponse>()
         .image_errors()
         .errors([
@@ -360,11 +370,6 @@ fn describe(route: &Route) -> Op {
             E::InsufficientScope { required: "server" },
             E::InvalidVerificationToken,
             E::ReverifyRequired,
-            E::LivenessSessionNotFound,
-            E::LivenessSessionExpired,
-            E::LivenessSessionConsumed,
-            E::LivenessNotCompleted,
-            E::LivenessFailed,
             E::EngineUnsupported(""),
             E::MinorsNotAllowed,
             E::UserSuspended,
@@ -601,9 +606,21 @@ fn consent_errors() -> [ApiError; 4] {
     ]
 }
 
+/// The errors of taking a judged liveness session for enroll or verify.
+fn live_session_errors() -> [ApiError; 5] {
+    [
+        ApiError::LivenessSessionNotFound,
+        ApiError::LivenessSessionExpired,
+        ApiError::LivenessSessionConsumed,
+        ApiError::LivenessNotCompleted,
+        ApiError::LivenessFailed,
+    ]
+}
+
 fn enroll(op: Op) -> Op {
     use ApiError as E;
     op.body::<faces::EnrollRequest>()
+        .errors(live_session_errors())
         .answers::<faces::EnrollResponse>(StatusCode::CREATED)
         .image_errors()
         .errors([
@@ -616,11 +633,6 @@ fn enroll(op: Op) -> Op {
             E::PinRequiredAtEnroll,
             E::UniquePinRequired,
             E::InsufficientScope { required: "server" },
-            E::LivenessSessionNotFound,
-            E::LivenessSessionExpired,
-            E::LivenessSessionConsumed,
-            E::LivenessNotCompleted,
-            E::LivenessFailed,
             E::UsageLimitReached {
                 limit: 0,
                 resets_at: chrono::DateTime::UNIX_EPOCH,
@@ -660,14 +672,10 @@ fn verify(op: Op) -> Op {
     use ApiError as E;
     op.body::<verify::VerifyRequest>()
         .device_headers()
+        .errors(live_session_errors())
         .ok::<verify::VerifyResponse>()
         .image_errors()
         .errors([
-            E::LivenessSessionNotFound,
-            E::LivenessSessionExpired,
-            E::LivenessSessionConsumed,
-            E::LivenessNotCompleted,
-            E::LivenessFailed,
             E::TooManyAttempts {
                 retry_after_secs: 1,
             },
