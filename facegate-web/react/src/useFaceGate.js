@@ -57,7 +57,14 @@ function notify(callback, value) {
 /** The client of the props: the one given, else one for `apiKey` (a client key) and `baseUrl`. */
 function useClient({ client, apiKey, baseUrl, provider }) {
   return useMemo(() => {
-    if (client) return { client, problem: null };
+    if (client) {
+      // The session's provider is the client's own setting (createSession
+      // sends it): a different `provider` here would be silently ignored.
+      if (provider && client.config?.provider !== provider) {
+        return { client: null, problem: new WidgetError('UNAUTHORIZED', `\`provider="${provider}"\` differs from the client's own (${client.config?.provider ?? 'none'}): pass it to new FaceGateClient({ provider }) instead`) };
+      }
+      return { client, problem: null };
+    }
     if (!apiKey) return { client: null, problem: new WidgetError('UNAUTHORIZED', 'FaceGate needs a `client` or an `apiKey` (a client key, fg_…_pub_…)') };
     // A page's key is public: a server key there is a leak, refused before it is ever sent.
     if (!isClientKey(apiKey)) {

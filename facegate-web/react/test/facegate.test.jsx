@@ -10,7 +10,7 @@ import { StrictMode, version } from 'react';
 import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 
 import { Camera, ERROR_CODES, FaceGate, FaceGateClient, WidgetError, stylesheet, useCamera, useFaceGate } from '../src/index.js';
-import { API_KEY, BASE_URL, CONSENT, PACE, USER, allStopped, apiRoutes, fakeCamera, fakeMediaDevices, reply, routedClient } from './support.js';
+import { API_KEY, BASE_URL, CONSENT, PACE, USER, allStopped, apiRoutes, fakeCamera, fakeMediaDevices, livenessSession, reply, routedClient } from './support.js';
 
 const REACT = `${REACT_UNDER_TEST} (${version})`;
 afterEach(cleanup);
@@ -142,8 +142,9 @@ describe(`<FaceGate /> with React ${REACT}`, () => {
     assert.equal(errors[0].cameraCode, 'camera_permission_denied');
     assert.equal(routed.calls.length, 0, 'no liveness session without a camera');
     assert.match(screen.getByRole('alert').textContent, /Allow camera access/);
-    // Focus moves to the outcome's heading.
-    assert.equal(document.activeElement, screen.getByRole('heading'));
+    // Focus moves to the outcome's heading (an effect after the commit:
+    // React 19 may run it after onError's waitFor has returned).
+    await waitFor(() => assert.equal(document.activeElement, screen.getByRole('heading')));
   });
 
   const failures = [
@@ -264,6 +265,49 @@ describe(`<FaceGate /> with React ${REACT}`, () => {
     } finally {
       globalThis.fetch = realFetch;
     }
+  });
+
+  test('an active challenge: each action announced in the live region, numbered, then the answer awaited', async () => {
+    const challenge = { mode: 'active', actions: ['turn_left', 'blink'], nonce: 'n-1', min_frames: 3, max_frames: 10 };
+    const { client, routed } = routedClient(apiRoutes({ 'POST /v1/liveness/session': reply(200, livenessSession('liv_1', challenge)) }));
+    const verified = [];
+    render(<FaceGate client={client} createCamera={() => fakeCamera()} pace={{ ...PACE, stepMs: 20 }} onVerified={(r) => verified.push(r)} />);
+    const region = screen.getByRole('status');
+    const announced = [];
+    const observer = new MutationObserver(() => {
+      if (announced.at(-1) !== region.textContent) announced.push(region.textContent);
+    });
+    observer.observe(region, { childList: true, characterData: true, subtree: true });
+    fireEvent.click(screen.getByRole('button', { name: 'Log in with my face' }));
+    await waitFor(() => assert.equal(verified.length, 1));
+    observer.disconnect();
+    assert.deepEqual(
+      announced.filter((text) => text.startsWith('Turn') || text.startsWith('Blink') || text.startsWith('Center')),
+      ['Center your face in the oval', 'Turn your head to the left (Step 1 of 2)', 'Blink your eyes (Step 2 of 2)'],
+    );
+    assert.equal(routed.of('POST /v1/liveness/session/:id/frames').length, 1);
+  });
+
+  test('provider with a client of another provider: refused, not silently ignored', async () => {
+    const { client, routed } = routedClient();
+    const errors = [];
+    render(<FaceGate client={client} provider="supabase" createCamera={() => fakeCamera()} pace={PACE}
+      onSession={() => assert.fail('no session')} onError={(e) => errors.push(e)} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Log in with my face' }));
+    await waitFor(() => assert.equal(errors.length, 1));
+    assert.equal(errors[0].code, 'UNAUTHORIZED');
+    assert.match(errors[0].message, /new FaceGateClient\(\{ provider \}\)/);
+    assert.equal(routed.calls.length, 0);
+    cleanup();
+
+    // The same provider on both: the client's session is the one asked for.
+    const same = routedClient(undefined, { provider: 'supabase' });
+    const sessions = [];
+    render(<FaceGate client={same.client} provider="supabase" createCamera={() => fakeCamera()} pace={PACE}
+      onSession={(s) => sessions.push(s)} onError={(e) => assert.fail(e.message)} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Log in with my face' }));
+    await waitFor(() => assert.equal(sessions.length, 1));
+    assert.equal(same.routed.of('POST /v1/session')[0].body.provider, 'supabase');
   });
 
   test('no Cancel while the sign-in is committed; cancel() refuses; the answer is kept', async () => {

@@ -5,7 +5,7 @@ import { FaceGateClient } from '../../facegate.js';
 import { CONSENT, fakeCamera, livenessSession, reply, routedFetch } from '../../test-support/widget-fakes.mjs';
 import { memoryStorage } from '../../test-support/fakes.mjs';
 
-export { CONSENT, fakeCamera, reply };
+export { CONSENT, fakeCamera, livenessSession, reply };
 
 export const API_KEY = 'fg_test_pub_react000000000000000';
 export const BASE_URL = 'http://api.test';
