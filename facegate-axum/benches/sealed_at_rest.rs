@@ -7,15 +7,18 @@
 //! ```
 //!
 //! - **Index load**: two tenants of `FACEGATE_BENCH_FACES` faces (default
-//!   100,000; copies of a real template), one stored plain, one sealed.
-//!   Fresh instances (an empty index each, as after a restart; the plain
-//!   one without a master key, the sealed one with) load them through
-//!   `GET /v1/face-index`, alternating, `FACEGATE_BENCH_ROUNDS` times
-//!   (default 3): the median of each.
+//!   100,000; copies of a real template), one stored plain, one sealed,
+//!   each in a database of its own: an instance with a master key seals
+//!   every plain template it meets (the re-seal pass), which a keyless
+//!   instance then cannot open. Fresh instances (an empty index each, as
+//!   after a restart; the plain one without a master key, the sealed one
+//!   with) load them through `GET /v1/face-index`, alternating,
+//!   `FACEGATE_BENCH_ROUNDS` times (default 3): the median of each.
 //! - **Opening alone**: the same number of templates opened in a loop,
 //!   one core (the part of the load that sealing adds).
 //! - **Enroll**: `POST /v1/enroll` with a real photo, 30 times on an
-//!   instance with a master key and 30 without, interleaved: p50 of each.
+//!   instance with a master key and 30 without (each on its database),
+//!   interleaved: p50 of each.
 
 use std::time::{Duration, Instant};
 
@@ -149,16 +152,33 @@ fn ms(d: Duration) -> f64 {
 async fn main() {
     let faces = setting("FACEGATE_BENCH_FACES", 100_000);
     let rounds = setting("FACEGATE_BENCH_ROUNDS", 3).max(1);
-    let file =
-        std::env::temp_dir().join(format!("facegate-sealed-bench-{}.db", std::process::id()));
-    let (url, database) = match std::env::var(DATABASE_URL_VAR) {
-        Ok(server) => (fresh_postgres_url(&server).await, "PostgreSQL"),
-        Err(_) => (format!("sqlite://{}", file.display()), "SQLite"),
+    let server = std::env::var(DATABASE_URL_VAR).ok();
+    let database = if server.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
     };
+    let files: Vec<_> = ["plain", "sealed"]
+        .map(|kind| {
+            std::env::temp_dir().join(format!(
+                "facegate-sealed-bench-{}-{kind}.db",
+                std::process::id()
+            ))
+        })
+        .into();
+    let mut urls = Vec::new();
+    for file in &files {
+        urls.push(match &server {
+            Some(server) => fresh_postgres_url(server).await,
+            None => format!("sqlite://{}", file.display()),
+        });
+    }
+    let (plain_url, sealed_url) = (&urls[0], &urls[1]);
     let engine =
         LocalFaceEngine::load(EngineConfig::default()).expect("models (scripts/fetch-models)");
     let master = MasterKey::from_bytes([19; 32]);
-    let setup = instance(&url, &engine, None).await;
+    let setup = instance(plain_url, &engine, None).await;
+    let sealing = instance(sealed_url, &engine, Some(&master)).await;
 
     // A real template, from a real enrollment.
     let (enrolled, key) = tenant_of(&setup, "enrolled", 0, &[], None).await;
@@ -175,18 +195,18 @@ async fn main() {
     // Index load.
     let fill = Instant::now();
     let (_, plain) = tenant_of(&setup, "plain", faces, &template, None).await;
-    let (_, sealed) = tenant_of(&setup, "sealed", faces, &template, Some(&master)).await;
+    let (_, sealed) = tenant_of(&sealing, "sealed", faces, &template, Some(&master)).await;
     println!(
         "sealed_at_rest on {database}: stored 2 × {faces} faces in {:.1} s",
         fill.elapsed().as_secs_f64()
     );
     let (mut plain_loads, mut sealed_loads) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        for (key, master_key, loads) in [
-            (&plain, None, &mut plain_loads),
-            (&sealed, Some(&master), &mut sealed_loads),
+        for (url, key, master_key, loads) in [
+            (plain_url, &plain, None, &mut plain_loads),
+            (sealed_url, &sealed, Some(&master), &mut sealed_loads),
         ] {
-            let fresh = instance(&url, &engine, master_key).await;
+            let fresh = instance(url, &engine, master_key).await;
             let start = Instant::now();
             let index = call(&fresh, key, "GET", "/v1/face-index", Value::Null).await;
             loads.push(start.elapsed());
@@ -236,7 +256,6 @@ async fn main() {
     );
 
     // Enroll.
-    let sealing = instance(&url, &engine, Some(&master)).await;
     let (_, plain_enroll) = tenant_of(&setup, "enroll plain", 0, &[], None).await;
     let (_, sealed_enroll) = tenant_of(&sealing, "enroll sealed", 0, &[], None).await;
     let image = photo(PHOTO);
@@ -254,7 +273,9 @@ async fn main() {
         ms(median(plain_times)),
         ms(median(sealed_times)),
     );
-    let _ = std::fs::remove_file(&file);
+    for file in files {
+        let _ = std::fs::remove_file(file);
+    }
 }
 
 /// One enrollment of `image` (consent first, off the clock); the time

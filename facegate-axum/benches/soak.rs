@@ -12,8 +12,9 @@
 //! `FACEGATE_SOAK_SECS` (default 600): health, JWKS, the SDK, consent
 //! versions, consent, enroll, match, detect-attributes, the face index, a
 //! passive-liveness login (session, frames, result, verify), refresh, the
-//! risk score, revoke, users (list, get, status), re-enroll is left out
-//! (it needs a second live session), signals, threat intel, analytics,
+//! risk score, revoke, re-enroll (from a photo), an offline login synced,
+//! a handoff (started, polled), users (list, get, status), signals,
+//! threat intel, analytics,
 //! usage, billing status, policies, a webhook (register, list,
 //! deliveries, delete), the deletion receipt of the round's user after
 //! deleting them, and the errors a client makes (malformed JSON, an
@@ -22,8 +23,8 @@
 //! printed.
 //!
 //! Printed: steps and rounds done, unexpected answers, resident memory
-//! every minute, after the warm-up (the first tenth), at the end and over the
-//! second half, and the row counts
+//! every minute, after the warm-up (`FACEGATE_SOAK_WARMUP_SECS`, default
+//! the first tenth), at the end and over the second half, and the row counts
 //! the traffic implies against those in the database.
 
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ use facegate_store_seaorm::testing::{DATABASE_URL_VAR, fresh_postgres_url};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
+mod support;
+use support::status_kib;
+
 const CONSENT: &str = "I agree that my face is used to sign me in.";
 const FINGERPRINT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const OBAMA: &str = "face_recognition/obama.jpg";
@@ -49,23 +53,6 @@ fn setting(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Resident memory of this process, KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix("VmRSS:")?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-        })
-        .unwrap_or(0)
 }
 
 struct Client {
@@ -88,12 +75,31 @@ impl Client {
         key: Option<&str>,
         expected: u16,
     ) -> Value {
+        self.step_with(name, method, path, body, key, &[], expected)
+            .await
+    }
+
+    /// [`Self::step`] with more headers.
+    #[allow(clippy::too_many_arguments)]
+    async fn step_with(
+        &mut self,
+        name: &str,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        expected: u16,
+    ) -> Value {
         self.ticker.tick().await;
         let mut request = http::Request::builder()
             .method(method)
             .uri(path)
             .header("content-type", "application/json")
             .header("x-device-fingerprint", FINGERPRINT);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(key) = key.or(Some(&self.key)) {
             request = request.header("authorization", format!("Bearer {key}"));
         }
@@ -143,9 +149,12 @@ struct Tally {
     consents: u64,
     deleted: u64,
     logins: u64,
+    synced: u64,
+    handoffs: u64,
 }
 
-async fn round(client: &mut Client, frames: &[String; 3], tally: &mut Tally) {
+/// One of everything; `barack` is the person enrolled at the start.
+async fn round(client: &mut Client, barack: &str, frames: &[String; 3], tally: &mut Tally) {
     let hash = facegate_core::ConsentVersion::new("v1", CONSENT).consent_text_hash;
     client.get("health", "/v1/health", 200).await;
     client.get("jwks", "/.well-known/jwks.json", 200).await;
@@ -244,6 +253,50 @@ async fn round(client: &mut Client, frames: &[String; 3], tally: &mut Tally) {
         )
         .await;
     let _ = refreshed;
+
+    // His face again, from a photo (an administrator's migration): the
+    // index swaps his face on every instance through the face log.
+    let photo_again = json!({ "face_image": photo(OBAMA) });
+    client
+        .json(
+            "re-enroll",
+            "POST",
+            &format!("/v1/users/{barack}/re-enroll"),
+            photo_again,
+            200,
+        )
+        .await;
+    // A login his phone made offline, re-checked (at most 30 batches a
+    // minute per tenant: a round takes longer than 2 s at the default rate).
+    let offline = json!({ "records": [{
+        "type": "offline_verify", "user_id": barack, "confidence": 90.0,
+        "timestamp": (chrono::Utc::now() - chrono::Duration::minutes(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "frames": [frames[0]],
+    }] });
+    let synced = client.json("sync", "POST", "/v1/sync", offline, 200).await;
+    if synced["re_verified"][0]["server_matched"] != json!(true) {
+        eprintln!("soak: sync: not matched: {synced}");
+    }
+    tally.synced += 1;
+    // A cross-device handoff the desktop starts and polls.
+    let handoff = client
+        .json("handoff", "POST", "/v1/handoff", json!({}), 201)
+        .await;
+    tally.handoffs += 1;
+    let token = handoff["handoff_token"].as_str().unwrap_or("none");
+    let secret = handoff["desktop_secret"].as_str().unwrap_or("none");
+    client
+        .step_with(
+            "handoff status",
+            "GET",
+            &format!("/v1/handoff/{token}/status"),
+            None,
+            None,
+            &[("x-handoff-secret", secret)],
+            200,
+        )
+        .await;
 
     client.get("users", "/v1/users?limit=10", 200).await;
     client.get("user", &format!("/v1/users/{user}"), 200).await;
@@ -403,9 +456,12 @@ async fn main() {
         "name": "Barack", "role": "member",
         "consent_id": consent["consent_id"], "face_image": photo(OBAMA),
     });
-    client
+    let barack = client
         .json("setup enroll", "POST", "/v1/enroll", enroll, 201)
-        .await;
+        .await["user_id"]
+        .as_str()
+        .expect("Barack enrolled")
+        .to_owned();
 
     // Camera frames, encoded before the clock starts (a browser's work);
     // each login gets its own pixels.
@@ -419,7 +475,7 @@ async fn main() {
 
     let mut tally = Tally::default();
     let start = Instant::now();
-    let warm_up = Duration::from_secs(secs / 10);
+    let warm_up = Duration::from_secs(setting("FACEGATE_SOAK_WARMUP_SECS", secs / 10));
     let end = Duration::from_secs(secs);
     let mut rss_warm = None;
     let mut rss_peak = 0;
@@ -429,8 +485,9 @@ async fn main() {
     let mut next = frames();
     while start.elapsed() < end {
         let now = frames();
-        round(&mut client, &std::mem::replace(&mut next, now), &mut tally).await;
-        let rss = rss_kib();
+        let frames = std::mem::replace(&mut next, now);
+        round(&mut client, &barack, &frames, &mut tally).await;
+        let rss = status_kib("VmRSS:");
         rss_peak = rss_peak.max(rss);
         if rss_warm.is_none() && start.elapsed() >= warm_up {
             rss_warm = Some(rss);
@@ -446,7 +503,7 @@ async fn main() {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let rss_end = rss_kib();
+    let rss_end = status_kib("VmRSS:");
     let rss_warm = rss_warm.unwrap_or(rss_end);
     println!(
         "soak: {secs} s at {rate} steps/s: {} steps in {} rounds ({:.1} steps/s achieved)",
@@ -503,6 +560,16 @@ async fn main() {
             "sessions",
             tally.logins as i64,
             count(&store, "sessions", tenant).await,
+        ),
+        (
+            "sync_records",
+            tally.synced as i64,
+            count(&store, "sync_records", tenant).await,
+        ),
+        (
+            "handoffs",
+            tally.handoffs as i64,
+            count(&store, "handoffs", tenant).await,
         ),
     ];
     let mut wrong = 0;

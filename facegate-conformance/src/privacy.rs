@@ -157,7 +157,6 @@ case!(
     /// its clock as a parameter: run a month ahead, it finds the user who
     /// signed in today idle too.
     retention_deletes_idle_users_with_receipts(fx) {
-        use facegate_store_seaorm::entity::{face_enrollment, user};
         passive(&fx).await;
         fx.settings(|s| s.biometric_retention_days = 30).await;
         let deletions = crate::receiver::Receiver::start(&[]).await;
@@ -175,30 +174,8 @@ case!(
 
         // Joe enrolled 40 days ago and never came back; Barack signs in.
         let long_ago = now - chrono::Duration::days(40);
-        user::Entity::update_many()
-            .col_expr(user::Column::CreatedAt, Expr::value(long_ago))
-            .filter(user::Column::Id.eq(idle.as_str()))
-            .exec(fx.db.connection())
-            .await
-            .unwrap();
-        face_enrollment::Entity::update_many()
-            .col_expr(face_enrollment::Column::CreatedAt, Expr::value(long_ago))
-            .filter(face_enrollment::Column::UserId.eq(idle.as_str()))
-            .exec(fx.db.connection())
-            .await
-            .unwrap();
-        user::Entity::update_many()
-            .col_expr(user::Column::CreatedAt, Expr::value(long_ago))
-            .filter(user::Column::Id.eq(active.as_str()))
-            .exec(fx.db.connection())
-            .await
-            .unwrap();
-        face_enrollment::Entity::update_many()
-            .col_expr(face_enrollment::Column::CreatedAt, Expr::value(long_ago))
-            .filter(face_enrollment::Column::UserId.eq(active.as_str()))
-            .exec(fx.db.connection())
-            .await
-            .unwrap();
+        enrolled_at(&fx, &idle, long_ago).await;
+        enrolled_at(&fx, &active, long_ago).await;
         let ceremony = live_session(&fx, &[]).await;
         fx.call("POST", "/v1/verify", Some(json!({ "liveness_session_id": ceremony })))
             .await
@@ -224,3 +201,25 @@ case!(
         fx.call("GET", &format!("/v1/users/{active}"), None).await.assert_error(404, "USER_NOT_FOUND");
     }
 );
+
+/// Moves `user`'s enrollment (their row and their faces) back to `when`,
+/// for the retention sweep's clock.
+pub(crate) async fn enrolled_at<A: crate::Adapter>(
+    fx: &crate::Fixture<A>,
+    user: &str,
+    when: chrono::DateTime<chrono::Utc>,
+) {
+    use facegate_store_seaorm::entity::{face_enrollment, user};
+    user::Entity::update_many()
+        .col_expr(user::Column::CreatedAt, Expr::value(when))
+        .filter(user::Column::Id.eq(user))
+        .exec(fx.db.connection())
+        .await
+        .unwrap();
+    face_enrollment::Entity::update_many()
+        .col_expr(face_enrollment::Column::CreatedAt, Expr::value(when))
+        .filter(face_enrollment::Column::UserId.eq(user))
+        .exec(fx.db.connection())
+        .await
+        .unwrap();
+}

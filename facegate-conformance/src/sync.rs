@@ -31,6 +31,11 @@ case!(
             .unwrap()
             .to_owned();
         let user = enroll_obama(&fx).await;
+        // Enrolled 40 days ago under a 30-day retention: only the offline
+        // login below keeps him (see the end).
+        fx.settings(|s| s.biometric_retention_days = 30).await;
+        let now = chrono::Utc::now();
+        crate::privacy::enrolled_at(&fx, &user, now - chrono::Duration::days(40)).await;
         let records = vec![
             record(&user, 80.0, 30, vec![photo(OBAMA_2)]),
             record(&user, 99.0, 20, vec![photo(BIDEN), photo(OBAMA_2)]),
@@ -142,5 +147,10 @@ case!(
         )
         .await
         .assert_error(403, "INSUFFICIENT_SCOPE");
+
+        // The offline login his face confirmed was his latest interaction:
+        // the retention sweep keeps him (it would delete him without it).
+        assert_eq!(fx.facegate.sweep_retention(now).await, 0);
+        fx.call("GET", &format!("/v1/users/{user}"), None).await.assert_ok(200);
     }
 );

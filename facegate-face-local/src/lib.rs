@@ -167,28 +167,33 @@ impl LocalFaceEngine {
             .read_index(|indexes| indexes.get(tenant).map_or(0, FaceIndex::len))
     }
 
-    /// This engine's stored faces as index rows; one without a usable
-    /// template is skipped (and logged).
-    fn indexable<'a>(
-        &self,
-        faces: &'a [FaceEnrollment],
-    ) -> impl Iterator<Item = (Entry, Vec<f32>)> + use<'a> {
+    /// This engine's stored faces as index rows. One without a usable
+    /// template fails the whole load rather than being left out: a face
+    /// missing from the index would let the same person enroll again
+    /// unnoticed. Deleting the face (or its user) clears the error.
+    fn indexable(&self, faces: &[FaceEnrollment]) -> Result<Vec<(Entry, Vec<f32>)>, FaceError> {
         faces
             .iter()
             .filter(|face| face.provider == ENGINE_NAME)
-            .filter_map(|face| match face.template.as_deref().and_then(decode_template) {
-                Some(embedding) => Some((
-                    Entry {
-                        face_id: face.provider_face_id.clone(),
-                        user_id: face.user_id.to_string(),
-                    },
-                    embedding,
-                )),
-                None => {
-                    tracing::warn!(face = %face.id, "stored face has no usable template; skipped");
-                    None
-                }
+            .map(|face| {
+                let embedding = face
+                    .template
+                    .as_deref()
+                    .and_then(decode_template)
+                    .ok_or_else(|| {
+                        FaceError::Engine(format!(
+                            "stored face {} of user {} has no template this engine can \
+                             read; delete the face or its user",
+                            face.id, face.user_id
+                        ))
+                    })?;
+                let entry = Entry {
+                    face_id: face.provider_face_id.clone(),
+                    user_id: face.user_id.to_string(),
+                };
+                Ok((entry, embedding))
             })
+            .collect()
     }
 }
 
@@ -423,7 +428,7 @@ impl FaceProvider for LocalFaceEngine {
 
     async fn restore(&self, tenant: &TenantId, faces: &[FaceEnrollment]) -> Result<(), FaceError> {
         let mut index = FaceIndex::new(EMBEDDING_DIMS);
-        for (entry, embedding) in self.indexable(faces) {
+        for (entry, embedding) in self.indexable(faces)? {
             index.insert(entry, &embedding);
         }
         tracing::info!(%tenant, faces = index.len(), "face index restored");
@@ -439,7 +444,7 @@ impl FaceProvider for LocalFaceEngine {
         removed: &[String],
     ) -> Result<(), FaceError> {
         // Decoded outside the lock that searches wait on.
-        let added: Vec<_> = self.indexable(added).collect();
+        let added = self.indexable(added)?;
         self.inner.write_index(|indexes| {
             let index = indexes
                 .entry(tenant.clone())

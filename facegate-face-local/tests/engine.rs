@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use facegate_core::domain::LivenessMode;
+use facegate_core::domain::{FaceEnrollment, LivenessMode};
 use facegate_core::ids::{FaceId, TenantId, UserId};
 use facegate_core::providers::face::{
     FaceError, FaceProbe, FaceProvider, FrameObservation, ImageInput, SameFace,
@@ -447,4 +447,65 @@ fn no_two_faces_in_the_test_photos_look_alike_to_the_track_check() {
         "closest likeness of two different faces: {closest:.3} (same moment: ≥ {MIN_LIKENESS})"
     );
     assert!(closest < MIN_LIKENESS - 0.1, "margin: {closest}");
+}
+
+/// A stored face of `user` with `template`, as the store hands it back.
+fn stored_face(tenant: &TenantId, user: &str, template: Option<Vec<u8>>) -> FaceEnrollment {
+    let id = FaceId::generate();
+    FaceEnrollment {
+        provider_face_id: id.to_string(),
+        id,
+        tenant_id: tenant.clone(),
+        user_id: UserId::from_string(user),
+        provider: "local".into(),
+        angle: "front".into(),
+        confidence: 99.0,
+        enrolled_with_glasses: false,
+        template,
+        created_at: facegate_core::clock::now(),
+    }
+}
+
+#[tokio::test]
+async fn a_stored_face_the_engine_cannot_read_fails_the_load() {
+    // Left out, the face would let its owner enroll again as someone new.
+    let source = TenantId::generate();
+    let good = engine()
+        .index(
+            &source,
+            &UserId::from_string("obama"),
+            &FaceId::generate(),
+            &probe(OBAMAS[0]).await,
+        )
+        .await
+        .unwrap()
+        .template;
+    let tenant = TenantId::generate();
+    let faces = [
+        stored_face(&tenant, "obama", good),
+        stored_face(&tenant, "damaged", Some(b"fgl1 cut short".to_vec())),
+        stored_face(&tenant, "missing", None),
+    ];
+    for bad in &faces[1..] {
+        let loaded = [faces[0].clone(), bad.clone()];
+        let err = engine().restore(&tenant, &loaded).await.unwrap_err();
+        assert!(
+            matches!(&err, FaceError::Engine(why) if why.contains(&bad.id.to_string())),
+            "{err}"
+        );
+        let err = engine()
+            .apply_changes(&tenant, &loaded, &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FaceError::Engine(_)), "{err}");
+        assert_eq!(engine().indexed_faces(&tenant), 0, "nothing half-loaded");
+    }
+    // Another engine's faces are not this one's to read.
+    let mut elsewhere = faces[2].clone();
+    elsewhere.provider = "rekognition".into();
+    engine()
+        .restore(&tenant, &[faces[0].clone(), elsewhere])
+        .await
+        .unwrap();
+    assert_eq!(engine().indexed_faces(&tenant), 1);
 }

@@ -164,6 +164,13 @@ impl FaceGate {
                 .into_iter()
                 .collect();
             if store.insert_sync_record(&synced, &events).await? {
+                // A login the server saw only now, its face confirmed: the
+                // user's latest interaction (retention) and active that
+                // month. Counted, never refused: it already happened.
+                if server_matched {
+                    let user = UserId::from_string(synced.user_id.clone());
+                    self.count_active(&tenant.id, &user, false).await?;
+                }
                 if flagged {
                     self.events_written();
                     tracing::warn!(tenant = %tenant.id, user = %synced.user_id, "offline verification flagged");
