@@ -125,6 +125,9 @@ describe(`<FaceGate /> with React ${REACT}`, () => {
       assert.equal(routed.of('POST /v1/session')[0].headers.Authorization ?? routed.of('POST /v1/session')[0].headers.authorization, `Bearer ${API_KEY}`);
       assert.deepEqual(sessions[0].provider_session, { provider: 'supabase', access_token: 'sb_1' });
       assert.equal(sessions[0].token, 'jwt_1');
+      // Every request went to baseUrl.
+      assert.ok(routed.calls.length > 3);
+      for (const call of routed.calls) assert.ok(String(call.url).startsWith(`${BASE_URL}/v1/`), call.url);
     } finally {
       globalThis.fetch = realFetch;
     }
@@ -271,7 +274,7 @@ describe(`<FaceGate /> with React ${REACT}`, () => {
     const challenge = { mode: 'active', actions: ['turn_left', 'blink'], nonce: 'n-1', min_frames: 3, max_frames: 10 };
     const { client, routed } = routedClient(apiRoutes({ 'POST /v1/liveness/session': reply(200, livenessSession('liv_1', challenge)) }));
     const verified = [];
-    render(<FaceGate client={client} createCamera={() => fakeCamera()} pace={{ ...PACE, stepMs: 20 }} onVerified={(r) => verified.push(r)} />);
+    render(<FaceGate client={client} createCamera={() => fakeCamera()} pace={{ ...PACE, introMs: 20, stepMs: 20 }} onVerified={(r) => verified.push(r)} />);
     const region = screen.getByRole('status');
     const announced = [];
     const observer = new MutationObserver(() => {
